@@ -1,0 +1,1 @@
+"""MQTT subscriber -> validation -> dedup -> batched writes to a store (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""The `shopfloor` command: wires the services together (imports them lazily)."""

@@ -1,0 +1,153 @@
+"""The plant config schema. Key names are a public interface (DESIGN.md); units are in names.
+
+Structural rules (types, ranges, unknown keys) live here; rules that relate several keys
+(unique ids, breaks inside their shift, actual cycle not faster than ideal) live in
+`semantics.py` so each error can name its own key path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Ids become MQTT topic levels and store tags, so they must not contain '/', '+', '#' or spaces.
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+# Machine kinds with their own process values and failure modes (simulator/kinds.py).
+Kind = Literal[
+    "cnc",
+    "press",
+    "injection_molding",
+    "assembly",
+    "test",
+    "packaging",
+    "welding",
+    "paint",
+    "generic",
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlantInfo(Strict):
+    enterprise: Id
+    site: Id
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name such as Asia/Ho_Chi_Minh)"
+            ) from None
+        return v
+
+
+class Break(Strict):
+    start: ClockTime
+    minutes: PositiveFloat
+
+
+class Shift(Strict):
+    name: Id
+    start: ClockTime
+    end: ClockTime  # an end at or before the start means the shift runs past midnight
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+    breaks: list[Break] = Field(default_factory=list)
+
+
+class Telemetry(Strict):
+    sample_interval_s: PositiveFloat = 10.0  # power and process values
+    energy_interval_s: PositiveFloat = 60.0  # the cumulative energy meter reading
+
+
+class CycleTime(Strict):
+    mean: PositiveFloat
+    cv: Annotated[float, Field(ge=0, le=2, allow_inf_nan=False)] = 0.0
+
+
+class PowerKw(Strict):
+    """Electrical power drawn in each state. Unset states fall back to `idle` (a starved,
+    blocked or on-break machine stays powered), except `off`, which defaults to 0."""
+
+    running: NonNegFloat
+    idle: NonNegFloat
+    off: NonNegFloat = 0.0
+    down: NonNegFloat | None = None
+    setup: NonNegFloat | None = None
+    starved: NonNegFloat | None = None
+    blocked: NonNegFloat | None = None
+    planned_stop: NonNegFloat | None = None
+
+    def by_state(self) -> dict[str, float]:
+        def pick(v: float | None) -> float:
+            return self.idle if v is None else v
+
+        return {
+            "running": self.running,
+            "idle": self.idle,
+            "starved": pick(self.starved),
+            "blocked": pick(self.blocked),
+            "down": pick(self.down),
+            "setup": pick(self.setup),
+            "planned_stop": pick(self.planned_stop),
+            "off": self.off,
+        }
+
+
+class Station(Strict):
+    id: Id
+    kind: Kind = "generic"
+    ideal_cycle_s: PositiveFloat
+    cycle_s: CycleTime | None = None  # None: runs at exactly the ideal cycle
+    mtbf_min: PositiveFloat | None = None  # mean operating time between failures
+    mttr_min: PositiveFloat | None = None
+    scrap_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    buffer: Annotated[int, Field(ge=1)] = 10
+    setup_min: CycleTime | None = (
+        None  # changeover time when a new order arrives (number or mean/cv)
+    )
+    power_kw: PowerKw
+    # legacy: a retrofitted clamp-on power meter is all this machine has (power_kw samples only)
+    connectivity: Literal["full", "legacy"] = "full"
+
+    @field_validator("cycle_s", "setup_min", mode="before")
+    @classmethod
+    def _number_is_deterministic(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return {"mean": v, "cv": 0.0}
+        return v
+
+    @property
+    def cycle(self) -> CycleTime:
+        return self.cycle_s or CycleTime(mean=self.ideal_cycle_s, cv=0.0)
+
+
+class Line(Strict):
+    id: Id
+    area: Id
+    batch_size: Annotated[int, Field(ge=1)] | None = None  # parts per order; None: no changeovers
+    stations: list[Station] = Field(min_length=1)
+
+
+class PlantConfig(Strict):
+    plant: PlantInfo
+    seed: int = 0
+    shifts: list[Shift] | None = None  # None: production 24/7
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+    lines: list[Line] = Field(min_length=1)
+
+    def stations(self) -> list[tuple[Line, Station]]:
+        return [(line, st) for line in self.lines for st in line.stations]

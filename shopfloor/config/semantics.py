@@ -1,0 +1,114 @@
+"""Rules that relate several keys. Each finding is (key path, reason)."""
+
+from __future__ import annotations
+
+from shopfloor.config.schema import PlantConfig, Shift
+
+Finding = tuple[str, str]
+
+
+def _minutes(clock: str) -> int:
+    h, m = clock.split(":")
+    return int(h) * 60 + int(m)
+
+
+def shift_span_min(shift: Shift) -> tuple[int, int]:
+    """(start, end) in minutes after the shift day's midnight; end > start (overnight > 1440)."""
+    start = _minutes(shift.start)
+    end = _minutes(shift.end)
+    if end <= start:
+        end += 24 * 60
+    return start, end
+
+
+def _break_offset_min(shift: Shift, clock: str) -> int:
+    start, _ = shift_span_min(shift)
+    t = _minutes(clock)
+    return t - start if t >= start else t + 24 * 60 - start
+
+
+def check(cfg: PlantConfig) -> list[Finding]:
+    found: list[Finding] = []
+    seen_lines: dict[str, int] = {}
+    seen_stations: dict[str, str] = {}
+    for li, line in enumerate(cfg.lines):
+        if line.id in seen_lines:
+            found.append((f"lines[{li}].id", f"duplicate line id {line.id!r}"))
+        seen_lines.setdefault(line.id, li)
+        for si, st in enumerate(line.stations):
+            path = f"lines[{li}].stations[{si}]"
+            if st.id in seen_stations:
+                found.append(
+                    (
+                        f"{path}.id",
+                        f"duplicate station id {st.id!r} (first at {seen_stations[st.id]})",
+                    )
+                )
+            seen_stations.setdefault(st.id, path)
+            if st.mtbf_min is not None and st.mttr_min is None:
+                found.append((f"{path}.mttr_min", "required when mtbf_min is set"))
+            if st.mttr_min is not None and st.mtbf_min is None:
+                found.append((f"{path}.mtbf_min", "required when mttr_min is set"))
+            if st.cycle_s is not None and st.cycle_s.mean < st.ideal_cycle_s:
+                found.append(
+                    (
+                        f"{path}.cycle_s.mean",
+                        f"must be >= ideal_cycle_s ({st.ideal_cycle_s:g}), got {st.cycle_s.mean:g}"
+                        " (the ideal cycle is the fastest the machine can run)",
+                    )
+                )
+            if st.setup_min is not None and line.batch_size is None:
+                found.append(
+                    (
+                        f"{path}.setup_min",
+                        f"needs lines[{li}].batch_size (changeovers happen per order)",
+                    )
+                )
+    seen_shifts: set[str] = set()
+    for hi, shift in enumerate(cfg.shifts or []):
+        if shift.name in seen_shifts:
+            found.append((f"shifts[{hi}].name", f"duplicate shift name {shift.name!r}"))
+        seen_shifts.add(shift.name)
+        start, end = shift_span_min(shift)
+        length = end - start
+        spans: list[tuple[float, float]] = []
+        for bi, brk in enumerate(shift.breaks):
+            off = _break_offset_min(shift, brk.start)
+            if off + brk.minutes > length:
+                found.append(
+                    (
+                        f"shifts[{hi}].breaks[{bi}]",
+                        f"break {brk.start}+{brk.minutes:g} min is not inside shift "
+                        f"{shift.start}-{shift.end}",
+                    )
+                )
+            for a, b in spans:
+                if off < b and a < off + brk.minutes:
+                    found.append((f"shifts[{hi}].breaks[{bi}]", "overlaps an earlier break"))
+            spans.append((off, off + brk.minutes))
+    found.extend(_shift_overlaps(cfg))
+    return found
+
+
+def _shift_overlaps(cfg: PlantConfig) -> list[Finding]:
+    """Two shifts may not cover the same minute of the week."""
+    from shopfloor.config.schema import WEEKDAYS
+
+    week = 7 * 24 * 60
+    owner: dict[int, int] = {}
+    found: list[Finding] = []
+    for hi, shift in enumerate(cfg.shifts or []):
+        start, end = shift_span_min(shift)
+        clash = None
+        for day in shift.days:
+            base = WEEKDAYS.index(day) * 24 * 60
+            # Sample at each minute boundary of the shift; shifts are whole minutes.
+            for m in range(start, end):
+                key = (base + m) % week
+                other = owner.get(key)
+                if other is not None and other != hi and clash is None:
+                    clash = other
+                owner[key] = hi
+        if clash is not None:
+            found.append((f"shifts[{hi}]", f"overlaps shifts[{clash}]"))
+    return found

@@ -1,0 +1,131 @@
+"""The plant: lines of stations with buffers, one shift calendar, one telemetry sampler."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Generator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import simpy
+
+from shopfloor.config.schema import PlantConfig
+from shopfloor.contract import machine_prefix
+from shopfloor.shifts import ShiftCalendar
+from simulator.buffer import Buffer
+from simulator.calendar import SimCalendar
+from simulator.emitter import MachineEmitter
+from simulator.report import build_report
+from simulator.sinks import Sink
+from simulator.station import Station
+
+
+class Plant:
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cfg: PlantConfig,
+        sink: Sink,
+        start_ms: int,
+        seed: int | None = None,
+    ):
+        self.env = env
+        self.cfg = cfg
+        self.sink = sink
+        self.start_ms = start_ms
+        self.seed = cfg.seed if seed is None else seed
+        self.tz = ZoneInfo(cfg.plant.timezone)
+        self.calendar = SimCalendar(ShiftCalendar(cfg.shifts, self.tz), start_ms / 1000.0)
+        self.stations: list[Station] = []
+        self.lines: dict[str, list[Station]] = {}
+        for line in cfg.lines:
+            built: list[Station] = []
+            inbox: Buffer | None = None
+            for i, spec in enumerate(line.stations):
+                last = i == len(line.stations) - 1
+                outbox = None if last else Buffer(env, spec.buffer)
+                prefix = machine_prefix(
+                    cfg.plant.enterprise, cfg.plant.site, line.area, line.id, spec.id
+                )
+                emitter = MachineEmitter(env, sink, prefix, start_ms)
+                # One stream per station (string seeds hash with SHA-512, stable across runs),
+                # so editing one station does not reshuffle every other station's luck.
+                st = Station(
+                    env,
+                    spec,
+                    line_id=line.id,
+                    area=line.area,
+                    calendar=self.calendar,
+                    emitter=emitter,
+                    rng=random.Random(f"{self.seed}/{line.id}/{spec.id}"),
+                    noise_rng=random.Random(f"{self.seed}/{line.id}/{spec.id}/noise"),
+                    inbox=inbox,
+                    outbox=outbox,
+                    upstream_id=built[-1].id if built else None,
+                    batch_size=line.batch_size,
+                )
+                built.append(st)
+                self.stations.append(st)
+                inbox = outbox
+            self.lines[line.id] = built
+        for st in self.stations:
+            st.emitter.status(self._birth(st))
+            if not st.legacy:
+                st.emitter.emit("count", {"total": 0, "good": 0, "scrap": 0})
+                st.emitter.emit("energy", {"energy_kwh": 0.0})
+        env.process(self.follow_calendar())
+        env.process(self.sample())
+
+    def _birth(self, st: Station) -> dict[str, Any]:
+        spec = st.spec
+        return {
+            "online": True,
+            "kind": spec.kind,
+            "connectivity": spec.connectivity,
+            "ideal_cycle_s": spec.ideal_cycle_s,
+            "power_kw": st.power_kw,
+            "sample_interval_s": self.cfg.telemetry.sample_interval_s,
+        }
+
+    def follow_calendar(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            seg = self.calendar.current(env.now)
+            yield env.timeout(seg.end_s - env.now)
+            for st in self.stations:
+                st.refresh()
+
+    def sample(self) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        tel = self.cfg.telemetry
+        every = tel.sample_interval_s
+        per_energy = max(1, round(tel.energy_interval_s / every))
+        alpha_cache: dict[str, list[float]] = {}
+        n = 0
+        while True:
+            for st in self.stations:
+                alphas = alpha_cache.get(st.spec.kind)
+                if alphas is None:
+                    alphas = alpha_cache[st.spec.kind] = [
+                        1.0 if v.tau_s == 0 else 1.0 - math.exp(-every / v.tau_s)
+                        for v in st.kind.values
+                    ]
+                st.sample(alphas)
+            n += 1
+            if n % per_energy == 0:
+                for st in self.stations:
+                    st.sample_energy()
+            yield env.timeout(every)
+
+    def close(self, clean: bool = True) -> None:
+        """Book every station up to now and publish final meter readings and death."""
+        for st in self.stations:
+            st.close_books()
+            if not st.legacy:
+                st.emitter.emit("energy", {"energy_kwh": round(st.energy_kwh, 4)})
+            if clean:
+                st.emitter.status({"online": False})
+
+    def report(self) -> dict[str, Any]:
+        return build_report(self)

@@ -1,0 +1,82 @@
+"""Where telemetry messages go: a JSONL file, memory (tests), nowhere (benchmarks), or MQTT."""
+
+from __future__ import annotations
+
+from typing import IO, Any, Protocol
+
+import orjson
+
+
+class Sink(Protocol):
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullSink:
+    """Counts and discards; the plant's own cost without any serialisation."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+        self.count += 1
+
+    def close(self) -> None:
+        pass
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any], bool]] = []
+
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+        self.messages.append((topic, payload, retain))
+
+    def close(self) -> None:
+        pass
+
+
+class JsonlSink:
+    """One `{"topic": ..., "payload": {...}}` line per message, in emission order.
+
+    orjson keeps key order and float formatting stable, which the byte-identical golden
+    test relies on. Lines are batched; `flush_each` (live runs) writes every line at once
+    so `tail -f` shows the plant as it happens.
+    """
+
+    def __init__(self, stream: IO[bytes], flush_each: bool = False, batch: int = 2048):
+        self.stream = stream
+        self.flush_each = flush_each
+        self.batch = batch
+        self._buf: list[bytes] = []
+        self.count = 0
+
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+        self._buf.append(orjson.dumps({"topic": topic, "payload": payload}))
+        self.count += 1
+        if self.flush_each or len(self._buf) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            self._buf.append(b"")
+            self.stream.write(b"\n".join(self._buf))
+            self._buf.clear()
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+
+class FanoutSink:
+    def __init__(self, *sinks: Sink):
+        self.sinks = sinks
+
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+        for s in self.sinks:
+            s.emit(topic, payload, retain)
+
+    def close(self) -> None:
+        for s in self.sinks:
+            s.close()
