@@ -32,10 +32,10 @@ class MachineEmitter:
             t = self._topics[channel] = f"{self.prefix}/{channel}"
         return t
 
-    def emit(self, channel: str, body: dict[str, Any]) -> None:
-        """A sequenced message: `{"ts", "seq", **body}`."""
+    def emit(self, channel: str, body: dict[str, Any], ts_ms: int | None = None) -> None:
+        """A sequenced message: `{"ts", "seq", **body}`; a sampler passes one ts for all."""
         self.seq += 1
-        payload = {"ts": self.ts_ms(), "seq": self.seq}
+        payload = {"ts": self.ts_ms() if ts_ms is None else ts_ms, "seq": self.seq}
         payload.update(body)
         self.sink.emit(self.topic(channel), payload, channel in RETAINED)
 

@@ -104,6 +104,7 @@ class Plant:
         alpha_cache: dict[str, list[float]] = {}
         n = 0
         while True:
+            ts_ms = self.start_ms + round(env.now * 1000.0)
             for st in self.stations:
                 alphas = alpha_cache.get(st.spec.kind)
                 if alphas is None:
@@ -111,11 +112,11 @@ class Plant:
                         1.0 if v.tau_s == 0 else 1.0 - math.exp(-every / v.tau_s)
                         for v in st.kind.values
                     ]
-                st.sample(alphas)
+                st.sample(alphas, ts_ms)
             n += 1
             if n % per_energy == 0:
                 for st in self.stations:
-                    st.sample_energy()
+                    st.sample_energy(ts_ms)
             yield env.timeout(every)
 
     def close(self, clean: bool = True) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ import simpy.rt
 from shopfloor.config.schema import PlantConfig
 from simulator.plant import Plant
 from simulator.sinks import Sink
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 @dataclass
@@ -39,10 +42,17 @@ def run(
     seed: int | None = None,
 ) -> RunResult:
     env = make_env(speed)
-    plant = Plant(env, cfg, sink, start_ms, seed=seed)
+    # A stop signal during set-up waits until the run can close its books and report.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        plant = Plant(env, cfg, sink, start_ms, seed=seed)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        raise
     t0 = time.perf_counter()
     interrupted = False
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         if duration_s is None:
             env.run()
         else:

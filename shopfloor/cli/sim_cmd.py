@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -67,6 +68,11 @@ def _open_out(path: str | None, binary: bool) -> Iterator[IO[Any] | None]:
             yield f
 
 
+def _stop(signum: int, frame: object) -> None:
+    # SIGTERM ends a run like Ctrl-C: books closed, final messages and report written.
+    raise KeyboardInterrupt
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from simulator.run import run
     from simulator.sinks import JsonlSink, NullSink
@@ -91,6 +97,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
     speed = None if args.fast else (args.speed or 1.0)
+    signal.signal(signal.SIGTERM, _stop)
 
     with _open_out(args.jsonl, binary=True) as jf:
         sink = JsonlSink(jf, flush_each=speed is not None) if jf is not None else NullSink()
