@@ -1,16 +1,20 @@
-"""Run a plant: as fast as possible (backfill) or paced against the wall clock."""
+"""Run a plant: as fast as possible (backfill), paced against the wall clock, or both in turn."""
 
 from __future__ import annotations
 
+import queue
 import signal
+import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 import simpy
-import simpy.rt
 
 from shopfloor.config.schema import PlantConfig
+from simulator.commands import Commander
+from simulator.paced_env import PacedEnvironment
 from simulator.plant import Plant
 from simulator.sinks import Sink
 
@@ -26,11 +30,16 @@ class RunResult:
     interrupted: bool
 
 
-def make_env(speed: float | None) -> simpy.Environment:
-    """speed None: as fast as possible; otherwise sim seconds per wall second."""
-    if speed is None:
-        return simpy.Environment()
-    return simpy.rt.RealtimeEnvironment(factor=1.0 / speed, strict=False)
+def go_live(
+    env: PacedEnvironment, start_ms: int, speed: float
+) -> Generator[simpy.Event, Any, None]:
+    """Backfill as fast as possible until sim time meets the wall clock, then pace."""
+    while True:
+        lag_s = (time.time() * 1000 - start_ms) / 1000.0 - env.now
+        if lag_s <= 0.05:
+            break
+        yield env.timeout(lag_s)
+    env.set_speed(speed)
 
 
 def run(
@@ -40,8 +49,14 @@ def run(
     duration_s: float | None,
     speed: float | None = None,
     seed: int | None = None,
+    *,
+    then_live: bool = False,
+    inbox: queue.SimpleQueue[tuple[str, bytes]] | None = None,
+    wake: threading.Event | None = None,
 ) -> RunResult:
-    env = make_env(speed)
+    """speed None: as fast as possible. then_live: fast up to now, then at `speed` (default 1).
+    inbox/wake: commands from another thread (the MQTT sink), applied in sim time."""
+    env = PacedEnvironment(None if then_live else speed, wake)
     # A stop signal during set-up waits until the run can close its books and report.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
@@ -49,6 +64,10 @@ def run(
     except BaseException:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         raise
+    if inbox is not None:
+        env.on_wake = Commander(plant, inbox).drain
+    if then_live:
+        env.process(go_live(env, start_ms, speed or 1.0))
     t0 = time.perf_counter()
     interrupted = False
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import IO, Any, Protocol
 
 import orjson
@@ -45,17 +46,29 @@ class JsonlSink:
     so `tail -f` shows the plant as it happens.
     """
 
-    def __init__(self, stream: IO[bytes], flush_each: bool = False, batch: int = 2048):
+    def __init__(
+        self,
+        stream: IO[bytes],
+        flush_each: bool = False,
+        batch: int = 2048,
+        max_delay_s: float = 0.5,
+    ):
         self.stream = stream
         self.flush_each = flush_each
         self.batch = batch
+        self.max_delay_s = max_delay_s
         self._buf: list[bytes] = []
+        self._flushed = time.monotonic()
         self.count = 0
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
         self._buf.append(orjson.dumps({"topic": topic, "payload": payload}))
         self.count += 1
-        if self.flush_each or len(self._buf) >= self.batch:
+        if (
+            self.flush_each
+            or len(self._buf) >= self.batch
+            or time.monotonic() - self._flushed > self.max_delay_s
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -64,6 +77,7 @@ class JsonlSink:
             self.stream.write(b"\n".join(self._buf))
             self._buf.clear()
         self.stream.flush()
+        self._flushed = time.monotonic()
 
     def close(self) -> None:
         self.flush()

@@ -106,6 +106,7 @@ class Station:
         self.state: str | None = None
         self.since = 0.0
         self.values = [v.off for v in self.kind.values]
+        self._injected = False
         self.process = env.process(self.work())
 
     # -- state and books ---------------------------------------------------------------
@@ -161,7 +162,7 @@ class Station:
             good = self._finish()
             if good and self.outbox is not None and not self.outbox.give(part):
                 self._set("blocked", "output buffer full")
-                yield self.outbox.wait_give(part)
+                yield from self._wait(self.outbox.wait_give(part))
 
     def _take(self) -> Generator[simpy.Event, Any, int]:
         if self.inbox is None:
@@ -171,7 +172,7 @@ class Station:
             got = self.inbox.take()
             if got is EMPTY:
                 self._set("starved", self.starved_reason)
-                got = yield self.inbox.wait_take()
+                got = yield from self._wait(self.inbox.wait_take())
             part = int(got)  # type: ignore[call-overload]
         self.received += 1
         return part
@@ -189,6 +190,14 @@ class Station:
             )
         return not scrap
 
+    def _wait(self, ev: simpy.Event) -> Generator[simpy.Event, Any, Any]:
+        """Wait for a flow event; an injected breakdown is served, then the wait goes on."""
+        while True:
+            try:
+                return (yield ev)
+            except simpy.Interrupt as irq:
+                yield from self._serve(irq)
+
     def _spend(self, duration_s: float, wear: bool) -> Generator[simpy.Event, Any, None]:
         """Spend `duration_s` of production time; with `wear`, the machine may break meanwhile."""
         env = self.env
@@ -196,25 +205,46 @@ class Station:
         while remaining > EPS_S:
             seg = self.calendar.current(env.now)
             if seg.kind != PRODUCTION:
-                yield env.timeout(seg.end_s - env.now)
+                try:
+                    yield env.timeout(seg.end_s - env.now)
+                except simpy.Interrupt as irq:
+                    yield from self._serve(irq)
                 continue
             dt = min(remaining, seg.end_s - env.now)
             fails = wear and self.ttf_s <= dt
             if fails:
                 dt = self.ttf_s
-            yield env.timeout(dt)
+            t0 = env.now
+            try:
+                yield env.timeout(dt)
+            except simpy.Interrupt as irq:
+                done = env.now - t0
+                remaining -= done
+                if wear:
+                    self.ttf_s -= done
+                yield from self._serve(irq)
+                continue
             remaining -= dt
             if wear:
                 self.ttf_s -= dt
             if fails:
                 yield from self.break_down()
 
-    def break_down(self) -> Generator[simpy.Event, Any, None]:
-        reasons, weights = zip(*self.kind.failure_modes, strict=True)
-        reason = self.rng.choices(reasons, weights)[0]
+    def _serve(self, irq: simpy.Interrupt) -> Generator[simpy.Event, Any, None]:
+        reason, repair_s = irq.cause
+        self._injected = False
+        yield from self.break_down(reason, repair_s)
+
+    def break_down(
+        self, reason: str | None = None, repair_s: float | None = None
+    ) -> Generator[simpy.Event, Any, None]:
+        if reason is None:
+            reasons, weights = zip(*self.kind.failure_modes, strict=True)
+            reason = self.rng.choices(reasons, weights)[0]
         back_to, back_reason = self.proc_state, self.proc_reason
         self._set("down", reason)
-        repair_s = self.rng.expovariate(1.0 / self.mttr_s) if self.mttr_s > 0 else 0.0
+        if repair_s is None:
+            repair_s = self.rng.expovariate(1.0 / self.mttr_s) if self.mttr_s > 0 else 0.0
         self.failures.append((self.env.now, repair_s, reason))
         yield from self.repair(repair_s)
         self.ttf_s = self._draw_ttf()
@@ -222,6 +252,27 @@ class Station:
 
     def repair(self, repair_s: float) -> Generator[simpy.Event, Any, None]:
         yield from self._spend(repair_s, wear=False)
+
+    # -- live changes (commands) ------------------------------------------------------------
+
+    def inject_breakdown(self, reason: str, repair_s: float) -> None:
+        """Break down now, whatever the machine is doing (a running part resumes afterwards)."""
+        if self.proc_state == "down" or self._injected:
+            raise ValueError(f"{self.id} is already down")
+        self._injected = True
+        self.process.interrupt((reason, repair_s))
+
+    def apply_spec(self, spec: StationSpec) -> None:
+        """Take new parameters from now on (validated by the caller)."""
+        self.spec = spec
+        self.cycle = Draw(spec.cycle, 1.0, self.rng)
+        self.setup = Draw(spec.setup_min, 60.0, self.rng) if spec.setup_min else None
+        mtbf_s = spec.mtbf_min * 60.0 if spec.mtbf_min else math.inf
+        if mtbf_s != self.mtbf_s:
+            self.mtbf_s = mtbf_s
+            # Exponential time to failure is memoryless: redrawing is exact.
+            self.ttf_s = self._draw_ttf()
+        self.mttr_s = spec.mttr_min * 60.0 if spec.mttr_min else 0.0
 
     def _draw_ttf(self) -> float:
         return self.rng.expovariate(1.0 / self.mtbf_s) if self.mtbf_s < math.inf else math.inf

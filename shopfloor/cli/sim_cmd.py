@@ -6,8 +6,11 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import queue
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import IO, Any
@@ -27,6 +30,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
     if not v > 0 or v == float("inf"):
         raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
 
 
@@ -50,6 +63,27 @@ def register(sub: Any) -> None:
     p.add_argument("--start", help="simulated start, ISO 8601 (default: now)")
     p.add_argument("--jsonl", metavar="PATH|-", help="write every message as a JSON line")
     p.add_argument("--report", metavar="PATH|-", help="write the ground truth as JSON at the end")
+    p.add_argument(
+        "--then-live",
+        action="store_true",
+        help="backfill from --start to now, then run live at --speed (default 1)",
+    )
+    mq = p.add_argument_group("MQTT")
+    mq.add_argument(
+        "--broker", metavar="URL", help="publish to mqtt://[user:pass@]host[:port] or mqtts://"
+    )
+    mq.add_argument("--qos", type=int, choices=(0, 1), default=1, help="publish QoS (default 1)")
+    mq.add_argument("--ca-file", help="CA certificate for mqtts:// (default: the system's)")
+    mq.add_argument(
+        "--queue-size",
+        type=_count,
+        default=100_000,
+        help="messages held while the broker is slow or away (default 100000); when full, "
+        "--fast waits and a live run drops the oldest (counted and logged)",
+    )
+    mq.add_argument(
+        "--client-id", help="MQTT client id (default shopfloor-sim-<enterprise>-<site>)"
+    )
     p.set_defaults(func=cmd_sim)
 
 
@@ -73,9 +107,51 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake: Any) -> Any:
+    from shopfloor.contract import plant_filter
+    from shopfloor.mqtt_url import parse_broker_url
+    from simulator.commands import plant_cmd_topic
+    from simulator.mqtt_sink import MqttSink
+
+    try:
+        url = parse_broker_url(args.broker)
+    except ValueError as exc:
+        raise UserError(f"--broker: {exc}") from None
+    if args.ca_file is not None and not os.path.isfile(args.ca_file):
+        raise UserError(f"--ca-file: {args.ca_file} does not exist")
+    ent, site = cfg.plant.enterprise, cfg.plant.site
+    status = [f"{t}/status" for t in _machine_prefixes(cfg)]
+
+    def on_command(topic: str, payload: bytes) -> None:
+        inbox.put((topic, payload))
+        wake.set()
+
+    return MqttSink(
+        url,
+        args.client_id or f"shopfloor-sim-{ent}-{site}",
+        qos=args.qos,
+        queue_size=args.queue_size,
+        block_when_full=block,
+        will_topics=status,
+        command_topics=[plant_cmd_topic(ent, site), plant_filter(ent, site, "cmd")],
+        on_command=on_command,
+        ca_file=args.ca_file,
+    )
+
+
+def _machine_prefixes(cfg: Any) -> list[str]:
+    from shopfloor.contract import machine_prefix
+
+    p = cfg.plant
+    return [
+        machine_prefix(p.enterprise, p.site, line.area, line.id, st.id)
+        for line, st in cfg.stations()
+    ]
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from simulator.run import run
-    from simulator.sinks import JsonlSink, NullSink
+    from simulator.sinks import FanoutSink, JsonlSink, NullSink
 
     cfg = load_or_exit(args.config)
     tz = ZoneInfo(cfg.plant.timezone)
@@ -88,7 +164,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
     else:
         start_ms = now_ms
     duration_s = args.duration
-    if args.fast and duration_s is None:
+    if args.then_live:
+        if args.fast:
+            raise UserError("--then-live backfills as fast as possible by itself; drop --fast")
+        if start_ms >= now_ms:
+            raise UserError("--then-live needs a --start in the past (the history to backfill)")
+    elif args.fast and duration_s is None:
         if start_ms >= now_ms:
             raise UserError(
                 "--fast needs --duration (or a --start in the past to backfill up to now)"
@@ -97,24 +178,38 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
     speed = None if args.fast else (args.speed or 1.0)
+    live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
+    inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+    wake = threading.Event()
 
     with _open_out(args.jsonl, binary=True) as jf:
-        sink = JsonlSink(jf, flush_each=speed is not None) if jf is not None else NullSink()
-        if speed is not None:
+        sinks: list[Any] = []
+        if jf is not None:
+            sinks.append(JsonlSink(jf, flush_each=live))
+        if args.broker:
+            sinks.append(_mqtt_sink(args, cfg, not live, inbox, wake))
+        sink = sinks[0] if len(sinks) == 1 else FanoutSink(*sinks) if sinks else NullSink()
+        if args.then_live:
+            log.info("backfilling from %s, then live at %gx; Ctrl-C stops", args.start, speed)
+        elif speed is not None:
             log.info(
                 "running at %gx real time%s; Ctrl-C stops",
                 speed,
                 f" for {format_duration(duration_s)}" if duration_s else "",
             )
-        result = run(cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed)
+        result = run(
+            cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed,
+            then_live=args.then_live, inbox=inbox if args.broker else None, wake=wake,
+        )  # fmt: skip
     plant = result.report["plant"]
+    count = sinks[0].count if sinks else sink.count
     log.info(
         "simulated %s in %.2f s: %d events, %d messages; plant OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
         format_duration(result.sim_s),
         result.wall_s,
         result.events,
-        sink.count,
+        count,
         plant["oee"] * 100,
         plant["availability"] * 100,
         plant["performance"] * 100,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopfloor.config.schema import PlantConfig, Shift
+from shopfloor.config.schema import PlantConfig, Shift, Station
 
 Finding = tuple[str, str]
 
@@ -27,6 +27,27 @@ def _break_offset_min(shift: Shift, clock: str) -> int:
     return t - start if t >= start else t + 24 * 60 - start
 
 
+def station_findings(
+    st: Station, path: str, batch_size: int | None, batch_path: str
+) -> list[Finding]:
+    found: list[Finding] = []
+    if st.mtbf_min is not None and st.mttr_min is None:
+        found.append((f"{path}.mttr_min", "required when mtbf_min is set"))
+    if st.mttr_min is not None and st.mtbf_min is None:
+        found.append((f"{path}.mtbf_min", "required when mttr_min is set"))
+    if st.cycle_s is not None and st.cycle_s.mean < st.ideal_cycle_s:
+        found.append(
+            (
+                f"{path}.cycle_s.mean",
+                f"must be >= ideal_cycle_s ({st.ideal_cycle_s:g}), got {st.cycle_s.mean:g}"
+                " (the ideal cycle is the fastest the machine can run)",
+            )
+        )
+    if st.setup_min is not None and batch_size is None:
+        found.append((f"{path}.setup_min", f"needs {batch_path} (changeovers happen per order)"))
+    return found
+
+
 def check(cfg: PlantConfig) -> list[Finding]:
     found: list[Finding] = []
     seen_lines: dict[str, int] = {}
@@ -45,25 +66,7 @@ def check(cfg: PlantConfig) -> list[Finding]:
                     )
                 )
             seen_stations.setdefault(st.id, path)
-            if st.mtbf_min is not None and st.mttr_min is None:
-                found.append((f"{path}.mttr_min", "required when mtbf_min is set"))
-            if st.mttr_min is not None and st.mtbf_min is None:
-                found.append((f"{path}.mtbf_min", "required when mttr_min is set"))
-            if st.cycle_s is not None and st.cycle_s.mean < st.ideal_cycle_s:
-                found.append(
-                    (
-                        f"{path}.cycle_s.mean",
-                        f"must be >= ideal_cycle_s ({st.ideal_cycle_s:g}), got {st.cycle_s.mean:g}"
-                        " (the ideal cycle is the fastest the machine can run)",
-                    )
-                )
-            if st.setup_min is not None and line.batch_size is None:
-                found.append(
-                    (
-                        f"{path}.setup_min",
-                        f"needs lines[{li}].batch_size (changeovers happen per order)",
-                    )
-                )
+            found.extend(station_findings(st, path, line.batch_size, f"lines[{li}].batch_size"))
     seen_shifts: set[str] = set()
     for hi, shift in enumerate(cfg.shifts or []):
         if shift.name in seen_shifts:

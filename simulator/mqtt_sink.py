@@ -1,0 +1,266 @@
+"""Publishes the plant's telemetry to an MQTT broker (paho-mqtt 2.x), losing nothing it can keep.
+
+Flow: the simulation thread serialises each message into a bounded queue; one drain thread
+publishes from it while the broker is connected and fewer than `window` messages await their
+acknowledgement (PUBACK at QoS 1; the socket write at QoS 0); paho's network thread connects,
+reconnects with backoff and resends unacknowledged QoS 1 messages after a reconnect.
+
+When the queue is full (the broker is slow or gone):
+- `block_when_full=True` (--fast backfills): the simulation waits; nothing is dropped.
+- `block_when_full=False` (live runs, which cannot stop the clock): the oldest queued message
+  is dropped, counted and logged. Counters and energy are cumulative, so a dropped sample
+  loses no totals; the collector sees the seq gap.
+
+paho pitfalls handled here (measured, see DESIGN.md): publish() on a lost connection returns
+MQTT_ERR_NO_CONN although paho has queued a QoS 1 message (so that is success for QoS 1 and a
+retry for QoS 0); every return code is checked; the window bounds paho's memory at QoS 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from shopfloor.mqtt_url import BrokerUrl
+from simulator.wills import WillKeepers
+
+log = logging.getLogger("shopfloor.sim.mqtt")
+OFFLINE = orjson.dumps({"online": False})
+
+
+def make_client(url: BrokerUrl, client_id: str, ca_file: str | None = None) -> mqtt.Client:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    if url.tls:
+        client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    return client
+
+
+class MqttSink:
+    def __init__(
+        self,
+        url: BrokerUrl,
+        client_id: str,
+        *,
+        qos: int = 1,
+        queue_size: int = 100_000,
+        window: int = 1000,
+        block_when_full: bool = True,
+        will_topics: Iterable[str] = (),
+        command_topics: Iterable[str] = (),
+        on_command: Callable[[str, bytes], None] | None = None,
+        ca_file: str | None = None,
+    ):
+        if qos not in (0, 1):
+            raise ValueError(f"qos must be 0 or 1, got {qos}")
+        if queue_size < 1:
+            raise ValueError(f"queue size must be >= 1, got {queue_size}")
+        self.url = url
+        self.qos = qos
+        self.queue_size = queue_size
+        self.window = window
+        self.block_when_full = block_when_full
+        self.command_topics = list(command_topics)
+        self.on_command = on_command
+        self.count = 0  # messages accepted from the simulation
+        self.published = 0  # acknowledged by the broker
+        self.dropped = 0
+        self._q: deque[tuple[str, bytes, bool]] = deque()
+        self._births: dict[str, bytes] = {}
+        self._cond = threading.Condition()
+        self._outstanding = 0
+        self._connected = False
+        self._ever_connected = False
+        self._rebirth = False
+        self._closing = False
+        self._drain_idle = False
+        self._last_drop_log = 0.0
+        self._fail_logged = 0.0
+
+        self.client = make_client(url, client_id, ca_file)
+        self.client.max_inflight_messages_set(min(100, window))
+        self.client.max_queued_messages_set(0)  # bounded by our own queue and window instead
+        self.client.reconnect_delay_set(1, 30)
+        self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+        self.wills = WillKeepers(url, list(will_topics), client_id, OFFLINE, ca_file)
+        self.client.connect_async(url.host, url.port, keepalive=30)
+        self.client.loop_start()
+        self._drainer = threading.Thread(target=self._drain, name="mqtt-drain", daemon=True)
+        self._drainer.start()
+
+    # -- the simulation side -----------------------------------------------------------------
+
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+        data = orjson.dumps(payload)
+        with self._cond:
+            if retain and topic.endswith("/status"):
+                self._births[topic] = data
+            while len(self._q) >= self.queue_size:
+                if self.block_when_full and not self._closing:
+                    self._cond.wait(0.5)
+                    continue
+                self._q.popleft()
+                self.dropped += 1
+                now = time.monotonic()
+                if now - self._last_drop_log > 10:
+                    self._last_drop_log = now
+                    log.warning(
+                        "publish queue full (%d): dropping the oldest messages; %d dropped so far",
+                        self.queue_size,
+                        self.dropped,
+                    )
+            self._q.append((topic, data, retain))
+            self.count += 1
+            if self._drain_idle:
+                self._cond.notify_all()
+
+    def close(self, stall_s: float = 10.0) -> None:
+        """Deliver what is queued and in flight, giving up only after `stall_s` without
+        progress (a broker that is gone), then disconnect cleanly."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+            last, since = self.published, time.monotonic()
+            while (self._q or self._outstanding) and time.monotonic() - since < stall_s:
+                self._cond.wait(0.1)
+                if self.published != last:
+                    last, since = self.published, time.monotonic()
+            left = len(self._q) + self._outstanding
+            self._cond.notify_all()
+        if left:
+            log.error(
+                "%d messages not delivered: broker %s unreachable at shutdown", left, self.url
+            )
+        self.wills.close()
+        self.client.disconnect()
+        self.client.loop_stop()
+        log.info(
+            "published %d messages to %s (%d dropped, %d undelivered)",
+            self.published,
+            self.url,
+            self.dropped,
+            left,
+        )
+
+    def stats(self) -> dict[str, int]:
+        with self._cond:
+            return {
+                "accepted": self.count,
+                "published": self.published,
+                "queued": len(self._q),
+                "in_flight": self._outstanding,
+                "dropped": self.dropped,
+            }
+
+    # -- the drain thread --------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while True:
+            with self._cond:
+                while not (
+                    self._connected
+                    and (self._q or self._rebirth)
+                    and self._outstanding < self.window
+                ):
+                    if self._closing and not self._q and not self._outstanding:
+                        return
+                    self._drain_idle = True
+                    self._cond.wait(0.5)
+                self._drain_idle = False
+                batch: list[tuple[str, bytes, bool]] = []
+                if self._rebirth:
+                    # After a reconnect, say again that every machine is online.
+                    self._rebirth = False
+                    batch.extend((t, d, True) for t, d in self._births.items())
+                n = min(len(self._q), self.window - self._outstanding)
+                batch.extend(self._q.popleft() for _ in range(n))
+                self._outstanding += len(batch)
+                self._cond.notify_all()  # room in the queue for a blocked simulation
+            self._publish(batch)
+
+    def _publish(self, batch: list[tuple[str, bytes, bool]]) -> None:
+        for i, (topic, data, retain) in enumerate(batch):
+            rc = self.client.publish(topic, data, self.qos, retain).rc
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                continue
+            if rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos > 0:
+                continue  # queued by paho; sent when the connection is back
+            with self._cond:
+                self._outstanding -= len(batch) - i
+                self._q.extendleft(reversed(batch[i:]))
+                if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                    self._connected = False
+                else:
+                    log.error("publish to %s failed: %s; retrying", topic, mqtt.error_string(rc))
+            time.sleep(0.05)
+            return
+
+    # -- paho callbacks (network thread) -------------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.url, reason)
+            return
+        for topic in self.command_topics:
+            client.subscribe(topic, qos=1)
+        with self._cond:
+            self._connected = True
+            if self._ever_connected:
+                self._rebirth = True
+                log.info(
+                    "reconnected to %s; %d messages queued",
+                    self.url,
+                    len(self._q) + self._outstanding,
+                )
+            else:
+                log.info("connected to %s", self.url)
+            self._ever_connected = True
+            self._cond.notify_all()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        now = time.monotonic()
+        if now - self._fail_logged > 10:
+            self._fail_logged = now
+            log.warning(
+                "broker %s unreachable; retrying with backoff (%d messages queued)",
+                self.url,
+                len(self._q),
+            )
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        with self._cond:
+            was = self._connected
+            self._connected = False
+        if was and not self._closing:
+            log.warning("lost the broker %s (%s); queueing and reconnecting", self.url, reason)
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason: Any, props: Any
+    ) -> None:
+        with self._cond:
+            self._outstanding -= 1
+            self.published += 1
+            if self._drain_idle or self._closing:
+                self._cond.notify_all()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if self.on_command is not None and not msg.topic.endswith("/reply"):
+            self.on_command(msg.topic, bytes(msg.payload))

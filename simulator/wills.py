@@ -1,0 +1,77 @@
+"""One MQTT last will per machine.
+
+MQTT allows one will per connection, and the contract wants each machine's own `status` topic
+to turn offline if the simulator dies (SIGKILL, power loss). So each machine gets a small
+connection that only holds its will; one thread keeps all of them alive with paho's loop().
+A clean stop disconnects them properly, which discards the wills (the simulator publishes an
+explicit offline status instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+from shopfloor.mqtt_url import BrokerUrl
+
+log = logging.getLogger("shopfloor.sim.mqtt")
+
+
+class WillKeepers:
+    def __init__(
+        self, url: BrokerUrl, topics: list[str], client_id: str, payload: bytes, ca_file: str | None
+    ):
+        from simulator.mqtt_sink import make_client
+
+        self.url = url
+        self.clients: list[mqtt.Client] = []
+        for i, topic in enumerate(topics):
+            c = make_client(url, f"{client_id}-will-{i}", ca_file)
+            c.will_set(topic, payload, qos=1, retain=True)
+            self.clients.append(c)
+        self._up = [False] * len(self.clients)
+        self._retry_at = [0.0] * len(self.clients)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.clients:
+            self._thread = threading.Thread(target=self._keep, name="mqtt-wills", daemon=True)
+            self._thread.start()
+
+    def _keep(self) -> None:
+        backoff = [1.0] * len(self.clients)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for i, c in enumerate(self.clients):
+                if not self._up[i]:
+                    if now < self._retry_at[i]:
+                        continue
+                    try:
+                        c.connect(self.url.host, self.url.port, keepalive=60)
+                        self._up[i] = True
+                        backoff[i] = 1.0
+                    except OSError:
+                        self._retry_at[i] = now + backoff[i]
+                        backoff[i] = min(backoff[i] * 2, 30.0)
+                        continue
+                rc = c.loop(timeout=0.0)
+                if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    self._up[i] = False
+                    self._retry_at[i] = now + backoff[i]
+            self._stop.wait(0.25)
+
+    @property
+    def connected(self) -> int:
+        return sum(self._up)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        for i, c in enumerate(self.clients):
+            if self._up[i]:
+                c.disconnect()  # a clean DISCONNECT discards the will
+                c.loop(timeout=0.1)

@@ -1,0 +1,365 @@
+"""The simulator publishing to real brokers (Mosquitto, and the embedded amqtt)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import defaultdict
+
+import pytest
+
+from tests.support import (
+    BROKER_KINDS,
+    GOLDEN,
+    PLANT,
+    Subscriber,
+    cli,
+    read_jsonl,
+    run_cli,
+    running_broker,
+    seqs_by_machine,
+    wait_for,
+)
+
+SEEDED = ["--fast", "--start", "2026-11-23T05:00+07:00", "--duration", "10h"]
+
+
+@pytest.mark.parametrize("kind", BROKER_KINDS)
+def test_subscriber_gets_every_message_equal_to_the_jsonl(tmp_path, kind):
+    with running_broker(kind) as broker:
+        sub = Subscriber(broker.port)
+        out = tmp_path / "run.jsonl"
+        proc = run_cli(
+            "sim", "--config", str(GOLDEN), *SEEDED, "--broker", broker.url, "--jsonl", str(out)
+        )
+        assert proc.returncode == 0, proc.stderr
+        expected = read_jsonl(out)
+        wait_for(lambda: sub.count() >= len(expected), 60, f"{len(expected)} messages")
+        time.sleep(0.3)
+        got = sub.snapshot()
+        sub.close()
+    assert len(got) == len(expected)
+    # Per topic, the same payloads in the same order (topics interleave across connections).
+    by_topic_got: dict[str, list] = defaultdict(list)
+    by_topic_want: dict[str, list] = defaultdict(list)
+    for topic, payload, _ in got:
+        by_topic_got[topic].append(payload)
+    for m in expected:
+        by_topic_want[m["topic"]].append(m["payload"])
+    assert by_topic_got == by_topic_want
+    for machine, seqs in seqs_by_machine(got).items():
+        assert seqs == list(range(1, len(seqs) + 1)), machine
+
+
+def test_state_and_status_are_retained_for_late_subscribers():
+    with running_broker() as broker:
+        proc = run_cli(
+            "sim", "--config", str(PLANT), "--fast", "--duration", "2h", "--broker", broker.url
+        )
+        assert proc.returncode == 0, proc.stderr
+        late = Subscriber(broker.port, "shopfloor/v1/+/+/+/+/+/+")
+        wait_for(lambda: late.count() >= 23, 10, "retained state of 11 machines and status of 12")
+        got = late.snapshot()
+        late.close()
+    channels = defaultdict(set)
+    for topic, _payload, retain in got:
+        assert retain
+        channels[topic.split("/")[-1]].add(topic.split("/")[6])
+    assert set(channels) == {"state", "status"}
+    assert len(channels["state"]) == 11  # the legacy press publishes power only
+    assert len(channels["status"]) == 12
+    statuses = [p for t, p, _ in got if t.endswith("/status")]
+    assert all(p == {"ts": statuses[0]["ts"], "online": False} for p in statuses)  # clean stop
+
+
+def test_broker_restart_mid_run_loses_nothing(tmp_path):
+    pytest.importorskip("paho")
+    if "mosquitto" not in BROKER_KINDS:
+        pytest.skip("needs mosquitto (apt-get install mosquitto; .ci/run installs it)")
+    data = tmp_path / "mosq"
+    with running_broker("mosquitto", data_dir=data) as broker:
+        sub = Subscriber(broker.port, client_id="restart-sub", clean=False)
+        proc = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--fast", "--start", "2026-11-23T05:00+07:00", "--duration", "2d",
+                "--broker", broker.url, "--report", str(tmp_path / "r.json"), "--jsonl", str(tmp_path / "run.jsonl")),
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        wait_for(lambda: sub.count() > 20_000, 60, "the run under way")
+        broker.stop()  # SIGTERM: mosquitto saves its sessions
+        time.sleep(2.0)
+        broker.start()
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        assert "lost the broker" in err and "reconnected" in err
+        expected = read_jsonl(tmp_path / "run.jsonl")
+        want = defaultdict(int)
+        for m in expected:
+            if "seq" in m["payload"]:
+                want[m["topic"].split("/")[6]] += 1
+        wait_for(
+            lambda: (
+                sum(len(v) for v in seqs_by_machine(sub.snapshot()).values()) >= sum(want.values())
+            ),
+            60,
+            "all messages",
+        )
+        got = seqs_by_machine(sub.snapshot())
+        sub.close()
+    for machine, n in want.items():
+        # QoS 1 is at-least-once: a resend after the restart may repeat, never skip.
+        assert sorted(set(got[machine])) == list(range(1, n + 1)), machine
+
+
+def test_sigkill_fires_every_machines_last_will(tmp_path):
+    with running_broker() as broker:
+        sub = Subscriber(broker.port, "shopfloor/v1/+/+/+/+/+/status")
+        proc = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--broker", broker.url), stderr=subprocess.DEVNULL
+        )
+        try:
+            wait_for(
+                lambda: sum(1 for _, p, _ in sub.snapshot() if p.get("online")) >= 12,
+                20,
+                "12 births",
+            )
+            time.sleep(1.0)  # the will connections are up
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+
+            def offline() -> set[str]:
+                return {t.split("/")[6] for t, p, _ in sub.snapshot() if p == {"online": False}}
+
+            machines = wait_for(lambda: len(offline()) == 12 and offline(), 20, "12 wills")
+        finally:
+            proc.kill()
+            sub.close()
+    assert len(machines) == 12
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_clean_stop_delivers_and_marks_offline(sig):
+    with running_broker() as broker:
+        sub = Subscriber(broker.port)
+        proc = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--speed", "60", "--broker", broker.url),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: sub.count() > 100, 20, "messages flowing")
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        time.sleep(0.3)
+        got = sub.snapshot()
+        sub.close()
+    offline = {
+        t.split("/")[6] for t, p, _ in got if t.endswith("/status") and p.get("online") is False
+    }
+    assert len(offline) == 12
+    for machine, seqs in seqs_by_machine(got).items():
+        assert seqs == list(range(1, len(seqs) + 1)), machine
+
+
+def test_breakdown_command_shows_within_a_second_and_bad_commands_get_errors():
+    with running_broker() as broker:
+        sub = Subscriber(broker.port)
+        proc = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--speed", "1", "--broker", broker.url),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base = "shopfloor/v1/acme-vn/hcm/machining/machining-1/cnc-01"
+            wait_for(
+                lambda: any(t == f"{base}/state" for t, _, _ in sub.snapshot()), 20, "cnc-01 state"
+            )
+            time.sleep(1.5)  # subscriptions of the simulator are in place
+            t0 = time.monotonic()
+            sub.publish(
+                f"{base}/cmd",
+                {"id": "c1", "action": "breakdown", "reason": "test_fault", "repair_min": 30},
+            )
+
+            def down():
+                return any(
+                    t == f"{base}/state" and p["state"] == "down" and p["reason"] == "test_fault"
+                    for t, p, _ in sub.snapshot()
+                )
+
+            wait_for(down, 5, "cnc-01 down")
+            assert time.monotonic() - t0 < 1.0
+            reply = wait_for(
+                lambda: [p for t, p, _ in sub.snapshot() if t == f"{base}/cmd/reply"], 5, "reply"
+            )
+            assert reply[0]["ok"] is True and reply[0]["id"] == "c1"
+
+            bad = [
+                (f"{base}/cmd", b"{not json", "not JSON"),
+                (f"{base}/cmd", {"id": "c2", "action": "explode"}, "action"),
+                (
+                    f"{base}/cmd",
+                    {"id": "c3", "action": "set", "values": {"scrap_rate": 3}},
+                    "scrap_rate: must be <= 1",
+                ),
+                (
+                    f"{base}/cmd",
+                    {"id": "c4", "action": "set", "values": {"cycle_s.mean": 10}},
+                    "cycle_s.mean: must be >= ideal_cycle_s",
+                ),
+                (f"{base}/cmd", {"id": "c5", "action": "breakdown"}, "already down"),
+                (
+                    "shopfloor/v1/acme-vn/hcm/cmd",
+                    {"id": "c6", "action": "set_speed", "speed": -1},
+                    "speed: must be > 0",
+                ),
+                (
+                    "shopfloor/v1/acme-vn/hcm/x/y/nope/cmd",
+                    {"id": "c7", "action": "breakdown"},
+                    "machine of this plant",
+                ),
+            ]
+            for topic, payload, _ in bad:
+                sub.publish(topic, payload)
+            replies = wait_for(
+                lambda: (
+                    [p for t, p, _ in sub.snapshot() if t.endswith("/cmd/reply")][1:]
+                    if sum(t.endswith("/cmd/reply") for t, _, _ in sub.snapshot()) >= 8
+                    else None
+                ),
+                10,
+                "8 replies",
+            )
+            for (_, _, needle), reply in zip(bad, replies, strict=True):
+                assert reply["ok"] is False
+                assert needle in reply["error"], reply
+            sub.publish(
+                f"{base}/cmd",
+                {"id": "c8", "action": "set", "values": {"mttr_min": 5, "scrap_rate": 0.5}},
+            )
+            ok = wait_for(
+                lambda: [
+                    p
+                    for t, p, _ in sub.snapshot()
+                    if t.endswith("/cmd/reply") and p.get("id") == "c8"
+                ],
+                5,
+                "c8 reply",
+            )
+            assert ok[0]["ok"] is True
+            n = sub.count()
+            wait_for(lambda: sub.count() > n + 6, 25, "still publishing after bad commands")
+            assert proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=20)
+            sub.close()
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_set_speed_command_changes_the_pace():
+    with running_broker() as broker:
+        sub = Subscriber(
+            broker.port, "shopfloor/v1/acme-vn/hcm/machining/machining-1/cnc-01/telemetry"
+        )
+        proc = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--speed", "10", "--broker", broker.url),
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: sub.count() >= 2, 20, "samples")
+            sub.publish("shopfloor/v1/acme-vn/hcm/cmd", {"action": "set_speed", "speed": 200})
+            time.sleep(0.5)
+            n0 = sub.count()
+            time.sleep(2.0)
+            rate = (sub.count() - n0) / 2.0  # samples every 10 sim s: 20 per wall s at 200x
+            assert 10 < rate < 30
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(20)
+            sub.close()
+
+
+def test_broker_absent_at_start_is_retried_and_everything_arrives(tmp_path):
+    from shopfloor.broker import Broker, free_port
+
+    port = free_port()
+    out = tmp_path / "run.jsonl"
+    proc = subprocess.Popen(
+        cli("sim", "--config", str(GOLDEN), *SEEDED, "--broker", f"mqtt://127.0.0.1:{port}", "--jsonl", str(out)),
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(2.5)
+    assert proc.poll() is None  # still trying, not crashed
+    broker = Broker(port).start()
+    try:
+        sub = Subscriber(port)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "unreachable; retrying" in err
+        expected = read_jsonl(out)
+        wait_for(lambda: sub.count() >= len(expected), 30, "every message")
+        assert seqs_by_machine(sub.snapshot()) == seqs_by_machine(
+            [(m["topic"], m["payload"], False) for m in expected]
+        )
+        sub.close()
+    finally:
+        broker.close()
+
+
+def test_live_run_with_a_full_queue_drops_oldest_and_says_so():
+    from shopfloor.broker import free_port
+
+    proc = run_cli("sim", "--config", str(PLANT), "--speed", "600", "--duration", "10m", "--queue-size", "50",
+                   "--broker", f"mqtt://127.0.0.1:{free_port()}", timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "dropping the oldest" in proc.stderr
+    assert "not delivered" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--broker", "http://x"], "--broker: 'http://x': the scheme must be mqtt:// or mqtts://"),
+        (["--broker", "mqtt://host:99999"], "--broker"),
+        (["--qos", "2"], "--qos"),
+        (["--queue-size", "0"], "--queue-size"),
+        (["--broker", "mqtts://localhost", "--ca-file", "/nope.pem"], "--ca-file"),
+        (["--then-live"], "--then-live needs a --start in the past"),
+    ],
+)
+def test_mqtt_flag_errors(args, needle):
+    proc = run_cli("sim", "--config", str(PLANT), *args)
+    assert proc.returncode == 1
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_then_live_backfills_then_paces(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+    out = tmp_path / "run.jsonl"
+    proc = subprocess.Popen(
+        cli("sim", "--config", str(PLANT), "--start", start, "--then-live", "--jsonl", str(out)),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def newest_ts() -> int:
+            text = out.read_text() if out.exists() else ""
+            lines = text.splitlines()
+            return json.loads(lines[-2])["payload"]["ts"] if len(lines) > 2 else 0
+
+        # Caught up with the wall clock, then it stays there.
+        wait_for(lambda: abs(newest_ts() / 1000 - time.time()) < 15, 60, "backfill caught up")
+        time.sleep(3)
+        assert abs(newest_ts() / 1000 - time.time()) < 15
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0

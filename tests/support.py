@@ -1,0 +1,121 @@
+"""Shared helpers for tests that run real brokers and the CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from shopfloor.broker import Broker, find_mosquitto, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+PLANT = ROOT / "config" / "plant.yaml"
+GOLDEN = ROOT / "tests" / "golden" / "small.yaml"
+BROKER_KINDS = ["mosquitto", "amqtt"] if find_mosquitto() else ["amqtt"]
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "shopfloor.cli.main", *args]
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(cli(*args), capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def running_broker(kind: str = "auto", data_dir: Path | None = None) -> Iterator[Broker]:
+    broker = Broker(free_port(), kind=kind, data_dir=data_dir).start()
+    try:
+        yield broker
+    finally:
+        broker.close()
+
+
+def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+class Subscriber:
+    """A real paho subscriber that records (topic, payload dict, retain) in arrival order."""
+
+    def __init__(
+        self,
+        port: int,
+        topic: str = "shopfloor/v1/#",
+        client_id: str | None = None,
+        clean: bool = True,
+    ):
+        self.messages: list[tuple[str, Any, bool]] = []
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.topic = topic
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-sub-{port}-{id(self)}",
+            clean_session=clean,
+            protocol=mqtt.MQTTv311,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.max_inflight_messages_set(100)
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+        wait_for(self.connected.is_set, 10, "subscriber connected")
+
+    def _on_connect(self, client, userdata, flags, reason, props):
+        client.subscribe(self.topic, qos=1)
+        self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        try:
+            payload = json.loads(msg.payload)
+        except ValueError:
+            payload = msg.payload
+        with self.lock:
+            self.messages.append((msg.topic, payload, bool(msg.retain)))
+
+    def snapshot(self) -> list[tuple[str, Any, bool]]:
+        with self.lock:
+            return list(self.messages)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.messages)
+
+    def publish(self, topic: str, payload: Any) -> None:
+        data = payload if isinstance(payload, bytes | str) else json.dumps(payload)
+        self.client.publish(topic, data, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def seqs_by_machine(messages: list[tuple[str, Any, bool]]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for topic, payload, _ in messages:
+        parts = topic.split("/")
+        if len(parts) == 8 and isinstance(payload, dict) and "seq" in payload:
+            out.setdefault(parts[6], []).append(payload["seq"])
+    return out
