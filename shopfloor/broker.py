@@ -63,6 +63,7 @@ def mosquitto_conf(port: int, host: str, data_dir: Path | None) -> str:
         "max_queued_messages 1000000",
         "max_queued_bytes 0",
         "max_inflight_messages 100",
+        "set_tcp_nodelay true",
         "log_type error",
         "log_type warning",
         "log_dest stderr",

@@ -23,8 +23,13 @@ class PacedEnvironment(simpy.Environment):
         self._sim_ref = 0.0
         self._wall_ref = monotonic()
         self.wake = wake or threading.Event()
-        # Called in the simulation thread, at the sim time matching the wall time it woke.
+        # Called in the simulation thread, at the sim time matching the wall time it woke,
+        # when `pending()` says there is work (commands).
         self.on_wake: Callable[[], None] | None = None
+        self.pending: Callable[[], bool] = lambda: True
+        # Called in the simulation thread whenever it wakes while waiting for the wall clock:
+        # I/O that must not wait for the next event (a publish backlog).
+        self.on_idle: Callable[[], None] | None = None
 
     def set_speed(self, speed: float | None) -> None:
         """None: as fast as possible. Takes effect from now, without a jump."""
@@ -60,7 +65,9 @@ class PacedEnvironment(simpy.Environment):
 
     def _woken(self, at: float) -> None:
         self.wake.clear()
-        if self.on_wake is None:
+        if self.on_idle is not None:
+            self.on_idle()
+        if self.on_wake is None or not self.pending():
             return
         ev = simpy.Event(self)
         ev.callbacks.append(lambda _ev: self.on_wake() if self.on_wake else None)

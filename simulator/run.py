@@ -66,6 +66,12 @@ def run(
         raise
     if inbox is not None:
         env.on_wake = Commander(plant, inbox).drain
+        env.pending = lambda: not inbox.empty()
+    pump = getattr(sink, "pump", None)
+    if pump is not None:
+        # A live run sleeps between events; a publish backlog is handed over meanwhile.
+        env.on_idle = pump
+        sink.waker = env.wake.set  # type: ignore[attr-defined]
     if then_live:
         env.process(go_live(env, start_ms, speed or 1.0))
     t0 = time.perf_counter()

@@ -87,6 +87,22 @@ class FanoutSink:
     def __init__(self, *sinks: Sink):
         self.sinks = sinks
 
+    def pump(self) -> None:
+        for s in self.sinks:
+            pump = getattr(s, "pump", None)
+            if pump is not None:
+                pump()
+
+    @property
+    def waker(self) -> Any:
+        return None
+
+    @waker.setter
+    def waker(self, fn: Any) -> None:
+        for s in self.sinks:
+            if hasattr(s, "waker"):
+                s.waker = fn  # type: ignore[attr-defined]
+
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
         for s in self.sinks:
             s.emit(topic, payload, retain)
