@@ -16,7 +16,7 @@ from shopfloor.shifts import ShiftCalendar
 from simulator.buffer import Buffer
 from simulator.calendar import SimCalendar
 from simulator.emitter import MachineEmitter
-from simulator.report import build_report
+from simulator.report import ground_truth
 from simulator.sinks import Sink
 from simulator.station import Station
 
@@ -79,9 +79,12 @@ class Plant:
 
     def _birth(self, st: Station) -> dict[str, Any]:
         spec = st.spec
+        line = self.lines[st.line_id]
         return {
             "online": True,
             "kind": spec.kind,
+            "position": line.index(st),  # flow order: the last one is what leaves the line
+            "line_length": len(line),
             "connectivity": spec.connectivity,
             "ideal_cycle_s": spec.ideal_cycle_s,
             "power_kw": st.power_kw,
@@ -129,4 +132,4 @@ class Plant:
                 st.emitter.status({"online": False})
 
     def report(self) -> dict[str, Any]:
-        return build_report(self)
+        return ground_truth(self)
