@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from shopfloor.settings import settings
 
@@ -40,3 +45,17 @@ def parse_broker_url(text: str) -> BrokerUrl:
     if password is None and env.mqtt_password is not None:
         password = env.mqtt_password.get_secret_value()
     return BrokerUrl(parts.hostname, port, parts.scheme == "mqtts", username, password)
+
+
+def make_client(
+    url: BrokerUrl, client_id: str, ca_file: str | None = None, **kwargs: Any
+) -> mqtt.Client:
+    """A paho 2.x client (MQTT 3.1.1, callback API v2) with the URL's credentials and TLS."""
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311, **kwargs
+    )
+    if url.username:
+        client.username_pw_set(url.username, url.password)
+    if url.tls:
+        client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    return client

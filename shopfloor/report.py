@@ -88,7 +88,9 @@ def sum_entries(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
-def build_report(lines: Mapping[str, list[MachineFacts]], plant_meta: Mapping[str, Any]) -> dict[str, Any]:
+def build_report(
+    lines: Mapping[str, list[MachineFacts]], plant_meta: Mapping[str, Any]
+) -> dict[str, Any]:
     """`lines` maps each line id to its machines in flow order."""
     line_entries = {lid: line_entry(ms) for lid, ms in lines.items() if ms}
     return {

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import threading
 import time
 from collections import deque
@@ -31,22 +30,13 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
-from shopfloor.mqtt_url import BrokerUrl
+from shopfloor.mqtt_url import BrokerUrl, make_client
 from simulator.wills import WillKeepers
 
 log = logging.getLogger("shopfloor.sim.mqtt")
 OFFLINE = orjson.dumps({"online": False})
-
-
-def make_client(url: BrokerUrl, client_id: str, ca_file: str | None = None) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
-    if url.username:
-        client.username_pw_set(url.username, url.password)
-    if url.tls:
-        client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
-    return client
 
 
 class MqttSink:

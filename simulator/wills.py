@@ -16,7 +16,7 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from shopfloor.mqtt_url import BrokerUrl
+from shopfloor.mqtt_url import BrokerUrl, make_client
 
 log = logging.getLogger("shopfloor.sim.mqtt")
 
@@ -25,8 +25,6 @@ class WillKeepers:
     def __init__(
         self, url: BrokerUrl, topics: list[str], client_id: str, payload: bytes, ca_file: str | None
     ):
-        from simulator.mqtt_sink import make_client
-
         self.url = url
         self.clients: list[mqtt.Client] = []
         for i, topic in enumerate(topics):

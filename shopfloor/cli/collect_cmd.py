@@ -1,0 +1,128 @@
+"""`shopfloor collect`: MQTT -> validation -> dedup -> store."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from shopfloor.cli.broker_cmd import _port
+from shopfloor.cli.errors import UserError
+from shopfloor.cli.sim_cmd import _count, _duration
+
+log = logging.getLogger("shopfloor.collect")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("collect", help="store the plant's telemetry from MQTT")
+    p.add_argument(
+        "--broker", required=True, metavar="URL", help="mqtt://[user:pass@]host[:port] or mqtts://"
+    )
+    p.add_argument(
+        "--store",
+        default="sqlite:///data/shopfloor.db",
+        metavar="URL",
+        help="default sqlite:///data/shopfloor.db",
+    )
+    p.add_argument("--config", help="plant config: subscribe to this plant only")
+    p.add_argument(
+        "--client-id", default="shopfloor-collector", help="fixed, so the broker keeps our session"
+    )
+    p.add_argument(
+        "--shared-group",
+        metavar="NAME",
+        help="split the load with other collectors ($share/NAME/...)",
+    )
+    p.add_argument(
+        "--dead-letter",
+        metavar="PATH",
+        help="bad messages, one JSON line each (default: beside the store)",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=lambda t: 0 if t == "0" else _port(t),
+        default=9108,
+        help="Prometheus /metrics (0: off)",
+    )
+    p.add_argument("--metrics-host", default="127.0.0.1")
+    p.add_argument(
+        "--max-future",
+        type=_duration,
+        default=86400.0,
+        help="reject ts further ahead than this (default 1d)",
+    )
+    p.add_argument(
+        "--max-bytes", type=_count, default=65536, help="reject larger payloads (default 65536)"
+    )
+    p.add_argument(
+        "--buffer",
+        type=_count,
+        default=50_000,
+        help="records held while the store is down (default 50000)",
+    )
+    p.add_argument("--ca-file", help="CA certificate for mqtts://")
+    p.set_defaults(func=cmd_collect)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from collector.deadletter import DeadLetter
+    from collector.metrics import Metrics
+    from collector.service import ALL_PLANTS, Collector
+    from shopfloor.cli.config_cmd import load_or_exit
+    from shopfloor.contract import plant_filter
+    from shopfloor.mqtt_url import parse_broker_url
+    from shopfloor.store import StoreError, open_store, parse_store_url
+
+    try:
+        url = parse_broker_url(args.broker)
+    except ValueError as exc:
+        raise UserError(f"--broker: {exc}") from None
+    try:
+        scheme, rest = parse_store_url(args.store)
+        store = open_store(args.store)
+    except (ValueError, StoreError) as exc:
+        raise UserError(f"--store: {exc}") from None
+    topic = ALL_PLANTS
+    if args.config:
+        cfg = load_or_exit(args.config)
+        topic = plant_filter(cfg.plant.enterprise, cfg.plant.site)
+    dead_path = args.dead_letter or (
+        str(Path(rest).with_name("dead-letter.jsonl"))
+        if scheme == "sqlite"
+        else "dead-letter.jsonl"
+    )
+    metrics = Metrics()
+    if args.metrics_port:
+        try:
+            metrics.serve(args.metrics_port, args.metrics_host)
+        except OSError as exc:
+            raise UserError(f"--metrics-port {args.metrics_port}: {exc.strerror}") from None
+    collector = Collector(
+        url,
+        store,
+        client_id=args.client_id,
+        topic_filter=topic,
+        shared_group=args.shared_group,
+        dead_letter=DeadLetter(dead_path),
+        metrics=metrics,
+        max_future_ms=int(args.max_future * 1000),
+        max_bytes=args.max_bytes,
+        buffer_limit=args.buffer,
+        ca_file=args.ca_file,
+    ).start()
+    log.info("collecting from %s into %s; bad messages to %s", url, store.url, dead_path)
+    done = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not done.wait(1.0):
+        pass
+    collector.stop()
+    store.close()
+    return 0

@@ -1,0 +1,65 @@
+"""`shopfloor kpi`: the report of the simulator's --report, computed from a store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shopfloor.cli.errors import UserError
+from shopfloor.timeparse import parse_instant
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("kpi", help="OEE and energy KPIs of a time range, from a store")
+    p.add_argument("--store", required=True, metavar="URL")
+    p.add_argument("--config", help="plant config (ideal cycles, line order, time zone)")
+    p.add_argument("--from", dest="t_from", metavar="ISO", help="start (default: 24 h before --to)")
+    p.add_argument("--to", dest="t_to", metavar="ISO", help="end (default: now)")
+    p.add_argument("--json", action="store_true", help="the full report as JSON")
+    p.set_defaults(func=cmd_kpi)
+
+
+def cmd_kpi(args: argparse.Namespace) -> int:
+    from shopfloor.cli.config_cmd import load_or_exit
+    from shopfloor.store import StoreError, open_store
+    from shopfloor.store.report import report_from_store
+
+    cfg = load_or_exit(args.config) if args.config else None
+    tz = ZoneInfo(cfg.plant.timezone if cfg else "Asia/Ho_Chi_Minh")
+    try:
+        t1 = (
+            int(parse_instant(args.t_to, tz).timestamp() * 1000)
+            if args.t_to
+            else int(time.time() * 1000)
+        )
+        t0 = (
+            int(parse_instant(args.t_from, tz).timestamp() * 1000)
+            if args.t_from
+            else t1 - 86_400_000
+        )
+    except ValueError as exc:
+        raise UserError(f"--from/--to: {exc}") from None
+    if t1 <= t0:
+        raise UserError("--to must be after --from")
+    try:
+        store = open_store(args.store)
+        report = report_from_store(store, t0, t1, cfg)
+        store.close()
+    except (ValueError, StoreError) as exc:
+        raise UserError(f"--store: {exc}") from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{'':24} {'OEE':>7} {'A':>7} {'P':>7} {'Q':>7} {'good':>8} {'scrap':>6} {'kWh':>9}")
+    rows = [("plant", report["plant"])]
+    rows += [(f"line {k}", v) for k, v in report["lines"].items()]
+    rows += [(f"  {k}", v) for k, v in report["machines"].items()]
+    for name, e in rows:
+        print(
+            f"{name[:24]:24} {e['oee']:7.1%} {e['availability']:7.1%} {e['performance']:7.1%} {e['quality']:7.1%} "
+            f"{e['good_count']:8d} {e['scrap_count']:6d} {e['energy_kwh']:9.1f}"
+        )
+    return 0

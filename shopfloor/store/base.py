@@ -1,0 +1,65 @@
+"""The store interface and the records that cross it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class StoreError(Exception):
+    """The store cannot take or give data now (down, locked, full); the caller retries."""
+
+
+@dataclass(slots=True)
+class Record:
+    """One validated telemetry message, flattened."""
+
+    enterprise: str
+    site: str
+    area: str
+    line: str
+    machine: str
+    channel: str  # state | count | telemetry | energy | status
+    ts: int  # epoch ms, sim clock
+    seq: int | None
+    payload: dict[str, Any]
+    inferred: bool = False  # a state the collector inferred (legacy machines)
+
+
+@dataclass
+class MachineInfo:
+    machine: str
+    enterprise: str
+    site: str
+    area: str
+    line: str
+    kind: str = "generic"
+    position: int = 0
+    line_length: int = 1
+    ideal_cycle_s: float = 0.0
+    connectivity: str = "full"
+    power_kw: dict[str, float] | None = None
+    online: bool = False
+    last_ts: int = 0
+
+
+class Store(Protocol):
+    url: str
+
+    def write(self, records: list[Record]) -> None:
+        """Store a batch durably and idempotently (a record written twice is stored once).
+        Raises StoreError when the store is unavailable; nothing of the batch is then kept."""
+
+    def machines(self) -> list[MachineInfo]: ...
+
+    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+        """Per machine, (ts, state, reason) changes in [t0, t1) preceded by the last change
+        before t0 if there is one, ordered by time."""
+
+    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+        """Per machine, the newest cumulative reading (count or energy) with ts <= t."""
+
+    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
+        """(ts, power_kw) of one machine; with every_ms, averaged per bucket."""
+
+    def close(self) -> None: ...

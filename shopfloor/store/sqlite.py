@@ -1,0 +1,235 @@
+"""The embedded store: one SQLite file in WAL mode, batched transactions, idempotent writes.
+
+Each channel has its own table keyed (machine, ts, seq), so a message written twice is stored
+once (INSERT OR IGNORE). An index on ts alone makes "this window, every machine" fast: with
+only (machine, ts), SQLite's planner walks the whole index for cross-machine windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from shopfloor.contract import STATE_CODE
+from shopfloor.store.base import MachineInfo, Record, StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS machines (
+    machine TEXT PRIMARY KEY, enterprise TEXT, site TEXT, area TEXT, line TEXT,
+    kind TEXT, position INTEGER, line_length INTEGER, ideal_cycle_s REAL,
+    connectivity TEXT, power_kw TEXT, online INTEGER, status_ts INTEGER, last_ts INTEGER
+);
+CREATE TABLE IF NOT EXISTS states (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+    state TEXT NOT NULL, code INTEGER NOT NULL, reason TEXT NOT NULL, inferred INTEGER NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS states_ts ON states (ts);
+CREATE TABLE IF NOT EXISTS counts (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+    total INTEGER NOT NULL, good INTEGER NOT NULL, scrap INTEGER NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counts_ts ON counts (ts);
+CREATE TABLE IF NOT EXISTS energy (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, energy_kwh REAL NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS energy_ts ON energy (ts);
+CREATE TABLE IF NOT EXISTS samples (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+    power_kw REAL NOT NULL, "values" TEXT NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
+"""
+
+_MACHINE_COLS = (
+    "machine", "enterprise", "site", "area", "line", "kind", "position", "line_length",
+    "ideal_cycle_s", "connectivity", "power_kw", "online", "status_ts", "last_ts",
+)  # fmt: skip
+
+
+class SqliteStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._lock = threading.Lock()
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from None
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def write(self, records: list[Record]) -> None:
+        states: list[tuple[Any, ...]] = []
+        counts: list[tuple[Any, ...]] = []
+        energy: list[tuple[Any, ...]] = []
+        samples: list[tuple[Any, ...]] = []
+        status: dict[str, Record] = {}
+        last: dict[str, tuple[Record, int]] = {}
+        for r in records:
+            p = r.payload
+            ch = r.channel
+            if ch == "state":
+                states.append(
+                    (
+                        r.machine,
+                        r.ts,
+                        r.seq,
+                        p["state"],
+                        STATE_CODE[p["state"]],
+                        p.get("reason", ""),
+                        int(r.inferred),
+                    )
+                )
+            elif ch == "count":
+                counts.append((r.machine, r.ts, r.seq, p["total"], p["good"], p["scrap"]))
+            elif ch == "energy":
+                energy.append((r.machine, r.ts, r.seq, p["energy_kwh"]))
+            elif ch == "telemetry":
+                values = {k: v for k, v in p.items() if k not in ("ts", "seq", "power_kw")}
+                samples.append((r.machine, r.ts, r.seq, p["power_kw"], json.dumps(values)))
+            elif ch == "status":
+                status[r.machine] = r
+            prev = last.get(r.machine)
+            if prev is None or r.ts > prev[1]:
+                last[r.machine] = (r, r.ts)
+        with self._lock:
+            try:
+                cur = self.db.cursor()
+                cur.execute("BEGIN")
+                if states:
+                    cur.executemany("INSERT OR IGNORE INTO states VALUES (?,?,?,?,?,?,?)", states)
+                if counts:
+                    cur.executemany("INSERT OR IGNORE INTO counts VALUES (?,?,?,?,?,?)", counts)
+                if energy:
+                    cur.executemany("INSERT OR IGNORE INTO energy VALUES (?,?,?,?)", energy)
+                if samples:
+                    cur.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)", samples)
+                for r, ts in last.values():
+                    cur.execute(
+                        "INSERT INTO machines (machine, enterprise, site, area, line, last_ts) VALUES (?,?,?,?,?,?) "
+                        "ON CONFLICT(machine) DO UPDATE SET last_ts = max(coalesce(last_ts, 0), excluded.last_ts)",
+                        (r.machine, r.enterprise, r.site, r.area, r.line, ts),
+                    )
+                for r in status.values():
+                    self._status(cur, r)
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    def _status(self, cur: sqlite3.Cursor, r: Record) -> None:
+        p = r.payload
+        if p.get("online"):
+            cur.execute(
+                "UPDATE machines SET kind=?, position=?, line_length=?, ideal_cycle_s=?, connectivity=?, "
+                "power_kw=?, online=1, status_ts=? WHERE machine=? AND coalesce(status_ts, 0) <= ?",
+                (
+                    p.get("kind", "generic"), p.get("position", 0), p.get("line_length", 1),
+                    p.get("ideal_cycle_s", 0.0), p.get("connectivity", "full"),
+                    json.dumps(p.get("power_kw")) if p.get("power_kw") else None,
+                    r.ts, r.machine, r.ts,
+                ),
+            )  # fmt: skip
+        else:
+            # A will has no ts: it is news whenever it arrives.
+            cur.execute("UPDATE machines SET online=0 WHERE machine=?", (r.machine,))
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self.db.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    def machines(self) -> list[MachineInfo]:
+        rows = self._query(
+            f"SELECT {', '.join(_MACHINE_COLS)} FROM machines ORDER BY area, line, position, machine"
+        )
+        out = []
+        for row in rows:
+            d = dict(zip(_MACHINE_COLS, row, strict=True))
+            out.append(
+                MachineInfo(
+                    machine=d["machine"], enterprise=d["enterprise"], site=d["site"], area=d["area"], line=d["line"],
+                    kind=d["kind"] or "generic", position=d["position"] or 0, line_length=d["line_length"] or 1,
+                    ideal_cycle_s=d["ideal_cycle_s"] or 0.0, connectivity=d["connectivity"] or "full",
+                    power_kw=json.loads(d["power_kw"]) if d["power_kw"] else None,
+                    online=bool(d["online"]), last_ts=d["last_ts"] or 0,
+                )
+            )  # fmt: skip
+        return out
+
+    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+        out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for machine, ts, state, reason, _ in self._query(
+            "SELECT machine, ts, state, reason, max(ts * 1000000 + seq) FROM states WHERE ts < ? GROUP BY machine",
+            (t0,),
+        ):
+            out[machine].append((ts, state, reason))
+        for machine, ts, state, reason in self._query(
+            "SELECT machine, ts, state, reason FROM states WHERE ts >= ? AND ts < ? ORDER BY machine, ts, seq",
+            (t0, t1),
+        ):
+            out[machine].append((ts, state, reason))
+        return dict(out)
+
+    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+        if channel == "count":
+            rows = self._query(
+                "SELECT machine, ts, total, good, scrap, max(ts * 1000000 + seq) FROM counts WHERE ts <= ? GROUP BY machine",
+                (t,),
+            )
+            return {m: (ts, {"total": a, "good": b, "scrap": c}) for m, ts, a, b, c, _ in rows}
+        if channel == "energy":
+            rows = self._query(
+                "SELECT machine, ts, energy_kwh, max(ts * 1000000 + seq) FROM energy WHERE ts <= ? GROUP BY machine",
+                (t,),
+            )
+            return {m: (ts, {"energy_kwh": e}) for m, ts, e, _ in rows}
+        raise ValueError(f"not a cumulative channel: {channel}")
+
+    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
+        if every_ms > 0:
+            return [
+                (int(b), float(p))
+                for b, p in self._query(
+                    "SELECT (ts / ?) * ?, avg(power_kw) FROM samples WHERE machine = ? AND ts >= ? AND ts < ? "
+                    "GROUP BY ts / ? ORDER BY 1",
+                    (every_ms, every_ms, machine, t0, t1, every_ms),
+                )
+            ]
+        return [(int(ts), float(p)) for ts, p in self._query(
+            "SELECT ts, power_kw FROM samples WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts", (machine, t0, t1)
+        )]  # fmt: skip
+
+    def max_seq(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for table in ("states", "counts", "energy", "samples"):
+            for machine, seq in self._query(
+                f"SELECT machine, max(seq) FROM {table} WHERE {'inferred = 0' if table == 'states' else '1'} GROUP BY machine"
+            ):
+                out[machine] = max(out.get(machine, 0), seq or 0)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()

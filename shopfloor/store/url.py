@@ -1,0 +1,40 @@
+"""Store URLs: sqlite:///path, influxdb://host:8086/<bucket>?org=<org>, influxdb1://host:8086/<db>."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shopfloor.store.base import Store
+
+SCHEMES = ("sqlite", "influxdb", "influxdbs", "influxdb1")
+
+
+def parse_store_url(text: str) -> tuple[str, str]:
+    """(scheme, rest); raises ValueError naming what is wrong."""
+    parts = urlsplit(text)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(
+            f"{text!r}: the scheme must be one of {', '.join(s + '://' for s in SCHEMES)}"
+        )
+    if parts.scheme == "sqlite":
+        # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db
+        if not text.startswith("sqlite:///") or len(text) == len("sqlite:///"):
+            raise ValueError(
+                f"{text!r}: use sqlite:///relative/path.db or sqlite:////absolute/path.db"
+            )
+        return "sqlite", text[len("sqlite:///") :]
+    if not parts.hostname:
+        raise ValueError(f"{text!r}: no host")
+    return parts.scheme, text
+
+
+def open_store(text: str) -> Store:
+    scheme, rest = parse_store_url(text)
+    if scheme == "sqlite":
+        from shopfloor.store.sqlite import SqliteStore
+
+        return SqliteStore(Path(rest))
+    raise ValueError(
+        f"{text!r}: the {scheme}:// store is not available in this version (use sqlite:///path)"
+    )
