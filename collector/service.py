@@ -60,12 +60,18 @@ class Collector:
         self.buffer_limit = buffer_limit
         self.batch_max = batch_max
         self.flush_s = flush_s
-        known = store.max_seq() if hasattr(store, "max_seq") else {}
-        self.seqs = SeqTracker(known)
         self.power_states = PowerStates()
-        for m in store.machines():
-            if m.connectivity == "legacy" and m.power_kw:
-                self.power_states.learn(m.machine, m.power_kw)
+        known: dict[str, int] = {}
+        try:
+            known = store.max_seq() if hasattr(store, "max_seq") else {}
+            for m in store.machines():
+                if m.connectivity == "legacy" and m.power_kw:
+                    self.power_states.learn(m.machine, m.power_kw)
+        except StoreError as exc:
+            log.warning(
+                "store not reachable at start (%s): sequences start fresh; writes will retry", exc
+            )
+        self.seqs = SeqTracker(known)
         self._buf: list[Record] = []
         self._acks: deque[list[Any]] = deque()  # [mid, qos, done] in receive order
         self._cond = threading.Condition()

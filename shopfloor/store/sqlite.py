@@ -79,7 +79,7 @@ class SqliteStore:
         counts: list[tuple[Any, ...]] = []
         energy: list[tuple[Any, ...]] = []
         samples: list[tuple[Any, ...]] = []
-        status: dict[str, Record] = {}
+        status: list[Record] = []
         last: dict[str, tuple[Record, int]] = {}
         for r in records:
             p = r.payload
@@ -104,7 +104,11 @@ class SqliteStore:
                 values = {k: v for k, v in p.items() if k not in ("ts", "seq", "power_kw")}
                 samples.append((r.machine, r.ts, r.seq, p["power_kw"], json.dumps(values)))
             elif ch == "status":
-                status[r.machine] = r
+                status.append(r)  # in order: a birth and a death may share a batch
+            if ch == "status":
+                # A will carries no ts (it is stamped on arrival): not a sign of data.
+                last.setdefault(r.machine, (r, 0))
+                continue
             prev = last.get(r.machine)
             if prev is None or r.ts > prev[1]:
                 last[r.machine] = (r, r.ts)
@@ -126,7 +130,7 @@ class SqliteStore:
                         "ON CONFLICT(machine) DO UPDATE SET last_ts = max(coalesce(last_ts, 0), excluded.last_ts)",
                         (r.machine, r.enterprise, r.site, r.area, r.line, ts),
                     )
-                for r in status.values():
+                for r in status:
                     self._status(cur, r)
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:

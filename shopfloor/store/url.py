@@ -35,6 +35,10 @@ def open_store(text: str) -> Store:
         from shopfloor.store.sqlite import SqliteStore
 
         return SqliteStore(Path(rest))
+    if scheme == "influxdb1":
+        from shopfloor.store.influx1 import Influx1Store
+
+        return Influx1Store(text)
     raise ValueError(
-        f"{text!r}: the {scheme}:// store is not available in this version (use sqlite:///path)"
+        f"{text!r}: the {scheme}:// store is not available in this version (use sqlite:/// or influxdb1://)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sqlite3
@@ -20,7 +21,9 @@ from shopfloor import kpi
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
 from shopfloor.mqtt_url import parse_broker_url
+from shopfloor.store.influx1 import Influx1Store
 from shopfloor.store.sqlite import SqliteStore
+from tests.servers import influxd, influxd_path
 from tests.support import PLANT, Subscriber, cli, read_jsonl, run_cli, running_broker, wait_for
 
 START = "2026-11-23T00:00+07:00"
@@ -61,13 +64,25 @@ def jsonl_seqs(path: Path) -> dict[str, set[int]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def reconciled(tmp_path_factory):
-    """A seeded 24 h run of the demo plant through Mosquitto and the collector into SQLite."""
+STORES = ["sqlite", "influxdb1"] if influxd_path() else ["sqlite"]
+
+
+@pytest.fixture(scope="module", params=STORES)
+def reconciled(request, tmp_path_factory):
+    """A seeded 24 h run of the demo plant through Mosquitto and the collector into a store."""
     tmp = tmp_path_factory.mktemp("reconcile")
     db = tmp / "s.db"
-    with running_broker() as broker:
-        col = start_collector(broker, db)
+    with contextlib.ExitStack() as stack:
+        if request.param == "influxdb1":
+            server = stack.enter_context(influxd(tmp))
+            store, store_url = Influx1Store(server.url), server.url
+        else:
+            store, store_url = SqliteStore(db), f"sqlite:///{db}"
+        broker = stack.enter_context(running_broker())
+        col = Collector(parse_broker_url(broker.url), store, client_id=f"rec-{request.param}",
+                        dead_letter=DeadLetter(tmp / "dead.jsonl"), metrics=Metrics()).start()  # fmt: skip
+        wait_for(lambda: col.client.is_connected(), 10, "collector connected")
+        time.sleep(0.3)
         proc = run_cli(
             "sim", "--config", str(PLANT), "--fast", "--start", START, "--duration", "24h",
             "--broker", broker.url, "--report", str(tmp / "truth.json"), "--jsonl", str(tmp / "run.jsonl"), timeout=300,
@@ -80,22 +95,41 @@ def reconciled(tmp_path_factory):
             f"{n} messages collected",
         )
         col.stop()
-    truth = json.loads((tmp / "truth.json").read_text())
-    kpi_out = run_cli("kpi", "--store", f"sqlite:///{db}", "--config", str(PLANT), "--from", START,
-                      "--to", "2026-11-24T00:00:00.001+07:00", "--json")  # fmt: skip
-    assert kpi_out.returncode == 0, kpi_out.stderr
-    return truth, json.loads(kpi_out.stdout), tmp, col
+        truth = json.loads((tmp / "truth.json").read_text())
+        kpi_out = run_cli("kpi", "--store", store_url, "--config", str(PLANT), "--from", START,
+                          "--to", "2026-11-24T00:00:00.001+07:00", "--json")  # fmt: skip
+        assert kpi_out.returncode == 0, kpi_out.stderr
+        seqs = stored_seqs(db) if request.param == "sqlite" else influx_seqs(store)
+        legacy_states = {s for m, s in store_states(store) if m == "press-01"}
+        yield truth, json.loads(kpi_out.stdout), tmp, col, seqs, legacy_states
+
+
+def influx_seqs(store: Influx1Store) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = defaultdict(set)
+    series = store._query(
+        'SELECT "seq" FROM state WHERE "inferred" = 0 GROUP BY machine; SELECT "seq" FROM count, energy, telemetry GROUP BY machine'
+    )
+    for result in series:
+        for s in result:
+            for row in s["values"]:
+                out[s["tags"]["machine"]].add(int(row[1]))
+    return out
+
+
+def store_states(store) -> list[tuple[str, str]]:
+    changes = store.states(0, 4_102_444_800_000)  # until 2100
+    return [(m, state) for m, rows in changes.items() for _, state, _ in rows]
 
 
 def test_every_message_is_stored_once(reconciled):
-    _, _, tmp, col = reconciled
-    assert stored_seqs(tmp / "s.db") == jsonl_seqs(tmp / "run.jsonl")
+    _, _, tmp, col, seqs, _ = reconciled
+    assert seqs == jsonl_seqs(tmp / "run.jsonl")
     assert col.metrics.value("shopfloor_collector_rejected_total", reason="schema") == 0
     assert not (tmp / "dead.jsonl").read_text()
 
 
 def test_kpis_from_the_store_match_the_ground_truth(reconciled):
-    truth, got, _, _ = reconciled
+    truth, got, *_ = reconciled
     cfg = load_config(PLANT)
     interval = cfg.telemetry.sample_interval_s
     legacy = {st.id for _, st in cfg.stations() if st.connectivity == "legacy"}
@@ -123,13 +157,8 @@ def test_kpis_from_the_store_match_the_ground_truth(reconciled):
 
 
 def test_legacy_machine_gets_inferred_states(reconciled):
-    _, got, tmp, _ = reconciled
-    con = sqlite3.connect(tmp / "s.db")
-    rows = con.execute(
-        "SELECT DISTINCT state FROM states WHERE machine = 'press-01' AND inferred = 1"
-    ).fetchall()
-    con.close()
-    assert {r[0] for r in rows} >= {"running", "off"}
+    _, got, *_, legacy_states = reconciled
+    assert legacy_states >= {"running", "off"}
     assert 0 < got["machines"]["press-01"]["oee"] <= 1
 
 

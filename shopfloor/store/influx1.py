@@ -1,0 +1,92 @@
+"""InfluxDB 1.x through its own HTTP API: /write (line protocol) and /query (InfluxQL).
+
+influxdb1://[user:pass@]host:8086/<database>. The database is created when missing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote, urlencode, urlsplit
+
+import urllib3
+
+from shopfloor.store import lineproto
+from shopfloor.store.base import MachineInfo, Record, StoreError
+from shopfloor.store.influxql import InfluxQLReader, Series
+
+
+class Influx1Store:
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.db = parts.path.strip("/")
+        if not self.db:
+            raise ValueError(f"{url!r}: name the database: influxdb1://host:8086/<database>")
+        scheme = "https" if parts.scheme.endswith("s") else "http"
+        self.base = f"{scheme}://{parts.hostname}:{parts.port or 8086}"
+        self.url = f"influxdb1://{parts.hostname}:{parts.port or 8086}/{self.db}"
+        self.auth = {}
+        if parts.username:
+            self.auth = {"u": unquote(parts.username), "p": unquote(parts.password or "")}
+        self.http = urllib3.PoolManager(
+            retries=False, timeout=urllib3.Timeout(connect=3.0, read=60.0)
+        )
+        self._db_ready = False
+        self.reader = InfluxQLReader(self._query)
+
+    def _request(
+        self, method: str, path: str, params: dict[str, str], body: bytes | None = None
+    ) -> Any:
+        url = f"{self.base}{path}?{urlencode({**params, **self.auth})}"
+        try:
+            resp = self.http.request(
+                method, url, body=body, headers={"Content-Type": "text/plain"} if body else None
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise StoreError(f"{self.url}: {exc.__class__.__name__}: {exc}") from None
+        if resp.status >= 300:
+            text = resp.data.decode(errors="replace")[:300]
+            raise StoreError(f"{self.url}: HTTP {resp.status}: {text}")
+        return resp
+
+    def _ensure_db(self) -> None:
+        if not self._db_ready:
+            self._request("POST", "/query", {"q": f'CREATE DATABASE "{self.db}"'})
+            self._db_ready = True
+
+    def write(self, records: list[Record]) -> None:
+        if not records:
+            return
+        self._ensure_db()
+        self._request(
+            "POST", "/write", {"db": self.db, "precision": "u"}, lineproto.encode(records)
+        )
+
+    def _query(self, q: str) -> list[Series]:
+        self._ensure_db()
+        resp = self._request("POST", "/query", {"db": self.db, "epoch": "u", "q": q})
+        data = json.loads(resp.data)
+        out: list[Series] = []
+        for result in data.get("results", []):
+            if "error" in result:
+                raise StoreError(f"{self.url}: query failed: {result['error']}")
+            out.append(result.get("series", []))
+        return out
+
+    def machines(self) -> list[MachineInfo]:
+        return self.reader.machines()
+
+    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+        return self.reader.states(t0, t1)
+
+    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+        return self.reader.counter_at(channel, t)
+
+    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
+        return self.reader.samples(machine, t0, t1, every_ms)
+
+    def max_seq(self) -> dict[str, int]:
+        return self.reader.max_seq()
+
+    def close(self) -> None:
+        self.http.clear()

@@ -1,0 +1,116 @@
+"""The read side of the InfluxDB stores: InfluxQL over /query, which InfluxDB 1.x, 2.x (through
+a DBRP mapping) and 3.x all serve. Each query asks only for what a KPI needs: boundary values
+of cumulative counters, state changes in the window, bucketed power."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from shopfloor.store.base import MachineInfo
+
+Series = list[dict[str, Any]]  # [{"name", "tags", "columns", "values"}]
+Query = Callable[[str], list[Series]]
+
+
+def _rows(series: Series) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    out = []
+    for s in series:
+        cols = s["columns"]
+        for v in s.get("values", []):
+            out.append((s.get("tags") or {}, dict(zip(cols, v, strict=True))))
+    return out
+
+
+def _ms(t: Any) -> int:
+    return int(t) // 1000 if isinstance(t, int) else int(t)
+
+
+def _lit(v: str) -> str:
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxQLReader:
+    def __init__(self, query: Query):
+        self.query = query  # runs InfluxQL with epoch=u, returns one Series per statement
+
+    def machines(self) -> list[MachineInfo]:
+        (births, online, last) = self.query(
+            'SELECT last("ideal_cycle_s") AS ideal_cycle_s, "kind", "position", "line_length", "connectivity", "power_kw" '
+            'FROM status WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
+            'SELECT last("online") AS online FROM status GROUP BY machine;'
+            'SELECT last("seq") FROM state, count, energy, telemetry GROUP BY machine'
+        )
+        is_online = {tags["machine"]: bool(row["online"]) for tags, row in _rows(online)}
+        last_ts: dict[str, int] = {}
+        for tags, row in _rows(last):
+            m = tags["machine"]
+            last_ts[m] = max(last_ts.get(m, 0), _ms(row["time"]))
+        out = []
+        for tags, row in _rows(births):
+            m = tags["machine"]
+            out.append(
+                MachineInfo(
+                    machine=m, enterprise=tags["enterprise"], site=tags["site"], area=tags["area"], line=tags["line"],
+                    kind=row.get("kind") or "generic", position=int(row.get("position") or 0),
+                    line_length=int(row.get("line_length") or 1), ideal_cycle_s=float(row.get("ideal_cycle_s") or 0.0),
+                    connectivity=row.get("connectivity") or "full",
+                    power_kw=json.loads(row["power_kw"]) if row.get("power_kw") else None,
+                    online=is_online.get(m, False), last_ts=last_ts.get(m, 0),
+                )
+            )  # fmt: skip
+        return sorted(out, key=lambda i: (i.area, i.line, i.position, i.machine))
+
+    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+        before, inside = self.query(
+            f'SELECT last("state") AS state, "reason" FROM state WHERE time < {t0}ms GROUP BY machine;'
+            f'SELECT "state", "reason" FROM state WHERE time >= {t0}ms AND time < {t1}ms GROUP BY machine'
+        )
+        out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for tags, row in _rows(before) + _rows(inside):
+            out[tags["machine"]].append((_ms(row["time"]), row["state"], row.get("reason") or ""))
+        return dict(out)
+
+    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+        if channel == "count":
+            (rows,) = self.query(
+                f'SELECT last("total") AS total, "good", "scrap" FROM count WHERE time < {t + 1}ms GROUP BY machine'
+            )
+            return {
+                tags["machine"]: (
+                    _ms(r["time"]),
+                    {"total": r["total"], "good": r["good"], "scrap": r["scrap"]},
+                )
+                for tags, r in _rows(rows)
+            }
+        if channel == "energy":
+            (rows,) = self.query(
+                f'SELECT last("energy_kwh") AS energy_kwh FROM energy WHERE time < {t + 1}ms GROUP BY machine'
+            )
+            return {
+                tags["machine"]: (_ms(r["time"]), {"energy_kwh": r["energy_kwh"]})
+                for tags, r in _rows(rows)
+            }
+        raise ValueError(f"not a cumulative channel: {channel}")
+
+    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
+        where = f"machine = {_lit(machine)} AND time >= {t0}ms AND time < {t1}ms"
+        if every_ms > 0:
+            (rows,) = self.query(
+                f'SELECT mean("power_kw") AS p FROM telemetry WHERE {where} GROUP BY time({every_ms}ms) fill(none)'
+            )
+        else:
+            (rows,) = self.query(f'SELECT "power_kw" AS p FROM telemetry WHERE {where}')
+        return [(_ms(r["time"]), float(r["p"])) for _, r in _rows(rows)]
+
+    def max_seq(self) -> dict[str, int]:
+        states, others = self.query(
+            'SELECT max("seq") FROM state WHERE "inferred" = 0 GROUP BY machine;'
+            'SELECT max("seq") FROM count, energy, telemetry GROUP BY machine'
+        )
+        out: dict[str, int] = {}
+        for tags, r in _rows(states) + _rows(others):
+            out[tags["machine"]] = max(out.get(tags["machine"], 0), int(r["max"] or 0))
+        return out

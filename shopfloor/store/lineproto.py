@@ -1,0 +1,71 @@
+"""Records as InfluxDB line protocol (f-strings: ~8x faster than influxdb_client's Point).
+
+Point identity in InfluxDB is measurement + tags + timestamp, so a re-written message lands on
+the same point (idempotent). Two messages of one machine and channel can share a millisecond
+(a zero-length state), so the timestamp is written in microseconds with the message's
+seq % 1000 as the sub-millisecond part: distinct messages stay distinct, a repeat still
+overwrites itself. Numeric fields are always floats: an int/float type conflict makes
+InfluxDB reject the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+
+from shopfloor.contract import STATE_CODE
+from shopfloor.store.base import Record
+
+
+def _tag(v: str) -> str:
+    return v.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _str(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _num(v: float | int | bool) -> str:
+    return repr(float(v))
+
+
+def ts_us(r: Record) -> int:
+    return r.ts * 1000 + ((r.seq or 0) % 1000)
+
+
+def line(r: Record) -> str:
+    tags = f"enterprise={_tag(r.enterprise)},site={_tag(r.site)},area={_tag(r.area)},line={_tag(r.line)},machine={_tag(r.machine)}"
+    p = r.payload
+    seq = _num(r.seq or 0)
+    ch = r.channel
+    if ch == "state":
+        fields = (
+            f"state={_str(p['state'])},code={_num(STATE_CODE[p['state']])},reason={_str(p.get('reason', ''))},"
+            f"inferred={_num(r.inferred)},seq={seq}"
+        )
+    elif ch == "count":
+        fields = (
+            f"total={_num(p['total'])},good={_num(p['good'])},scrap={_num(p['scrap'])},seq={seq}"
+        )
+    elif ch == "energy":
+        fields = f"energy_kwh={_num(p['energy_kwh'])},seq={seq}"
+    elif ch == "telemetry":
+        extra = "".join(
+            f",{k}={_num(v)}" for k, v in p.items() if k not in ("ts", "seq", "power_kw")
+        )
+        fields = f"power_kw={_num(p['power_kw'])}{extra},seq={seq}"
+    elif ch == "status":
+        if p.get("online"):
+            fields = (
+                f"online=1.0,kind={_str(str(p.get('kind', 'generic')))},position={_num(p.get('position', 0))},"
+                f"line_length={_num(p.get('line_length', 1))},ideal_cycle_s={_num(p.get('ideal_cycle_s', 0.0))},"
+                f"connectivity={_str(str(p.get('connectivity', 'full')))},power_kw={_str(json.dumps(p.get('power_kw') or {}))}"
+            )
+        else:
+            fields = "online=0.0"
+    else:
+        raise ValueError(f"unknown channel {ch}")
+    return f"{ch},{tags} {fields} {ts_us(r)}"
+
+
+def encode(records: list[Record]) -> bytes:
+    return "\n".join(line(r) for r in records).encode()

@@ -1,0 +1,124 @@
+"""Every store answers every query the same way (SQLite, and a real InfluxDB 1.x)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import pytest
+
+from shopfloor.store import open_store
+from shopfloor.store.base import Record, StoreError
+from tests.servers import influxd, influxd_path
+
+KINDS = ["sqlite", "influxdb1"] if influxd_path() else ["sqlite"]
+
+
+def rec(machine: str, channel: str, ts: int, seq: int | None, **payload) -> Record:
+    return Record("acme", "hcm", "a", "l1", machine, channel, ts, seq, payload)
+
+
+RECORDS = [
+    rec(
+        "m1",
+        "status",
+        1000,
+        None,
+        online=True,
+        kind="cnc",
+        position=0,
+        line_length=2,
+        ideal_cycle_s=45.0,
+        connectivity="full",
+        power_kw={"running": 10.0},
+    ),
+    rec(
+        "m2",
+        "status",
+        1000,
+        None,
+        online=True,
+        kind="press",
+        position=1,
+        line_length=2,
+        ideal_cycle_s=30.0,
+        connectivity="legacy",
+        power_kw={"running": 20.0, "idle": 4.0},
+    ),
+    rec("m1", "state", 1000, 1, state="running", reason=""),
+    rec("m1", "state", 5000, 2, state="down", reason='tool breakage, "bad"'),
+    rec("m1", "state", 5000, 3, state="running", reason=""),  # same millisecond, next seq
+    rec("m1", "state", 9000, 4, state="starved", reason="waiting for m0"),
+    rec("m1", "count", 2000, 5, total=1, good=1, scrap=0),
+    rec("m1", "count", 6000, 6, total=3, good=2, scrap=1),
+    rec("m1", "energy", 3000, 7, energy_kwh=0.5),
+    rec("m1", "energy", 8000, 8, energy_kwh=1.25),
+    rec("m1", "telemetry", 4000, 9, power_kw=10.0, spindle_temp_c=40.5),
+    rec("m1", "telemetry", 4500, 10, power_kw=12.0, spindle_temp_c=41.0),
+    rec("m1", "telemetry", 7000, 11, power_kw=2.0, spindle_temp_c=39.0),
+    rec("m2", "telemetry", 7000, 1, power_kw=20.0),
+    rec("m1", "status", 9500, None, online=False),
+]
+
+
+@pytest.fixture(params=KINDS)
+def store(request, tmp_path):
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{tmp_path / 's.db'}"
+        if request.param == "influxdb1":
+            url = stack.enter_context(influxd(tmp_path)).url
+        s = open_store(url)
+        s.write(RECORDS)
+        s.write(RECORDS[2:6])  # a repeat is stored once
+        yield s
+        s.close()
+
+
+def test_machines(store):
+    ms = {m.machine: m for m in store.machines()}
+    assert set(ms) == {"m1", "m2"}
+    assert (ms["m1"].kind, ms["m1"].position, ms["m1"].ideal_cycle_s, ms["m1"].online) == (
+        "cnc",
+        0,
+        45.0,
+        False,
+    )
+    assert (ms["m2"].connectivity, ms["m2"].power_kw, ms["m2"].online) == (
+        "legacy",
+        {"running": 20.0, "idle": 4.0},
+        True,
+    )
+    assert ms["m1"].last_ts == 9000
+
+
+def test_states_include_the_one_before_the_window(store):
+    got = store.states(4000, 9000)
+    assert got["m1"] == [
+        (1000, "running", ""),
+        (5000, "down", 'tool breakage, "bad"'),
+        (5000, "running", ""),
+    ]
+    assert store.states(0, 10_000)["m1"][-1] == (9000, "starved", "waiting for m0")
+
+
+def test_counters_at_an_instant(store):
+    assert store.counter_at("count", 6000)["m1"] == (6000, {"total": 3, "good": 2, "scrap": 1})
+    assert store.counter_at("count", 5999)["m1"] == (2000, {"total": 1, "good": 1, "scrap": 0})
+    assert "m1" not in store.counter_at("count", 1999)
+    assert store.counter_at("energy", 10_000)["m1"] == (8000, {"energy_kwh": 1.25})
+
+
+def test_samples_raw_and_bucketed(store):
+    assert store.samples("m1", 0, 10_000) == [(4000, 10.0), (4500, 12.0), (7000, 2.0)]
+    assert store.samples("m1", 0, 10_000, every_ms=5000) == [(0, 11.0), (5000, 2.0)]
+    assert store.samples("m1", 4100, 6000) == [(4500, 12.0)]
+
+
+def test_max_seq(store):
+    assert store.max_seq() == {"m1": 11, "m2": 1}
+
+
+def test_unreachable_influx_is_a_store_error():
+    s = open_store("influxdb1://127.0.0.1:1/nope")
+    with pytest.raises(StoreError, match=re.escape("influxdb1://127.0.0.1:1/nope")):
+        s.write(RECORDS[:3])
