@@ -83,3 +83,48 @@ def influxd(folder: Path) -> Iterator[Influxd]:
         yield server
     finally:
         server.stop()
+
+
+def victoria_path() -> str | None:
+    return shutil.which("victoria-metrics") or shutil.which("victoria-metrics-prod")
+
+
+class VictoriaMetrics:
+    """A real server that accepts influxdb-client's /api/v2/write; read back with /api/v1/export."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> VictoriaMetrics:
+        log = open(self.folder / "vm.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [victoria_path() or "victoria-metrics", f"-storageDataPath={self.folder / 'vm-data'}",
+             f"-httpListenAddr=127.0.0.1:{self.port}", "-retentionPeriod=100y", "-search.disableCache"],
+            stdout=log, stderr=log,
+        )  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{self.port}/health")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()  # SIGTERM
+            self.proc.wait(30)
+            self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"influxdb://127.0.0.1:{self.port}/shopfloor?org=acme"
+
+    def export(self, match: str) -> list[dict]:
+        import json
+        from urllib.parse import quote
+
+        urllib.request.urlopen(
+            f"http://127.0.0.1:{self.port}/internal/force_flush", timeout=10
+        ).read()
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.port}/api/v1/export?match[]={quote(match)}", timeout=30
+        ) as r:
+            return [json.loads(line) for line in r.read().splitlines() if line.strip()]

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from shopfloor.store.base import MachineInfo
+from shopfloor.store.base import MachineInfo, StoreError
 
 Series = list[dict[str, Any]]  # [{"name", "tags", "columns", "values"}]
 Query = Callable[[str], list[Series]]
@@ -34,7 +34,17 @@ def _lit(v: str) -> str:
 
 class InfluxQLReader:
     def __init__(self, query: Query):
-        self.query = query  # runs InfluxQL with epoch=u, returns one Series per statement
+        self._run = query  # runs InfluxQL with epoch=u, returns one Series per statement
+
+    def query(self, q: str) -> list[Series]:
+        out = self._run(q)
+        want = q.count(";") + 1
+        if len(out) != want:
+            # Not an InfluxQL server (VictoriaMetrics takes writes only), or a broken answer.
+            raise StoreError(
+                f"/query gave {len(out)} results for {want} statements: no InfluxQL here"
+            )
+        return out
 
     def machines(self) -> list[MachineInfo]:
         (births, online, last) = self.query(

@@ -15,13 +15,17 @@ import json
 from shopfloor.contract import STATE_CODE
 from shopfloor.store.base import Record
 
+_TAG_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n"})
+_STR_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
+
 
 def _tag(v: str) -> str:
-    return v.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+    return v.translate(_TAG_ESCAPES)
 
 
 def _str(v: str) -> str:
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # A raw newline would end the line (and split the point in two).
+    return '"' + v.translate(_STR_ESCAPES) + '"'
 
 
 def _num(v: float | int | bool) -> str:

@@ -35,6 +35,10 @@ def open_store(text: str) -> Store:
         from shopfloor.store.sqlite import SqliteStore
 
         return SqliteStore(Path(rest))
+    if scheme in ("influxdb", "influxdbs"):
+        from shopfloor.store.influx2 import Influx2Store
+
+        return Influx2Store(text)
     if scheme == "influxdb1":
         from shopfloor.store.influx1 import Influx1Store
 

@@ -419,7 +419,8 @@ def test_shared_subscription_splits_the_load(tmp_path):
             ["kpi", "--store", "sqlite:///x.db", "--from", "2026-11-24", "--to", "2026-11-23"],
             "--to must be after --from",
         ),
-        (["kpi", "--store", "influxdb://h:8086/b?org=o"], "not available"),
+        (["kpi", "--store", "influxdb://h:8086/b"], "add ?org=<org>"),
+        (["kpi", "--store", "influxdb1://h:8086"], "name the database"),
     ],
 )
 def test_collect_and_kpi_flag_errors(tmp_path, args, needle):
