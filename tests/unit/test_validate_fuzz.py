@@ -1,0 +1,115 @@
+"""Property-based fuzzing of payload validation: never a crash; every message is either a
+record that the store takes, or a rejection with a reason; good payloads always pass."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.validate import REASONS, Ignore, Reject, validate
+from shopfloor.store.base import Record
+from shopfloor.store.lineproto import encode
+
+NOW = 1_795_366_800_000
+BASE = "shopfloor/v1/acme/hcm/a/l1/m1"
+CHANNELS = ["state", "count", "telemetry", "energy", "status", "cmd", "bogus"]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def check(topic: str, raw: bytes) -> None:
+    got = validate(topic, raw, NOW, 86_400_000, 65_536)
+    if isinstance(got, Reject):
+        assert got.reason in REASONS and got.detail
+    elif isinstance(got, Record):
+        encode([got])  # whatever validates can be written as line protocol
+    else:
+        assert isinstance(got, Ignore)
+
+
+@settings(max_examples=400, deadline=None)
+@given(channel=st.sampled_from(CHANNELS), raw=st.binary(max_size=300))
+def test_random_bytes_never_crash(channel, raw):
+    check(f"{BASE}/{channel}", raw)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    channel=st.sampled_from(CHANNELS),
+    payload=st.dictionaries(
+        st.sampled_from(
+            [
+                "ts",
+                "seq",
+                "state",
+                "reason",
+                "total",
+                "good",
+                "scrap",
+                "power_kw",
+                "energy_kwh",
+                "online",
+                "x_c",
+            ]
+        )
+        | st.text(max_size=8),
+        json_values,
+        max_size=7,
+    ),
+)
+def test_random_json_objects_never_crash(channel, payload):
+    try:
+        raw = json.dumps(payload, allow_nan=True).encode()
+    except (ValueError, OverflowError):
+        return
+    check(f"{BASE}/{channel}", raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ts=st.integers(0, NOW),
+    seq=st.integers(0, 2**40),
+    state=st.sampled_from(
+        ["running", "idle", "starved", "blocked", "down", "setup", "planned_stop", "off"]
+    ),
+    reason=st.text(max_size=50),
+    power=st.floats(0, 1e6, allow_nan=False),
+    extra=st.floats(-1e6, 1e6, allow_nan=False),
+    counts=st.tuples(st.integers(0, 2**31), st.integers(0, 2**31), st.integers(0, 2**31)),
+)
+def test_valid_payloads_always_pass(ts, seq, state, reason, power, extra, counts):
+    good = [
+        ("state", {"ts": ts, "seq": seq, "state": state, "reason": reason}),
+        (
+            "count",
+            {"ts": ts, "seq": seq, "total": counts[0], "good": counts[1], "scrap": counts[2]},
+        ),
+        ("telemetry", {"ts": ts, "seq": seq, "power_kw": power, "spindle_temp_c": extra}),
+        ("energy", {"ts": ts, "seq": seq, "energy_kwh": power}),
+        ("status", {"ts": ts, "online": True, "kind": "cnc"}),
+    ]
+    for channel, payload in good:
+        got = validate(f"{BASE}/{channel}", json.dumps(payload).encode(), NOW, 86_400_000, 65_536)
+        assert isinstance(got, Record), (channel, got)
+        assert got.ts == ts and got.payload == payload
+        encode([got])
+
+
+@given(value=st.sampled_from([math.nan, math.inf, -math.inf]))
+def test_non_finite_numbers_are_rejected(value):
+    raw = json.dumps({"ts": NOW, "seq": 1, "power_kw": value}).encode()  # NaN/Infinity literals
+    got = validate(f"{BASE}/telemetry", raw, NOW, 86_400_000, 65_536)
+    assert isinstance(got, Reject)
