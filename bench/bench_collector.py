@@ -168,10 +168,12 @@ def outage(seconds: float, rate: int = 2000) -> None:
             while time.monotonic() - t0 < seconds:
                 target = int((time.monotonic() - t0) * rate)
                 while sent < target:
+                    # 50 machines, each with its own consecutive seq, as a plant sends them.
+                    seq = sent // 50 + 1
                     sent += 1
                     payload = {
                         "ts": now + sent,
-                        "seq": sent,
+                        "seq": seq,
                         "power_kw": 3.5,
                         "spindle_temp_c": 40.0,
                     }

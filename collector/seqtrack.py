@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-MAX_MISSING = 100_000  # per machine: beyond this, the oldest holes are forgotten (still counted)
+MAX_MISSING = 1_000  # holes remembered per machine (for late arrivals); more are still counted
 
 
 class SeqTracker:

@@ -73,6 +73,7 @@ class Collector:
             )
         self.seqs = SeqTracker(known)
         self._buf: list[Record] = []
+        self._writing: list[Record] = []  # the batch being written: counts against the bound
         self._acks: deque[list[Any]] = deque()  # [mid, qos, done] in receive order
         self._cond = threading.Condition()
         self._stopping = False
@@ -141,7 +142,7 @@ class Collector:
         else:
             records = self._accept(got)
         with self._cond:
-            while len(self._buf) >= self.buffer_limit and not self._stopping:
+            while len(self._buf) + len(self._writing) >= self.buffer_limit and not self._stopping:
                 # Full: stop reading. The broker keeps what we do not take.
                 self._cond.wait(0.5)
             if msg.qos > 0:
@@ -180,7 +181,7 @@ class Collector:
                     if self._stopping:
                         break
                     self._cond.wait(self.flush_s)
-                batch = self._buf
+                batch = self._writing = self._buf
                 self._buf = []
                 # How many received messages this batch completes (their records are all in it).
                 n_acks = len(self._acks)
@@ -197,6 +198,8 @@ class Collector:
                         len(batch),
                     )
                     with self._cond:
+                        # Still counted against the buffer bound while it waits for a retry.
+                        self._writing = []
                         self._buf = batch + self._buf
                     time.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
@@ -205,6 +208,7 @@ class Collector:
                 self.metrics.write_seconds.observe(time.perf_counter() - t0)
                 self.metrics.stored.inc(len(batch))
             with self._cond:
+                self._writing = []
                 for i in range(min(n_acks, len(self._acks))):
                     self._acks[i][2] = True
                 ready = []

@@ -20,6 +20,7 @@ retry for QoS 0); every return code is checked; the window bounds paho's memory 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -85,6 +86,9 @@ class MqttSink:
         # backlog is handed over as acknowledgements free the window (see pump()).
         self.waker: Callable[[], None] | None = None
         self._signaled = False
+        # A backfill hands messages over in bursts; a live run at once (a state change or a
+        # command reply must not wait for the next message).
+        self.burst = 64 if block_when_full else 1
 
         self.client = make_client(url, client_id, ca_file)
         self.client.max_inflight_messages_set(min(100, window))
@@ -107,7 +111,8 @@ class MqttSink:
             self._births[topic] = data
         self._q.append((topic, data, retain))
         self.count += 1
-        self.pump()
+        if len(self._q) >= self.burst:
+            self.pump()
         if len(self._q) >= self.queue_size:
             self._full()
 
@@ -121,21 +126,34 @@ class MqttSink:
             # After a reconnect, say again that every machine is online.
             self._rebirth = False
             q.extendleft((t, d, True) for t, d in reversed(list(self._births.items())))
-        while q and self._connected and self.sent - self.published < self.window:
-            topic, data, retain = q[0]
-            self.sent += 1
-            rc = self.client.publish(topic, data, self.qos, retain).rc
-            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
-                rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos > 0
-            ):
-                q.popleft()  # NO_CONN at QoS 1: paho queued it and sends it after reconnecting
-                continue
-            self.sent -= 1
-            if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-                self._connected = False
-            else:
-                log.error("publish to %s failed: %s; will retry", topic, mqtt.error_string(rc))
+        if not (q and self._connected and self.sent - self.published < self.window):
             return
+        # paho wakes its network thread with a socket-pair write on every publish(); for a
+        # burst, one wake at the end does (measured: a third of the publish cost at QoS 0).
+        client = self.client
+        wake = client._sockpairW
+        client._sockpairW = None
+        try:
+            while q and self._connected and self.sent - self.published < self.window:
+                topic, data, retain = q[0]
+                self.sent += 1
+                rc = client.publish(topic, data, self.qos, retain).rc
+                if rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+                    rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos > 0
+                ):
+                    q.popleft()  # NO_CONN at QoS 1: paho queued it and sends it after reconnecting
+                    continue
+                self.sent -= 1
+                if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                    self._connected = False
+                else:
+                    log.error("publish to %s failed: %s; will retry", topic, mqtt.error_string(rc))
+                return
+        finally:
+            client._sockpairW = wake
+            if wake is not None:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    wake.send(b"0")
 
     def _full(self) -> None:
         if not self.block_when_full or self._closing:

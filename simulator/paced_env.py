@@ -59,6 +59,8 @@ class PacedEnvironment(simpy.Environment):
                 delay = real - monotonic()
                 if delay <= 0:
                     break
+                if self.on_idle is not None:
+                    self.on_idle()  # flush before sleeping: nothing waits for the next event
                 if self.wake.wait(delay):
                     self._woken(min(evt_time, max(self.now, self.wall_now_sim())))
         super().step()

@@ -64,6 +64,11 @@ def register(sub: Any) -> None:
         help="records held while the store is down (default 50000)",
     )
     p.add_argument("--ca-file", help="CA certificate for mqtts://")
+    p.add_argument(
+        "--spool-dir",
+        default="data/influx-spool",
+        help="InfluxDB batches whose retries ran out wait here for replay (default data/influx-spool)",
+    )
     p.set_defaults(func=cmd_collect)
 
 
@@ -82,7 +87,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise UserError(f"--broker: {exc}") from None
     try:
         scheme, rest = parse_store_url(args.store)
-        store = open_store(args.store)
+        store = open_store(args.store, spool_dir=args.spool_dir)
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
     topic = ALL_PLANTS

@@ -29,7 +29,7 @@ def parse_store_url(text: str) -> tuple[str, str]:
     return parts.scheme, text
 
 
-def open_store(text: str) -> Store:
+def open_store(text: str, spool_dir: str | Path = "data/influx-spool") -> Store:
     scheme, rest = parse_store_url(text)
     if scheme == "sqlite":
         from shopfloor.store.sqlite import SqliteStore
@@ -38,7 +38,7 @@ def open_store(text: str) -> Store:
     if scheme in ("influxdb", "influxdbs"):
         from shopfloor.store.influx2 import Influx2Store
 
-        return Influx2Store(text)
+        return Influx2Store(text, spool_dir=spool_dir)
     if scheme == "influxdb1":
         from shopfloor.store.influx1 import Influx1Store
 
