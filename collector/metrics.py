@@ -53,27 +53,20 @@ class Metrics:
         v = self.registry.get_sample_value(name, labels or None)
         return float(v or 0.0)
 
+    def total(self, family: str) -> float:
+        """The sum over every label set of a metric family (a counter's _total samples)."""
+        return sum(
+            s.value
+            for m in self.registry.collect()
+            if m.name == family
+            for s in m.samples
+            if s.name in (family, f"{family}_total")
+        )
+
     def summary(self) -> str:
-        rejected = sum(
-            s.value
-            for m in self.registry.collect()
-            if m.name == "shopfloor_collector_rejected"
-            for s in m.samples
-            if s.name.endswith("_total")
-        )
-        dups = sum(
-            s.value
-            for m in self.registry.collect()
-            if m.name == "shopfloor_collector_duplicates"
-            for s in m.samples
-            if s.name.endswith("_total")
-        )
-        gaps = sum(
-            s.value
-            for m in self.registry.collect()
-            if m.name == "shopfloor_collector_seq_gaps"
-            for s in m.samples
-        )
+        rejected = self.total("shopfloor_collector_rejected")
+        dups = self.total("shopfloor_collector_duplicates")
+        gaps = self.total("shopfloor_collector_seq_gaps")
         return (
             f"received={self.value('shopfloor_collector_received_total'):.0f} "
             f"stored={self.value('shopfloor_collector_stored_total'):.0f} rejected={rejected:.0f} "

@@ -12,11 +12,11 @@ from urllib.parse import unquote, urlencode, urlsplit
 import urllib3
 
 from shopfloor.store import lineproto
-from shopfloor.store.base import MachineInfo, Record, StoreError
-from shopfloor.store.influxql import InfluxQLReader, Series
+from shopfloor.store.base import Record, StoreError
+from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
 
 
-class Influx1Store:
+class Influx1Store(InfluxQLQueries):
     def __init__(self, url: str):
         parts = urlsplit(url)
         self.db = parts.path.strip("/")
@@ -66,27 +66,7 @@ class Influx1Store:
         self._ensure_db()
         resp = self._request("POST", "/query", {"db": self.db, "epoch": "u", "q": q})
         data = json.loads(resp.data)
-        out: list[Series] = []
-        for result in data.get("results", []):
-            if "error" in result:
-                raise StoreError(f"{self.url}: query failed: {result['error']}")
-            out.append(result.get("series", []))
-        return out
-
-    def machines(self) -> list[MachineInfo]:
-        return self.reader.machines()
-
-    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
-        return self.reader.states(t0, t1)
-
-    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
-        return self.reader.counter_at(channel, t)
-
-    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
-        return self.reader.samples(machine, t0, t1, every_ms)
-
-    def max_seq(self) -> dict[str, int]:
-        return self.reader.max_seq()
+        return parse_results(data, self.url)
 
     def close(self) -> None:
         self.http.clear()

@@ -23,13 +23,13 @@ from influxdb_client.client.write_api import SYNCHRONOUS, WritePrecision
 
 from shopfloor.settings import settings
 from shopfloor.store import lineproto
-from shopfloor.store.base import MachineInfo, Record, StoreError
-from shopfloor.store.influxql import InfluxQLReader, Series
+from shopfloor.store.base import Record, StoreError
+from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
 
 log = logging.getLogger("shopfloor.store.influx")
 
 
-class Influx2Store:
+class Influx2Store(InfluxQLQueries):
     def __init__(
         self,
         url: str,
@@ -196,27 +196,7 @@ class Influx2Store:
             raise StoreError(f"{self.url}: {exc}") from None
         if resp.status >= 300:
             raise StoreError(f"{self.url}: HTTP {resp.status}: {resp.data[:300]!r}")
-        out: list[Series] = []
-        for result in json.loads(resp.data).get("results", []):
-            if "error" in result:
-                raise StoreError(f"{self.url}: query failed: {result['error']}")
-            out.append(result.get("series", []))
-        return out
-
-    def machines(self) -> list[MachineInfo]:
-        return self.reader.machines()
-
-    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
-        return self.reader.states(t0, t1)
-
-    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
-        return self.reader.counter_at(channel, t)
-
-    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
-        return self.reader.samples(machine, t0, t1, every_ms)
-
-    def max_seq(self) -> dict[str, int]:
-        return self.reader.max_seq()
+        return parse_results(json.loads(resp.data), self.url)
 
     def close(self) -> None:
         self._stop.set()

@@ -124,3 +124,34 @@ class InfluxQLReader:
         for tags, r in _rows(states) + _rows(others):
             out[tags["machine"]] = max(out.get(tags["machine"], 0), int(r["max"] or 0))
         return out
+
+
+def parse_results(data: dict[str, Any], url: str) -> list[Series]:
+    """/query's JSON as one Series per statement; a statement's error is a StoreError."""
+    out: list[Series] = []
+    for result in data.get("results", []):
+        if "error" in result:
+            raise StoreError(f"{url}: query failed: {result['error']}")
+        out.append(result.get("series", []))
+    return out
+
+
+class InfluxQLQueries:
+    """The Store query methods, for a store that has an InfluxQLReader in `self.reader`."""
+
+    reader: InfluxQLReader
+
+    def machines(self) -> list[MachineInfo]:
+        return self.reader.machines()
+
+    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+        return self.reader.states(t0, t1)
+
+    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+        return self.reader.counter_at(channel, t)
+
+    def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
+        return self.reader.samples(machine, t0, t1, every_ms)
+
+    def max_seq(self) -> dict[str, int]:
+        return self.reader.max_seq()
