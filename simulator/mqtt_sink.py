@@ -222,7 +222,9 @@ class MqttSink:
         # Wake a waiting simulation only once half the window is free: waking it for every
         # acknowledgement ping-pongs the GIL between threads per message (measured: half
         # the QoS 0 throughput).
-        if self._waiting and (force or self._closing or self.sent - self.published <= self.window // 2):
+        if self._waiting and (
+            force or self._closing or self.sent - self.published <= self.window // 2
+        ):
             with self._progress:
                 self._progress.notify_all()
 
