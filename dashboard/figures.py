@@ -1,0 +1,102 @@
+"""Figure builders: pure functions from KPI data to Plotly figures (no store access, no Dash).
+
+Callbacks fetch, shopfloor's KPI math computes, these draw. Text from telemetry (machine ids,
+reasons) goes into figures as data, which Plotly renders as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import plotly.graph_objects as go
+
+from dashboard.colors import STATE_COLORS
+from dashboard.i18n import t
+from shopfloor import kpi
+
+
+def kpi_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
+    """OEE, availability, performance and quality of the plant and each line, in percent."""
+    rows = [(t("plant", lang), report["plant"])] + [(lid, e) for lid, e in report["lines"].items()]
+    fig = go.Figure()
+    for key in ("oee", "availability", "performance", "quality"):
+        fig.add_bar(
+            name=t(key, lang),
+            x=[name for name, _ in rows],
+            y=[round(e[key] * 100, 1) for _, e in rows],
+        )
+    fig.update_layout(
+        barmode="group", yaxis={"title": "%", "range": [0, 105]}, margin={"t": 30, "b": 40}
+    )
+    return fig
+
+
+def state_timeline(
+    changes: list[tuple[int, str, str]],
+    t0_ms: int,
+    t1_ms: int,
+    tz: ZoneInfo,
+    machine: str,
+    lang: str = "en",
+) -> go.Figure:
+    """A Gantt of one machine's states over [t0, t1), one bar per interval, in local time."""
+    fig = go.Figure()
+    by_state: dict[str, list[tuple[int, int, str]]] = {}
+    for i, (ts, state, reason) in enumerate(changes):
+        start = max(ts, t0_ms)
+        end = min(changes[i + 1][0] if i + 1 < len(changes) else t1_ms, t1_ms)
+        if end > start:
+            by_state.setdefault(state, []).append((start, end, reason))
+    for state in kpi.STATES:
+        spans = by_state.get(state)
+        if not spans:
+            continue
+        fig.add_bar(
+            name=t(f"state.{state}", lang),
+            orientation="h",
+            y=[machine] * len(spans),
+            base=[datetime.fromtimestamp(s / 1000, tz).isoformat() for s, _, _ in spans],
+            x=[e - s for s, e, _ in spans],
+            customdata=[r for _, _, r in spans],
+            hovertemplate="%{customdata}<extra>%{fullData.name}</extra>",
+            marker_color=STATE_COLORS[state],
+        )
+    fig.update_layout(
+        barmode="overlay",
+        xaxis={"type": "date", "title": t("time", lang)},
+        margin={"t": 30, "b": 40},
+    )
+    return fig
+
+
+def power_trace(samples: list[tuple[int, float]], tz: ZoneInfo, lang: str = "en") -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(
+            x=[datetime.fromtimestamp(ts / 1000, tz).isoformat() for ts, _ in samples],
+            y=[p for _, p in samples],
+            mode="lines",
+            name=t("power_kw", lang),
+        )
+    )
+    fig.update_layout(
+        yaxis={"title": t("power_kw", lang)},
+        xaxis={"title": t("time", lang)},
+        margin={"t": 30, "b": 40},
+    )
+    return fig
+
+
+def time_by_state(entry: dict[str, Any], lang: str = "en") -> go.Figure:
+    """Hours per state of one report entry, in the state colours (losses at a glance)."""
+    states = [s for s in kpi.STATES if entry.get(f"{s}_s", 0) > 0]
+    fig = go.Figure(
+        go.Bar(
+            x=[t(f"state.{s}", lang) for s in states],
+            y=[round(entry[f"{s}_s"] / 3600, 2) for s in states],
+            marker_color=[STATE_COLORS[s] for s in states],
+        )
+    )
+    fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 30, "b": 40})
+    return fig

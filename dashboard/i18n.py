@@ -1,0 +1,43 @@
+"""Every label the dashboard shows, in English and Tiếng Việt. One key, two texts."""
+
+from __future__ import annotations
+
+LANGS = ("en", "vi")
+
+LABELS: dict[str, dict[str, str]] = {
+    "oee": {"en": "OEE", "vi": "OEE"},
+    "availability": {"en": "Availability", "vi": "Độ sẵn sàng"},
+    "performance": {"en": "Performance", "vi": "Hiệu suất"},
+    "quality": {"en": "Quality", "vi": "Chất lượng"},
+    "plant": {"en": "Plant", "vi": "Nhà máy"},
+    "line": {"en": "Line", "vi": "Dây chuyền"},
+    "machine": {"en": "Machine", "vi": "Máy"},
+    "good": {"en": "Good", "vi": "Đạt"},
+    "scrap": {"en": "Scrap", "vi": "Phế phẩm"},
+    "energy_kwh": {"en": "Energy (kWh)", "vi": "Điện năng (kWh)"},
+    "power_kw": {"en": "Power (kW)", "vi": "Công suất (kW)"},
+    "time": {"en": "Time", "vi": "Thời gian"},
+    "hours": {"en": "Hours", "vi": "Giờ"},
+    "state.running": {"en": "Running", "vi": "Đang chạy"},
+    "state.idle": {"en": "Idle", "vi": "Chờ việc"},
+    "state.starved": {"en": "Starved", "vi": "Thiếu phôi"},
+    "state.blocked": {"en": "Blocked", "vi": "Bị nghẽn"},
+    "state.down": {"en": "Down", "vi": "Hỏng"},
+    "state.setup": {"en": "Setup", "vi": "Chuyển đổi"},
+    "state.planned_stop": {"en": "Planned stop", "vi": "Dừng theo kế hoạch"},
+    "state.off": {"en": "Off", "vi": "Ngoài ca"},
+    "range.last_hour": {"en": "Last hour", "vi": "Giờ qua"},
+    "range.current_shift": {"en": "Current shift", "vi": "Ca hiện tại"},
+    "range.today": {"en": "Today", "vi": "Hôm nay"},
+    "range.last_24h": {"en": "Last 24 h", "vi": "24 giờ qua"},
+    "range.last_7d": {"en": "Last 7 days", "vi": "7 ngày qua"},
+    "range.custom": {"en": "Custom", "vi": "Tùy chọn"},
+}
+
+
+def t(key: str, lang: str = "en") -> str:
+    """The label in `lang`; an unknown key shows itself, so a gap is visible, not a crash."""
+    texts = LABELS.get(key)
+    if texts is None:
+        return key
+    return texts.get(lang) or texts["en"]
