@@ -19,7 +19,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from shopfloor.cli import broker_cmd, collect_cmd, config_cmd, kpi_cmd, sim_cmd
+    from shopfloor.cli import broker_cmd, collect_cmd, config_cmd, dash_cmd, kpi_cmd, sim_cmd
 
     parser = Parser(prog="shopfloor", description="Smart-factory shop-floor simulator and monitor.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -30,6 +30,7 @@ def build_parser() -> Parser:
     broker_cmd.register(sub)
     collect_cmd.register(sub)
     kpi_cmd.register(sub)
+    dash_cmd.register(sub)
     return parser
 
 

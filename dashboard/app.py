@@ -1,0 +1,83 @@
+"""The Dash app: a shared header (language, range, live refresh) and one module per page."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from zoneinfo import ZoneInfo
+
+import dash
+import flask
+from dash import Dash, dcc, html
+
+from dashboard import ids
+from dashboard.context import DashContext, set_context
+from dashboard.i18n import t
+from shopfloor.config.schema import PlantConfig
+from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.base import Store
+from shopfloor.timerange import RANGES
+
+
+def create_app(
+    store: Store, cfg: PlantConfig | None = None, auth: str | None = None, refresh_s: float = 5.0
+) -> Dash:
+    tz = ZoneInfo(cfg.plant.timezone if cfg else "Asia/Ho_Chi_Minh")
+    set_context(
+        DashContext(store, cfg, tz, ShiftCalendar(cfg.shifts if cfg else None, tz), refresh_s)
+    )
+    app = Dash(__name__, use_pages=True, pages_folder="pages", title="shopfloor")
+    app.layout = html.Div(
+        [
+            html.Div(
+                [
+                    html.H2("shopfloor"),
+                    html.Nav(
+                        [
+                            dcc.Link(page["name"], href=page["relative_path"])
+                            for page in dash.page_registry.values()
+                        ]
+                    ),
+                    dcc.RadioItems(
+                        id=ids.LANG,
+                        options=[
+                            {"label": "English", "value": "en"},
+                            {"label": "Tiếng Việt", "value": "vi"},
+                        ],
+                        value="en",
+                        inline=True,
+                    ),
+                    dcc.Dropdown(
+                        id=ids.RANGE,
+                        options=[
+                            {"label": t(f"range.{r}", "en"), "value": r}
+                            for r in RANGES
+                            if r != "custom"
+                        ],
+                        value="current_shift",
+                        clearable=False,
+                    ),
+                ],
+                className="header",
+            ),
+            dcc.Interval(id=ids.REFRESH, interval=int(refresh_s * 1000)),
+            dash.page_container,
+        ]
+    )
+    if auth:
+        _basic_auth(app.server, auth)
+    return app
+
+
+def _basic_auth(server: flask.Flask, auth: str) -> None:
+    """Every route, assets and callbacks included, asks for user:pass."""
+    expected = "Basic " + base64.b64encode(auth.encode()).decode()
+
+    @server.before_request
+    def check() -> flask.Response | None:
+        given = flask.request.headers.get("Authorization", "")
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        return flask.Response(
+            "login required", 401, {"WWW-Authenticate": 'Basic realm="shopfloor"'}
+        )
