@@ -17,6 +17,7 @@ LABELS: dict[str, dict[str, str]] = {
     "energy_kwh": {"en": "Energy (kWh)", "vi": "Điện năng (kWh)"},
     "power_kw": {"en": "Power (kW)", "vi": "Công suất (kW)"},
     "time": {"en": "Time", "vi": "Thời gian"},
+    "updated": {"en": "Updated", "vi": "Cập nhật lúc"},
     "hours": {"en": "Hours", "vi": "Giờ"},
     "state.running": {"en": "Running", "vi": "Đang chạy"},
     "state.idle": {"en": "Idle", "vi": "Chờ việc"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -20,6 +21,7 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             html.Div(id=ids.OVERVIEW_MESSAGE, className="message"),
+            html.Div(id=ids.OVERVIEW_UPDATED, className="updated"),
             html.Div(id=ids.OVERVIEW_STATUS, className="status-board"),
             dcc.Graph(id=ids.OVERVIEW_KPIS),
             html.Div(id=ids.OVERVIEW_TABLE),
@@ -90,18 +92,22 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
     Output(ids.OVERVIEW_STATUS, "children"),
     Output(ids.OVERVIEW_TABLE, "children"),
     Output(ids.OVERVIEW_MESSAGE, "children"),
+    Output(ids.OVERVIEW_UPDATED, "children"),
     Input(ids.REFRESH, "n_intervals"),
     Input(ids.RANGE, "value"),
     Input(ids.LANG, "value"),
 )
 def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
     lang = lang or "en"
-    data = overview(context(), range_kind or "current_shift")
+    ctx = context()
+    data = overview(ctx, range_kind or "current_shift")
+    updated = f"{t('updated', lang)} {datetime.now(ctx.tz):%H:%M:%S}"
     if data.report is None:
-        return {}, status_board(data, lang), None, data.error
+        return {}, status_board(data, lang), None, data.error, updated
     return (
         figures.kpi_bars(data.report, lang),
         status_board(data, lang),
         kpi_table(data, lang),
         None,
+        updated,
     )

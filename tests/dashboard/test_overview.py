@@ -63,7 +63,8 @@ def test_callback_draws_table_status_and_bars_in_both_languages(seeded, monkeypa
     real = data_mod.overview
     page = sys.modules["pages.overview"]
     monkeypatch.setattr(page, "overview", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    fig, status, table, message = page.refresh(1, "last_24h", "vi")
+    fig, status, table, message, updated = page.refresh(1, "last_24h", "vi")
+    assert updated.startswith("Cập nhật lúc ")
     assert message is None
     cells = {
         c.__dict__.get("data-kpi"): c.children

@@ -1,0 +1,135 @@
+"""The dashboard in a real headless Chromium (Debian's chromium + chromedriver; no download)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+import pytest
+
+from collector.validate import validate
+from shopfloor.broker import free_port
+from shopfloor.config import load_config
+from shopfloor.store.base import Record
+from shopfloor.store.sqlite import SqliteStore
+from simulator.run import run
+from simulator.sinks import ListSink
+from tests.support import PLANT, cli, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs chromium and chromium-driver (apt; .ci/run installs them)",
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("browser")
+    now_ms = int(time.time()) * 1000
+    start_ms = now_ms - 86_400_000
+    sink = ListSink()
+    truth = run(load_config(PLANT), sink, start_ms, 86400).report
+    store = SqliteStore(tmp / "s.db")
+    recs = [validate(t, orjson.dumps(p), now_ms, 10**12, 10**6) for t, p, _ in sink.messages]
+    store.write([r for r in recs if isinstance(r, Record)])
+    store.close()
+    port = free_port()
+    proc = subprocess.Popen(cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT), "--port", str(port)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+
+    def up() -> bool:
+        try:
+            return urllib.request.urlopen(url, timeout=1).status == 200
+        except OSError:
+            return False
+
+    wait_for(up, 60, "the dashboard answers")
+    yield url, truth
+    proc.send_signal(signal.SIGINT)
+    proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", "--window-size=1400,1000"):  # fmt: skip
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def cell(driver, key: str) -> str | None:
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.CSS_SELECTOR, f'[data-kpi="{key}"]')
+    return found[0].text if found else None
+
+
+def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served, browser):
+    from selenium.webdriver.common.by import By
+
+    url, truth = served
+    browser.get(url)
+    wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, ".kpi-table") or None, 30, "the KPI table"
+    )
+    # Range: last 24 h, the simulated day.
+    browser.find_element(By.ID, "range").click()
+    wait_for(
+        lambda: (
+            [
+                e
+                for e in browser.find_elements(By.XPATH, "//*[text()='Last 24 h']")
+                if e.is_displayed()
+            ]
+            or None
+        ),
+        10,
+        "range options",
+    )[-1].click()
+    want = f"{truth['plant']['oee'] * 100:.1f}%"
+
+    def plant_oee() -> float | None:
+        text = cell(browser, "plant:Plant:oee")
+        return float(text.rstrip("%")) if text else None
+
+    got = wait_for(
+        lambda: (
+            plant_oee() is not None
+            and abs(plant_oee() - float(want.rstrip("%"))) <= 0.5
+            and plant_oee()
+        ),
+        30,
+        f"plant OEE near {want}",
+    )
+    assert abs(got - truth["plant"]["oee"] * 100) <= 0.5
+    for lid, entry in truth["lines"].items():
+        shown = float(cell(browser, f"line:Line {lid}:oee").rstrip("%"))
+        assert abs(shown - entry["oee"] * 100) <= 0.5, lid
+    browser.save_screenshot(str(ROOT / "docs" / "overview.png"))
+
+    first = browser.find_element(By.CLASS_NAME, "updated").text
+    wait_for(
+        lambda: browser.find_element(By.CLASS_NAME, "updated").text != first, 20, "a live refresh"
+    )
+
+    browser.find_element(By.XPATH, "//label[contains(., 'Tiếng Việt')]").click()
+    wait_for(lambda: cell(browser, "plant:Nhà máy:oee"), 20, "Vietnamese labels")
+    assert browser.find_element(By.CLASS_NAME, "updated").text.startswith("Cập nhật lúc")
+    assert "Độ sẵn sàng" in browser.page_source
