@@ -34,3 +34,53 @@ def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> O
     if not report["machines"]:
         return Overview(None, states, "no data in the store for this range yet", t0_ms, t1_ms)
     return Overview(report, states, None, t0_ms, t1_ms)
+
+
+@dataclass
+class MachineView:
+    machine: str
+    changes: list[tuple[int, str, str]]
+    power: list[tuple[int, float]]
+    entry: dict[str, Any] | None
+    breakdowns: list[tuple[int, float, str]]  # (start ms, minutes, reason), newest first
+    error: str | None
+    t0_ms: int
+    t1_ms: int
+
+
+def machine_view(
+    ctx: DashContext, machine: str, range_kind: str, now_s: float | None = None, points: int = 600
+) -> MachineView:
+    """One machine over a range; power is averaged into at most `points` buckets (a page
+    never fetches raw samples it does not draw)."""
+    now_s = time.time() if now_s is None else now_s
+    t0, t1 = resolve(range_kind, now_s, ctx.calendar)
+    t0_ms, t1_ms = int(t0 * 1000), int(t1 * 1000) + 1
+    try:
+        changes = ctx.store.states(t0_ms, t1_ms).get(machine, [])
+        power = ctx.store.samples(
+            machine, t0_ms, t1_ms, every_ms=max(1000, (t1_ms - t0_ms) // points)
+        )
+        report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+    except StoreError as exc:
+        return MachineView(machine, [], [], None, [], str(exc), t0_ms, t1_ms)
+    downs: list[tuple[int, float, str]] = []
+    calendar_only = False  # only breaks / off time since the last down interval
+    for i, (ts, state, reason) in enumerate(changes):
+        if state == "down" and ts >= t0_ms:
+            end = changes[i + 1][0] if i + 1 < len(changes) else t1_ms
+            minutes = (min(end, t1_ms) - ts) / 60000
+            if downs and calendar_only and downs[-1][2] == reason:
+                # A repair interrupted by a break or the end of a shift is one breakdown.
+                start, before, _ = downs[-1]
+                downs[-1] = (start, before + minutes, reason)
+            else:
+                downs.append((ts, minutes, reason))
+            calendar_only = True
+        elif state not in ("planned_stop", "off"):
+            calendar_only = False
+    entry = report["machines"].get(machine)
+    error = None if entry or changes or power else "no data for this machine in this range yet"
+    return MachineView(
+        machine, changes, power, entry, sorted(downs, reverse=True), error, t0_ms, t1_ms
+    )

@@ -18,6 +18,8 @@ LABELS: dict[str, dict[str, str]] = {
     "power_kw": {"en": "Power (kW)", "vi": "Công suất (kW)"},
     "time": {"en": "Time", "vi": "Thời gian"},
     "updated": {"en": "Updated", "vi": "Cập nhật lúc"},
+    "reason": {"en": "Reason", "vi": "Nguyên nhân"},
+    "no_machines": {"en": "No machines known yet", "vi": "Chưa có máy nào"},
     "hours": {"en": "Hours", "vi": "Giờ"},
     "state.running": {"en": "Running", "vi": "Đang chạy"},
     "state.idle": {"en": "Idle", "vi": "Chờ việc"},

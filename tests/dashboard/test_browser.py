@@ -74,11 +74,21 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+def text_of(driver, by: str, value: str) -> str | None:
+    """The element's text, or None while it is missing or being re-rendered (live refresh)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        found = driver.find_elements(by, value)
+        return found[0].text if found else None
+    except StaleElementReferenceException:
+        return None
+
+
 def cell(driver, key: str) -> str | None:
     from selenium.webdriver.common.by import By
 
-    found = driver.find_elements(By.CSS_SELECTOR, f'[data-kpi="{key}"]')
-    return found[0].text if found else None
+    return text_of(driver, By.CSS_SELECTOR, f'[data-kpi="{key}"]')
 
 
 def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served, browser):
@@ -103,24 +113,19 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
         10,
         "range options",
     )[-1].click()
-    want = f"{truth['plant']['oee'] * 100:.1f}%"
+    want = truth["plant"]["oee"] * 100
 
-    def plant_oee() -> float | None:
+    def plant_oee_near() -> float | None:
         text = cell(browser, "plant:Plant:oee")
-        return float(text.rstrip("%")) if text else None
+        value = float(text.rstrip("%")) if text else None
+        return value if value is not None and abs(value - want) <= 0.5 else None
 
-    got = wait_for(
-        lambda: (
-            plant_oee() is not None
-            and abs(plant_oee() - float(want.rstrip("%"))) <= 0.5
-            and plant_oee()
-        ),
-        30,
-        f"plant OEE near {want}",
-    )
+    got = wait_for(plant_oee_near, 30, f"plant OEE near {want:.1f}%")
     assert abs(got - truth["plant"]["oee"] * 100) <= 0.5
     for lid, entry in truth["lines"].items():
-        shown = float(cell(browser, f"line:Line {lid}:oee").rstrip("%"))
+        shown = float(
+            wait_for(lambda lid=lid: cell(browser, f"line:Line {lid}:oee"), 10, lid).rstrip("%")
+        )
         assert abs(shown - entry["oee"] * 100) <= 0.5, lid
     browser.save_screenshot(str(ROOT / "docs" / "overview.png"))
 
@@ -131,5 +136,7 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
 
     browser.find_element(By.XPATH, "//label[contains(., 'Tiếng Việt')]").click()
     wait_for(lambda: cell(browser, "plant:Nhà máy:oee"), 20, "Vietnamese labels")
-    assert browser.find_element(By.CLASS_NAME, "updated").text.startswith("Cập nhật lúc")
+    assert wait_for(
+        lambda: text_of(browser, By.CLASS_NAME, "updated"), 10, "refresh time"
+    ).startswith("Cập nhật lúc")
     assert "Độ sẵn sàng" in browser.page_source

@@ -112,3 +112,24 @@ def test_every_route_asks_for_basic_auth(seeded):
     assert client.get("/_dash-layout", headers=ok).status_code == 200
     bad = {"Authorization": "Basic " + base64.b64encode(b"plant:wrong").decode()}
     assert client.get("/", headers=bad).status_code == 401
+
+
+def test_machine_page_draws_what_the_simulator_knows(seeded, monkeypatch):
+    import dashboard.data as data_mod
+
+    _, truth, _, _ = seeded
+    page = sys.modules["pages.machine"]
+    real = data_mod.machine_view
+    monkeypatch.setattr(
+        page, "machine_view", lambda ctx, m, kind: real(ctx, m, kind, now_s=END_MS / 1000)
+    )
+    gantt, power, states, table, message = page.refresh(1, "cnc-02", "last_24h", "en")
+    assert message is None
+    running = next(tr for tr in gantt.data if tr.name == "Running")
+    assert sum(running.x) / 1000 == pytest.approx(truth["machines"]["cnc-02"]["running_s"], abs=2)
+    assert 100 <= len(power.data[0].y) <= 601  # bucketed: never the 8,640 raw samples
+    assert sum(states.data[0].y) == pytest.approx(24, abs=0.05)
+    rows = table.children[1].children
+    assert len(rows) == min(20, truth["machines"]["cnc-02"]["failures"])
+    assert all(r.children[2].children for r in rows)  # each breakdown has its reason
+    assert page.refresh(1, None, "last_24h", "vi")[-1] == "Chưa có máy nào"

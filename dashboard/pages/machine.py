@@ -1,0 +1,95 @@
+"""One machine: state timeline, power trace, time by state, recent breakdowns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import dash
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import figures, ids
+from dashboard.context import context
+from dashboard.data import MachineView, machine_view
+from dashboard.i18n import t
+from shopfloor.store.base import StoreError
+
+dash.register_page(__name__, path="/machine", name="Machine", order=1)
+
+
+def _machines() -> list[str]:
+    ctx = context()
+    if ctx.cfg is not None:
+        return [st.id for _, st in ctx.cfg.stations()]
+    try:
+        return [m.machine for m in ctx.store.machines()]
+    except StoreError:
+        return []
+
+
+def layout(**_: Any) -> html.Div:
+    machines = _machines()
+    return html.Div(
+        [
+            dcc.Dropdown(
+                id=ids.MACHINE_PICK,
+                options=machines,
+                value=machines[0] if machines else None,
+                clearable=False,
+            ),
+            html.Div(id=ids.MACHINE_MESSAGE, className="message"),
+            dcc.Graph(id=ids.MACHINE_GANTT),
+            dcc.Graph(id=ids.MACHINE_POWER),
+            dcc.Graph(id=ids.MACHINE_STATES),
+            html.Div(id=ids.MACHINE_BREAKDOWNS),
+        ]
+    )
+
+
+def breakdown_table(view: MachineView, lang: str) -> html.Table:
+    ctx = context()
+    head = html.Tr(
+        [
+            html.Th(t("time", lang)),
+            html.Th(t("state.down", lang) + " (min)"),
+            html.Th(t("reason", lang)),
+        ]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(f"{datetime.fromtimestamp(ts / 1000, ctx.tz):%Y-%m-%d %H:%M}"),
+                html.Td(f"{minutes:.1f}"),
+                html.Td(reason),
+            ]
+        )
+        for ts, minutes, reason in view.breakdowns[:20]
+    ]
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="breakdowns")
+
+
+@callback(
+    Output(ids.MACHINE_GANTT, "figure"),
+    Output(ids.MACHINE_POWER, "figure"),
+    Output(ids.MACHINE_STATES, "figure"),
+    Output(ids.MACHINE_BREAKDOWNS, "children"),
+    Output(ids.MACHINE_MESSAGE, "children"),
+    Input(ids.REFRESH, "n_intervals"),
+    Input(ids.MACHINE_PICK, "value"),
+    Input(ids.RANGE, "value"),
+    Input(ids.LANG, "value"),
+)
+def refresh(
+    _n: int | None, machine: str | None, range_kind: str | None, lang: str | None
+) -> tuple[Any, ...]:
+    lang = lang or "en"
+    if not machine:
+        return {}, {}, {}, None, t("no_machines", lang)
+    ctx = context()
+    view = machine_view(ctx, machine, range_kind or "current_shift")
+    if view.error:
+        return {}, {}, {}, None, view.error
+    gantt = figures.state_timeline(view.changes, view.t0_ms, view.t1_ms, ctx.tz, machine, lang)
+    power = figures.power_trace(view.power, ctx.tz, lang)
+    states = figures.time_by_state(view.entry, lang) if view.entry else {}
+    return gantt, power, states, breakdown_table(view, lang), None
