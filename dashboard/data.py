@@ -84,3 +84,55 @@ def machine_view(
     return MachineView(
         machine, changes, power, entry, sorted(downs, reverse=True), error, t0_ms, t1_ms
     )
+
+
+LOSS_STATES = ("idle", "starved", "blocked", "down", "setup")
+
+
+@dataclass
+class Losses:
+    report: dict[str, Any] | None
+    pareto: list[tuple[str, str, float]]  # (state, reason, hours), largest first
+    bottlenecks: dict[str, str]  # line -> station
+    error: str | None
+
+
+def bottleneck(report: dict[str, Any], line_id: str) -> str:
+    """The active-period method: the station busiest (running, down or in setup) over its
+    planned time is the one that starves the stations after it and blocks those before."""
+    stations = report["lines"][line_id]["stations"]
+
+    def active(mid: str) -> float:
+        m = report["machines"][mid]
+        return (
+            (m["running_s"] + m["down_s"] + m["setup_s"]) / m["planned_s"]
+            if m["planned_s"]
+            else 0.0
+        )
+
+    return max(stations, key=active)
+
+
+def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Losses:
+    now_s = time.time() if now_s is None else now_s
+    t0, t1 = resolve(range_kind, now_s, ctx.calendar)
+    t0_ms, t1_ms = int(t0 * 1000), int(t1 * 1000) + 1
+    try:
+        report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+        changes = ctx.store.states(t0_ms, t1_ms)
+    except StoreError as exc:
+        return Losses(None, [], {}, str(exc))
+    if not report["machines"]:
+        return Losses(None, [], {}, "no data in the store for this range yet")
+    by_reason: dict[tuple[str, str], float] = {}
+    for rows in changes.values():
+        for i, (ts, state, reason) in enumerate(rows):
+            if state not in LOSS_STATES:
+                continue
+            start = max(ts, t0_ms)
+            end = min(rows[i + 1][0] if i + 1 < len(rows) else t1_ms, t1_ms)
+            if end > start:
+                key = (state, reason or state)
+                by_reason[key] = by_reason.get(key, 0.0) + (end - start) / 3_600_000
+    pareto = sorted(((s, r, h) for (s, r), h in by_reason.items()), key=lambda x: -x[2])
+    return Losses(report, pareto, {lid: bottleneck(report, lid) for lid in report["lines"]}, None)

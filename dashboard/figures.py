@@ -100,3 +100,68 @@ def time_by_state(entry: dict[str, Any], lang: str = "en") -> go.Figure:
     )
     fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 30, "b": 40})
     return fig
+
+
+def pareto(items: list[tuple[str, str, float]], lang: str = "en", top: int = 15) -> go.Figure:
+    """Downtime hours by state and reason, largest first, with the cumulative share."""
+    shown = items[:top]
+    total = sum(h for _, _, h in items) or 1.0
+    cumulative: list[float] = []
+    running = 0.0
+    for _, _, h in shown:
+        running += h
+        cumulative.append(round(running / total * 100, 1))
+    labels = [f"{t('state.' + s, lang)}: {r}" for s, r, _ in shown]
+    fig = go.Figure()
+    fig.add_bar(
+        x=labels,
+        y=[round(h, 2) for _, _, h in shown],
+        marker_color=[STATE_COLORS[s] for s, _, _ in shown],
+        name=t("hours", lang),
+    )
+    fig.add_scatter(x=labels, y=cumulative, yaxis="y2", mode="lines+markers", name="%")
+    fig.update_layout(
+        yaxis={"title": t("hours", lang)},
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
+        margin={"t": 30, "b": 120},
+    )
+    return fig
+
+
+def waterfall(entry: dict[str, Any], lang: str = "en") -> go.Figure:
+    """ISO 22400 time model: scheduled -> planned busy -> run -> effective -> good time (h)."""
+    scheduled = sum(entry[f"{s}_s"] for s in kpi.STATES) - entry["off_s"]
+    planned = entry["planned_s"]
+    run = entry["running_s"]
+    effective = entry["ideal_cycle_s"] * entry["total_count"]
+    good = entry["ideal_cycle_s"] * entry["good_count"]
+    h = [
+        v / 3600
+        for v in (
+            scheduled,
+            planned - scheduled,
+            run - planned,
+            effective - run,
+            good - effective,
+            good,
+        )
+    ]
+    fig = go.Figure(
+        go.Waterfall(
+            x=[
+                t(k, lang)
+                for k in (
+                    "wf.scheduled",
+                    "wf.planned_stops",
+                    "wf.availability_loss",
+                    "wf.performance_loss",
+                    "wf.quality_loss",
+                    "wf.good",
+                )
+            ],
+            y=[round(v, 2) for v in h],
+            measure=["absolute", "relative", "relative", "relative", "relative", "total"],
+        )
+    )
+    fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 30, "b": 60})
+    return fig

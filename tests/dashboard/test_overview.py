@@ -133,3 +133,44 @@ def test_machine_page_draws_what_the_simulator_knows(seeded, monkeypatch):
     assert len(rows) == min(20, truth["machines"]["cnc-02"]["failures"])
     assert all(r.children[2].children for r in rows)  # each breakdown has its reason
     assert page.refresh(1, None, "last_24h", "vi")[-1] == "Chưa có máy nào"
+
+
+def test_losses_page_pareto_waterfall_and_bottlenecks(seeded, monkeypatch):
+    import dashboard.data as data_mod
+
+    cfg, truth, _, _ = seeded
+    page = sys.modules["pages.losses"]
+    real = data_mod.losses
+    monkeypatch.setattr(page, "losses", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
+    pareto, waterfall, table, message = page.refresh(1, "last_24h", "en")
+    assert message is None
+    hours = list(pareto.data[0].y)
+    assert hours == sorted(hours, reverse=True)
+    non_legacy = [st.id for _, st in cfg.stations() if st.connectivity != "legacy"]
+    loss_h = (
+        sum(
+            sum(
+                truth["machines"][m][f"{s}_s"]
+                for s in ("idle", "starved", "blocked", "down", "setup")
+            )
+            for m in non_legacy
+        )
+        / 3600
+    )
+    assert sum(
+        d[2]
+        for d in real(
+            __import__("dashboard.context", fromlist=["x"]).context(), "last_24h", END_MS / 1000
+        ).pareto
+    ) == pytest.approx(loss_h, abs=0.01)
+    plant = truth["plant"]
+    wf = waterfall.data[0]
+    assert wf.y[-1] == pytest.approx(plant["ideal_cycle_s"] * plant["good_count"] / 3600, abs=0.01)
+    assert wf.y[0] + wf.y[1] == pytest.approx(plant["planned_s"] / 3600, abs=0.01)
+    shown = {
+        r.children[1].__dict__["data-bottleneck"]: r.children[1].children
+        for r in table.children[1].children
+    }
+    assert (
+        shown["machining-1"] == "cnc-02"
+    )  # the slowest machine of the line (50 s ideal, 53 s mean)

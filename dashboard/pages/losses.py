@@ -1,0 +1,58 @@
+"""Losses: downtime Pareto by state and reason, the ISO 22400 time waterfall, each line's bottleneck."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import figures, ids
+from dashboard.context import context
+from dashboard.data import losses
+from dashboard.i18n import t
+
+dash.register_page(__name__, path="/losses", name="Losses", order=2)
+
+
+def layout(**_: Any) -> html.Div:
+    return html.Div(
+        [
+            html.Div(id=ids.LOSSES_MESSAGE, className="message"),
+            dcc.Graph(id=ids.LOSSES_PARETO),
+            dcc.Graph(id=ids.LOSSES_WATERFALL),
+            html.Div(id=ids.LOSSES_BOTTLENECKS),
+        ]
+    )
+
+
+@callback(
+    Output(ids.LOSSES_PARETO, "figure"),
+    Output(ids.LOSSES_WATERFALL, "figure"),
+    Output(ids.LOSSES_BOTTLENECKS, "children"),
+    Output(ids.LOSSES_MESSAGE, "children"),
+    Input(ids.REFRESH, "n_intervals"),
+    Input(ids.RANGE, "value"),
+    Input(ids.LANG, "value"),
+)
+def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
+    lang = lang or "en"
+    data = losses(context(), range_kind or "current_shift")
+    if data.report is None:
+        return {}, {}, None, data.error
+    rows = [
+        html.Tr([html.Td(f"{t('line', lang)} {lid}"), html.Td(station, **{"data-bottleneck": lid})])
+        for lid, station in data.bottlenecks.items()
+    ]
+    table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th(t("line", lang)), html.Th(t("bottleneck", lang))])),
+            html.Tbody(rows),
+        ]
+    )
+    return (
+        figures.pareto(data.pareto, lang),
+        figures.waterfall(data.report["plant"], lang),
+        table,
+        None,
+    )
