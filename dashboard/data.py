@@ -11,6 +11,14 @@ from shopfloor.store.base import StoreError
 from shopfloor.store.report import report_from_store
 from shopfloor.timerange import resolve
 
+NO_DATA = "no data in the store for this range yet"
+
+
+def window_ms(ctx: DashContext, range_kind: str, now_s: float | None) -> tuple[int, int]:
+    """The named range as [t0, t1) epoch ms; t1 includes the instant `now`."""
+    t0, t1 = resolve(range_kind, time.time() if now_s is None else now_s, ctx.calendar)
+    return int(t0 * 1000), int(t1 * 1000) + 1
+
 
 @dataclass
 class Overview:
@@ -22,9 +30,7 @@ class Overview:
 
 
 def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Overview:
-    now_s = time.time() if now_s is None else now_s
-    t0, t1 = resolve(range_kind, now_s, ctx.calendar)
-    t0_ms, t1_ms = int(t0 * 1000), int(t1 * 1000) + 1
+    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
         latest = ctx.store.states(t1_ms, t1_ms + 1)
@@ -32,7 +38,7 @@ def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> O
         return Overview(None, {}, str(exc), t0_ms, t1_ms)
     states = {m: (rows[-1][1], rows[-1][2]) for m, rows in latest.items() if rows}
     if not report["machines"]:
-        return Overview(None, states, "no data in the store for this range yet", t0_ms, t1_ms)
+        return Overview(None, states, NO_DATA, t0_ms, t1_ms)
     return Overview(report, states, None, t0_ms, t1_ms)
 
 
@@ -53,9 +59,7 @@ def machine_view(
 ) -> MachineView:
     """One machine over a range; power is averaged into at most `points` buckets (a page
     never fetches raw samples it does not draw)."""
-    now_s = time.time() if now_s is None else now_s
-    t0, t1 = resolve(range_kind, now_s, ctx.calendar)
-    t0_ms, t1_ms = int(t0 * 1000), int(t1 * 1000) + 1
+    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
         changes = ctx.store.states(t0_ms, t1_ms).get(machine, [])
         power = ctx.store.samples(
@@ -114,16 +118,14 @@ def bottleneck(report: dict[str, Any], line_id: str) -> str:
 
 
 def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Losses:
-    now_s = time.time() if now_s is None else now_s
-    t0, t1 = resolve(range_kind, now_s, ctx.calendar)
-    t0_ms, t1_ms = int(t0 * 1000), int(t1 * 1000) + 1
+    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
         changes = ctx.store.states(t0_ms, t1_ms)
     except StoreError as exc:
         return Losses(None, [], {}, str(exc))
     if not report["machines"]:
-        return Losses(None, [], {}, "no data in the store for this range yet")
+        return Losses(None, [], {}, NO_DATA)
     by_reason: dict[tuple[str, str], float] = {}
     for rows in changes.values():
         for i, (ts, state, reason) in enumerate(rows):
