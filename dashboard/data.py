@@ -138,3 +138,32 @@ def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Los
                 by_reason[key] = by_reason.get(key, 0.0) + (end - start) / 3_600_000
     pareto = sorted(((s, r, h) for (s, r), h in by_reason.items()), key=lambda x: -x[2])
     return Losses(report, pareto, {lid: bottleneck(report, lid) for lid in report["lines"]}, None)
+
+
+@dataclass
+class Energy:
+    report: dict[str, Any] | None
+    by_state_kwh: dict[str, float]  # the whole plant, from state durations x rated power per state
+    demand_kw: list[tuple[int, float]]  # 15-minute mean demand of the plant
+    error: str | None
+
+
+def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Energy:
+    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
+    try:
+        report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+        infos = {m.machine: m for m in ctx.store.machines()}
+        demand: dict[int, float] = {}
+        for mid in report["machines"]:
+            for ts, kw in ctx.store.samples(mid, t0_ms, t1_ms, every_ms=900_000):
+                demand[ts] = demand.get(ts, 0.0) + kw
+    except StoreError as exc:
+        return Energy(None, {}, [], str(exc))
+    if not report["machines"]:
+        return Energy(None, {}, [], NO_DATA)
+    by_state: dict[str, float] = {}
+    for mid, m in report["machines"].items():
+        power = (infos[mid].power_kw if mid in infos else None) or {}
+        for state, kw in power.items():
+            by_state[state] = by_state.get(state, 0.0) + m.get(f"{state}_s", 0.0) * kw / 3600
+    return Energy(report, by_state, sorted(demand.items()), None)

@@ -165,3 +165,48 @@ def waterfall(entry: dict[str, Any], lang: str = "en") -> go.Figure:
     )
     fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 30, "b": 60})
     return fig
+
+
+def energy_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
+    """kWh and kWh per good part of each line (scrap's energy counts against good parts)."""
+    lines = list(report["lines"].items())
+    fig = go.Figure()
+    fig.add_bar(
+        x=[lid for lid, _ in lines],
+        y=[round(e["energy_kwh"], 1) for _, e in lines],
+        name=t("energy_kwh", lang),
+    )
+    fig.add_scatter(
+        x=[lid for lid, _ in lines],
+        y=[round(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3) for _, e in lines],
+        yaxis="y2", mode="markers", marker={"size": 12}, name=t("kwh_per_good", lang),
+    )  # fmt: skip
+    fig.update_layout(
+        yaxis={"title": "kWh"},
+        yaxis2={"overlaying": "y", "side": "right", "title": t("kwh_per_good", lang)},
+        margin={"t": 30, "b": 40},
+    )
+    return fig
+
+
+def energy_by_state(by_state_kwh: dict[str, float], lang: str = "en") -> go.Figure:
+    states = [s for s in kpi.STATES if by_state_kwh.get(s, 0) > 0]
+    return go.Figure(
+        go.Pie(
+            labels=[t(f"state.{s}", lang) for s in states],
+            values=[round(by_state_kwh[s], 2) for s in states],
+            marker={"colors": [STATE_COLORS[s] for s in states]},
+            sort=False,
+        )
+    )
+
+
+def demand(points: list[tuple[int, float]], tz: ZoneInfo, lang: str = "en") -> go.Figure:
+    fig = go.Figure(
+        go.Bar(
+            x=[datetime.fromtimestamp(ts / 1000, tz).isoformat() for ts, _ in points],
+            y=[round(kw, 1) for _, kw in points],
+        )
+    )
+    fig.update_layout(yaxis={"title": t("demand_kw", lang)}, margin={"t": 30, "b": 40})
+    return fig

@@ -87,3 +87,13 @@ def weighted_ideal_cycle_s(parts: Iterable[tuple[float, float]]) -> float:
 def energy_kwh(durations_s: Mapping[str, float], power_kw: Mapping[str, float]) -> float:
     """Energy of per-state constant power integrated over the state durations."""
     return sum(power_kw.get(state, 0.0) * sec for state, sec in durations_s.items()) / 3600.0
+
+
+def kwh_per_good(energy_kwh: float, good_count: float) -> float:
+    """Energy per good part: the energy spent on scrap counts against the good ones."""
+    return energy_kwh / good_count if good_count > 0 else 0.0
+
+
+def peak_demand_kw(demand: list[tuple[int, float]]) -> float:
+    """The highest 15-minute mean demand (what a utility bills as peak demand)."""
+    return max((kw for _, kw in demand), default=0.0)
