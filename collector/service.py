@@ -63,7 +63,7 @@ class Collector:
         self.power_states = PowerStates()
         known: dict[str, int] = {}
         try:
-            known = store.max_seq() if hasattr(store, "max_seq") else {}
+            known = store.max_seq()
             for m in store.machines():
                 if m.connectivity == "legacy" and m.power_kw:
                     self.power_states.learn(m.machine, m.power_kw)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.context import context
 from dashboard.data import energy
 from dashboard.i18n import t
+from dashboard.inputs import header_inputs
 from shopfloor import kpi
 
 dash.register_page(__name__, path="/energy", name="Energy", order=3)
@@ -34,9 +35,7 @@ def layout(**_: Any) -> html.Div:
     Output(ids.ENERGY_PEAK, "figure"),
     Output(ids.ENERGY_TABLE, "children"),
     Output(ids.ENERGY_MESSAGE, "children"),
-    Input(ids.REFRESH, "n_intervals"),
-    Input(ids.RANGE, "value"),
-    Input(ids.LANG, "value"),
+    *header_inputs(),
 )
 def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
     lang = lang or "en"

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.context import context
 from dashboard.data import losses
 from dashboard.i18n import t
+from dashboard.inputs import header_inputs
 
 dash.register_page(__name__, path="/losses", name="Losses", order=2)
 
@@ -31,9 +32,7 @@ def layout(**_: Any) -> html.Div:
     Output(ids.LOSSES_WATERFALL, "figure"),
     Output(ids.LOSSES_BOTTLENECKS, "children"),
     Output(ids.LOSSES_MESSAGE, "children"),
-    Input(ids.REFRESH, "n_intervals"),
-    Input(ids.RANGE, "value"),
-    Input(ids.LANG, "value"),
+    *header_inputs(),
 )
 def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
     lang = lang or "en"

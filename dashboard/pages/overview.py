@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.colors import STATE_COLORS
 from dashboard.context import context
 from dashboard.data import Overview, overview
 from dashboard.i18n import t
+from dashboard.inputs import header_inputs
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
@@ -93,9 +94,7 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
     Output(ids.OVERVIEW_TABLE, "children"),
     Output(ids.OVERVIEW_MESSAGE, "children"),
     Output(ids.OVERVIEW_UPDATED, "children"),
-    Input(ids.REFRESH, "n_intervals"),
-    Input(ids.RANGE, "value"),
-    Input(ids.LANG, "value"),
+    *header_inputs(),
 )
 def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
     lang = lang or "en"

@@ -62,4 +62,7 @@ class Store(Protocol):
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
         """(ts, power_kw) of one machine; with every_ms, averaged per bucket."""
 
+    def max_seq(self) -> dict[str, int]:
+        """Per machine, the highest seq stored (inferred states excluded)."""
+
     def close(self) -> None: ...
