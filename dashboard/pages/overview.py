@@ -97,10 +97,12 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
     *header_inputs(),
 )
 def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
-    lang = lang or "en"
     ctx = context()
-    data = overview(ctx, range_kind or "current_shift")
-    updated = f"{t('updated', lang)} {datetime.now(ctx.tz):%H:%M:%S}"
+    return render(overview(ctx, range_kind or "current_shift"), lang or "en", ctx.tz)
+
+
+def render(data: Overview, lang: str, tz: Any) -> tuple[Any, ...]:
+    updated = f"{t('updated', lang)} {datetime.now(tz):%H:%M:%S}"
     if data.report is None:
         return {}, status_board(data, lang), None, data.error, updated
     return (

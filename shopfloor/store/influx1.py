@@ -61,6 +61,15 @@ class Influx1Store(InfluxQLQueries):
         self._request(
             "POST", "/write", {"db": self.db, "precision": "u"}, lineproto.encode(records)
         )
+        rollup = self.rollup_lines(records)
+        if rollup:
+            try:
+                self._request(
+                    "POST", "/write", {"db": self.db, "precision": "u"}, "\n".join(rollup).encode()
+                )
+            except StoreError:
+                self.rollup_failed()
+                raise
 
     def _query(self, q: str) -> list[Series]:
         self._ensure_db()

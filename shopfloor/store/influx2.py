@@ -114,7 +114,16 @@ class Influx2Store(InfluxQLQueries):
     def write(self, records: list[Record]) -> None:
         if not records:
             return
-        lines = [lineproto.line(r) for r in records]
+        self._write_lines([lineproto.line(r) for r in records])
+        rollup = self.rollup_lines(records)
+        if rollup:
+            try:
+                self._write_lines(rollup)
+            except StoreError:
+                self.rollup_failed()
+                raise
+
+    def _write_lines(self, lines: list[str]) -> None:
         with self._cond:
             target = self._settled + len(lines)
         self.write_api.write(

@@ -9,7 +9,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from shopfloor.store.base import MachineInfo, StoreError
+from shopfloor.kpi import STATES
+from shopfloor.store import lineproto
+from shopfloor.store.base import MachineInfo, Record, StoreError
+from shopfloor.store.rollup import Change, HourRollup
 
 Series = list[dict[str, Any]]  # [{"name", "tags", "columns", "values"}]
 Query = Callable[[str], list[Series]]
@@ -83,6 +86,33 @@ class InfluxQLReader:
             out[tags["machine"]].append((_ms(row["time"]), row["state"], row.get("reason") or ""))
         return dict(out)
 
+    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
+        (rows,) = self.query(
+            f'SELECT last("state") AS state, "reason" FROM state WHERE time < {t}ms GROUP BY machine'
+        )
+        return {
+            tags["machine"]: (_ms(r["time"]), r["state"], r.get("reason") or "")
+            for tags, r in _rows(rows)
+        }
+
+    def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
+        sums = ", ".join(f'sum("{s}") AS "{s}"' for s in STATES)
+        (rows,) = self.query(
+            f"SELECT {sums} FROM state_hours WHERE time >= {h0}ms AND time < {h1}ms GROUP BY machine"
+        )
+        return {tags["machine"]: {s: float(r[s] or 0.0) for s in STATES} for tags, r in _rows(rows)}
+
+    def changes_of(self, machine: str, t: int) -> list[Change]:
+        """The rollup's view of one machine: changes with ts >= t after the newest before t."""
+        before, after = self.query(
+            f'SELECT last("state") AS state, "seq" FROM state WHERE machine = {_lit(machine)} AND time < {t}ms;'
+            f'SELECT "state", "seq" FROM state WHERE machine = {_lit(machine)} AND time >= {t}ms'
+        )
+        return [
+            (_ms(r["time"]), int(r["seq"] or 0), r["state"])
+            for _, r in _rows(before) + _rows(after)
+        ]
+
     def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
         if channel == "count":
             (rows,) = self.query(
@@ -137,9 +167,30 @@ def parse_results(data: dict[str, Any], url: str) -> list[Series]:
 
 
 class InfluxQLQueries:
-    """The Store query methods, for a store that has an InfluxQLReader in `self.reader`."""
+    """The Store query methods, for a store that has an InfluxQLReader in `self.reader`,
+    and the hour rollup its writes keep (see shopfloor.store.rollup)."""
 
     reader: InfluxQLReader
+    _rollup: HourRollup | None = None
+
+    def rollup_lines(self, records: list[Record]) -> list[str]:
+        """The state_hours points to write once `records` are stored. Call it after the raw
+        write succeeded (a rebuild reads the raw changes back)."""
+        new = lineproto.new_changes(records)
+        if not new:
+            return []
+        if self._rollup is None:
+            self._rollup = HourRollup(self.reader.changes_of)
+        try:
+            return lineproto.rollup_lines(self._rollup.apply(new))
+        except BaseException:
+            self._rollup.forget()
+            raise
+
+    def rollup_failed(self) -> None:
+        """The rollup points were not stored: rebuild from the raw changes next time."""
+        if self._rollup is not None:
+            self._rollup.forget()
 
     def machines(self) -> list[MachineInfo]:
         return self.reader.machines()
@@ -149,6 +200,12 @@ class InfluxQLQueries:
 
     def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
         return self.reader.counter_at(channel, t)
+
+    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
+        return self.reader.last_changes(t)
+
+    def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
+        return self.reader.state_hours(h0, h1)
 
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
         return self.reader.samples(machine, t0, t1, every_ms)

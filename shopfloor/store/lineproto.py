@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 
 from shopfloor.contract import STATE_CODE
+from shopfloor.kpi import STATES
 from shopfloor.store.base import Record
+from shopfloor.store.rollup import Change, HourRow
 
 _TAG_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n"})
 _STR_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
@@ -73,3 +75,21 @@ def line(r: Record) -> str:
 
 def encode(records: list[Record]) -> bytes:
     return "\n".join(line(r) for r in records).encode()
+
+
+def rollup_lines(rows: list[HourRow]) -> list[str]:
+    """One state_hours point per machine and hour; a rewrite overwrites every field."""
+    return [
+        f"state_hours,machine={_tag(m)} "
+        + ",".join(f"{s}={_num(secs[s])}" for s in STATES)
+        + f" {hour * 1000}"
+        for m, hour, secs in rows
+    ]
+
+
+def new_changes(records: list[Record]) -> dict[str, list[Change]]:
+    out: dict[str, list[Change]] = {}
+    for r in records:
+        if r.channel == "state":
+            out.setdefault(r.machine, []).append((r.ts, r.seq or 0, r.payload["state"]))
+    return out

@@ -14,6 +14,7 @@ from shopfloor import kpi
 from shopfloor.config.schema import PlantConfig
 from shopfloor.report import MachineFacts, build_report
 from shopfloor.store.base import MachineInfo, Store
+from shopfloor.store.rollup import END_OF_TIME_MS, HOUR_MS, ceil_hour, floor_hour
 
 
 def durations_from_changes(
@@ -29,19 +30,46 @@ def durations_from_changes(
     return out
 
 
+def add(into: dict[str, float], more: dict[str, float]) -> None:
+    for s, v in more.items():
+        into[s] = into.get(s, 0.0) + v
+
+
+def state_durations(
+    store: Store, t0: int, t1: int, ends: dict[str, int]
+) -> dict[str, dict[str, float]]:
+    """Seconds per state per machine in [t0, min(t1, ends[machine])): whole hours from the
+    stores' hour rollup, the partial hours at both ends from the raw changes."""
+    h0, h1 = ceil_hour(t0), floor_hour(t1)
+    if h1 - h0 < HOUR_MS:
+        raw = store.states(t0, t1)
+        return {m: durations_from_changes(raw.get(m, []), t0, end) for m, end in ends.items()}
+    head = store.states(t0, h0) if t0 < h0 else {}
+    tail = store.states(h1, t1) if h1 < t1 else {}
+    whole = store.state_hours(h0, h1)
+    newest = store.last_changes(END_OF_TIME_MS)
+    out = {}
+    for m, end in ends.items():
+        d = durations_from_changes(head.get(m, []), t0, min(h0, end))
+        add(d, whole.get(m, {}))
+        if m in newest and newest[m][0] < h1:
+            # The rollup holds closed intervals only: the newest change is still open.
+            ts, state, _ = newest[m]
+            d[state] += max(0, min(h1, end) - max(ts, h0)) / 1000.0
+        add(d, durations_from_changes(tail.get(m, []), h1, min(t1, end)))
+        out[m] = d
+    return out
+
+
 def machine_facts(
     info: MachineInfo,
-    changes: list[tuple[int, str, str]],
+    durations: dict[str, float],
     c0: dict[str, float] | None,
     c1: dict[str, float] | None,
     e0: float,
     e1: float,
-    t0: int,
-    t1: int,
     ideal_cycle_s: float,
 ) -> MachineFacts:
-    end = min(t1, info.last_ts + 1) if info.last_ts else t1
-    durations = durations_from_changes(changes, t0, end)
     base = c0 or {"total": 0, "good": 0, "scrap": 0}
     now = c1 or base
     total = int(now["total"] - base["total"])
@@ -71,7 +99,8 @@ def report_from_store(
         for line, st in cfg.stations():
             ideal[st.id] = st.ideal_cycle_s
             order[st.id] = line.stations.index(st)
-    states = store.states(t0, t1)
+    ends = {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
+    durations = state_durations(store, t0, t1, ends)
     c0 = store.counter_at("count", t0 - 1)
     c1 = store.counter_at("count", t1 - 1)
     e0 = store.counter_at("energy", t0 - 1)
@@ -82,13 +111,11 @@ def report_from_store(
             continue
         facts = machine_facts(
             info,
-            states.get(info.machine, []),
+            durations[info.machine],
             c0.get(info.machine, (0, None))[1],
             c1.get(info.machine, (0, None))[1],
             float(e0.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
             float(e1.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
-            t0,
-            t1,
             ideal.get(info.machine, 0.0),
         )
         lines[info.line].append(facts)

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from shopfloor.contract import STATE_CODE
+from shopfloor.kpi import STATES
 from shopfloor.store.base import MachineInfo, Record, StoreError
+from shopfloor.store.rollup import Change, HourRollup
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS machines (
@@ -47,7 +49,11 @@ CREATE TABLE IF NOT EXISTS samples (
     PRIMARY KEY (machine, ts, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
-"""
+CREATE TABLE IF NOT EXISTS state_hours (
+    hour INTEGER NOT NULL, machine TEXT NOT NULL, {cols},
+    PRIMARY KEY (hour, machine)
+) WITHOUT ROWID;
+""".format(cols=", ".join(f"{s} REAL NOT NULL" for s in STATES))
 
 _MACHINE_COLS = (
     "machine", "enterprise", "site", "area", "line", "kind", "position", "line_length",
@@ -71,6 +77,7 @@ class SqliteStore:
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
+        self.rollup = HourRollup(self._load_changes)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -124,6 +131,17 @@ class SqliteStore:
                     cur.executemany("INSERT OR IGNORE INTO energy VALUES (?,?,?,?)", energy)
                 if samples:
                     cur.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)", samples)
+                if states:
+                    new: dict[str, list[Change]] = defaultdict(list)
+                    for row in states:
+                        new[row[0]].append((row[1], row[2], row[3]))
+                    cur.executemany(
+                        f"INSERT OR REPLACE INTO state_hours VALUES (?,?,{','.join('?' * len(STATES))})",
+                        [
+                            (h, m, *(secs[k] for k in STATES))
+                            for m, h, secs in self.rollup.apply(new)
+                        ],
+                    )
                 for r, ts in last.values():
                     cur.execute(
                         "INSERT INTO machines (machine, enterprise, site, area, line, last_ts) VALUES (?,?,?,?,?,?) "
@@ -134,9 +152,22 @@ class SqliteStore:
                     self._status(cur, r)
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
+                self.rollup.forget()  # its memory ran ahead of what was rolled back
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
                 raise StoreError(f"{self.path}: {exc}") from None
+
+    def _load_changes(self, machine: str, t: int) -> list[Change]:
+        """Inside write's transaction (the lock is held): the rollup's view of the raw rows."""
+        before = self.db.execute(
+            "SELECT ts, seq, state FROM states WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
+            (machine, t),
+        ).fetchall()
+        after = self.db.execute(
+            "SELECT ts, seq, state FROM states WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
+            (machine, t),
+        ).fetchall()
+        return before + after
 
     def _status(self, cur: sqlite3.Cursor, r: Record) -> None:
         p = r.payload
@@ -182,13 +213,41 @@ class SqliteStore:
             )  # fmt: skip
         return out
 
+    def _latest(self, table: str, cols: str, t: int) -> dict[str, tuple[Any, ...]]:
+        """Per machine, the newest row with ts < t: one index seek per machine (a GROUP BY
+        over the table reads every row before t)."""
+        with self._lock:
+            try:
+                out = {}
+                for (machine,) in self.db.execute("SELECT machine FROM machines").fetchall():
+                    row = self.db.execute(
+                        f"SELECT ts, {cols} FROM {table} WHERE machine = ? AND ts < ? "
+                        "ORDER BY ts DESC, seq DESC LIMIT 1",
+                        (machine, t),
+                    ).fetchone()
+                    if row is not None:
+                        out[machine] = row
+                return out
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from None
+
+    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
+        return {
+            m: (ts, st, r) for m, (ts, st, r) in self._latest("states", "state, reason", t).items()
+        }
+
+    def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
+        rows = self._query(
+            f"SELECT machine, {', '.join(f'sum({s})' for s in STATES)} FROM state_hours "
+            "WHERE hour >= ? AND hour < ? GROUP BY machine",
+            (h0, h1),
+        )
+        return {m: dict(zip(STATES, secs, strict=True)) for m, *secs in rows}
+
     def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
         out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-        for machine, ts, state, reason, _ in self._query(
-            "SELECT machine, ts, state, reason, max(ts * 1000000 + seq) FROM states WHERE ts < ? GROUP BY machine",
-            (t0,),
-        ):
-            out[machine].append((ts, state, reason))
+        for machine, change in self.last_changes(t0).items():
+            out[machine].append(change)
         for machine, ts, state, reason in self._query(
             "SELECT machine, ts, state, reason FROM states WHERE ts >= ? AND ts < ? ORDER BY machine, ts, seq",
             (t0, t1),
@@ -198,17 +257,13 @@ class SqliteStore:
 
     def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
         if channel == "count":
-            rows = self._query(
-                "SELECT machine, ts, total, good, scrap, max(ts * 1000000 + seq) FROM counts WHERE ts <= ? GROUP BY machine",
-                (t,),
-            )
-            return {m: (ts, {"total": a, "good": b, "scrap": c}) for m, ts, a, b, c, _ in rows}
+            rows = self._latest("counts", "total, good, scrap", t + 1)
+            return {
+                m: (ts, {"total": a, "good": b, "scrap": c}) for m, (ts, a, b, c) in rows.items()
+            }
         if channel == "energy":
-            rows = self._query(
-                "SELECT machine, ts, energy_kwh, max(ts * 1000000 + seq) FROM energy WHERE ts <= ? GROUP BY machine",
-                (t,),
-            )
-            return {m: (ts, {"energy_kwh": e}) for m, ts, e, _ in rows}
+            rows = self._latest("energy", "energy_kwh", t + 1)
+            return {m: (ts, {"energy_kwh": e}) for m, (ts, e) in rows.items()}
         raise ValueError(f"not a cumulative channel: {channel}")
 
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:

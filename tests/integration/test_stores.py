@@ -9,6 +9,7 @@ import pytest
 
 from shopfloor.store import open_store
 from shopfloor.store.base import Record, StoreError
+from shopfloor.store.rollup import END_OF_TIME_MS
 from tests.servers import influxd, influxd_path
 
 KINDS = ["sqlite", "influxdb1"] if influxd_path() else ["sqlite"]
@@ -122,3 +123,42 @@ def test_unreachable_influx_is_a_store_error():
     s = open_store("influxdb1://127.0.0.1:1/nope")
     with pytest.raises(StoreError, match=re.escape("influxdb1://127.0.0.1:1/nope")):
         s.write(RECORDS[:3])
+
+
+H = 3_600_000
+
+
+def test_last_changes_and_the_hour_rollup(store):
+    assert store.last_changes(5000)["m1"] == (1000, "running", "")
+    assert store.last_changes(END_OF_TIME_MS)["m1"] == (9000, "starved", "waiting for m0")
+    # Closed intervals only: [1000, 5000) running, [5000, 5000) down, [5000, 9000) running.
+    hours = store.state_hours(0, H)["m1"]
+    assert hours["running"] == pytest.approx(8.0)
+    assert hours["starved"] == 0.0
+    # A change an hour and a half later closes the starved interval across two hours.
+    store.write([rec("m1", "state", 9000 + H + H // 2, 12, state="running", reason="")])
+    assert store.state_hours(0, H)["m1"]["starved"] == pytest.approx((H - 9000) / 1000)
+    assert store.state_hours(H, 2 * H)["m1"]["starved"] == pytest.approx((H // 2 + 9000) / 1000)
+    assert store.state_hours(0, 3 * H)["m1"]["starved"] == pytest.approx((H + H // 2) / 1000)
+    # A late change inside the closed interval (a gap filled) rebuilds the hours it touches.
+    store.write([rec("m1", "state", H + 9000, 5, state="down", reason="late")])
+    got = store.state_hours(0, 3 * H)["m1"]
+    assert got["starved"] == pytest.approx(H / 1000)
+    assert got["down"] == pytest.approx(H / 2000)
+
+
+def test_range_durations_combine_rollup_edges_and_the_open_interval(store):
+    from shopfloor.store.report import durations_from_changes, state_durations
+
+    store.write(
+        [
+            rec("m1", "state", 3 * H + 1234, 20, state="down", reason="x"),
+            rec("m1", "state", 5 * H + 777, 21, state="setup", reason=""),
+            rec("m1", "energy", 7 * H, 22, energy_kwh=9.0),  # heard from until 7 h
+        ]
+    )
+    for t0, t1 in [(0, 8 * H), (1500, 6 * H + 5), (2 * H + 9, 7 * H - 1), (H + 1, 2 * H - 1)]:
+        end = min(t1, 7 * H + 1)
+        want = durations_from_changes(store.states(t0, t1)["m1"], t0, end)
+        got = state_durations(store, t0, t1, {"m1": end})["m1"]
+        assert got == pytest.approx(want, abs=1e-6), (t0, t1)
