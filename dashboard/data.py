@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from dashboard.context import DashContext
 from shopfloor.store.base import StoreError
-from shopfloor.store.report import report_from_store
-from shopfloor.timerange import resolve
+from shopfloor.store.report import report_from_store, report_series
+from shopfloor.timerange import resolve, shift_windows
 
 NO_DATA = "no data in the store for this range yet"
 
@@ -145,25 +146,64 @@ class Energy:
     report: dict[str, Any] | None
     by_state_kwh: dict[str, float]  # the whole plant, from state durations x rated power per state
     demand_kw: list[tuple[int, float]]  # 15-minute mean demand of the plant
+    line_kwh: dict[str, list[tuple[int, float]]]  # metered kWh per 15 minutes, per line
+    shifts: list[tuple[str, int, dict[str, Any]]]  # (shift, start ms, its report)
     error: str | None
+
+
+QUARTER_MS = 900_000
+
+
+def metered_quarters(
+    ctx: DashContext, t0_ms: int, t1_ms: int, line_of: dict[str, str]
+) -> dict[str, dict[int, float]]:
+    """kWh per line per 15 minutes, from the cumulative meter readings (one query, no raw
+    samples): each quarter's newest reading minus the one before it."""
+    e0 = ctx.store.counter_at("energy", t0_ms - 1)
+    out: dict[str, dict[int, float]] = {}
+    for mid, rows in ctx.store.energy_buckets(t0_ms, t1_ms, QUARTER_MS).items():
+        if mid not in line_of:
+            continue
+        prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else 0.0
+        line = out.setdefault(line_of[mid], {})
+        for ts, kwh in rows:
+            line[ts] = line.get(ts, 0.0) + max(0.0, kwh - prev)
+            prev = kwh
+    return out
+
+
+def shift_reports(
+    ctx: DashContext, t0_ms: int, t1_ms: int
+) -> list[tuple[str, int, dict[str, Any]]]:
+    """One report per shift worked in the range (breaks included)."""
+    windows = shift_windows(t0_ms / 1000, t1_ms / 1000, ctx.calendar)
+    wins = [(name, int(a * 1000), int(b * 1000)) for name, a, b in windows]
+    bounds = sorted({t for _, a, b in wins for t in (a, b)})
+    reports = dict(zip(pairwise(bounds), report_series(ctx.store, bounds, ctx.cfg), strict=True))
+    return [(name, a, reports[(a, b)]) for name, a, b in wins if (a, b) in reports]
 
 
 def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Energy:
     t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+        if not report["machines"]:
+            return Energy(None, {}, [], {}, [], NO_DATA)
         infos = {m.machine: m for m in ctx.store.machines()}
-        demand: dict[int, float] = {}
-        for mid in report["machines"]:
-            for ts, kw in ctx.store.samples(mid, t0_ms, t1_ms, every_ms=900_000):
-                demand[ts] = demand.get(ts, 0.0) + kw
+        line_of = {mid: m["line"] for mid, m in report["machines"].items()}
+        quarters = metered_quarters(ctx, t0_ms, t1_ms, line_of)
+        shifts = shift_reports(ctx, t0_ms, t1_ms)
     except StoreError as exc:
-        return Energy(None, {}, [], str(exc))
-    if not report["machines"]:
-        return Energy(None, {}, [], NO_DATA)
+        return Energy(None, {}, [], {}, [], str(exc))
+    plant: dict[int, float] = {}
+    for rows in quarters.values():
+        for ts, kwh in rows.items():
+            plant[ts] = plant.get(ts, 0.0) + kwh
+    demand = [(ts, kwh * 3_600_000 / QUARTER_MS) for ts, kwh in sorted(plant.items())]
     by_state: dict[str, float] = {}
     for mid, m in report["machines"].items():
         power = (infos[mid].power_kw if mid in infos else None) or {}
         for state, kw in power.items():
             by_state[state] = by_state.get(state, 0.0) + m.get(f"{state}_s", 0.0) * kw / 3600
-    return Energy(report, by_state, sorted(demand.items()), None)
+    line_kwh = {line: sorted(rows.items()) for line, rows in quarters.items()}
+    return Energy(report, by_state, demand, line_kwh, shifts, None)

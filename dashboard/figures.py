@@ -210,3 +210,46 @@ def demand(points: list[tuple[int, float]], tz: ZoneInfo, lang: str = "en") -> g
     )
     fig.update_layout(yaxis={"title": t("demand_kw", lang)}, margin={"t": 30, "b": 40})
     return fig
+
+
+def shift_label(name: str, start_ms: int, tz: ZoneInfo) -> str:
+    local = datetime.fromtimestamp(start_ms / 1000, tz)
+    return f"{local:%a %d/%m} {name}".strip()
+
+
+def energy_by_shift(
+    shifts: list[tuple[str, int, dict[str, Any]]], tz: ZoneInfo, lang: str = "en"
+) -> go.Figure:
+    """The trend across shifts: kWh, and kWh per good part (the number that should fall)."""
+    x = [shift_label(name, start, tz) for name, start, _ in shifts]
+    plant = [r["plant"] for _, _, r in shifts]
+    fig = go.Figure()
+    fig.add_bar(x=x, y=[round(p["energy_kwh"], 1) for p in plant], name=t("energy_kwh", lang))
+    fig.add_scatter(
+        x=x,
+        y=[round(kpi.kwh_per_good(p["energy_kwh"], p["good_count"]), 3) for p in plant],
+        yaxis="y2", mode="lines+markers", name=t("kwh_per_good", lang),
+    )  # fmt: skip
+    fig.update_layout(
+        yaxis={"title": "kWh"},
+        yaxis2={"overlaying": "y", "side": "right", "title": t("kwh_per_good", lang)},
+        margin={"t": 30, "b": 60},
+    )
+    return fig
+
+
+def oee_by_period(
+    labels: list[str], entries: list[dict[str, Any] | None], lang: str = "en"
+) -> go.Figure:
+    """OEE with its three factors per hour or per shift of one machine."""
+    fig = go.Figure()
+    for key in ("oee", "availability", "performance", "quality"):
+        fig.add_scatter(
+            x=labels,
+            y=[round(e[key] * 100, 1) if e and e["planned_s"] else None for e in entries],
+            mode="lines+markers" if key == "oee" else "lines",
+            name=t(key, lang),
+            line={"width": 3 if key == "oee" else 1},
+        )
+    fig.update_layout(yaxis={"title": "%", "range": [0, 105]}, margin={"t": 30, "b": 60})
+    return fig

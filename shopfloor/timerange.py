@@ -35,6 +35,28 @@ def current_shift_s(now_s: float, cal: ShiftCalendar) -> tuple[float, float, str
     return segs[j].start_s, end, name
 
 
+def shift_windows(t0_s: float, t1_s: float, cal: ShiftCalendar) -> list[tuple[str, float, float]]:
+    """(shift name, start, end) of each shift worked in [t0_s, t1_s), breaks included,
+    clipped to the range; a plant without shifts gets one window per local day."""
+    if cal.always_on:
+        out = []
+        day = local_midnight_s(t0_s, cal)
+        while day < t1_s:
+            nxt = local_midnight_s(day + 86400 + 7200, cal)  # safe across DST changes
+            out.append(("", max(day, t0_s), min(nxt, t1_s)))
+            day = nxt
+        return out
+    windows: list[tuple[str, float, float]] = []
+    for seg in cal.segments(t0_s, t1_s):
+        if seg.shift is None:
+            continue
+        if windows and windows[-1][0] == seg.shift and windows[-1][2] == seg.start_s:
+            windows[-1] = (seg.shift, windows[-1][1], seg.end_s)
+        else:
+            windows.append((seg.shift, seg.start_s, seg.end_s))
+    return windows
+
+
 def resolve(
     kind: str, now_s: float, cal: ShiftCalendar, custom: tuple[float, float] | None = None
 ) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""Energy: kWh and kWh per good part per line, energy by state, 15-minute demand and its peak."""
+"""Energy: kWh and kWh per good part per line, energy by state, 15-minute demand and its
+peak, cost under the config's time-of-use tariff, CO2e, and the trend across shifts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import dash
 from dash import Output, callback, dcc, html
 
 from dashboard import figures, ids
-from dashboard.context import context
-from dashboard.data import energy
+from dashboard.context import DashContext, context
+from dashboard.data import Energy, energy
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
-from shopfloor import kpi
+from shopfloor import kpi, tariff
 
 dash.register_page(__name__, path="/energy", name="Energy", order=3)
 
@@ -21,11 +22,70 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             html.Div(id=ids.ENERGY_MESSAGE, className="message"),
+            html.Div(id=ids.ENERGY_SUMMARY),
             html.Div(id=ids.ENERGY_TABLE),
             dcc.Graph(id=ids.ENERGY_BARS),
             dcc.Graph(id=ids.ENERGY_BY_STATE),
             dcc.Graph(id=ids.ENERGY_PEAK),
+            dcc.Graph(id=ids.ENERGY_SHIFTS),
         ]
+    )
+
+
+def money(value: float, currency: str) -> str:
+    return f"{value:,.0f} {currency}"
+
+
+def summary(data: Energy, ctx: DashContext, lang: str) -> html.Ul:
+    assert data.report is not None
+    plant = data.report["plant"]
+    total = sum(data.by_state_kwh.values())
+    idle_share = 1 - data.by_state_kwh.get("running", 0.0) / total if total else 0.0
+    items = [
+        ("total", f"{t('energy_kwh', lang)}: {plant['energy_kwh']:.1f}"),
+        ("per-good", f"{t('kwh_per_good', lang)}: {kpi.kwh_per_good(plant['energy_kwh'], plant['good_count']):.3f}"),
+        ("not-running", f"{t('not_running', lang)}: {idle_share * 100:.1f}%"),
+        ("peak", f"{t('peak_demand', lang)}: {kpi.peak_demand_kw(data.demand_kw):.1f} kW"),
+    ]  # fmt: skip
+    energy_cfg = ctx.cfg.energy if ctx.cfg else None
+    if energy_cfg and energy_cfg.tariff:
+        tf = energy_cfg.tariff
+        by = tariff.kwh_by_period((q for rows in data.line_kwh.values() for q in rows), tf, ctx.tz)
+        items.append(("cost", f"{t('cost', lang)}: {money(tariff.cost(by, tf), tf.currency)}"))
+        items += [
+            (f"period-{p}", f"{t('period', lang)} {p}: {kwh:.1f} kWh x {tf.price_per_kwh[p]:,g}")
+            for p, kwh in by.items()
+        ]
+    if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
+        co2 = tariff.co2e_kg(plant["energy_kwh"], energy_cfg) or 0.0
+        items.append(("co2e", f"{t('co2e', lang)}: {co2:,.1f} kg"))
+    return html.Ul([html.Li(text, **{"data-energy": key}) for key, text in items])
+
+
+def line_table(data: Energy, ctx: DashContext, lang: str) -> html.Table:
+    assert data.report is not None
+    energy_cfg = ctx.cfg.energy if ctx.cfg else None
+    tf = energy_cfg.tariff if energy_cfg else None
+    head = [t("line", lang), t("energy_kwh", lang), t("kwh_per_good", lang)]
+    if tf:
+        head.append(f"{t('cost', lang)} ({tf.currency})")
+    if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
+        head.append(t("co2e", lang) + " (kg)")
+    rows = []
+    for lid, e in data.report["lines"].items():
+        cells = [
+            lid,
+            f"{e['energy_kwh']:.1f}",
+            f"{kpi.kwh_per_good(e['energy_kwh'], e['good_count']):.3f}",
+        ]
+        if tf:
+            by = tariff.kwh_by_period(data.line_kwh.get(lid, []), tf, ctx.tz)
+            cells.append(f"{tariff.cost(by, tf):,.0f}")
+        if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
+            cells.append(f"{tariff.co2e_kg(e['energy_kwh'], energy_cfg):,.1f}")
+        rows.append(html.Tr([html.Td(c) for c in cells], **{"data-line": lid}))
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="kpi-table"
     )
 
 
@@ -33,6 +93,8 @@ def layout(**_: Any) -> html.Div:
     Output(ids.ENERGY_BARS, "figure"),
     Output(ids.ENERGY_BY_STATE, "figure"),
     Output(ids.ENERGY_PEAK, "figure"),
+    Output(ids.ENERGY_SHIFTS, "figure"),
+    Output(ids.ENERGY_SUMMARY, "children"),
     Output(ids.ENERGY_TABLE, "children"),
     Output(ids.ENERGY_MESSAGE, "children"),
     *header_inputs(),
@@ -42,33 +104,13 @@ def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[A
     ctx = context()
     data = energy(ctx, range_kind or "current_shift")
     if data.report is None:
-        return {}, {}, {}, None, data.error
-    plant = data.report["plant"]
-    total = sum(data.by_state_kwh.values())
-    idle_share = 1 - data.by_state_kwh.get("running", 0.0) / total if total else 0.0
-    summary = html.Ul(
-        [
-            html.Li(
-                f"{t('energy_kwh', lang)}: {plant['energy_kwh']:.1f}", **{"data-energy": "total"}
-            ),
-            html.Li(
-                f"{t('kwh_per_good', lang)}: {kpi.kwh_per_good(plant['energy_kwh'], plant['good_count']):.3f}",
-                **{"data-energy": "per-good"},
-            ),
-            html.Li(
-                f"{t('not_running', lang)}: {idle_share * 100:.1f}%",
-                **{"data-energy": "not-running"},
-            ),
-            html.Li(
-                f"{t('peak_demand', lang)}: {kpi.peak_demand_kw(data.demand_kw):.1f} kW",
-                **{"data-energy": "peak"},
-            ),
-        ]
-    )
+        return {}, {}, {}, {}, None, None, data.error
     return (
         figures.energy_bars(data.report, lang),
         figures.energy_by_state(data.by_state_kwh, lang),
         figures.demand(data.demand_kw, ctx.tz, lang),
-        summary,
+        figures.energy_by_shift(data.shifts, ctx.tz, lang),
+        summary(data, ctx, lang),
+        line_table(data, ctx, lang),
         None,
     )

@@ -142,11 +142,34 @@ class Line(Strict):
     stations: list[Station] = Field(min_length=1)
 
 
+class TariffWindow(Strict):
+    period: Id
+    start: ClockTime
+    end: ClockTime  # at or before the start: runs past midnight into the next day
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1)
+
+
+class Tariff(Strict):
+    """A time-of-use electricity tariff in the plant's local time; the first window that
+    covers a moment names its period, and `default_period` covers the rest."""
+
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "VND"
+    price_per_kwh: dict[Id, NonNegFloat] = Field(min_length=1)
+    default_period: Id
+    windows: list[TariffWindow] = Field(default_factory=list)
+
+
+class Energy(Strict):
+    co2e_kg_per_kwh: NonNegFloat | None = None  # grid emission factor
+    tariff: Tariff | None = None
+
+
 class PlantConfig(Strict):
     plant: PlantInfo
     seed: int = 0
     shifts: list[Shift] | None = None  # None: production 24/7
     telemetry: Telemetry = Field(default_factory=Telemetry)
+    energy: Energy = Field(default_factory=Energy)
     lines: list[Line] = Field(min_length=1)
 
     def stations(self) -> list[tuple[Line, Station]]:

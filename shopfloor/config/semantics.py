@@ -48,6 +48,32 @@ def station_findings(
     return found
 
 
+def tariff_findings(cfg: PlantConfig) -> list[Finding]:
+    tariff = cfg.energy.tariff
+    if tariff is None:
+        return []
+    known = ", ".join(sorted(tariff.price_per_kwh))
+    found: list[Finding] = []
+    if tariff.default_period not in tariff.price_per_kwh:
+        found.append(
+            (
+                "energy.tariff.default_period",
+                f"{tariff.default_period!r} has no price (priced: {known})",
+            )
+        )
+    for i, w in enumerate(tariff.windows):
+        if w.period not in tariff.price_per_kwh:
+            found.append(
+                (
+                    f"energy.tariff.windows[{i}].period",
+                    f"{w.period!r} has no price (priced: {known})",
+                )
+            )
+        if w.start == w.end:
+            found.append((f"energy.tariff.windows[{i}].end", "must differ from start"))
+    return found
+
+
 def check(cfg: PlantConfig) -> list[Finding]:
     found: list[Finding] = []
     seen_lines: dict[str, int] = {}
@@ -114,4 +140,4 @@ def _shift_overlaps(cfg: PlantConfig) -> list[Finding]:
                 owner[key] = hi
         if clash is not None:
             found.append((f"shifts[{hi}]", f"overlaps shifts[{clash}]"))
-    return found
+    return found + tariff_findings(cfg)

@@ -69,6 +69,10 @@ class Store(Protocol):
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
         """(ts, power_kw) of one machine; with every_ms, averaged per bucket."""
 
+    def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
+        """Per machine, (bucket start, newest cumulative energy_kwh reading in the bucket) for
+        the buckets of [t0, t1) that hold a reading, in time order."""
+
     def max_seq(self) -> dict[str, int]:
         """Per machine, the highest seq stored (inferred states excluded)."""
 

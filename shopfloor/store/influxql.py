@@ -145,6 +145,16 @@ class InfluxQLReader:
             (rows,) = self.query(f'SELECT "power_kw" AS p FROM telemetry WHERE {where}')
         return [(_ms(r["time"]), float(r["p"])) for _, r in _rows(rows)]
 
+    def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
+        (rows,) = self.query(
+            f'SELECT max("energy_kwh") AS e FROM energy WHERE time >= {t0}ms AND time < {t1}ms '
+            f"GROUP BY time({every_ms}ms), machine fill(none)"
+        )
+        out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for tags, r in _rows(rows):
+            out[tags["machine"]].append((_ms(r["time"]), float(r["e"])))
+        return {m: sorted(v) for m, v in out.items()}
+
     def max_seq(self) -> dict[str, int]:
         states, others = self.query(
             'SELECT max("seq") FROM state WHERE "inferred" = 0 GROUP BY machine;'
@@ -209,6 +219,9 @@ class InfluxQLQueries:
 
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
         return self.reader.samples(machine, t0, t1, every_ms)
+
+    def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
+        return self.reader.energy_buckets(t0, t1, every_ms)
 
     def max_seq(self) -> dict[str, int]:
         return self.reader.max_seq()

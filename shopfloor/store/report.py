@@ -8,6 +8,7 @@ the range's two ends; every ratio comes from kpi.oee through shopfloor.report.
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import pairwise
 from typing import Any
 
 from shopfloor import kpi
@@ -92,6 +93,14 @@ def machine_facts(
 def report_from_store(
     store: Store, t0: int, t1: int, cfg: PlantConfig | None = None
 ) -> dict[str, Any]:
+    return report_series(store, [t0, t1], cfg)[0]
+
+
+def report_series(
+    store: Store, bounds: list[int], cfg: PlantConfig | None = None
+) -> list[dict[str, Any]]:
+    """One report per interval [bounds[i], bounds[i+1]) (hours, shifts), sharing the reads
+    of the machine list and of the counters at each boundary."""
     infos = store.machines()
     ideal: dict[str, float] = {m.machine: m.ideal_cycle_s for m in infos}
     order: dict[str, int] = {m.machine: m.position for m in infos}
@@ -99,27 +108,30 @@ def report_from_store(
         for line, st in cfg.stations():
             ideal[st.id] = st.ideal_cycle_s
             order[st.id] = line.stations.index(st)
-    ends = {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
-    durations = state_durations(store, t0, t1, ends)
-    c0 = store.counter_at("count", t0 - 1)
-    c1 = store.counter_at("count", t1 - 1)
-    e0 = store.counter_at("energy", t0 - 1)
-    e1 = store.counter_at("energy", t1 - 1)
-    lines: dict[str, list[MachineFacts]] = defaultdict(list)
-    for info in sorted(infos, key=lambda m: (m.area, m.line, order.get(m.machine, 0), m.machine)):
-        if cfg is not None and info.machine not in ideal:
-            continue
-        facts = machine_facts(
-            info,
-            durations[info.machine],
-            c0.get(info.machine, (0, None))[1],
-            c1.get(info.machine, (0, None))[1],
-            float(e0.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
-            float(e1.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
-            ideal.get(info.machine, 0.0),
-        )
-        lines[info.line].append(facts)
-    meta: dict[str, Any] = {"from_ms": t0, "to_ms": t1, "store": store.url}
-    if infos:
-        meta.update(enterprise=infos[0].enterprise, site=infos[0].site)
-    return build_report(lines, meta)
+    counts = [store.counter_at("count", t - 1) for t in bounds]
+    meters = [store.counter_at("energy", t - 1) for t in bounds]
+    infos = sorted(infos, key=lambda m: (m.area, m.line, order.get(m.machine, 0), m.machine))
+    out = []
+    for i, (t0, t1) in enumerate(pairwise(bounds)):
+        ends = {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
+        durations = state_durations(store, t0, t1, ends)
+        c0, c1, e0, e1 = counts[i], counts[i + 1], meters[i], meters[i + 1]
+        lines: dict[str, list[MachineFacts]] = defaultdict(list)
+        for info in infos:
+            if cfg is not None and info.machine not in ideal:
+                continue
+            facts = machine_facts(
+                info,
+                durations[info.machine],
+                c0.get(info.machine, (0, None))[1],
+                c1.get(info.machine, (0, None))[1],
+                float(e0.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
+                float(e1.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
+                ideal.get(info.machine, 0.0),
+            )
+            lines[info.line].append(facts)
+        meta: dict[str, Any] = {"from_ms": t0, "to_ms": t1, "store": store.url}
+        if infos:
+            meta.update(enterprise=infos[0].enterprise, site=infos[0].site)
+        out.append(build_report(lines, meta))
+    return out

@@ -280,6 +280,16 @@ class SqliteStore:
             "SELECT ts, power_kw FROM samples WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts", (machine, t0, t1)
         )]  # fmt: skip
 
+    def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
+        out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for machine, bucket, kwh in self._query(
+            "SELECT machine, (ts / ?) * ?, max(energy_kwh) FROM energy WHERE ts >= ? AND ts < ? "
+            "GROUP BY machine, ts / ? ORDER BY machine, 2",
+            (every_ms, every_ms, t0, t1, every_ms),
+        ):
+            out[machine].append((int(bucket), float(kwh)))
+        return dict(out)
+
     def max_seq(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for table in ("states", "counts", "energy", "samples"):

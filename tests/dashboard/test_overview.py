@@ -184,7 +184,7 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     page = sys.modules["pages.energy"]
     real = data_mod.energy
     monkeypatch.setattr(page, "energy", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    bars, by_state, demand, summary, message = page.refresh(1, "last_24h", "en")
+    bars, by_state, demand, shifts, summary, table, message = page.refresh(1, "last_24h", "en")
     assert message is None
     assert [tr.name for tr in bars.data] == ["Energy (kWh)", "kWh per good part"]
     assert "Running" in list(by_state.data[0].labels)
@@ -196,7 +196,27 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     # Energy by state from durations x rated power equals the metered energy (the legacy
     # press has no stored states here: only the collector infers them).
     assert sum(data.by_state_kwh.values()) == pytest.approx(want_kwh, rel=1e-4)
-    assert len(demand.data[0].y) == 96  # 24 h of 15-minute buckets
+    # 15-minute demand from the meter readings adds up to the metered energy.
+    assert sum(demand.data[0].y) / 4 == pytest.approx(want_kwh, abs=0.05 * len(demand.data[0].y))
+    assert 96 <= len(demand.data[0].y) <= 97  # 24 h, and the reading at the range's end
+    # Cost: every quarter priced by its local tariff period; the periods add up to the total.
+    tf = cfg.energy.tariff
+    periods = {k: v for k, v in items.items() if k.startswith("period-")}
+    kwh_by = {
+        k[len("period-") :]: float(v.split(": ")[1].split(" kWh")[0]) for k, v in periods.items()
+    }
+    assert sum(kwh_by.values()) == pytest.approx(want_kwh, abs=0.5)
+    assert kwh_by["peak"] > 0 and kwh_by["off_peak"] >= 0
+    want_cost = sum(kwh_by[p] * tf.price_per_kwh[p] for p in kwh_by)
+    cost = float(items["cost"].split(": ")[1].split()[0].replace(",", ""))
+    assert cost == pytest.approx(want_cost, rel=0.002)
+    assert items["co2e"] == f"CO2e: {want_kwh * 0.6592:,.1f} kg"
+    # One bar per shift worked on the simulated Monday (A and B).
+    assert list(shifts.data[0].x) == ["Mon 23/11 A", "Mon 23/11 B"]
+    # Machines draw (almost) nothing off shift: the shifts hold all but the meter's last minute.
+    assert 0.995 * want_kwh <= sum(shifts.data[0].y) <= want_kwh + 0.1
+    assert [r.__dict__["data-line"] for r in table.children[1].children] == list(data.report["lines"])
+    assert set(data.report["lines"]) == set(truth["lines"])
     assert float(items["peak"].split(": ")[1].split()[0]) == pytest.approx(
         max(demand.data[0].y), abs=0.1
     )

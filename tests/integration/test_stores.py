@@ -162,3 +162,14 @@ def test_range_durations_combine_rollup_edges_and_the_open_interval(store):
         want = durations_from_changes(store.states(t0, t1)["m1"], t0, end)
         got = state_durations(store, t0, t1, {"m1": end})["m1"]
         assert got == pytest.approx(want, abs=1e-6), (t0, t1)
+
+
+def test_energy_buckets_hold_the_newest_reading(store):
+    store.write(
+        [
+            rec("m1", "energy", 12_000, 30, energy_kwh=2.0),
+            rec("m1", "energy", 14_000, 31, energy_kwh=2.5),
+        ]
+    )
+    assert store.energy_buckets(0, 20_000, 10_000)["m1"] == [(0, 1.25), (10_000, 2.5)]
+    assert store.energy_buckets(9000, 13_000, 10_000)["m1"] == [(10_000, 2.0)]
