@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -53,6 +53,15 @@ class MachineView:
     error: str | None
     t0_ms: int
     t1_ms: int
+    by_hour: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
+    by_shift: list[tuple[str, int, dict[str, Any] | None]] = field(default_factory=list)
+
+
+def hour_bounds(t0_ms: int, t1_ms: int) -> list[int]:
+    """t0, every whole hour after it, t1: the hours of the range, partial ones at its ends."""
+    first = -(-t0_ms // 3_600_000) * 3_600_000
+    # t1 is "now" plus 1 ms (window_ms): no 1-ms hour after the last whole one.
+    return [t0_ms, *(h for h in range(first, t1_ms - 1, 3_600_000) if h > t0_ms), t1_ms]
 
 
 def machine_view(
@@ -62,11 +71,20 @@ def machine_view(
     never fetches raw samples it does not draw)."""
     t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
-        changes = ctx.store.states(t0_ms, t1_ms).get(machine, [])
+        changes = ctx.store.states(t0_ms, t1_ms, machine).get(machine, [])
         power = ctx.store.samples(
             machine, t0_ms, t1_ms, every_ms=max(1000, (t1_ms - t0_ms) // points)
         )
-        report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+        report = report_series(ctx.store, [t0_ms, t1_ms], ctx.cfg, machine)[0]
+        hours = hour_bounds(t0_ms, t1_ms)
+        by_hour = [
+            (a, r["machines"].get(machine))
+            for a, r in zip(hours, report_series(ctx.store, hours, ctx.cfg, machine), strict=False)
+        ]
+        by_shift = [
+            (name, a, r["machines"].get(machine))
+            for name, a, r in shift_reports(ctx, t0_ms, t1_ms, machine)
+        ]
     except StoreError as exc:
         return MachineView(machine, [], [], None, [], str(exc), t0_ms, t1_ms)
     downs: list[tuple[int, float, str]] = []
@@ -87,8 +105,9 @@ def machine_view(
     entry = report["machines"].get(machine)
     error = None if entry or changes or power else "no data for this machine in this range yet"
     return MachineView(
-        machine, changes, power, entry, sorted(downs, reverse=True), error, t0_ms, t1_ms
-    )
+        machine, changes, power, entry, sorted(downs, reverse=True), error, t0_ms, t1_ms,
+        by_hour, by_shift,
+    )  # fmt: skip
 
 
 LOSS_STATES = ("idle", "starved", "blocked", "down", "setup")
@@ -173,13 +192,15 @@ def metered_quarters(
 
 
 def shift_reports(
-    ctx: DashContext, t0_ms: int, t1_ms: int
+    ctx: DashContext, t0_ms: int, t1_ms: int, machine: str | None = None
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """One report per shift worked in the range (breaks included)."""
     windows = shift_windows(t0_ms / 1000, t1_ms / 1000, ctx.calendar)
     wins = [(name, int(a * 1000), int(b * 1000)) for name, a, b in windows]
     bounds = sorted({t for _, a, b in wins for t in (a, b)})
-    reports = dict(zip(pairwise(bounds), report_series(ctx.store, bounds, ctx.cfg), strict=True))
+    reports = dict(
+        zip(pairwise(bounds), report_series(ctx.store, bounds, ctx.cfg, machine), strict=True)
+    )
     return [(name, a, reports[(a, b)]) for name, a, b in wins if (a, b) in reports]
 
 

@@ -52,18 +52,22 @@ class Store(Protocol):
 
     def machines(self) -> list[MachineInfo]: ...
 
-    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
-        """Per machine, (ts, state, reason) changes in [t0, t1) preceded by the last change
-        before t0 if there is one, ordered by time."""
+    def states(
+        self, t0: int, t1: int, machine: str | None = None
+    ) -> dict[str, list[tuple[int, str, str]]]:
+        """Per machine (or just `machine`), (ts, state, reason) changes in [t0, t1) preceded
+        by the last change before t0 if there is one, ordered by time."""
 
-    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
-        """Per machine, the newest (ts, state, reason) change with ts < t."""
+    def last_changes(self, t: int, machine: str | None = None) -> dict[str, tuple[int, str, str]]:
+        """Per machine (or just `machine`), the newest (ts, state, reason) change with ts < t."""
 
     def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
         """Per machine, seconds per state summed over the hour rollup rows in [h0, h1) (hour
         starts in epoch ms): closed intervals only, see shopfloor.store.rollup."""
 
-    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+    def counter_at(
+        self, channel: str, t: int, machine: str | None = None
+    ) -> dict[str, tuple[int, dict[str, float]]]:
         """Per machine, the newest cumulative reading (count or energy) with ts <= t."""
 
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:

@@ -76,19 +76,23 @@ class InfluxQLReader:
             )  # fmt: skip
         return sorted(out, key=lambda i: (i.area, i.line, i.position, i.machine))
 
-    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+    def states(
+        self, t0: int, t1: int, machine: str | None = None
+    ) -> dict[str, list[tuple[int, str, str]]]:
+        only = f"machine = {_lit(machine)} AND " if machine else ""
         before, inside = self.query(
-            f'SELECT last("state") AS state, "reason" FROM state WHERE time < {t0}ms GROUP BY machine;'
-            f'SELECT "state", "reason" FROM state WHERE time >= {t0}ms AND time < {t1}ms GROUP BY machine'
+            f'SELECT last("state") AS state, "reason" FROM state WHERE {only}time < {t0}ms GROUP BY machine;'
+            f'SELECT "state", "reason" FROM state WHERE {only}time >= {t0}ms AND time < {t1}ms GROUP BY machine'
         )
         out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
         for tags, row in _rows(before) + _rows(inside):
             out[tags["machine"]].append((_ms(row["time"]), row["state"], row.get("reason") or ""))
         return dict(out)
 
-    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
+    def last_changes(self, t: int, machine: str | None = None) -> dict[str, tuple[int, str, str]]:
+        only = f"machine = {_lit(machine)} AND " if machine else ""
         (rows,) = self.query(
-            f'SELECT last("state") AS state, "reason" FROM state WHERE time < {t}ms GROUP BY machine'
+            f'SELECT last("state") AS state, "reason" FROM state WHERE {only}time < {t}ms GROUP BY machine'
         )
         return {
             tags["machine"]: (_ms(r["time"]), r["state"], r.get("reason") or "")
@@ -113,10 +117,13 @@ class InfluxQLReader:
             for _, r in _rows(before) + _rows(after)
         ]
 
-    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+    def counter_at(
+        self, channel: str, t: int, machine: str | None = None
+    ) -> dict[str, tuple[int, dict[str, float]]]:
+        only = f"machine = {_lit(machine)} AND " if machine else ""
         if channel == "count":
             (rows,) = self.query(
-                f'SELECT last("total") AS total, "good", "scrap" FROM count WHERE time < {t + 1}ms GROUP BY machine'
+                f'SELECT last("total") AS total, "good", "scrap" FROM count WHERE {only}time < {t + 1}ms GROUP BY machine'
             )
             return {
                 tags["machine"]: (
@@ -127,7 +134,7 @@ class InfluxQLReader:
             }
         if channel == "energy":
             (rows,) = self.query(
-                f'SELECT last("energy_kwh") AS energy_kwh FROM energy WHERE time < {t + 1}ms GROUP BY machine'
+                f'SELECT last("energy_kwh") AS energy_kwh FROM energy WHERE {only}time < {t + 1}ms GROUP BY machine'
             )
             return {
                 tags["machine"]: (_ms(r["time"]), {"energy_kwh": r["energy_kwh"]})
@@ -205,14 +212,18 @@ class InfluxQLQueries:
     def machines(self) -> list[MachineInfo]:
         return self.reader.machines()
 
-    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
-        return self.reader.states(t0, t1)
+    def states(
+        self, t0: int, t1: int, machine: str | None = None
+    ) -> dict[str, list[tuple[int, str, str]]]:
+        return self.reader.states(t0, t1, machine)
 
-    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
-        return self.reader.counter_at(channel, t)
+    def counter_at(
+        self, channel: str, t: int, machine: str | None = None
+    ) -> dict[str, tuple[int, dict[str, float]]]:
+        return self.reader.counter_at(channel, t, machine)
 
-    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
-        return self.reader.last_changes(t)
+    def last_changes(self, t: int, machine: str | None = None) -> dict[str, tuple[int, str, str]]:
+        return self.reader.last_changes(t, machine)
 
     def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
         return self.reader.state_hours(h0, h1)

@@ -37,18 +37,24 @@ def add(into: dict[str, float], more: dict[str, float]) -> None:
 
 
 def state_durations(
-    store: Store, t0: int, t1: int, ends: dict[str, int]
+    store: Store,
+    t0: int,
+    t1: int,
+    ends: dict[str, int],
+    newest: dict[str, tuple[int, str, str]] | None = None,
+    machine: str | None = None,
 ) -> dict[str, dict[str, float]]:
     """Seconds per state per machine in [t0, min(t1, ends[machine])): whole hours from the
     stores' hour rollup, the partial hours at both ends from the raw changes."""
     h0, h1 = ceil_hour(t0), floor_hour(t1)
     if h1 - h0 < HOUR_MS:
-        raw = store.states(t0, t1)
+        raw = store.states(t0, t1, machine)
         return {m: durations_from_changes(raw.get(m, []), t0, end) for m, end in ends.items()}
-    head = store.states(t0, h0) if t0 < h0 else {}
-    tail = store.states(h1, t1) if h1 < t1 else {}
+    head = store.states(t0, h0, machine) if t0 < h0 else {}
+    tail = store.states(h1, t1, machine) if h1 < t1 else {}
     whole = store.state_hours(h0, h1)
-    newest = store.last_changes(END_OF_TIME_MS)
+    if newest is None:
+        newest = store.last_changes(END_OF_TIME_MS, machine)
     out = {}
     for m, end in ends.items():
         d = durations_from_changes(head.get(m, []), t0, min(h0, end))
@@ -97,24 +103,25 @@ def report_from_store(
 
 
 def report_series(
-    store: Store, bounds: list[int], cfg: PlantConfig | None = None
+    store: Store, bounds: list[int], cfg: PlantConfig | None = None, machine: str | None = None
 ) -> list[dict[str, Any]]:
     """One report per interval [bounds[i], bounds[i+1]) (hours, shifts), sharing the reads
-    of the machine list and of the counters at each boundary."""
-    infos = store.machines()
+    of the machine list and of the counters at each boundary; `machine`: that one only."""
+    infos = [m for m in store.machines() if machine is None or m.machine == machine]
     ideal: dict[str, float] = {m.machine: m.ideal_cycle_s for m in infos}
     order: dict[str, int] = {m.machine: m.position for m in infos}
     if cfg is not None:
         for line, st in cfg.stations():
             ideal[st.id] = st.ideal_cycle_s
             order[st.id] = line.stations.index(st)
-    counts = [store.counter_at("count", t - 1) for t in bounds]
-    meters = [store.counter_at("energy", t - 1) for t in bounds]
+    counts = [store.counter_at("count", t - 1, machine) for t in bounds]
+    meters = [store.counter_at("energy", t - 1, machine) for t in bounds]
     infos = sorted(infos, key=lambda m: (m.area, m.line, order.get(m.machine, 0), m.machine))
+    newest = store.last_changes(END_OF_TIME_MS, machine)
     out = []
     for i, (t0, t1) in enumerate(pairwise(bounds)):
         ends = {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
-        durations = state_durations(store, t0, t1, ends)
+        durations = state_durations(store, t0, t1, ends, newest, machine)
         c0, c1, e0, e1 = counts[i], counts[i + 1], meters[i], meters[i + 1]
         lines: dict[str, list[MachineFacts]] = defaultdict(list)
         for info in infos:

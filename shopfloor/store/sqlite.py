@@ -213,13 +213,20 @@ class SqliteStore:
             )  # fmt: skip
         return out
 
-    def _latest(self, table: str, cols: str, t: int) -> dict[str, tuple[Any, ...]]:
+    def _latest(
+        self, table: str, cols: str, t: int, only: str | None = None
+    ) -> dict[str, tuple[Any, ...]]:
         """Per machine, the newest row with ts < t: one index seek per machine (a GROUP BY
         over the table reads every row before t)."""
         with self._lock:
             try:
                 out = {}
-                for (machine,) in self.db.execute("SELECT machine FROM machines").fetchall():
+                machines = (
+                    [(only,)]
+                    if only
+                    else self.db.execute("SELECT machine FROM machines").fetchall()
+                )
+                for (machine,) in machines:
                     row = self.db.execute(
                         f"SELECT ts, {cols} FROM {table} WHERE machine = ? AND ts < ? "
                         "ORDER BY ts DESC, seq DESC LIMIT 1",
@@ -231,10 +238,9 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from None
 
-    def last_changes(self, t: int) -> dict[str, tuple[int, str, str]]:
-        return {
-            m: (ts, st, r) for m, (ts, st, r) in self._latest("states", "state, reason", t).items()
-        }
+    def last_changes(self, t: int, machine: str | None = None) -> dict[str, tuple[int, str, str]]:
+        rows = self._latest("states", "state, reason", t, machine)
+        return {m: (ts, st, r) for m, (ts, st, r) in rows.items()}
 
     def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
         rows = self._query(
@@ -244,25 +250,30 @@ class SqliteStore:
         )
         return {m: dict(zip(STATES, secs, strict=True)) for m, *secs in rows}
 
-    def states(self, t0: int, t1: int) -> dict[str, list[tuple[int, str, str]]]:
+    def states(
+        self, t0: int, t1: int, machine: str | None = None
+    ) -> dict[str, list[tuple[int, str, str]]]:
         out: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
-        for machine, change in self.last_changes(t0).items():
-            out[machine].append(change)
-        for machine, ts, state, reason in self._query(
-            "SELECT machine, ts, state, reason FROM states WHERE ts >= ? AND ts < ? ORDER BY machine, ts, seq",
-            (t0, t1),
+        for m, change in self.last_changes(t0, machine).items():
+            out[m].append(change)
+        where, args = ("machine = ? AND ", (machine,)) if machine else ("", ())
+        for m, ts, state, reason in self._query(
+            f"SELECT machine, ts, state, reason FROM states WHERE {where}ts >= ? AND ts < ? ORDER BY machine, ts, seq",
+            (*args, t0, t1),
         ):
-            out[machine].append((ts, state, reason))
+            out[m].append((ts, state, reason))
         return dict(out)
 
-    def counter_at(self, channel: str, t: int) -> dict[str, tuple[int, dict[str, float]]]:
+    def counter_at(
+        self, channel: str, t: int, machine: str | None = None
+    ) -> dict[str, tuple[int, dict[str, float]]]:
         if channel == "count":
-            rows = self._latest("counts", "total, good, scrap", t + 1)
+            rows = self._latest("counts", "total, good, scrap", t + 1, machine)
             return {
                 m: (ts, {"total": a, "good": b, "scrap": c}) for m, (ts, a, b, c) in rows.items()
             }
         if channel == "energy":
-            rows = self._latest("energy", "energy_kwh", t + 1)
+            rows = self._latest("energy", "energy_kwh", t + 1, machine)
             return {m: (ts, {"energy_kwh": e}) for m, (ts, e) in rows.items()}
         raise ValueError(f"not a cumulative channel: {channel}")
 

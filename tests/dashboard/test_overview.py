@@ -123,8 +123,14 @@ def test_machine_page_draws_what_the_simulator_knows(seeded, monkeypatch):
     monkeypatch.setattr(
         page, "machine_view", lambda ctx, m, kind: real(ctx, m, kind, now_s=END_MS / 1000)
     )
-    gantt, power, states, table, message = page.refresh(1, "cnc-02", "last_24h", "en")
+    out = page.refresh(1, "cnc-02", "last_24h", "en")
+    counters, by_hour, by_shift, hour_title, shift_title, gantt, power, states, table, message = out
     assert message is None
+    shown = {c.__dict__["data-counter"]: c.children for c in counters}
+    assert shown["good"] == f"Good {truth['machines']['cnc-02']['good_count']}"
+    assert (hour_title, shift_title) == ("OEE per hour", "OEE per shift")
+    assert len(by_hour.data[0].x) == 24
+    assert list(by_shift.data[0].x) == ["Mon 23/11 A", "Mon 23/11 B"]
     running = next(tr for tr in gantt.data if tr.name == "Running")
     assert sum(running.x) / 1000 == pytest.approx(truth["machines"]["cnc-02"]["running_s"], abs=2)
     assert 100 <= len(power.data[0].y) <= 601  # bucketed: never the 8,640 raw samples
@@ -215,8 +221,30 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     assert list(shifts.data[0].x) == ["Mon 23/11 A", "Mon 23/11 B"]
     # Machines draw (almost) nothing off shift: the shifts hold all but the meter's last minute.
     assert 0.995 * want_kwh <= sum(shifts.data[0].y) <= want_kwh + 0.1
-    assert [r.__dict__["data-line"] for r in table.children[1].children] == list(data.report["lines"])
+    assert [r.__dict__["data-line"] for r in table.children[1].children] == list(
+        data.report["lines"]
+    )
     assert set(data.report["lines"]) == set(truth["lines"])
     assert float(items["peak"].split(": ")[1].split()[0]) == pytest.approx(
         max(demand.data[0].y), abs=0.1
     )
+
+
+def test_machine_oee_per_shift_equals_the_simulator_over_that_shift(seeded):
+    """The simulator is deterministic: the run up to 14:00 minus the run up to 06:00 is what
+    happened in shift A."""
+    from dashboard.context import context
+    from dashboard.data import machine_view
+
+    cfg = seeded[0]
+    upto = {
+        h: run(cfg, ListSink(), START_MS, h * 3600).report["machines"]["cnc-02"] for h in (6, 14)
+    }
+    view = machine_view(context(), "cnc-02", "last_24h", now_s=END_MS / 1000)
+    (name, start, shift_a), _ = view.by_shift
+    assert (name, start) == ("A", START_MS + 6 * 3_600_000)
+    for key in ("good_count", "scrap_count", "running_s", "down_s"):
+        assert shift_a[key] == pytest.approx(upto[14][key] - upto[6][key], abs=1.0), key
+    hours = dict(view.by_hour)
+    ten = hours[START_MS + 10 * 3_600_000]  # the meal break 10:00-10:30
+    assert ten["planned_stop_s"] == pytest.approx(1800, abs=1)

@@ -173,3 +173,10 @@ def test_energy_buckets_hold_the_newest_reading(store):
     )
     assert store.energy_buckets(0, 20_000, 10_000)["m1"] == [(0, 1.25), (10_000, 2.5)]
     assert store.energy_buckets(9000, 13_000, 10_000)["m1"] == [(10_000, 2.0)]
+
+
+def test_one_machine_only(store):
+    assert set(store.states(0, 10_000, "m1")) == {"m1"}
+    assert store.states(4000, 9000, "m1")["m1"][0] == (1000, "running", "")
+    assert store.states(0, 10_000, "m2") == {}
+    assert store.last_changes(5000, "m1") == {"m1": (1000, "running", "")}
