@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import hmac
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
 import flask
-from dash import Dash, dcc, html
+from dash import Dash, Input, Output, callback, dcc, html
 
 from dashboard import ids
 from dashboard.context import DashContext, set_context
@@ -49,13 +50,19 @@ def create_app(
                     ),
                     dcc.Dropdown(
                         id=ids.RANGE,
-                        options=[
-                            {"label": t(f"range.{r}", "en"), "value": r}
-                            for r in RANGES
-                            if r != "custom"
-                        ],
+                        options=[{"label": t(f"range.{r}", "en"), "value": r} for r in RANGES],
                         value="current_shift",
                         clearable=False,
+                    ),
+                    html.Span(
+                        [
+                            # Local wall-clock time of the plant (the browser's zone is ignored).
+                            dcc.Input(id=ids.CUSTOM_START, type="datetime-local", debounce=True),
+                            dcc.Input(id=ids.CUSTOM_END, type="datetime-local", debounce=True),
+                            html.Span(f" ({tz.key})"),
+                        ],
+                        id=ids.CUSTOM_BOX,
+                        style={"display": "none"},
                     ),
                 ],
                 className="header",
@@ -67,6 +74,18 @@ def create_app(
     if auth:
         _basic_auth(app.server, auth)
     return app
+
+
+@callback(
+    Output(ids.CUSTOM_BOX, "style"),
+    Output(ids.RANGE, "options"),
+    Input(ids.RANGE, "value"),
+    Input(ids.LANG, "value"),
+)
+def header_range(range_kind: str | None, lang: str | None) -> tuple[dict[str, str], list[Any]]:
+    """The custom range's inputs show only when it is picked; range names follow the language."""
+    options = [{"label": t(f"range.{r}", lang or "en"), "value": r} for r in RANGES]
+    return {"display": "inline" if range_kind == "custom" else "none"}, options
 
 
 def _basic_auth(server: flask.Flask, auth: str) -> None:

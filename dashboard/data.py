@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
@@ -15,8 +16,37 @@ from shopfloor.timerange import resolve, shift_windows
 NO_DATA = "no data in the store for this range yet"
 
 
+class RangeError(StoreError):
+    """A custom range that cannot be used; shown on the page like an unreachable store."""
+
+
+def range_spec(range_kind: str | None, start: str | None = None, end: str | None = None) -> str:
+    """The header's range as one value: a named range, or custom|<start>|<end> (local times)."""
+    if range_kind == "custom":
+        return f"custom|{start or ''}|{end or ''}"
+    return range_kind or "current_shift"
+
+
+def _local_ms(text: str, ctx: DashContext, name: str) -> int:
+    if not text:
+        raise RangeError(f"custom range: set its {name} (local time, {ctx.tz.key})")
+    try:
+        local = datetime.fromisoformat(text)
+    except ValueError:
+        raise RangeError(f"custom range: {name} {text!r} is not a date and time") from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ctx.tz)
+    return int(local.timestamp() * 1000)
+
+
 def window_ms(ctx: DashContext, range_kind: str, now_s: float | None) -> tuple[int, int]:
-    """The named range as [t0, t1) epoch ms; t1 includes the instant `now`."""
+    """The range as [t0, t1) epoch ms; a named range's t1 includes the instant `now`."""
+    if range_kind.startswith("custom|"):
+        _, start, end = range_kind.split("|", 2)
+        t0, t1 = _local_ms(start, ctx, "start"), _local_ms(end, ctx, "end")
+        if t1 <= t0:
+            raise RangeError("custom range: the end must be after the start")
+        return t0, t1
     t0, t1 = resolve(range_kind, time.time() if now_s is None else now_s, ctx.calendar)
     return int(t0 * 1000), int(t1 * 1000) + 1
 
@@ -31,13 +61,13 @@ class Overview:
 
 
 def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Overview:
-    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
+        t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
-        latest = ctx.store.states(t1_ms, t1_ms + 1)
+        latest = ctx.store.last_changes(t1_ms)
     except StoreError as exc:
-        return Overview(None, {}, str(exc), t0_ms, t1_ms)
-    states = {m: (rows[-1][1], rows[-1][2]) for m, rows in latest.items() if rows}
+        return Overview(None, {}, str(exc), 0, 0)
+    states = {m: (state, reason) for m, (_, state, reason) in latest.items()}
     if not report["machines"]:
         return Overview(None, states, NO_DATA, t0_ms, t1_ms)
     return Overview(report, states, None, t0_ms, t1_ms)
@@ -69,8 +99,9 @@ def machine_view(
 ) -> MachineView:
     """One machine over a range; power is averaged into at most `points` buckets (a page
     never fetches raw samples it does not draw)."""
-    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
+    t0_ms = t1_ms = 0
     try:
+        t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         changes = ctx.store.states(t0_ms, t1_ms, machine).get(machine, [])
         power = ctx.store.samples(
             machine, t0_ms, t1_ms, every_ms=max(1000, (t1_ms - t0_ms) // points)
@@ -138,8 +169,8 @@ def bottleneck(report: dict[str, Any], line_id: str) -> str:
 
 
 def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Losses:
-    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
+        t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
         changes = ctx.store.states(t0_ms, t1_ms)
     except StoreError as exc:
@@ -205,8 +236,8 @@ def shift_reports(
 
 
 def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Energy:
-    t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
     try:
+        t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
         if not report["machines"]:
             return Energy(None, {}, [], {}, [], NO_DATA)

@@ -10,7 +10,7 @@ from dash import Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.context import DashContext, context
-from dashboard.data import Energy, energy
+from dashboard.data import Energy, energy, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 from shopfloor import kpi, tariff
@@ -99,10 +99,16 @@ def line_table(data: Energy, ctx: DashContext, lang: str) -> html.Table:
     Output(ids.ENERGY_MESSAGE, "children"),
     *header_inputs(),
 )
-def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
+def refresh(
+    _n: int | None,
+    range_kind: str | None,
+    lang: str | None,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[Any, ...]:
     lang = lang or "en"
     ctx = context()
-    data = energy(ctx, range_kind or "current_shift")
+    data = energy(ctx, range_spec(range_kind, start, end))
     if data.report is None:
         return {}, {}, {}, {}, None, None, data.error
     return (

@@ -9,7 +9,7 @@ from dash import Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.context import context
-from dashboard.data import losses
+from dashboard.data import losses, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 
@@ -34,9 +34,15 @@ def layout(**_: Any) -> html.Div:
     Output(ids.LOSSES_MESSAGE, "children"),
     *header_inputs(),
 )
-def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
+def refresh(
+    _n: int | None,
+    range_kind: str | None,
+    lang: str | None,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[Any, ...]:
     lang = lang or "en"
-    data = losses(context(), range_kind or "current_shift")
+    data = losses(context(), range_spec(range_kind, start, end))
     if data.report is None:
         return {}, {}, None, data.error
     rows = [

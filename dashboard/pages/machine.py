@@ -11,8 +11,9 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.context import context
-from dashboard.data import MachineView, machine_view
+from dashboard.data import MachineView, machine_view, range_spec
 from dashboard.i18n import t
+from dashboard.inputs import header_inputs
 from shopfloor.store.base import StoreError
 
 dash.register_page(__name__, path="/machine", name="Machine", order=1)
@@ -105,18 +106,22 @@ def hour_labels(view: MachineView) -> list[str]:
     Output(ids.MACHINE_MESSAGE, "children"),
     Input(ids.REFRESH, "n_intervals"),
     Input(ids.MACHINE_PICK, "value"),
-    Input(ids.RANGE, "value"),
-    Input(ids.LANG, "value"),
+    *header_inputs()[1:],
 )
 def refresh(
-    _n: int | None, machine: str | None, range_kind: str | None, lang: str | None
+    _n: int | None,
+    machine: str | None,
+    range_kind: str | None,
+    lang: str | None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> tuple[Any, ...]:
     lang = lang or "en"
     titles = (t("by_hour", lang), t("by_shift", lang))
     if not machine:
         return None, {}, {}, *titles, {}, {}, {}, None, t("no_machines", lang)
     ctx = context()
-    view = machine_view(ctx, machine, range_kind or "current_shift")
+    view = machine_view(ctx, machine, range_spec(range_kind, start, end))
     if view.error:
         return None, {}, {}, *titles, {}, {}, {}, None, view.error
     gantt = figures.state_timeline(view.changes, view.t0_ms, view.t1_ms, ctx.tz, machine, lang)

@@ -11,7 +11,7 @@ from dash import Output, callback, dcc, html
 from dashboard import figures, ids
 from dashboard.colors import STATE_COLORS
 from dashboard.context import context
-from dashboard.data import Overview, overview
+from dashboard.data import Overview, overview, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 
@@ -96,9 +96,15 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
     Output(ids.OVERVIEW_UPDATED, "children"),
     *header_inputs(),
 )
-def refresh(_n: int | None, range_kind: str | None, lang: str | None) -> tuple[Any, ...]:
+def refresh(
+    _n: int | None,
+    range_kind: str | None,
+    lang: str | None,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[Any, ...]:
     ctx = context()
-    return render(overview(ctx, range_kind or "current_shift"), lang or "en", ctx.tz)
+    return render(overview(ctx, range_spec(range_kind, start, end)), lang or "en", ctx.tz)
 
 
 def render(data: Overview, lang: str, tz: Any) -> tuple[Any, ...]:

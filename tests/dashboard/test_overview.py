@@ -248,3 +248,22 @@ def test_machine_oee_per_shift_equals_the_simulator_over_that_shift(seeded):
     hours = dict(view.by_hour)
     ten = hours[START_MS + 10 * 3_600_000]  # the meal break 10:00-10:30
     assert ten["planned_stop_s"] == pytest.approx(1800, abs=1)
+
+
+def test_custom_range_in_plant_time_and_its_errors(seeded):
+    from dashboard.context import context
+    from dashboard.data import overview, range_spec
+
+    _, truth, _, _ = seeded
+    # Local wall-clock times of the plant (Asia/Ho_Chi_Minh), not UTC.
+    data = overview(context(), range_spec("custom", "2026-11-23T00:00", "2026-11-24T00:00"))
+    assert (data.t0_ms, data.t1_ms) == (START_MS, END_MS)
+    assert data.report["plant"]["good_count"] == truth["plant"]["good_count"]
+    assert overview(context(), range_spec("custom", "2026-11-23T00:00", None)).error == (
+        "custom range: set its end (local time, Asia/Ho_Chi_Minh)"
+    )
+    bad = overview(context(), range_spec("custom", "2026-11-23T08:00", "2026-11-23T07:00"))
+    assert bad.error == "custom range: the end must be after the start"
+    assert "not a date" in overview(context(), range_spec("custom", "soon", "later")).error
+    page = sys.modules["pages.overview"]
+    assert page.refresh(1, "custom", "en", "x", "y")[3].startswith("custom range:")
