@@ -12,6 +12,7 @@ import flask
 from dash import Dash, Input, Output, callback, dcc, html
 
 from dashboard import ids
+from dashboard.commands import CommandClient
 from dashboard.context import DashContext, set_context
 from dashboard.i18n import t
 from shopfloor.config.schema import PlantConfig
@@ -21,12 +22,15 @@ from shopfloor.timerange import RANGES
 
 
 def create_app(
-    store: Store, cfg: PlantConfig | None = None, auth: str | None = None, refresh_s: float = 5.0
+    store: Store,
+    cfg: PlantConfig | None = None,
+    auth: str | None = None,
+    refresh_s: float = 5.0,
+    commands: CommandClient | None = None,
 ) -> Dash:
     tz = ZoneInfo(cfg.plant.timezone if cfg else "Asia/Ho_Chi_Minh")
-    set_context(
-        DashContext(store, cfg, tz, ShiftCalendar(cfg.shifts if cfg else None, tz), refresh_s)
-    )
+    calendar = ShiftCalendar(cfg.shifts if cfg else None, tz)
+    set_context(DashContext(store, cfg, tz, calendar, refresh_s, commands))
     app = Dash(__name__, use_pages=True, pages_folder="pages", title="shopfloor")
     app.layout = html.Div(
         [
@@ -37,6 +41,7 @@ def create_app(
                         [
                             dcc.Link(page["name"], href=page["relative_path"])
                             for page in dash.page_registry.values()
+                            if commands is not None or page["path"] != "/simulation"
                         ]
                     ),
                     dcc.RadioItems(

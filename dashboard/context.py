@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from dashboard.commands import CommandClient
 from shopfloor.config.schema import PlantConfig
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import Store
@@ -17,6 +18,7 @@ class DashContext:
     tz: ZoneInfo
     calendar: ShiftCalendar
     refresh_s: float = 5.0
+    commands: CommandClient | None = None  # the simulator's cmd topic (--broker)
 
 
 _CTX: DashContext | None = None

@@ -23,6 +23,11 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--auth", metavar="USER:PASS", help="basic auth on every route (or SHOPFLOOR_DASH_AUTH)"
     )
+    p.add_argument(
+        "--broker",
+        metavar="URL",
+        help="the simulator's broker: enables the Simulation page (mqtt://[user:pass@]host[:port])",
+    )
     p.set_defaults(func=cmd_dash)
 
 
@@ -42,7 +47,26 @@ def cmd_dash(args: argparse.Namespace) -> int:
         store = open_store(args.store)
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
-    app = create_app(store, cfg, auth=auth)
+    commands = None
+    if args.broker:
+        from dashboard.commands import CommandClient
+        from shopfloor.mqtt_url import parse_broker_url
+
+        try:
+            url = parse_broker_url(args.broker)
+        except ValueError as exc:
+            raise UserError(f"--broker: {exc}") from None
+        if cfg is not None:
+            enterprise, site = cfg.plant.enterprise, cfg.plant.site
+        else:
+            known = store.machines()
+            if not known:
+                raise UserError(
+                    "--broker needs --config (or a store that has data) to know the plant"
+                )
+            enterprise, site = known[0].enterprise, known[0].site
+        commands = CommandClient(url, enterprise, site)
+    app = create_app(store, cfg, auth=auth, commands=commands)
     print(f"dashboard ready: http://{args.host}:{args.port}/", flush=True)
     app.run(host=args.host, port=args.port, debug=False)
     return 0

@@ -91,6 +91,39 @@ def cell(driver, key: str) -> str | None:
     return text_of(driver, By.CSS_SELECTOR, f'[data-kpi="{key}"]')
 
 
+def pick_range(browser, label: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: browser.find_elements(By.ID, "range") or None, 30, "the range picker")
+    browser.find_element(By.ID, "range").click()
+    wait_for(
+        lambda: (
+            [
+                e
+                for e in browser.find_elements(By.XPATH, f"//*[text()='{label}']")
+                if e.is_displayed()
+            ]
+            or None
+        ),
+        10,
+        "range options",
+    )[-1].click()
+
+
+def graphs_drawn(browser, n: int) -> bool | None:
+    from selenium.webdriver.common.by import By
+
+    return (
+        len(browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .main-svg .trace")) >= n or None
+    )
+
+
+def to_vietnamese(browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.XPATH, "//label[contains(., 'Tiếng Việt')]").click()
+
+
 def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served, browser):
     from selenium.webdriver.common.by import By
 
@@ -99,20 +132,7 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
     wait_for(
         lambda: browser.find_elements(By.CSS_SELECTOR, ".kpi-table") or None, 30, "the KPI table"
     )
-    # Range: last 24 h, the simulated day.
-    browser.find_element(By.ID, "range").click()
-    wait_for(
-        lambda: (
-            [
-                e
-                for e in browser.find_elements(By.XPATH, "//*[text()='Last 24 h']")
-                if e.is_displayed()
-            ]
-            or None
-        ),
-        10,
-        "range options",
-    )[-1].click()
+    pick_range(browser, "Last 24 h")  # the simulated day
     want = truth["plant"]["oee"] * 100
 
     def plant_oee_near() -> float | None:
@@ -140,3 +160,70 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
         lambda: text_of(browser, By.CLASS_NAME, "updated"), 10, "refresh time"
     ).startswith("Cập nhật lúc")
     assert "Độ sẵn sàng" in browser.page_source
+
+
+def test_machine_page_counters_per_hour_and_shift(served, browser):
+    from selenium.webdriver.common.by import By
+
+    url, truth = served
+    browser.get(url + "machine")
+    pick_range(browser, "Last 24 h")
+    want = truth["machines"]["cnc-01"]["good_count"]  # the first machine is picked
+    wait_for(
+        lambda: (
+            text_of(browser, By.CSS_SELECTOR, '[data-counter="good"]') == f"Good {want}" or None
+        ),
+        30,
+        f"cnc-01 good count {want}",
+    )
+    wait_for(lambda: graphs_drawn(browser, 5), 30, "the machine's graphs")
+    assert "OEE per shift" in browser.page_source
+    browser.save_screenshot(str(ROOT / "docs" / "machine.png"))
+    to_vietnamese(browser)
+    wait_for(lambda: "OEE theo ca" in browser.page_source or None, 20, "Vietnamese labels")
+
+
+def test_losses_page_bottleneck_and_pareto(served, browser):
+    from selenium.webdriver.common.by import By
+
+    url, _ = served
+    browser.get(url + "losses")
+    pick_range(browser, "Last 24 h")
+    got = wait_for(
+        lambda: text_of(browser, By.CSS_SELECTOR, '[data-bottleneck="machining-1"]'),
+        30,
+        "bottlenecks",
+    )
+    assert got == "cnc-02"  # 50 s ideal, 53 s mean: the slowest of its line
+    wait_for(lambda: graphs_drawn(browser, 2), 30, "pareto and waterfall")
+    browser.save_screenshot(str(ROOT / "docs" / "losses.png"))
+    to_vietnamese(browser)
+    wait_for(lambda: "Điểm nghẽn" in browser.page_source or None, 20, "Vietnamese labels")
+
+
+def test_energy_page_total_cost_and_co2e(served, browser):
+    from selenium.webdriver.common.by import By
+
+    url, truth = served
+    browser.get(url + "energy")
+    pick_range(browser, "Last 24 h")
+    legacy = {st.id for _, st in load_config(PLANT).stations() if st.connectivity == "legacy"}
+    metered = sum(m["energy_kwh"] for mid, m in truth["machines"].items() if mid not in legacy)
+    wait_for(
+        lambda: (
+            text_of(browser, By.CSS_SELECTOR, '[data-energy="total"]')
+            == f"Energy (kWh): {metered:.1f}"
+            or None
+        ),
+        30,
+        f"{metered:.1f} kWh",
+    )
+    assert (
+        text_of(browser, By.CSS_SELECTOR, '[data-energy="co2e"]')
+        == f"CO2e: {metered * 0.6592:,.1f} kg"
+    )
+    assert text_of(browser, By.CSS_SELECTOR, '[data-energy="cost"]').endswith(" VND")
+    wait_for(lambda: graphs_drawn(browser, 4), 30, "the energy graphs")
+    browser.save_screenshot(str(ROOT / "docs" / "energy.png"))
+    to_vietnamese(browser)
+    wait_for(lambda: "Chi phí điện" in browser.page_source or None, 20, "Vietnamese labels")
