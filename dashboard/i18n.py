@@ -14,6 +14,7 @@ LABELS: dict[str, dict[str, str]] = {
     "machine": {"en": "Machine", "vi": "Máy"},
     "good": {"en": "Good", "vi": "Đạt"},
     "scrap": {"en": "Scrap", "vi": "Phế phẩm"},
+    "target": {"en": "Target", "vi": "Mục tiêu"},
     "energy_kwh": {"en": "Energy (kWh)", "vi": "Điện năng (kWh)"},
     "power_kw": {"en": "Power (kW)", "vi": "Công suất (kW)"},
     "time": {"en": "Time", "vi": "Thời gian"},

@@ -89,6 +89,12 @@ def energy_kwh(durations_s: Mapping[str, float], power_kw: Mapping[str, float]) 
     return sum(power_kw.get(state, 0.0) * sec for state, sec in durations_s.items()) / 3600.0
 
 
+def target_count(planned_s: float, ideal_cycle_s: float) -> int:
+    """Output target: what the planned production time yields at the ideal cycle. Good parts
+    against it is the OEE (ISO 22400: OEE = good x ideal cycle / planned time)."""
+    return int(planned_s // ideal_cycle_s) if ideal_cycle_s > 0 else 0
+
+
 def kwh_per_good(energy_kwh: float, good_count: float) -> float:
     """Energy per good part: the energy spent on scrap counts against the good ones."""
     return energy_kwh / good_count if good_count > 0 else 0.0

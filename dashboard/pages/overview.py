@@ -14,6 +14,7 @@ from dashboard.context import context
 from dashboard.data import Overview, overview, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
+from shopfloor import kpi
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
@@ -62,6 +63,7 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
                 "performance",
                 "quality",
                 "good",
+                "target",
                 "scrap",
                 "energy_kwh",
             )
@@ -79,6 +81,10 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
                     for k in ("oee", "availability", "performance", "quality")
                 ),
                 html.Td(str(e["good_count"])),
+                html.Td(
+                    str(kpi.target_count(e["planned_s"], e["ideal_cycle_s"])),
+                    **{"data-kpi": f"{kind}:{name}:target"},
+                ),
                 html.Td(str(e["scrap_count"])),
                 html.Td(f"{e['energy_kwh']:.1f}"),
             ]

@@ -33,6 +33,7 @@ class Influx1Store(InfluxQLQueries):
         )
         self._db_ready = False
         self.reader = InfluxQLReader(self._query)
+        self._heard: dict[str, int] = {}
 
     def _request(
         self, method: str, path: str, params: dict[str, str], body: bytes | None = None
@@ -61,14 +62,14 @@ class Influx1Store(InfluxQLQueries):
         self._request(
             "POST", "/write", {"db": self.db, "precision": "u"}, lineproto.encode(records)
         )
-        rollup = self.rollup_lines(records)
+        rollup = self.derived_lines(records)
         if rollup:
             try:
                 self._request(
                     "POST", "/write", {"db": self.db, "precision": "u"}, "\n".join(rollup).encode()
                 )
             except StoreError:
-                self.rollup_failed()
+                self.derived_failed()
                 raise
 
     def _query(self, q: str) -> list[Series]:

@@ -79,6 +79,7 @@ class Influx2Store(InfluxQLQueries):
         )
         self._replayer.start()
         self.reader = InfluxQLReader(self._query)
+        self._heard: dict[str, int] = {}
         self._dbrp_checked = False
 
     # -- writes ------------------------------------------------------------------------------
@@ -115,12 +116,12 @@ class Influx2Store(InfluxQLQueries):
         if not records:
             return
         self._write_lines([lineproto.line(r) for r in records])
-        rollup = self.rollup_lines(records)
+        rollup = self.derived_lines(records)
         if rollup:
             try:
                 self._write_lines(rollup)
             except StoreError:
-                self.rollup_failed()
+                self.derived_failed()
                 raise
 
     def _write_lines(self, lines: list[str]) -> None:

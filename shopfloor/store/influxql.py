@@ -5,6 +5,7 @@ of cumulative counters, state changes in the window, bucketed power."""
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,8 @@ from shopfloor.kpi import STATES
 from shopfloor.store import lineproto
 from shopfloor.store.base import MachineInfo, Record, StoreError
 from shopfloor.store.rollup import Change, HourRollup
+
+log = logging.getLogger("shopfloor.store.influx")
 
 Series = list[dict[str, Any]]  # [{"name", "tags", "columns", "values"}]
 Query = Callable[[str], list[Series]]
@@ -35,6 +38,10 @@ def _lit(v: str) -> str:
     return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+class NoInfluxQL(StoreError):
+    """The server takes line protocol but answers no InfluxQL (VictoriaMetrics)."""
+
+
 class InfluxQLReader:
     def __init__(self, query: Query):
         self._run = query  # runs InfluxQL with epoch=u, returns one Series per statement
@@ -44,23 +51,28 @@ class InfluxQLReader:
         want = q.count(";") + 1
         if len(out) != want:
             # Not an InfluxQL server (VictoriaMetrics takes writes only), or a broken answer.
-            raise StoreError(
+            raise NoInfluxQL(
                 f"/query gave {len(out)} results for {want} statements: no InfluxQL here"
             )
         return out
 
     def machines(self) -> list[MachineInfo]:
-        (births, online, last) = self.query(
+        (births, online, heard) = self.query(
             'SELECT last("ideal_cycle_s") AS ideal_cycle_s, "kind", "position", "line_length", "connectivity", "power_kw" '
             'FROM status WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
             'SELECT last("online") AS online FROM status GROUP BY machine;'
-            'SELECT last("seq") FROM state, count, energy, telemetry GROUP BY machine'
+            'SELECT last("last_ts") AS last_ts FROM heard GROUP BY machine'
         )
         is_online = {tags["machine"]: bool(row["online"]) for tags, row in _rows(online)}
-        last_ts: dict[str, int] = {}
-        for tags, row in _rows(last):
-            m = tags["machine"]
-            last_ts[m] = max(last_ts.get(m, 0), _ms(row["time"]))
+        last_ts = {tags["machine"]: int(row["last_ts"]) for tags, row in _rows(heard)}
+        if any(tags["machine"] not in last_ts for tags, _ in _rows(births)):
+            # Data written before the `heard` points existed: scan the channels.
+            (last,) = self.query(
+                'SELECT last("seq") FROM state, count, energy, telemetry GROUP BY machine'
+            )
+            for tags, row in _rows(last):
+                m = tags["machine"]
+                last_ts[m] = max(last_ts.get(m, 0), _ms(row["time"]))
         out = []
         for tags, row in _rows(births):
             m = tags["machine"]
@@ -189,23 +201,41 @@ class InfluxQLQueries:
 
     reader: InfluxQLReader
     _rollup: HourRollup | None = None
+    _heard: dict[str, int]  # machine -> newest ts written, set in __init__
+    _no_rollup = False
+    url: str
 
-    def rollup_lines(self, records: list[Record]) -> list[str]:
-        """The state_hours points to write once `records` are stored. Call it after the raw
-        write succeeded (a rebuild reads the raw changes back)."""
+    def derived_lines(self, records: list[Record]) -> list[str]:
+        """What to write once `records` are stored (call it after the raw write succeeded: a
+        rollup rebuild reads the raw changes back): the state_hours points, and each machine's
+        newest ts in one `heard` point (one series scan instead of four for machines())."""
+        heard = {}
+        for r in records:
+            if r.channel != "status" and r.ts > heard.get(r.machine, 0):
+                heard[r.machine] = r.ts
+        lines = [
+            f"heard,machine={lineproto.tag(m)} last_ts={float(max(ts, self._heard.get(m, 0)))} 0"
+            for m, ts in heard.items()
+        ]
+        self._heard.update((m, max(ts, self._heard.get(m, 0))) for m, ts in heard.items())
         new = lineproto.new_changes(records)
-        if not new:
-            return []
+        if not new or self._no_rollup:
+            return lines
         if self._rollup is None:
             self._rollup = HourRollup(self.reader.changes_of)
         try:
-            return lineproto.rollup_lines(self._rollup.apply(new))
+            return lines + lineproto.rollup_lines(self._rollup.apply(new))
+        except NoInfluxQL:
+            # A write-only target: nothing here could read the rollup either.
+            log.warning("%s answers no InfluxQL: no state_hours rollup is written", self.url)
+            self._no_rollup = True
+            return lines
         except BaseException:
             self._rollup.forget()
             raise
 
-    def rollup_failed(self) -> None:
-        """The rollup points were not stored: rebuild from the raw changes next time."""
+    def derived_failed(self) -> None:
+        """The derived points were not stored: rebuild the rollup from the raw changes next time."""
         if self._rollup is not None:
             self._rollup.forget()
 

@@ -21,7 +21,7 @@ _TAG_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", 
 _STR_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
 
 
-def _tag(v: str) -> str:
+def tag(v: str) -> str:
     return v.translate(_TAG_ESCAPES)
 
 
@@ -39,7 +39,7 @@ def ts_us(r: Record) -> int:
 
 
 def line(r: Record) -> str:
-    tags = f"enterprise={_tag(r.enterprise)},site={_tag(r.site)},area={_tag(r.area)},line={_tag(r.line)},machine={_tag(r.machine)}"
+    tags = f"enterprise={tag(r.enterprise)},site={tag(r.site)},area={tag(r.area)},line={tag(r.line)},machine={tag(r.machine)}"
     p = r.payload
     seq = _num(r.seq or 0)
     ch = r.channel
@@ -80,7 +80,7 @@ def encode(records: list[Record]) -> bytes:
 def rollup_lines(rows: list[HourRow]) -> list[str]:
     """One state_hours point per machine and hour; a rewrite overwrites every field."""
     return [
-        f"state_hours,machine={_tag(m)} "
+        f"state_hours,machine={tag(m)} "
         + ",".join(f"{s}={_num(secs[s])}" for s in STATES)
         + f" {hour * 1000}"
         for m, hour, secs in rows

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from collector.validate import validate
+from shopfloor import kpi
 from shopfloor.config import load_config
 from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
@@ -45,6 +46,8 @@ def test_overview_numbers_equal_the_ground_truth(seeded):
     for lid, want in truth["lines"].items():
         assert data.report["lines"][lid]["good_count"] == want["good_count"]
         assert data.report["lines"][lid]["oee"] == pytest.approx(want["oee"], abs=0.005)
+        target = kpi.target_count(want["planned_s"], want["ideal_cycle_s"])
+        assert want["good_count"] / target == pytest.approx(want["oee"], abs=0.002)
     assert data.states["cnc-01"][0] in (
         "running",
         "off",
