@@ -67,7 +67,7 @@ def layout(**_: Any) -> html.Div:
                         options=list(LIVE_PARAMS),
                         value="mttr_min",
                         clearable=False,
-                        style={"width": "14em", "display": "inline-block"},
+                        style={"width": "16em", "display": "inline-block"},
                     ),
                     dcc.Input(id=ids.SIM_VALUE, type="number", step="any"),
                     html.Button(t("sim.apply", "en"), id=ids.SIM_PARAM_GO),
