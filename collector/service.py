@@ -140,7 +140,7 @@ class Collector:
         elif isinstance(got, Ignore):
             pass
         else:
-            records = self._accept(got)
+            records = self._accept(got, msg.retain)
         with self._cond:
             while len(self._buf) + len(self._writing) >= self.buffer_limit and not self._stopping:
                 # Full: stop reading. The broker keeps what we do not take.
@@ -153,12 +153,16 @@ class Collector:
                 if len(self._buf) >= self.batch_max:
                     self._cond.notify_all()
 
-    def _accept(self, rec: Record) -> list[Record]:
+    def _accept(self, rec: Record, retained: bool = False) -> list[Record]:
         if rec.channel == "status":
             if rec.payload.get("online"):
                 self.seqs.restart(rec.machine)
                 if rec.payload.get("connectivity") == "legacy" and rec.payload.get("power_kw"):
                     self.power_states.learn(rec.machine, rec.payload["power_kw"])
+            return [rec]
+        if retained:
+            # The broker's copy of a machine's last state, sent on every (re)subscribe: old
+            # news, stored idempotently, but not a sign of order, duplicates or gaps.
             return [rec]
         if rec.seq is not None and not self.seqs.observe(rec.machine, rec.seq):
             self.metrics.duplicates.labels(rec.machine).inc()

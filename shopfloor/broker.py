@@ -82,7 +82,9 @@ class Broker:
         host: str = "127.0.0.1",
         data_dir: str | Path | None = None,
         kind: str = "auto",
+        log_path: str | Path | None = None,
     ):
+        self.log_path = Path(log_path) if log_path else None
         self.port = port
         self.host = host
         self.data_dir = Path(data_dir) if data_dir else None
@@ -119,7 +121,13 @@ class Broker:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         conf.write_text(mosquitto_conf(self.port, self.host, self.data_dir))
         assert self._mosquitto is not None
-        self._proc = subprocess.Popen([self._mosquitto, "-c", str(conf)], stdin=subprocess.DEVNULL)
+        out = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 (mosquitto keeps it)
+        # Its own session: a Ctrl-C in the terminal reaches us, and we stop it last, after the
+        # clients that still have messages to deliver.
+        self._proc = subprocess.Popen(
+            [self._mosquitto, "-c", str(conf)], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            start_new_session=True,
+        )  # fmt: skip
 
     def _start_amqtt(self) -> None:
         ready = threading.Event()

@@ -29,6 +29,7 @@ class Plant:
         sink: Sink,
         start_ms: int,
         seed: int | None = None,
+        seq_after: dict[str, int] | None = None,
     ):
         self.env = env
         self.cfg = cfg
@@ -48,7 +49,10 @@ class Plant:
                 prefix = machine_prefix(
                     cfg.plant.enterprise, cfg.plant.site, line.area, line.id, spec.id
                 )
-                emitter = MachineEmitter(env, sink, prefix, start_ms)
+                # A restarted plant continues each machine's seq (seq_after: the last one sent).
+                emitter = MachineEmitter(
+                    env, sink, prefix, start_ms, (seq_after or {}).get(spec.id, 0)
+                )
                 # One stream per station (string seeds hash with SHA-512, stable across runs),
                 # so editing one station does not reshuffle every other station's luck.
                 st = Station(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +20,15 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from shopfloor.cli import broker_cmd, collect_cmd, config_cmd, dash_cmd, kpi_cmd, sim_cmd
+    from shopfloor.cli import (
+        broker_cmd,
+        collect_cmd,
+        config_cmd,
+        dash_cmd,
+        demo_cmd,
+        kpi_cmd,
+        sim_cmd,
+    )
 
     parser = Parser(prog="shopfloor", description="Smart-factory shop-floor simulator and monitor.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -31,6 +40,7 @@ def build_parser() -> Parser:
     collect_cmd.register(sub)
     kpi_cmd.register(sub)
     dash_cmd.register(sub)
+    demo_cmd.register(sub)
     return parser
 
 
@@ -49,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -68,6 +68,12 @@ def register(sub: Any) -> None:
         action="store_true",
         help="backfill from --start to now, then run live at --speed (default 1)",
     )
+    p.add_argument(
+        "--seq-after",
+        metavar="JSON",
+        help="continue each machine's seq after these: a file or text {machine: last seq} "
+        "(shopfloor demo passes what its store holds, so a restart leaves no gap)",
+    )
     mq = p.add_argument_group("MQTT")
     mq.add_argument(
         "--broker", metavar="URL", help="publish to mqtt://[user:pass@]host[:port] or mqtts://"
@@ -139,6 +145,27 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
     )
 
 
+def _seq_after(text: str) -> dict[str, int]:
+    """--seq-after: JSON text or a file holding it; a clear error names what is wrong."""
+    raw = text
+    if not text.lstrip().startswith("{"):
+        try:
+            with open(text) as f:
+                raw = f.read()
+        except OSError as exc:
+            raise UserError(f"--seq-after: cannot read {text}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--seq-after: not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        for k, v in data.items()
+    ):
+        raise UserError("--seq-after: must be an object of machine id -> whole number >= 0")
+    return data
+
+
 def _machine_prefixes(cfg: Any) -> list[str]:
     from shopfloor.contract import machine_prefix
 
@@ -177,6 +204,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         duration_s = (now_ms - start_ms) / 1000.0
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
+    seq_after = _seq_after(args.seq_after) if args.seq_after else None
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
@@ -201,6 +229,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         result = run(
             cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed,
             then_live=args.then_live, inbox=inbox if args.broker else None, wake=wake,
+            seq_after=seq_after,
         )  # fmt: skip
     plant = result.report["plant"]
     count = sinks[0].count if sinks else sink.count

@@ -1,0 +1,85 @@
+"""`shopfloor demo`: a live factory on this machine in one command (no Docker)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from shopfloor.cli.broker_cmd import _port
+from shopfloor.cli.errors import UserError
+from shopfloor.cli.sim_cmd import _positive
+
+log = logging.getLogger("shopfloor.demo")
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "plant.yaml"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="the broker, simulator, collector and dashboard together, live")
+    p.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="plant config (default: the demo plant)"
+    )
+    p.add_argument("--port", type=_port, default=8050, help="dashboard port (default 8050)")
+    p.add_argument("--host", default="127.0.0.1", help="dashboard address (default 127.0.0.1)")
+    p.add_argument(
+        "--data-dir",
+        default="shopfloor-data",
+        help="the store, broker state and logs (default ./shopfloor-data)",
+    )
+    p.add_argument(
+        "--speed", type=_positive, default=1.0, help="live speed, x real time (default 1)"
+    )
+    p.set_defaults(func=cmd_demo)
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from shopfloor.broker import free_port
+    from shopfloor.cli.config_cmd import load_or_exit
+    from shopfloor.demo import Stack
+    from shopfloor.store.base import StoreError
+
+    cfg = load_or_exit(args.config)
+    probe = free_port(args.host) if args.port == 0 else args.port
+    stack = Stack(Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        try:
+            start_ms = stack.start()
+        except (StoreError, RuntimeError, TimeoutError, OSError) as exc:
+            raise UserError(str(exc)) from None
+        print(
+            f"shopfloor demo: broker {stack.broker.url if stack.broker else '?'}, data in {stack.data_dir}",
+            flush=True,
+        )
+        if start_ms < time.time() * 1000:
+            stack.backfill(start_ms)
+        deadline = time.monotonic() + 60
+        while not stack.dashboard_ready():
+            stack.check()
+            if time.monotonic() > deadline:
+                raise UserError(
+                    f"the dashboard did not answer in 60 s; see {stack.data_dir / 'dashboard.log'}"
+                )
+            time.sleep(0.2)
+        print(
+            f"dashboard ready: {stack.dashboard_url} (live at {args.speed:g}x; Ctrl-C stops)",
+            flush=True,
+        )
+        while True:
+            stack.check()
+            time.sleep(0.5)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        print("stopping: simulator, collector, dashboard, broker ...", flush=True)
+    finally:
+        stack.stop()
+    print("stopped; nothing acknowledged was lost", flush=True)
+    return 0

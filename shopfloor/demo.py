@@ -1,0 +1,207 @@
+"""`shopfloor demo`: the embedded broker, the collector, the dashboard and the simulator, as
+one supervised stack on this machine (no Docker).
+
+Each service runs as its own `shopfloor` process, the same code a deployment runs; they are
+started in their own sessions so a Ctrl-C reaches only this supervisor, which then stops them
+in the order that loses nothing: the simulator first (it delivers what is in flight and
+publishes its machines offline), then, once the store has stopped moving, the collector (it
+drains its buffer), the dashboard, and the broker last.
+
+A second run on the same --data-dir continues: each machine's seq goes on after the last one
+stored, and the backfill starts where the stored data ends (or at the start of the current
+shift, whichever is later).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from shopfloor.broker import Broker, free_port
+from shopfloor.config.schema import PlantConfig
+from shopfloor.contract import plant_filter
+from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.sqlite import SqliteStore
+from shopfloor.timerange import current_shift_s
+
+log = logging.getLogger("shopfloor.demo")
+
+
+def shopfloor_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "shopfloor.cli.main", *args]
+
+
+COLLECTOR_ID = "shopfloor-demo-collector"
+
+
+def prime_session(url: str, client_id: str, topic: str, timeout_s: float = 10.0) -> None:
+    """Create the collector's persistent session and subscription before anything publishes,
+    so the broker queues the first messages for it even if the collector connects later."""
+    from shopfloor.mqtt_url import make_client, parse_broker_url
+
+    done = threading.Event()
+    broker = parse_broker_url(url)
+    client = make_client(broker, client_id, clean_session=False)
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+    client.on_subscribe = lambda *_: done.set()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        if not done.wait(timeout_s):
+            raise RuntimeError(f"the broker {url} did not take the collector's subscription")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def backfill_start_ms(cfg: PlantConfig, store: SqliteStore, now_ms: int) -> int:
+    """Where the history starts: the current (or last) shift's start, or later where the
+    stored data of an earlier run ends."""
+    from zoneinfo import ZoneInfo
+
+    cal = ShiftCalendar(cfg.shifts, ZoneInfo(cfg.plant.timezone))
+    shift_start, _, _ = current_shift_s(now_ms / 1000, cal)
+    stored = max((m.last_ts for m in store.machines()), default=0)
+    return max(int(shift_start * 1000), stored + 1)
+
+
+@dataclass
+class Stack:
+    config: Path
+    cfg: PlantConfig
+    data_dir: Path
+    port: int
+    host: str = "127.0.0.1"
+    speed: float = 1.0
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    broker: Broker | None = None
+
+    @property
+    def db(self) -> Path:
+        return self.data_dir / "shopfloor.db"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log_file = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
+        self.procs[name] = subprocess.Popen(
+            shopfloor_cmd(*args), stdout=log_file, stderr=log_file, start_new_session=True
+        )
+
+    def start(self) -> int:
+        """Everything up; returns the simulated start of the backfill (epoch ms)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        store = SqliteStore(self.db)
+        now_ms = int(time.time() * 1000)
+        start_ms = backfill_start_ms(self.cfg, store, now_ms)
+        seq_after = store.max_seq()
+        store.close()
+        self.broker = Broker(
+            free_port(), data_dir=self.data_dir / "broker", log_path=self.data_dir / "broker.log"
+        ).start()
+        url = self.broker.url
+        store_url = f"sqlite:///{self.db}"
+        prime_session(
+            url, COLLECTOR_ID, plant_filter(self.cfg.plant.enterprise, self.cfg.plant.site)
+        )
+        self._spawn(
+            "collector", "collect", "--broker", url, "--store", store_url,
+            "--config", str(self.config), "--client-id", COLLECTOR_ID,
+            "--metrics-port", "0", "--max-future", "3650d",  # --speed runs ahead of the clock
+        )  # fmt: skip
+        self._spawn(
+            "dashboard", "dash", "--store", store_url, "--config", str(self.config),
+            "--host", self.host, "--port", str(self.port), "--broker", url,
+        )  # fmt: skip
+        sim = ["sim", "--config", str(self.config), "--broker", url, "--speed", f"{self.speed:g}"]
+        start = datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()
+        # An earlier run at --speed above 1 may have run ahead of the clock: no backfill then.
+        sim += ["--start", start, "--then-live"] if start_ms < now_ms else ["--start", start]
+        if seq_after:
+            sim += ["--seq-after", json.dumps(seq_after)]
+        self._spawn("simulator", *sim)
+        return start_ms
+
+    def check(self) -> None:
+        """A service that died is an error the user must see, with where its log is."""
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"the {name} stopped (exit {proc.returncode}); see {self.data_dir / (name + '.log')}"
+                )
+
+    def dashboard_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.dashboard_url, timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stored_until_ms(self) -> int:
+        store = SqliteStore(self.db)
+        try:
+            return max((m.last_ts for m in store.machines()), default=0)
+        finally:
+            store.close()
+
+    def stored_seqs(self) -> int:
+        store = SqliteStore(self.db)
+        try:
+            return sum(store.max_seq().values())
+        finally:
+            store.close()
+
+    def backfill(self, start_ms: int) -> None:
+        """A progress bar of the history stored so far, until it reaches the wall clock (less
+        the last sampling interval, which a live plant is always behind by)."""
+        target_ms = int(time.time() * 1000) - 30_000
+        total_min = max(1, -(-(target_ms - start_ms) // 60000))
+        with tqdm(total=total_min, unit="min", desc="backfill", file=sys.stdout) as bar:
+            while True:
+                self.check()
+                stored = self.stored_until_ms()
+                bar.update(min(total_min, max(0, (stored - start_ms) // 60000)) - bar.n)
+                if stored >= target_ms:
+                    bar.update(total_min - bar.n)
+                    return
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        def end(name: str, sig: int, timeout_s: float) -> None:
+            proc = self.procs.get(name)
+            if proc is None or proc.poll() is not None:
+                return
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("the %s did not stop in %g s: killed", name, timeout_s)
+                proc.kill()
+                proc.wait()
+
+        end("simulator", signal.SIGINT, 5)
+        # Let the collector store what the simulator delivered before it goes.
+        seen, quiet_since = -1, time.monotonic()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < 0.5:
+            now = self.stored_seqs()
+            if now != seen:
+                seen, quiet_since = now, time.monotonic()
+            time.sleep(0.1)
+        end("collector", signal.SIGTERM, 3)
+        end("dashboard", signal.SIGINT, 2)
+        if self.broker is not None:
+            self.broker.close()
