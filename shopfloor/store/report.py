@@ -8,6 +8,7 @@ the range's two ends; every ratio comes from kpi.oee through shopfloor.report.
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import Any
 
@@ -50,11 +51,19 @@ def state_durations(
     if h1 - h0 < HOUR_MS:
         raw = store.states(t0, t1, machine)
         return {m: durations_from_changes(raw.get(m, []), t0, end) for m, end in ends.items()}
-    head = store.states(t0, h0, machine) if t0 < h0 else {}
-    tail = store.states(h1, t1, machine) if h1 < t1 else {}
-    whole = store.state_hours(h0, h1)
-    if newest is None:
-        newest = store.last_changes(END_OF_TIME_MS, machine)
+    with ThreadPoolExecutor(4) as pool:  # a networked store answers them side by side
+        f_head = pool.submit(store.states, t0, h0, machine) if t0 < h0 else None
+        f_tail = pool.submit(store.states, h1, t1, machine) if h1 < t1 else None
+        f_whole = pool.submit(store.state_hours, h0, h1)
+        f_newest = (
+            pool.submit(store.last_changes, END_OF_TIME_MS, machine) if newest is None else None
+        )
+        head = f_head.result() if f_head else {}
+        tail = f_tail.result() if f_tail else {}
+        whole = f_whole.result()
+        if f_newest is not None:
+            newest = f_newest.result()
+    assert newest is not None
     out = {}
     for m, end in ends.items():
         d = durations_from_changes(head.get(m, []), t0, min(h0, end))
@@ -107,17 +116,22 @@ def report_series(
 ) -> list[dict[str, Any]]:
     """One report per interval [bounds[i], bounds[i+1]) (hours, shifts), sharing the reads
     of the machine list and of the counters at each boundary; `machine`: that one only."""
-    infos = [m for m in store.machines() if machine is None or m.machine == machine]
+    with ThreadPoolExecutor(4) as pool:  # independent reads: side by side on a networked store
+        f_infos = pool.submit(store.machines)
+        f_counts = [pool.submit(store.counter_at, "count", t - 1, machine) for t in bounds]
+        f_meters = [pool.submit(store.counter_at, "energy", t - 1, machine) for t in bounds]
+        f_newest = pool.submit(store.last_changes, END_OF_TIME_MS, machine)
+        infos = [m for m in f_infos.result() if machine is None or m.machine == machine]
+        counts = [f.result() for f in f_counts]
+        meters = [f.result() for f in f_meters]
+        newest = f_newest.result()
     ideal: dict[str, float] = {m.machine: m.ideal_cycle_s for m in infos}
     order: dict[str, int] = {m.machine: m.position for m in infos}
     if cfg is not None:
         for line, st in cfg.stations():
             ideal[st.id] = st.ideal_cycle_s
             order[st.id] = line.stations.index(st)
-    counts = [store.counter_at("count", t - 1, machine) for t in bounds]
-    meters = [store.counter_at("energy", t - 1, machine) for t in bounds]
     infos = sorted(infos, key=lambda m: (m.area, m.line, order.get(m.machine, 0), m.machine))
-    newest = store.last_changes(END_OF_TIME_MS, machine)
     out = []
     for i, (t0, t1) in enumerate(pairwise(bounds)):
         ends = {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
