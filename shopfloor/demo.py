@@ -34,6 +34,7 @@ from shopfloor.contract import plant_filter
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.sqlite import SqliteStore
 from shopfloor.timerange import current_shift_s
+from simulator.resume import from_store
 
 log = logging.getLogger("shopfloor.demo")
 
@@ -107,7 +108,7 @@ class Stack:
         store = SqliteStore(self.db)
         now_ms = int(time.time() * 1000)
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
-        seq_after = store.max_seq()
+        resume = from_store(store, {st.id for _, st in self.cfg.stations()})
         store.close()
         self.broker = Broker(
             free_port(), data_dir=self.data_dir / "broker", log_path=self.data_dir / "broker.log"
@@ -130,8 +131,8 @@ class Stack:
         start = datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()
         # An earlier run at --speed above 1 may have run ahead of the clock: no backfill then.
         sim += ["--start", start, "--then-live"] if start_ms < now_ms else ["--start", start]
-        if seq_after:
-            sim += ["--seq-after", json.dumps(seq_after)]
+        if resume:
+            sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
         self._spawn("simulator", *sim)
         return start_ms
 

@@ -17,6 +17,7 @@ from simulator.buffer import Buffer
 from simulator.calendar import SimCalendar
 from simulator.emitter import MachineEmitter
 from simulator.report import ground_truth
+from simulator.resume import Resume
 from simulator.sinks import Sink
 from simulator.station import Station
 
@@ -29,7 +30,7 @@ class Plant:
         sink: Sink,
         start_ms: int,
         seed: int | None = None,
-        seq_after: dict[str, int] | None = None,
+        resume: dict[str, Resume] | None = None,
     ):
         self.env = env
         self.cfg = cfg
@@ -49,10 +50,9 @@ class Plant:
                 prefix = machine_prefix(
                     cfg.plant.enterprise, cfg.plant.site, line.area, line.id, spec.id
                 )
-                # A restarted plant continues each machine's seq (seq_after: the last one sent).
-                emitter = MachineEmitter(
-                    env, sink, prefix, start_ms, (seq_after or {}).get(spec.id, 0)
-                )
+                # A restarted plant continues each machine's seq and meters (simulator.resume).
+                start = (resume or {}).get(spec.id, Resume())
+                emitter = MachineEmitter(env, sink, prefix, start_ms, start.seq)
                 # One stream per station (string seeds hash with SHA-512, stable across runs),
                 # so editing one station does not reshuffle every other station's luck.
                 st = Station(
@@ -68,6 +68,7 @@ class Plant:
                     outbox=outbox,
                     upstream_id=built[-1].id if built else None,
                     batch_size=line.batch_size,
+                    resume=start,
                 )
                 built.append(st)
                 self.stations.append(st)
@@ -76,8 +77,10 @@ class Plant:
         for st in self.stations:
             st.emitter.status(self._birth(st))
             if not st.legacy:
-                st.emitter.emit("count", {"total": 0, "good": 0, "scrap": 0})
-                st.emitter.emit("energy", {"energy_kwh": 0.0})
+                # The meters' readings at the start (zero, or where an earlier run left them).
+                r = st.resume
+                st.emitter.emit("count", {"total": r.total, "good": r.good, "scrap": r.scrap})
+                st.emitter.emit("energy", {"energy_kwh": st.meter_reading_kwh()})
         env.process(self.follow_calendar())
         env.process(self.sample())
 
@@ -131,7 +134,7 @@ class Plant:
         for st in self.stations:
             st.close_books()
             if not st.legacy:
-                st.emitter.emit("energy", {"energy_kwh": round(st.energy_kwh, 4)})
+                st.emitter.emit("energy", {"energy_kwh": st.meter_reading_kwh()})
             if clean:
                 st.emitter.status({"online": False})
 

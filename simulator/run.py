@@ -16,6 +16,7 @@ from shopfloor.config.schema import PlantConfig
 from simulator.commands import Commander
 from simulator.paced_env import PacedEnvironment
 from simulator.plant import Plant
+from simulator.resume import Resume
 from simulator.sinks import Sink
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -53,7 +54,7 @@ def run(
     then_live: bool = False,
     inbox: queue.SimpleQueue[tuple[str, bytes]] | None = None,
     wake: threading.Event | None = None,
-    seq_after: dict[str, int] | None = None,
+    resume: dict[str, Resume] | None = None,
 ) -> RunResult:
     """speed None: as fast as possible. then_live: fast up to now, then at `speed` (default 1).
     inbox/wake: commands from another thread (the MQTT sink), applied in sim time."""
@@ -61,7 +62,7 @@ def run(
     # A stop signal during set-up waits until the run can close its books and report.
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        plant = Plant(env, cfg, sink, start_ms, seed=seed, seq_after=seq_after)
+        plant = Plant(env, cfg, sink, start_ms, seed=seed, resume=resume)
     except BaseException:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         raise

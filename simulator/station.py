@@ -23,6 +23,7 @@ from simulator.buffer import EMPTY, Buffer
 from simulator.calendar import EPS_S, SimCalendar
 from simulator.emitter import MachineEmitter
 from simulator.kinds import KINDS
+from simulator.resume import Resume
 
 CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
 
@@ -64,7 +65,10 @@ class Station:
         outbox: Buffer | None,
         upstream_id: str | None,
         batch_size: int | None,
+        resume: Resume | None = None,
     ):
+        # What an earlier run of this plant already sent: the meters go on from there.
+        self.resume = resume or Resume()
         self.env = env
         self.spec = spec
         self.id = spec.id
@@ -185,8 +189,14 @@ class Station:
         else:
             self.good += 1
         if not self.legacy:
+            r = self.resume
             self.emitter.emit(
-                "count", {"total": self.total, "good": self.good, "scrap": self.scrap}
+                "count",
+                {
+                    "total": r.total + self.total,
+                    "good": r.good + self.good,
+                    "scrap": r.scrap + self.scrap,
+                },
             )
         return not scrap
 
@@ -304,4 +314,8 @@ class Station:
 
     def sample_energy(self, ts_ms: int) -> None:
         if not self.legacy:
-            self.emitter.emit("energy", {"energy_kwh": round(self.meter_kwh(), 4)}, ts_ms)
+            self.emitter.emit("energy", {"energy_kwh": self.meter_reading_kwh()}, ts_ms)
+
+    def meter_reading_kwh(self) -> float:
+        """What the cumulative meter shows: this run's energy on top of an earlier run's."""
+        return round(self.resume.energy_kwh + self.meter_kwh(), 4)

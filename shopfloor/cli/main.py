@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from shopfloor.cli.errors import UserError
+from shopfloor.settings import SettingsError
 
 
 class Parser(argparse.ArgumentParser):
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
+    except (UserError, SettingsError) as exc:
         print(f"shopfloor {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -64,15 +65,22 @@ def register(sub: Any) -> None:
     p.add_argument("--jsonl", metavar="PATH|-", help="write every message as a JSON line")
     p.add_argument("--report", metavar="PATH|-", help="write the ground truth as JSON at the end")
     p.add_argument(
+        "--backfill",
+        type=_duration,
+        metavar="DURATION",
+        help="start this long before now, backfill, then run live (= --start <now - DURATION> --then-live)",
+    )
+    p.add_argument(
         "--then-live",
         action="store_true",
         help="backfill from --start to now, then run live at --speed (default 1)",
     )
     p.add_argument(
-        "--seq-after",
+        "--resume",
         metavar="JSON",
-        help="continue each machine's seq after these: a file or text {machine: last seq} "
-        "(shopfloor demo passes what its store holds, so a restart leaves no gap)",
+        help="go on from an earlier run: a file or text {machine: {seq, total, good, scrap, "
+        "energy_kwh}} (shopfloor demo passes what its store holds: no seq restart, no meter "
+        "stepping back)",
     )
     mq = p.add_argument_group("MQTT")
     mq.add_argument(
@@ -145,25 +153,26 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
     )
 
 
-def _seq_after(text: str) -> dict[str, int]:
-    """--seq-after: JSON text or a file holding it; a clear error names what is wrong."""
+def _resume(text: str) -> dict[str, Any]:
+    """--resume: JSON text or a file holding it; a clear error names what is wrong."""
+    from pydantic import ValidationError
+
+    from simulator.resume import RESUME
+
     raw = text
     if not text.lstrip().startswith("{"):
         try:
             with open(text) as f:
                 raw = f.read()
         except OSError as exc:
-            raise UserError(f"--seq-after: cannot read {text}: {exc.strerror}") from None
+            raise UserError(f"--resume: cannot read {text}: {exc.strerror}") from None
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"--seq-after: not JSON: {exc}") from None
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
-        for k, v in data.items()
-    ):
-        raise UserError("--seq-after: must be an object of machine id -> whole number >= 0")
-    return data
+        return RESUME.validate_json(raw)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors()]
+        first = errors[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise UserError(f"--resume: {where}: {first['msg']}") from None
 
 
 def _machine_prefixes(cfg: Any) -> list[str]:
@@ -183,7 +192,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     cfg = load_or_exit(args.config)
     tz = ZoneInfo(cfg.plant.timezone)
     now_ms = int(time.time() * 1000)
-    if args.start is not None:
+    if args.backfill is not None:
+        if args.start is not None:
+            raise UserError("--backfill and --start both set the start: give one")
+        start_ms = now_ms - int(args.backfill * 1000)
+        args.start = datetime.fromtimestamp(start_ms / 1000, tz).isoformat(timespec="seconds")
+        args.then_live = True
+    elif args.start is not None:
         try:
             start_ms = int(parse_instant(args.start, tz).timestamp() * 1000)
         except ValueError as exc:
@@ -204,7 +219,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         duration_s = (now_ms - start_ms) / 1000.0
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
-    seq_after = _seq_after(args.seq_after) if args.seq_after else None
+    resume = _resume(args.resume) if args.resume else None
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
@@ -229,7 +244,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         result = run(
             cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed,
             then_live=args.then_live, inbox=inbox if args.broker else None, wake=wake,
-            seq_after=seq_after,
+            resume=resume,
         )  # fmt: skip
     plant = result.report["plant"]
     count = sinks[0].count if sinks else sink.count

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import time
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 
 from shopfloor.broker import free_port
@@ -91,3 +92,14 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path):
         # The second run went on after the first one's last seq: no restart at 1, no hole.
         assert got == list(range(1, len(got) + 1)), m
         assert len(got) > len(first[m]), m
+    con = sqlite3.connect(db)
+    try:
+        for table, column in (("counts", "total"), ("energy", "energy_kwh")):
+            rows = con.execute(
+                f"SELECT machine, {column} FROM {table} ORDER BY machine, ts, seq"
+            ).fetchall()
+            for (m1, a), (m2, b) in pairwise(rows):
+                # A KPI over a range spanning both runs subtracts readings: they never step back.
+                assert m1 != m2 or b >= a, (table, m1, a, b)
+    finally:
+        con.close()
