@@ -28,6 +28,7 @@ def build_parser() -> Parser:
         dash_cmd,
         demo_cmd,
         kpi_cmd,
+        reconcile_cmd,
         sim_cmd,
     )
 
@@ -42,6 +43,7 @@ def build_parser() -> Parser:
     kpi_cmd.register(sub)
     dash_cmd.register(sub)
     demo_cmd.register(sub)
+    reconcile_cmd.register(sub)
     return parser
 
 
