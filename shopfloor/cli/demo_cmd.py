@@ -14,13 +14,20 @@ from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _positive
 
 log = logging.getLogger("shopfloor.demo")
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "plant.yaml"
+# The demo plant: ./config/plant.yaml, else the one beside an editable install's package.
+_CANDIDATES = (
+    Path("config/plant.yaml"),
+    Path(__file__).resolve().parents[2] / "config" / "plant.yaml",
+)
+DEFAULT_CONFIG = next((p for p in _CANDIDATES if p.is_file()), None)
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="the broker, simulator, collector and dashboard together, live")
     p.add_argument(
-        "--config", default=str(DEFAULT_CONFIG), help="plant config (default: the demo plant)"
+        "--config",
+        default=str(DEFAULT_CONFIG) if DEFAULT_CONFIG else None,
+        help="plant config (default: config/plant.yaml, the demo plant)",
     )
     p.add_argument("--port", type=_port, default=8050, help="dashboard port (default 8050)")
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (default 127.0.0.1)")
@@ -45,6 +52,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.demo import Stack
     from shopfloor.store.base import StoreError
 
+    if args.config is None:
+        raise UserError("no config/plant.yaml here: give --config PATH (a plant config)")
     cfg = load_or_exit(args.config)
     probe = free_port(args.host) if args.port == 0 else args.port
     stack = Stack(Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed)
