@@ -186,15 +186,25 @@ def test_machine_page_counters_per_hour_and_shift(served, browser):
 def test_losses_page_bottleneck_and_pareto(served, browser):
     from selenium.webdriver.common.by import By
 
-    url, _ = served
+    url, truth = served
     browser.get(url + "losses")
     pick_range(browser, "Last 24 h")
-    got = wait_for(
-        lambda: text_of(browser, By.CSS_SELECTOR, '[data-bottleneck="machining-1"]'),
+
+    # The active-period method on what really happened. The page's "last 24 h" ends a little
+    # later than the simulated day, so two stations within 2% of each other may swap.
+    def active(mid: str) -> float:
+        m = truth["machines"][mid]
+        return (m["running_s"] + m["down_s"] + m["setup_s"]) / m["planned_s"]
+
+    ranked = sorted(truth["lines"]["machining-1"]["stations"], key=active, reverse=True)
+    want = ranked[:1] if active(ranked[0]) - active(ranked[1]) > 0.02 else ranked[:2]
+    wait_for(
+        lambda: (
+            text_of(browser, By.CSS_SELECTOR, '[data-bottleneck="machining-1"]') in want or None
+        ),
         30,
-        "bottlenecks",
+        f"the bottleneck of machining-1 in {want}",
     )
-    assert got == "cnc-02"  # 50 s ideal, 53 s mean: the slowest of its line
     wait_for(lambda: graphs_drawn(browser, 2), 30, "pareto and waterfall")
     browser.save_screenshot(str(ROOT / "docs" / "losses.png"))
     to_vietnamese(browser)
