@@ -75,7 +75,7 @@ def publish_run(
     url = parse_broker_url(broker_url)
     sink = MqttSink(url, f"shopfloor-reconcile-{cfg.plant.site}", qos=1, queue_size=100_000,
                     block_when_full=True, will_topics=[], command_topics=[],
-                    on_command=lambda t, p: None)  # fmt: skip
+                    on_command=lambda t, p: None, own_loop=True)  # fmt: skip
     counting = _LastSeq(sink)
     result = run(cfg, counting, start_ms, duration_s, resume=resume)
     return result.report, counting.last

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import threading
 import time
 from collections import deque
@@ -53,6 +54,7 @@ class MqttSink:
         command_topics: Iterable[str] = (),
         on_command: Callable[[str, bytes], None] | None = None,
         ca_file: str | None = None,
+        own_loop: bool = False,
     ):
         if qos not in (0, 1):
             raise ValueError(f"qos must be 0 or 1, got {qos}")
@@ -99,8 +101,19 @@ class MqttSink:
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self.wills = WillKeepers(url, list(will_topics), client_id, OFFLINE, ca_file)
-        self.client.connect_async(url.host, url.port, keepalive=30)
-        self.client.loop_start()
+        # own_loop (a --fast run, which never sleeps): the simulation thread drives paho's
+        # socket itself, so each publish() is written at once, in the thread that made it,
+        # with no network thread to hand over to (that hand-over per message was the cost
+        # left at QoS 0, see bench/README.md). A live run sleeps between events and keeps
+        # paho's network thread for acknowledgements, pings and reconnects meanwhile.
+        self.own_loop = own_loop
+        self._retry_at = 0.0
+        self._backoff_s = 1.0
+        if own_loop:
+            self._connect()
+        else:
+            self.client.connect_async(url.host, url.port, keepalive=30)
+            self.client.loop_start()
 
     # -- the simulation thread -------------------------------------------------------------
 
@@ -115,11 +128,61 @@ class MqttSink:
         if len(self._q) >= self.queue_size:
             self._full()
 
+    # -- own loop: the simulation thread is paho's network loop ----------------------------
+
+    def _connect(self) -> None:
+        """Connect (or reconnect) now, or wait for the backoff to pass; paho's own reconnect
+        delay settings apply to its loop thread only, so the backoff is ours here."""
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            if self.client.socket() is None and not self._ever_connected:
+                self.client.connect(self.url.host, self.url.port, keepalive=30)
+            else:
+                self.client.reconnect()
+            self._backoff_s = 1.0
+        except OSError as exc:
+            self._retry_at = time.monotonic() + self._backoff_s
+            self._backoff_s = min(30.0, self._backoff_s * 2)
+            self._on_connect_fail(self.client, None)
+            log.debug("connect to %s failed: %s", self.url, exc)
+
+    def service(self, timeout_s: float = 0.0) -> None:
+        """Read acknowledgements and commands, write what paho holds, keep the connection
+        alive; reconnect with backoff when it is lost. Own-loop mode only."""
+        client = self.client
+        sock = client.socket()
+        if sock is None:
+            self._connect()
+            if client.socket() is None:
+                time.sleep(min(timeout_s, max(0.0, self._retry_at - time.monotonic())))
+                return
+            sock = client.socket()
+        try:
+            readable, writable, _ = select.select(
+                [sock], [sock] if client.want_write() else [], [], timeout_s
+            )
+        except (OSError, ValueError):
+            readable, writable = [sock], []
+        rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        if readable:
+            rc = client.loop_read()
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and (writable or client.want_write()):
+            rc = client.loop_write()
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            rc = client.loop_misc()
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._connected = False
+            if not self._closing or self._q or self.sent > self.published:
+                self._connect()
+
     def pump(self) -> None:
         """Hand queued messages to paho, in order, while connected and within the window.
         Only the simulation thread calls it: paho's callbacks hold paho's locks, so handing
         over from them could deadlock with a publish() in progress."""
         self._signaled = False
+        if self.own_loop:
+            self.service(0.0)
         q = self._q
         if self._rebirth and self._connected:
             # After a reconnect, say again that every machine is online.
@@ -129,6 +192,7 @@ class MqttSink:
             return
         # paho wakes its network thread with a socket-pair write on every publish(); for a
         # burst, one wake at the end does (measured: a third of the publish cost at QoS 0).
+        # In own-loop mode there is no such thread and no socket pair.
         client = self.client
         wake = client._sockpairW
         client._sockpairW = None
@@ -176,6 +240,9 @@ class MqttSink:
             self.pump()
 
     def _wait_progress(self, timeout_s: float) -> None:
+        if self.own_loop:
+            self.service(timeout_s)
+            return
         with self._progress:
             self._waiting = True
             self._progress.wait(timeout_s)
@@ -198,7 +265,10 @@ class MqttSink:
             )
         self.wills.close()
         self.client.disconnect()
-        self.client.loop_stop()
+        if self.own_loop:
+            self.service(0.0)  # the DISCONNECT packet out
+        else:
+            self.client.loop_stop()
         log.info(
             "published %d messages to %s (%d dropped, %d undelivered)",
             self.published,

@@ -150,6 +150,7 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
         command_topics=[plant_cmd_topic(ent, site), plant_filter(ent, site, "cmd")],
         on_command=on_command,
         ca_file=args.ca_file,
+        own_loop=bool(args.fast),  # a pure backfill never sleeps: it drives the socket itself
     )
 
 
