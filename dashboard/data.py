@@ -10,7 +10,7 @@ from typing import Any
 
 from dashboard.context import DashContext
 from shopfloor.store.base import StoreError
-from shopfloor.store.report import report_from_store, report_series
+from shopfloor.store.report import loss_durations, report_from_store, report_series
 from shopfloor.timerange import resolve, shift_windows
 
 NO_DATA = "no data in the store for this range yet"
@@ -141,9 +141,6 @@ def machine_view(
     )  # fmt: skip
 
 
-LOSS_STATES = ("idle", "starved", "blocked", "down", "setup")
-
-
 @dataclass
 class Losses:
     report: dict[str, Any] | None
@@ -172,22 +169,21 @@ def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Los
     try:
         t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
-        changes = ctx.store.states(t0_ms, t1_ms)
+        infos = ctx.store.machines()
+        ends = {
+            m.machine: min(t1_ms, m.last_ts + 1) if m.last_ts else t1_ms
+            for m in infos
+            if m.machine in report["machines"]
+        }
+        by_reason = loss_durations(ctx.store, t0_ms, t1_ms, ends)
     except StoreError as exc:
         return Losses(None, [], {}, str(exc))
     if not report["machines"]:
         return Losses(None, [], {}, NO_DATA)
-    by_reason: dict[tuple[str, str], float] = {}
-    for rows in changes.values():
-        for i, (ts, state, reason) in enumerate(rows):
-            if state not in LOSS_STATES:
-                continue
-            start = max(ts, t0_ms)
-            end = min(rows[i + 1][0] if i + 1 < len(rows) else t1_ms, t1_ms)
-            if end > start:
-                key = (state, reason or state)
-                by_reason[key] = by_reason.get(key, 0.0) + (end - start) / 3_600_000
-    pareto = sorted(((s, r, h) for (s, r), h in by_reason.items()), key=lambda x: -x[2])
+    pareto = sorted(
+        ((s, r, secs / 3600) for (s, r), secs in by_reason.items() if secs > 0),
+        key=lambda x: -x[2],
+    )
     return Losses(report, pareto, {lid: bottleneck(report, lid) for lid in report["lines"]}, None)
 
 

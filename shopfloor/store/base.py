@@ -65,6 +65,10 @@ class Store(Protocol):
         """Per machine, seconds per state summed over the hour rollup rows in [h0, h1) (hour
         starts in epoch ms): closed intervals only, see shopfloor.store.rollup."""
 
+    def loss_hours(self, h0: int, h1: int) -> dict[tuple[str, str], float]:
+        """Plant-wide seconds per (loss state, reason) summed over the hour rollup in [h0, h1):
+        closed intervals only (the downtime Pareto's whole hours)."""
+
     def counter_at(
         self, channel: str, t: int, machine: str | None = None
     ) -> dict[str, tuple[int, dict[str, float]]]:

@@ -121,13 +121,23 @@ class InfluxQLReader:
     def changes_of(self, machine: str, t: int) -> list[Change]:
         """The rollup's view of one machine: changes with ts >= t after the newest before t."""
         before, after = self.query(
-            f'SELECT last("state") AS state, "seq" FROM state WHERE machine = {_lit(machine)} AND time < {t}ms;'
-            f'SELECT "state", "seq" FROM state WHERE machine = {_lit(machine)} AND time >= {t}ms'
+            f'SELECT last("state") AS state, "seq", "reason" FROM state WHERE machine = {_lit(machine)} AND time < {t}ms;'
+            f'SELECT "state", "seq", "reason" FROM state WHERE machine = {_lit(machine)} AND time >= {t}ms'
         )
         return [
-            (_ms(r["time"]), int(r["seq"] or 0), r["state"])
+            (_ms(r["time"]), int(r["seq"] or 0), r["state"], r.get("reason") or "")
             for _, r in _rows(before) + _rows(after)
         ]
+
+    def loss_hours(self, h0: int, h1: int) -> dict[tuple[str, str], float]:
+        (rows,) = self.query(
+            f'SELECT sum("seconds") AS s FROM loss_hours WHERE time >= {h0}ms AND time < {h1}ms '
+            "GROUP BY state, reason"
+        )
+        return {
+            (tags["state"], "" if tags["reason"] == "-" else tags["reason"]): float(r["s"] or 0.0)
+            for tags, r in _rows(rows)
+        }
 
     def counter_at(
         self, channel: str, t: int, machine: str | None = None
@@ -257,6 +267,9 @@ class InfluxQLQueries:
 
     def state_hours(self, h0: int, h1: int) -> dict[str, dict[str, float]]:
         return self.reader.state_hours(h0, h1)
+
+    def loss_hours(self, h0: int, h1: int) -> dict[tuple[str, str], float]:
+        return self.reader.loss_hours(h0, h1)
 
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
         return self.reader.samples(machine, t0, t1, every_ms)

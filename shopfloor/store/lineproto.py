@@ -78,18 +78,29 @@ def encode(records: list[Record]) -> bytes:
 
 
 def rollup_lines(rows: list[HourRow]) -> list[str]:
-    """One state_hours point per machine and hour; a rewrite overwrites every field."""
-    return [
-        f"state_hours,machine={tag(m)} "
-        + ",".join(f"{s}={_num(secs[s])}" for s in STATES)
-        + f" {hour * 1000}"
-        for m, hour, secs in rows
-    ]
+    """One state_hours point per machine and hour (a rewrite overwrites every field), and one
+    loss_hours point per machine, hour, loss state and reason (an empty reason is `-`: a tag
+    value cannot be empty)."""
+    out = []
+    for m, hour, secs in rows:
+        out.append(
+            f"state_hours,machine={tag(m)} "
+            + ",".join(f"{s}={_num(secs.states[s])}" for s in STATES)
+            + f" {hour * 1000}"
+        )
+        out += [
+            f"loss_hours,machine={tag(m)},reason={tag(r or '-')},state={tag(st)} "
+            f"seconds={_num(v)} {hour * 1000}"
+            for (st, r), v in secs.losses.items()
+        ]
+    return out
 
 
 def new_changes(records: list[Record]) -> dict[str, list[Change]]:
     out: dict[str, list[Change]] = {}
     for r in records:
         if r.channel == "state":
-            out.setdefault(r.machine, []).append((r.ts, r.seq or 0, r.payload["state"]))
+            out.setdefault(r.machine, []).append(
+                (r.ts, r.seq or 0, r.payload["state"], r.payload.get("reason", ""))
+            )
     return out

@@ -77,6 +77,50 @@ def state_durations(
     return out
 
 
+def losses_from_changes(
+    changes: list[tuple[int, str, str]], t0: int, t1: int, into: dict[tuple[str, str], float]
+) -> None:
+    """Add the loss states' seconds per (state, reason) in [t0, t1) to `into`."""
+    for i, (ts, state, reason) in enumerate(changes):
+        if state not in kpi.AVAILABILITY_LOSS_STATES:
+            continue
+        start = max(ts, t0)
+        end = min(changes[i + 1][0] if i + 1 < len(changes) else t1, t1)
+        if end > start:
+            key = (state, reason or state)
+            into[key] = into.get(key, 0.0) + (end - start) / 1000.0
+
+
+def loss_durations(
+    store: Store, t0: int, t1: int, ends: dict[str, int]
+) -> dict[tuple[str, str], float]:
+    """Plant-wide seconds per (loss state, reason) in [t0, t1), each machine up to its end:
+    whole hours from the rollup, the partial hours raw (as state_durations)."""
+    out: dict[tuple[str, str], float] = {}
+    h0, h1 = ceil_hour(t0), floor_hour(t1)
+    if h1 - h0 < HOUR_MS:
+        for m, rows in store.states(t0, t1).items():
+            losses_from_changes(rows, t0, ends.get(m, t1), out)
+        return out
+    with ThreadPoolExecutor(4) as pool:
+        f_head = pool.submit(store.states, t0, h0) if t0 < h0 else None
+        f_tail = pool.submit(store.states, h1, t1) if h1 < t1 else None
+        f_whole = pool.submit(store.loss_hours, h0, h1)
+        f_newest = pool.submit(store.last_changes, END_OF_TIME_MS)
+        head = f_head.result() if f_head else {}
+        tail = f_tail.result() if f_tail else {}
+        whole, newest = f_whole.result(), f_newest.result()
+    for m, end in ends.items():
+        losses_from_changes(head.get(m, []), t0, min(h0, end), out)
+        losses_from_changes(tail.get(m, []), h1, min(t1, end), out)
+        if m in newest and newest[m][0] < h1:
+            ts, state, reason = newest[m]  # still open: not in the rollup
+            losses_from_changes([(max(ts, h0), state, reason)], h0, min(h1, end), out)
+    for key, seconds in whole.items():
+        out[key] = out.get(key, 0.0) + seconds
+    return out
+
+
 def machine_facts(
     info: MachineInfo,
     durations: dict[str, float],

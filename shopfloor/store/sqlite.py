@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 from collections import defaultdict
@@ -18,7 +19,7 @@ from typing import Any
 from shopfloor.contract import STATE_CODE
 from shopfloor.kpi import STATES
 from shopfloor.store.base import MachineInfo, Record, StoreError
-from shopfloor.store.rollup import Change, HourRollup
+from shopfloor.store.rollup import Change, HourRollup, HourRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS machines (
@@ -53,7 +54,15 @@ CREATE TABLE IF NOT EXISTS state_hours (
     hour INTEGER NOT NULL, machine TEXT NOT NULL, {cols},
     PRIMARY KEY (hour, machine)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS loss_hours (
+    hour INTEGER NOT NULL, machine TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (hour, machine, state, reason)
+) WITHOUT ROWID;
 """.format(cols=", ".join(f"{s} REAL NOT NULL" for s in STATES))
+
+log = logging.getLogger("shopfloor.store.sqlite")
+ROLLUP_VERSION = 2  # 1: seconds per state; 2: and loss seconds per reason
 
 _MACHINE_COLS = (
     "machine", "enterprise", "site", "area", "line", "kind", "position", "line_length",
@@ -78,6 +87,47 @@ class SqliteStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         self.rollup = HourRollup(self._load_changes)
+        self._upgrade_rollup()
+
+    def _upgrade_rollup(self) -> None:
+        """A file written before the rollup (or this version of it) gets it built once from
+        its raw state changes; PRAGMA user_version records that it has been."""
+        with self._lock:
+            try:
+                (version,) = self.db.execute("PRAGMA user_version").fetchone()
+                if version >= ROLLUP_VERSION:
+                    return
+                machines = [m for (m,) in self.db.execute("SELECT DISTINCT machine FROM states")]
+                if machines:
+                    log.info(
+                        "building the hour rollup of %s (%d machines)", self.path, len(machines)
+                    )
+                cur = self.db.cursor()
+                cur.execute("BEGIN")
+                cur.execute("DELETE FROM state_hours")
+                cur.execute("DELETE FROM loss_hours")
+                for m in machines:
+                    self._write_rollup(cur, self.rollup._rebuild(m, 0))
+                cur.execute(f"PRAGMA user_version = {ROLLUP_VERSION}")
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.rollup.forget()
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: building the rollup: {exc}") from None
+
+    def _write_rollup(self, cur: sqlite3.Cursor, rows: list[HourRow]) -> None:
+        cur.executemany(
+            f"INSERT OR REPLACE INTO state_hours VALUES (?,?,{','.join('?' * len(STATES))})",
+            [(h, m, *(secs.states[k] for k in STATES)) for m, h, secs in rows],
+        )
+        cur.executemany(
+            "DELETE FROM loss_hours WHERE hour = ? AND machine = ?", [(h, m) for m, h, _ in rows]
+        )
+        cur.executemany(
+            "INSERT INTO loss_hours VALUES (?,?,?,?,?)",
+            [(h, m, st, r, v) for m, h, secs in rows for (st, r), v in secs.losses.items()],
+        )
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -134,14 +184,8 @@ class SqliteStore:
                 if states:
                     new: dict[str, list[Change]] = defaultdict(list)
                     for row in states:
-                        new[row[0]].append((row[1], row[2], row[3]))
-                    cur.executemany(
-                        f"INSERT OR REPLACE INTO state_hours VALUES (?,?,{','.join('?' * len(STATES))})",
-                        [
-                            (h, m, *(secs[k] for k in STATES))
-                            for m, h, secs in self.rollup.apply(new)
-                        ],
-                    )
+                        new[row[0]].append((row[1], row[2], row[3], row[5]))
+                    self._write_rollup(cur, self.rollup.apply(new))
                 for r, ts in last.values():
                     cur.execute(
                         "INSERT INTO machines (machine, enterprise, site, area, line, last_ts) VALUES (?,?,?,?,?,?) "
@@ -160,11 +204,11 @@ class SqliteStore:
     def _load_changes(self, machine: str, t: int) -> list[Change]:
         """Inside write's transaction (the lock is held): the rollup's view of the raw rows."""
         before = self.db.execute(
-            "SELECT ts, seq, state FROM states WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
+            "SELECT ts, seq, state, reason FROM states WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
             (machine, t),
         ).fetchall()
         after = self.db.execute(
-            "SELECT ts, seq, state FROM states WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
+            "SELECT ts, seq, state, reason FROM states WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
             (machine, t),
         ).fetchall()
         return before + after
@@ -249,6 +293,14 @@ class SqliteStore:
             (h0, h1),
         )
         return {m: dict(zip(STATES, secs, strict=True)) for m, *secs in rows}
+
+    def loss_hours(self, h0: int, h1: int) -> dict[tuple[str, str], float]:
+        rows = self._query(
+            "SELECT state, reason, sum(seconds) FROM loss_hours WHERE hour >= ? AND hour < ? "
+            "GROUP BY state, reason",
+            (h0, h1),
+        )
+        return {(s, r): float(v) for s, r, v in rows}
 
     def states(
         self, t0: int, t1: int, machine: str | None = None

@@ -180,3 +180,14 @@ def test_one_machine_only(store):
     assert store.states(4000, 9000, "m1")["m1"][0] == (1000, "running", "")
     assert store.states(0, 10_000, "m2") == {}
     assert store.last_changes(5000, "m1") == {"m1": (1000, "running", "")}
+
+
+def test_loss_hours_by_reason(store):
+    store.write([rec("m1", "state", 2 * H, 40, state="running", reason="")])
+    assert store.loss_hours(0, H) == pytest.approx(
+        {("starved", "waiting for m0"): (H - 9000) / 1000}
+    )
+    assert store.loss_hours(0, 3 * H) == pytest.approx(
+        {("starved", "waiting for m0"): (2 * H - 9000) / 1000}
+    )
+    assert store.loss_hours(2 * H, 3 * H) == {}

@@ -11,21 +11,33 @@ from hypothesis import strategies as st
 
 from shopfloor.kpi import STATES
 from shopfloor.store.base import Record
-from shopfloor.store.report import durations_from_changes, state_durations
-from shopfloor.store.rollup import HOUR_MS, spread
+from shopfloor.store.report import (
+    durations_from_changes,
+    loss_durations,
+    losses_from_changes,
+    state_durations,
+)
+from shopfloor.store.rollup import HOUR_MS, Hour, spread
 from shopfloor.store.sqlite import SqliteStore
 
 
 def test_spread_splits_an_interval_at_hour_boundaries():
-    out: dict[int, dict[str, float]] = {}
-    spread(out, "down", HOUR_MS - 1000, 2 * HOUR_MS + 500)
-    assert out[0]["down"] == 1.0
-    assert out[HOUR_MS]["down"] == 3600.0
-    assert out[2 * HOUR_MS]["down"] == 0.5
+    out: dict[int, Hour] = {}
+    spread(out, "down", "tool_breakage", HOUR_MS - 1000, 2 * HOUR_MS + 500)
+    assert out[0].states["down"] == 1.0
+    assert out[HOUR_MS].states["down"] == 3600.0
+    assert out[2 * HOUR_MS].states["down"] == 0.5
+    assert out[HOUR_MS].losses == {("down", "tool_breakage"): 3600.0}
+    spread(out, "running", "", 0, 10)
+    assert out[0].losses == {("down", "tool_breakage"): 1.0}  # running is no loss
 
 
 changes = st.lists(
-    st.tuples(st.integers(0, 6 * HOUR_MS), st.sampled_from(["running", "down", "blocked", "off"])),
+    st.tuples(
+        st.integers(0, 6 * HOUR_MS),
+        st.sampled_from(["running", "down", "blocked", "off"]),
+        st.sampled_from(["", "jam", "waiting for m0"]),
+    ),
     min_size=1,
     max_size=40,
 )
@@ -40,8 +52,8 @@ changes = st.lists(
 )
 def test_any_write_order_gives_the_durations_of_a_replay(changes, batch, shuffle, window):
     recs = [
-        Record("e", "s", "a", "l", "m", "state", ts, seq, {"state": state, "reason": ""})
-        for seq, (ts, state) in enumerate(changes, start=1)
+        Record("e", "s", "a", "l", "m", "state", ts, seq, {"state": state, "reason": reason})
+        for seq, (ts, state, reason) in enumerate(changes, start=1)
     ]
     # Mostly in order, with some batches arriving late and some sent twice.
     batches = [recs[i : i + batch] for i in range(0, len(recs), batch)]
@@ -55,10 +67,19 @@ def test_any_write_order_gives_the_durations_of_a_replay(changes, batch, shuffle
             store.write(b)
         t0 = window[0]
         t1 = t0 + window[1]
-        end = min(t1, max(ts for ts, _ in changes) + 1)
-        want = durations_from_changes(store.states(t0, t1).get("m", []), t0, end)
+        end = min(t1, max(c[0] for c in changes) + 1)
+        raw = store.states(t0, t1).get("m", [])
+        want = durations_from_changes(raw, t0, end)
         got = state_durations(store, t0, t1, {"m": end})["m"]
         assert got == pytest.approx(want, abs=1e-6)
+        want_losses: dict = {}
+        losses_from_changes(raw, t0, end, want_losses)
+        got_losses = {
+            k: v for k, v in loss_durations(store, t0, t1, {"m": end}).items() if v > 1e-9
+        }
+        assert got_losses == pytest.approx(
+            {k: v for k, v in want_losses.items() if v > 1e-9}, abs=1e-6
+        )
         # A fresh writer (a restarted collector) keeps the rollup right as well.
         again = SqliteStore(Path(tmp) / "s.db")
         more = Record(
@@ -71,3 +92,30 @@ def test_any_write_order_gives_the_durations_of_a_replay(changes, batch, shuffle
         assert set(got) == set(STATES)
         store.close()
         again.close()
+
+
+def test_a_file_from_before_the_rollup_gets_it_built_on_open(tmp_path):
+    import sqlite3
+
+    recs = [
+        Record("e", "s", "a", "l", "m", "state", ts, i, {"state": st, "reason": r})
+        for i, (ts, st, r) in enumerate(
+            [
+                (0, "running", ""),
+                (HOUR_MS // 2, "down", "jam"),
+                (3 * HOUR_MS, "running", ""),
+                (5 * HOUR_MS, "off", ""),
+            ],
+            start=1,
+        )
+    ]
+    store = SqliteStore(tmp_path / "s.db")
+    store.write(recs)
+    store.close()
+    con = sqlite3.connect(tmp_path / "s.db")
+    con.executescript("DELETE FROM state_hours; DELETE FROM loss_hours; PRAGMA user_version = 0;")
+    con.close()
+    again = SqliteStore(tmp_path / "s.db")
+    assert again.state_hours(0, 6 * HOUR_MS)["m"]["down"] == pytest.approx(2.5 * 3600)
+    assert again.loss_hours(0, 6 * HOUR_MS) == pytest.approx({("down", "jam"): 2.5 * 3600})
+    again.close()
