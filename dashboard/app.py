@@ -37,13 +37,7 @@ def create_app(
             html.Div(
                 [
                     html.H2("shopfloor"),
-                    html.Nav(
-                        [
-                            dcc.Link(page["name"], href=page["relative_path"])
-                            for page in dash.page_registry.values()
-                            if commands is not None or page["path"] != "/simulation"
-                        ]
-                    ),
+                    html.Nav(nav_links("en", commands is not None), id=ids.NAV),
                     dcc.RadioItems(
                         id=ids.LANG,
                         options=[
@@ -79,6 +73,21 @@ def create_app(
     if auth:
         _basic_auth(app.server, auth)
     return app
+
+
+def nav_links(lang: str, simulation: bool) -> list[dcc.Link]:
+    return [
+        dcc.Link(t(f"page.{page['name']}", lang), href=page["relative_path"])
+        for page in dash.page_registry.values()
+        if simulation or page["path"] != "/simulation"
+    ]
+
+
+@callback(Output(ids.NAV, "children"), Input(ids.LANG, "value"))
+def nav(lang: str | None) -> list[dcc.Link]:
+    from dashboard.context import context
+
+    return nav_links(lang or "en", context().commands is not None)
 
 
 @callback(

@@ -193,6 +193,7 @@ class Energy:
     by_state_kwh: dict[str, float]  # the whole plant, from state durations x rated power per state
     demand_kw: list[tuple[int, float]]  # 15-minute mean demand of the plant
     line_kwh: dict[str, list[tuple[int, float]]]  # metered kWh per 15 minutes, per line
+    machine_kwh: dict[str, list[tuple[int, float]]]  # and per machine
     shifts: list[tuple[str, int, dict[str, Any]]]  # (shift, start ms, its report)
     error: str | None
 
@@ -201,19 +202,19 @@ QUARTER_MS = 900_000
 
 
 def metered_quarters(
-    ctx: DashContext, t0_ms: int, t1_ms: int, line_of: dict[str, str]
+    ctx: DashContext, t0_ms: int, t1_ms: int, machines: set[str]
 ) -> dict[str, dict[int, float]]:
-    """kWh per line per 15 minutes, from the cumulative meter readings (one query, no raw
+    """kWh per machine per 15 minutes, from the cumulative meter readings (one query, no raw
     samples): each quarter's newest reading minus the one before it."""
     e0 = ctx.store.counter_at("energy", t0_ms - 1)
     out: dict[str, dict[int, float]] = {}
     for mid, rows in ctx.store.energy_buckets(t0_ms, t1_ms, QUARTER_MS).items():
-        if mid not in line_of:
+        if mid not in machines:
             continue
         prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else 0.0
-        line = out.setdefault(line_of[mid], {})
+        mine = out.setdefault(mid, {})
         for ts, kwh in rows:
-            line[ts] = line.get(ts, 0.0) + max(0.0, kwh - prev)
+            mine[ts] = mine.get(ts, 0.0) + max(0.0, kwh - prev)
             prev = kwh
     return out
 
@@ -236,22 +237,25 @@ def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Ene
         t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
         if not report["machines"]:
-            return Energy(None, {}, [], {}, [], NO_DATA)
+            return Energy(None, {}, [], {}, {}, [], NO_DATA)
         infos = {m.machine: m for m in ctx.store.machines()}
-        line_of = {mid: m["line"] for mid, m in report["machines"].items()}
-        quarters = metered_quarters(ctx, t0_ms, t1_ms, line_of)
+        quarters = metered_quarters(ctx, t0_ms, t1_ms, set(report["machines"]))
         shifts = shift_reports(ctx, t0_ms, t1_ms)
     except StoreError as exc:
-        return Energy(None, {}, [], {}, [], str(exc))
+        return Energy(None, {}, [], {}, {}, [], str(exc))
     plant: dict[int, float] = {}
-    for rows in quarters.values():
+    lines: dict[str, dict[int, float]] = {}
+    for mid, rows in quarters.items():
+        line = lines.setdefault(report["machines"][mid]["line"], {})
         for ts, kwh in rows.items():
             plant[ts] = plant.get(ts, 0.0) + kwh
+            line[ts] = line.get(ts, 0.0) + kwh
     demand = [(ts, kwh * 3_600_000 / QUARTER_MS) for ts, kwh in sorted(plant.items())]
     by_state: dict[str, float] = {}
     for mid, m in report["machines"].items():
         power = (infos[mid].power_kw if mid in infos else None) or {}
         for state, kw in power.items():
             by_state[state] = by_state.get(state, 0.0) + m.get(f"{state}_s", 0.0) * kw / 3600
-    line_kwh = {line: sorted(rows.items()) for line, rows in quarters.items()}
-    return Energy(report, by_state, demand, line_kwh, shifts, None)
+    line_kwh = {line: sorted(rows.items()) for line, rows in lines.items()}
+    machine_kwh = {mid: sorted(rows.items()) for mid, rows in quarters.items()}
+    return Energy(report, by_state, demand, line_kwh, machine_kwh, shifts, None)

@@ -1,6 +1,7 @@
 """Component ids, defined once."""
 
 LANG = "lang"
+NAV = "nav"
 RANGE = "range"
 REFRESH = "refresh"
 CUSTOM_START = "custom-start"

@@ -63,27 +63,34 @@ def summary(data: Energy, ctx: DashContext, lang: str) -> html.Ul:
 
 
 def line_table(data: Energy, ctx: DashContext, lang: str) -> html.Table:
+    """Each line, then each station: kWh, kWh per good part, cost and CO2e."""
     assert data.report is not None
     energy_cfg = ctx.cfg.energy if ctx.cfg else None
     tf = energy_cfg.tariff if energy_cfg else None
-    head = [t("line", lang), t("energy_kwh", lang), t("kwh_per_good", lang)]
+    head = [
+        f"{t('line', lang)} / {t('machine', lang)}",
+        t("energy_kwh", lang),
+        t("kwh_per_good", lang),
+    ]
     if tf:
         head.append(f"{t('cost', lang)} ({tf.currency})")
     if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
         head.append(t("co2e", lang) + " (kg)")
+    entries = [("line", lid, e, data.line_kwh) for lid, e in data.report["lines"].items()]
+    entries += [("machine", mid, e, data.machine_kwh) for mid, e in data.report["machines"].items()]
     rows = []
-    for lid, e in data.report["lines"].items():
+    for kind, name, e, quarters in entries:
         cells = [
-            lid,
+            name,
             f"{e['energy_kwh']:.1f}",
             f"{kpi.kwh_per_good(e['energy_kwh'], e['good_count']):.3f}",
         ]
         if tf:
-            by = tariff.kwh_by_period(data.line_kwh.get(lid, []), tf, ctx.tz)
+            by = tariff.kwh_by_period(quarters.get(name, []), tf, ctx.tz)
             cells.append(f"{tariff.cost(by, tf):,.0f}")
         if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
             cells.append(f"{tariff.co2e_kg(e['energy_kwh'], energy_cfg):,.1f}")
-        rows.append(html.Tr([html.Td(c) for c in cells], **{"data-line": lid}))
+        rows.append(html.Tr([html.Td(c) for c in cells], **{f"data-{kind}": name}))
     return html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="kpi-table"
     )

@@ -22,6 +22,7 @@ from simulator.sinks import ListSink
 from tests.support import GOLDEN, PLANT, cli, running_broker, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+EVIL = "<img src=x onerror=\"document.title='owned'\"><b>bold</b>"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 pytestmark = pytest.mark.skipif(
@@ -40,6 +41,10 @@ def served(tmp_path_factory):
     store = SqliteStore(tmp / "s.db")
     recs = [validate(t, orjson.dumps(p), now_ms, 10**12, 10**6) for t, p, _ in sink.messages]
     store.write([r for r in recs if isinstance(r, Record)])
+    # Telemetry text is data, never markup: a breakdown reason that is an HTML injection,
+    # one second before the end (it moves no KPI shown by more than a second's worth).
+    store.write([Record("acme-vn", "hcm", "machining", "machining-1", "cnc-01", "state", now_ms - 1000,
+                        10**9, {"state": "down", "reason": EVIL})])  # fmt: skip
     store.close()
     port = free_port()
     proc = subprocess.Popen(cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT), "--port", str(port)),
@@ -156,6 +161,8 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
 
     browser.find_element(By.XPATH, "//label[contains(., 'Tiếng Việt')]").click()
     wait_for(lambda: cell(browser, "plant:Nhà máy:oee"), 20, "Vietnamese labels")
+    nav = wait_for(lambda: "Tổng quan" in (text_of(browser, By.ID, "nav") or "") or None, 10, "the menu")
+    assert nav
     assert wait_for(
         lambda: text_of(browser, By.CLASS_NAME, "updated"), 10, "refresh time"
     ).startswith("Cập nhật lúc")
@@ -178,6 +185,17 @@ def test_machine_page_counters_per_hour_and_shift(served, browser):
     )
     wait_for(lambda: graphs_drawn(browser, 5), 30, "the machine's graphs")
     assert "OEE per shift" in browser.page_source
+    # The injected reason shows as its own text; no element was made from it.
+    cell = wait_for(
+        lambda: (
+            [c for c in browser.find_elements(By.CSS_SELECTOR, ".breakdowns td") if c.text == EVIL]
+            or None
+        ),
+        20,
+        "the injected reason as text",
+    )
+    assert cell and not browser.find_elements(By.CSS_SELECTOR, ".breakdowns img, .breakdowns b")
+    assert browser.title != "owned"
     browser.save_screenshot(str(ROOT / "docs" / "machine.png"))
     to_vietnamese(browser)
     wait_for(lambda: "OEE theo ca" in browser.page_source or None, 20, "Vietnamese labels")

@@ -224,10 +224,26 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     assert list(shifts.data[0].x) == ["Mon 23/11 A", "Mon 23/11 B"]
     # Machines draw (almost) nothing off shift: the shifts hold all but the meter's last minute.
     assert 0.995 * want_kwh <= sum(shifts.data[0].y) <= want_kwh + 0.1
-    assert [r.__dict__["data-line"] for r in table.children[1].children] == list(
+    rows = table.children[1].children
+    assert [r.__dict__["data-line"] for r in rows if "data-line" in r.__dict__] == list(
         data.report["lines"]
     )
     assert set(data.report["lines"]) == set(truth["lines"])
+    stations = {r.__dict__["data-machine"]: r for r in rows if "data-machine" in r.__dict__}
+    assert set(stations) == set(truth["machines"])
+    cnc = truth["machines"]["cnc-01"]
+    assert stations["cnc-01"].children[1].children == f"{cnc['energy_kwh']:.1f}"
+    # Station costs add up to their line's (the same quarters, priced the same way).
+    line_cost = float(
+        next(r for r in rows if r.__dict__.get("data-line") == "machining-1")
+        .children[3]
+        .children.replace(",", "")
+    )
+    parts = [
+        float(stations[m].children[3].children.replace(",", ""))
+        for m in truth["lines"]["machining-1"]["stations"]
+    ]
+    assert sum(parts) == pytest.approx(line_cost, abs=len(parts))
     assert float(items["peak"].split(": ")[1].split()[0]) == pytest.approx(
         max(demand.data[0].y), abs=0.1
     )
