@@ -161,7 +161,9 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
 
     browser.find_element(By.XPATH, "//label[contains(., 'Tiếng Việt')]").click()
     wait_for(lambda: cell(browser, "plant:Nhà máy:oee"), 20, "Vietnamese labels")
-    nav = wait_for(lambda: "Tổng quan" in (text_of(browser, By.ID, "nav") or "") or None, 10, "the menu")
+    nav = wait_for(
+        lambda: "Tổng quan" in (text_of(browser, By.ID, "nav") or "") or None, 10, "the menu"
+    )
     assert nav
     assert wait_for(
         lambda: text_of(browser, By.CLASS_NAME, "updated"), 10, "refresh time"
