@@ -35,6 +35,11 @@ class Metrics:
             ["machine"],
             registry=r,
         )
+        self.subscribed = Gauge(
+            "shopfloor_collector_subscribed",
+            "1 while the broker has confirmed the subscription (a ready collector)",
+            registry=r,
+        )
         self.buffered = Gauge(
             "shopfloor_collector_buffered", "Messages received but not yet stored", registry=r
         )

@@ -85,6 +85,7 @@ class Collector:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self._writer = threading.Thread(
             target=self._write_loop, name="collector-writer", daemon=True
         )
@@ -118,11 +119,20 @@ class Collector:
             log.error("broker %s refused the connection: %s", self.url, reason)
             return
         client.subscribe(self.topic, qos=1)
-        log.info("connected to %s, subscribed to %s", self.url, self.topic)
+        log.info("connected to %s, subscribing to %s", self.url, self.topic)
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
+    ) -> None:
+        if all(not r.is_failure for r in reasons):
+            self.metrics.subscribed.set(1)
+        else:
+            log.error("broker %s refused the subscription to %s: %s", self.url, self.topic, reasons)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
+        self.metrics.subscribed.set(0)
         if not self._stopping:
             log.warning("lost the broker %s (%s); reconnecting", self.url, reason)
 

@@ -4,8 +4,11 @@ one supervised stack on this machine (no Docker).
 Each service runs as its own `shopfloor` process, the same code a deployment runs; they are
 started in their own sessions so a Ctrl-C reaches only this supervisor, which then stops them
 in the order that loses nothing: the simulator first (it delivers what is in flight and
-publishes its machines offline), then, once the store has stopped moving, the collector (it
-drains its buffer), the dashboard, and the broker last.
+publishes its machines offline, last, on the connection that carried the rest), then, once
+the store holds every machine offline, the collector (it drains its buffer), the dashboard,
+and the broker last. At start the simulator waits until the collector's subscription is
+confirmed (its `shopfloor_collector_subscribed` metric): the embedded amqtt keeps nothing for
+a subscriber that is not there yet.
 
 A second run on the same --data-dir continues: each machine's seq goes on after the last one
 stored, and the backfill starts where the stored data ends (or at the start of the current
@@ -19,7 +22,6 @@ import logging
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -30,7 +32,6 @@ from tqdm import tqdm
 
 from shopfloor.broker import Broker, free_port
 from shopfloor.config.schema import PlantConfig
-from shopfloor.contract import plant_filter
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.sqlite import SqliteStore
 from shopfloor.timerange import current_shift_s
@@ -44,26 +45,6 @@ def shopfloor_cmd(*args: str) -> list[str]:
 
 
 COLLECTOR_ID = "shopfloor-demo-collector"
-
-
-def prime_session(url: str, client_id: str, topic: str, timeout_s: float = 10.0) -> None:
-    """Create the collector's persistent session and subscription before anything publishes,
-    so the broker queues the first messages for it even if the collector connects later."""
-    from shopfloor.mqtt_url import make_client, parse_broker_url
-
-    done = threading.Event()
-    broker = parse_broker_url(url)
-    client = make_client(broker, client_id, clean_session=False)
-    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-    client.on_subscribe = lambda *_: done.set()
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    try:
-        if not done.wait(timeout_s):
-            raise RuntimeError(f"the broker {url} did not take the collector's subscription")
-    finally:
-        client.disconnect()
-        client.loop_stop()
 
 
 def backfill_start_ms(cfg: PlantConfig, store: SqliteStore, now_ms: int) -> int:
@@ -85,7 +66,9 @@ class Stack:
     port: int
     host: str = "127.0.0.1"
     speed: float = 1.0
+    broker_kind: str = "auto"
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    metrics_port: int = 0
     broker: Broker | None = None
 
     @property
@@ -111,18 +94,23 @@ class Stack:
         resume = from_store(store, {st.id for _, st in self.cfg.stations()})
         store.close()
         self.broker = Broker(
-            free_port(), data_dir=self.data_dir / "broker", log_path=self.data_dir / "broker.log"
+            free_port(),
+            data_dir=self.data_dir / "broker",
+            kind=self.broker_kind,
+            log_path=self.data_dir / "broker.log",
         ).start()
         url = self.broker.url
         store_url = f"sqlite:///{self.db}"
-        prime_session(
-            url, COLLECTOR_ID, plant_filter(self.cfg.plant.enterprise, self.cfg.plant.site)
-        )
+        self.metrics_port = free_port()
         self._spawn(
             "collector", "collect", "--broker", url, "--store", store_url,
             "--config", str(self.config), "--client-id", COLLECTOR_ID,
-            "--metrics-port", "0", "--max-future", "3650d",  # --speed runs ahead of the clock
+            "--metrics-port", str(self.metrics_port),
+            "--max-future", "3650d",  # --speed runs ahead of the clock
         )  # fmt: skip
+        # Nothing is published before the collector listens: a broker that keeps no offline
+        # session (the embedded amqtt) would otherwise drop the first messages.
+        self.wait_collector_subscribed(30)
         self._spawn(
             "dashboard", "dash", "--store", store_url, "--config", str(self.config),
             "--host", self.host, "--port", str(self.port), "--broker", url,
@@ -135,6 +123,34 @@ class Stack:
             sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
         self._spawn("simulator", *sim)
         return start_ms
+
+    def collector_subscribed(self) -> bool:
+        try:
+            url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=1) as r:
+                return b"shopfloor_collector_subscribed 1.0" in r.read()
+        except OSError:
+            return False
+
+    def wait_collector_subscribed(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.collector_subscribed():
+            self.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the collector did not subscribe in {timeout_s:g} s; see {self.data_dir / 'collector.log'}"
+                )
+            time.sleep(0.1)
+
+    def stored_all_offline(self) -> bool:
+        """The simulator's last messages are its machines' offline status, on the connection
+        that carried everything else: once the store has them all, it has the rest too."""
+        store = SqliteStore(self.db)
+        try:
+            ours = {st.id for _, st in self.cfg.stations()}
+            return all(not m.online for m in store.machines() if m.machine in ours)
+        finally:
+            store.close()
 
     def check(self) -> None:
         """A service that died is an error the user must see, with where its log is."""
@@ -155,13 +171,6 @@ class Stack:
         store = SqliteStore(self.db)
         try:
             return max((m.last_ts for m in store.machines()), default=0)
-        finally:
-            store.close()
-
-    def stored_seqs(self) -> int:
-        store = SqliteStore(self.db)
-        try:
-            return sum(store.max_seq().values())
         finally:
             store.close()
 
@@ -195,12 +204,10 @@ class Stack:
 
         end("simulator", signal.SIGINT, 5)
         # Let the collector store what the simulator delivered before it goes.
-        seen, quiet_since = -1, time.monotonic()
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and time.monotonic() - quiet_since < 0.5:
-            now = self.stored_seqs()
-            if now != seen:
-                seen, quiet_since = now, time.monotonic()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "collector" in self.procs:
+            if self.stored_all_offline():
+                break
             time.sleep(0.1)
         end("collector", signal.SIGTERM, 3)
         end("dashboard", signal.SIGINT, 2)

@@ -39,6 +39,12 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--speed", type=_positive, default=1.0, help="live speed, x real time (default 1)"
     )
+    p.add_argument(
+        "--broker-kind",
+        choices=("auto", "mosquitto", "amqtt"),
+        default="auto",
+        help="the embedded broker (default: mosquitto if installed, else amqtt in-process)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -56,7 +62,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UserError("no config/plant.yaml here: give --config PATH (a plant config)")
     cfg = load_or_exit(args.config)
     probe = free_port(args.host) if args.port == 0 else args.port
-    stack = Stack(Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed)
+    stack = Stack(
+        Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed, args.broker_kind
+    )
     signal.signal(signal.SIGTERM, _stop)
     try:
         try:

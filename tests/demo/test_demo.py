@@ -10,9 +10,11 @@ import urllib.request
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
+
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
-from tests.support import PLANT, cli, wait_for
+from tests.support import BROKER_KINDS, PLANT, cli, wait_for
 
 MACHINES = {st.id for _, st in load_config(PLANT).stations()}
 
@@ -42,9 +44,9 @@ def answers(url: str) -> bool:
         return False
 
 
-def run_demo(tmp: Path, port: int) -> tuple[subprocess.Popen[str], float]:
+def run_demo(tmp: Path, port: int, kind: str) -> tuple[subprocess.Popen[str], float]:
     proc = subprocess.Popen(
-        cli("demo", "--data-dir", str(tmp / "data"), "--port", str(port)),
+        cli("demo", "--data-dir", str(tmp / "data"), "--port", str(port), "--broker-kind", kind),
         cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     return proc, time.monotonic()
@@ -59,10 +61,12 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path):
+# amqtt is what a fresh machine without mosquitto gets; it keeps no offline sessions.
+@pytest.mark.parametrize("kind", BROKER_KINDS)
+def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
     port = free_port()
     db = tmp_path / "data" / "shopfloor.db"
-    proc, t0 = run_demo(tmp_path, port)
+    proc, t0 = run_demo(tmp_path, port, kind)
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard")
         wait_for(
@@ -78,7 +82,7 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path):
     for m, got in first.items():
         assert got == list(range(1, len(got) + 1)), f"{m}: the store has every seq, once"
 
-    proc, _ = run_demo(tmp_path, port)
+    proc, _ = run_demo(tmp_path, port, kind)
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard again")
         wait_for(
