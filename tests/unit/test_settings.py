@@ -23,7 +23,13 @@ def test_a_missing_token_file_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(SettingsError, match=r"SHOPFLOOR_INFLUX_TOKEN_FILE: cannot read .*nope"):
         settings()
     proc = run_cli(
-        "dash", "--store", "sqlite:///x.db", "--auth", "a:b", "--broker", "mqtt://localhost:1"
+        "dash",
+        "--store",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        "--auth",
+        "a:b",
+        "--broker",
+        "mqtt://localhost:1",
     )
     assert proc.returncode == 1
     assert (
