@@ -6,23 +6,36 @@ from __future__ import annotations
 import copy
 import signal
 import subprocess
+import urllib.request
 
+from shopfloor.broker import free_port
 from shopfloor.config import load_config
 from shopfloor.reconcile import compare
-from tests.support import ROOT, cli, run_cli, running_broker
+from tests.support import ROOT, cli, run_cli, running_broker, wait_for
 
 RECONCILE = ROOT / "config" / "reconcile.yaml"
+
+
+def subscribed(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
+            return b"shopfloor_collector_subscribed 1.0" in r.read()
+    except OSError:
+        return False
 
 
 def test_reconcile_through_broker_collector_and_store(tmp_path):
     store = f"sqlite:///{tmp_path / 's.db'}"
     with running_broker() as broker:
+        metrics = free_port()
         col = subprocess.Popen(
-            cli("collect", "--broker", broker.url, "--store", store, "--metrics-port", "0",
+            cli("collect", "--broker", broker.url, "--store", store, "--metrics-port", str(metrics),
                 "--client-id", "reconcile-test"),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
+            # As the compose stack's healthcheck does: publish once the collector listens.
+            wait_for(lambda: subscribed(metrics), 30, "the collector's subscription")
             first = run_cli("reconcile", "--config", str(RECONCILE), "--broker", broker.url,
                             "--store", store, "--duration", "3h", timeout=180)  # fmt: skip
             assert first.returncode == 0, first.stdout + first.stderr
