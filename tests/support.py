@@ -119,3 +119,14 @@ def seqs_by_machine(messages: list[tuple[str, Any, bool]]) -> dict[str, list[int
         if len(parts) == 8 and isinstance(payload, dict) and "seq" in payload:
             out.setdefault(parts[6], []).append(payload["seq"])
     return out
+
+
+def collector_subscribed(metrics_port: int) -> bool:
+    """A collector's readiness: the broker confirmed its subscription (its metrics say so)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1) as r:
+            return b"shopfloor_collector_subscribed 1.0" in r.read()
+    except OSError:
+        return False

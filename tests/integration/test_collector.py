@@ -24,7 +24,16 @@ from shopfloor.mqtt_url import parse_broker_url
 from shopfloor.store.influx1 import Influx1Store
 from shopfloor.store.sqlite import SqliteStore
 from tests.servers import influxd, influxd_path
-from tests.support import PLANT, Subscriber, cli, read_jsonl, run_cli, running_broker, wait_for
+from tests.support import (
+    PLANT,
+    Subscriber,
+    cli,
+    collector_subscribed,
+    read_jsonl,
+    run_cli,
+    running_broker,
+    wait_for,
+)
 
 START = "2026-11-23T00:00+07:00"
 START_MS = 1_795_366_800_000
@@ -282,6 +291,7 @@ def test_store_outage_loses_nothing(tmp_path):
 def test_sigkill_and_restart_loses_nothing(tmp_path):
     db = tmp_path / "s.db"
     out = tmp_path / "run.jsonl"
+    metrics = free_port()
     with running_broker() as broker:
         cmd = cli(
             "collect",
@@ -290,13 +300,12 @@ def test_sigkill_and_restart_loses_nothing(tmp_path):
             "--store",
             f"sqlite:///{db}",
             "--metrics-port",
-            "0",
+            str(metrics),
             "--client-id",
             "kill-test",
         )
         col = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: db.exists(), 10, "collector up")
-        time.sleep(1.0)
+        wait_for(lambda: collector_subscribed(metrics), 30, "the collector's subscription")
         sim = subprocess.Popen(
             cli(
                 "sim",

@@ -6,22 +6,13 @@ from __future__ import annotations
 import copy
 import signal
 import subprocess
-import urllib.request
 
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
 from shopfloor.reconcile import compare
-from tests.support import ROOT, cli, run_cli, running_broker, wait_for
+from tests.support import ROOT, cli, collector_subscribed, run_cli, running_broker, wait_for
 
 RECONCILE = ROOT / "config" / "reconcile.yaml"
-
-
-def subscribed(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
-            return b"shopfloor_collector_subscribed 1.0" in r.read()
-    except OSError:
-        return False
 
 
 def test_reconcile_through_broker_collector_and_store(tmp_path):
@@ -35,7 +26,7 @@ def test_reconcile_through_broker_collector_and_store(tmp_path):
         )  # fmt: skip
         try:
             # As the compose stack's healthcheck does: publish once the collector listens.
-            wait_for(lambda: subscribed(metrics), 30, "the collector's subscription")
+            wait_for(lambda: collector_subscribed(metrics), 30, "the collector's subscription")
             first = run_cli("reconcile", "--config", str(RECONCILE), "--broker", broker.url,
                             "--store", store, "--duration", "3h", timeout=180)  # fmt: skip
             assert first.returncode == 0, first.stdout + first.stderr
