@@ -16,6 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from shopfloor.contract import STATE_CODE
 from shopfloor.kpi import STATES
 from shopfloor.store.base import MachineInfo, Record, StoreError
@@ -159,7 +161,10 @@ class SqliteStore:
                 energy.append((r.machine, r.ts, r.seq, p["energy_kwh"]))
             elif ch == "telemetry":
                 values = {k: v for k, v in p.items() if k not in ("ts", "seq", "power_kw")}
-                samples.append((r.machine, r.ts, r.seq, p["power_kw"], json.dumps(values)))
+                # orjson: a third of the write path's time went to the stdlib's json.dumps.
+                samples.append(
+                    (r.machine, r.ts, r.seq, p["power_kw"], orjson.dumps(values).decode())
+                )
             elif ch == "status":
                 status.append(r)  # in order: a birth and a death may share a batch
             if ch == "status":
