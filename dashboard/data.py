@@ -10,7 +10,13 @@ from typing import Any
 
 from dashboard.context import DashContext
 from shopfloor.store.base import StoreError
-from shopfloor.store.report import loss_durations, report_from_store, report_series
+from shopfloor.store.meter_rollup import QUARTER_MS
+from shopfloor.store.report import (
+    energy_by_quarter,
+    loss_durations,
+    report_from_store,
+    report_series,
+)
 from shopfloor.timerange import resolve, shift_windows
 
 NO_DATA = "no data in the store for this range yet"
@@ -198,25 +204,12 @@ class Energy:
     error: str | None
 
 
-QUARTER_MS = 900_000
-
-
 def metered_quarters(
     ctx: DashContext, t0_ms: int, t1_ms: int, machines: set[str]
 ) -> dict[str, dict[int, float]]:
-    """kWh per machine per 15 minutes, from the cumulative meter readings (one query, no raw
-    samples): each quarter's newest reading minus the one before it."""
-    e0 = ctx.store.counter_at("energy", t0_ms - 1)
-    out: dict[str, dict[int, float]] = {}
-    for mid, rows in ctx.store.energy_buckets(t0_ms, t1_ms, QUARTER_MS).items():
-        if mid not in machines:
-            continue
-        prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else 0.0
-        mine = out.setdefault(mid, {})
-        for ts, kwh in rows:
-            mine[ts] = mine.get(ts, 0.0) + max(0.0, kwh - prev)
-            prev = kwh
-    return out
+    """kWh per machine per 15 minutes, from the meters (never raw power samples)."""
+    quarters = energy_by_quarter(ctx.store, t0_ms, t1_ms)
+    return {m: rows for m, rows in quarters.items() if m in machines}
 
 
 def shift_reports(

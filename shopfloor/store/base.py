@@ -81,6 +81,10 @@ class Store(Protocol):
         """Per machine, (bucket start, newest cumulative energy_kwh reading in the bucket) for
         the buckets of [t0, t1) that hold a reading, in time order."""
 
+    def energy_quarters(self, q0: int, q1: int) -> dict[str, list[tuple[int, float]]]:
+        """Per machine, (quarter start, kWh metered in it) for the quarters in [q0, q1) that
+        have readings: each reading's increase over the one before (see meter_rollup)."""
+
     def max_seq(self) -> dict[str, int]:
         """Per machine, the highest seq stored (inferred states excluded)."""
 

@@ -277,5 +277,11 @@ class InfluxQLQueries:
     def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
         return self.reader.energy_buckets(t0, t1, every_ms)
 
+    def energy_quarters(self, q0: int, q1: int) -> dict[str, list[tuple[int, float]]]:
+        # No meter rollup here (yet): computed from the bucketed readings, same numbers.
+        from shopfloor.store.report import quarters_from_readings
+
+        return {m: sorted(rows.items()) for m, rows in quarters_from_readings(self, q0, q1).items()}
+
     def max_seq(self) -> dict[str, int]:
         return self.reader.max_seq()

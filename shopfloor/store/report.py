@@ -16,6 +16,7 @@ from shopfloor import kpi
 from shopfloor.config.schema import PlantConfig
 from shopfloor.report import MachineFacts, build_report
 from shopfloor.store.base import MachineInfo, Store
+from shopfloor.store.meter_rollup import QUARTER_MS
 from shopfloor.store.rollup import END_OF_TIME_MS, HOUR_MS, ceil_hour, floor_hour
 
 
@@ -118,6 +119,41 @@ def loss_durations(
             losses_from_changes([(max(ts, h0), state, reason)], h0, min(h1, end), out)
     for key, seconds in whole.items():
         out[key] = out.get(key, 0.0) + seconds
+    return out
+
+
+def quarters_from_readings(store: Store, t0: int, t1: int) -> dict[str, dict[int, float]]:
+    """kWh per machine per quarter hour for the meter readings in [t0, t1), from one bucketed
+    query: each quarter's newest reading minus the newest before it (the reading before t0
+    for the first; a machine's very first reading adds nothing)."""
+    e0 = store.counter_at("energy", t0 - 1)
+    out: dict[str, dict[int, float]] = {}
+    for mid, rows in store.energy_buckets(t0, t1, QUARTER_MS).items():
+        prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else None
+        mine = out.setdefault(mid, {})
+        for ts, kwh in rows:
+            mine[ts] = mine.get(ts, 0.0) + (max(0.0, kwh - prev) if prev is not None else 0.0)
+            prev = kwh
+    return out
+
+
+def energy_by_quarter(store: Store, t0: int, t1: int) -> dict[str, dict[int, float]]:
+    """kWh per machine per quarter hour in [t0, t1): whole quarters from the store's meter
+    rollup, the partial ones at both ends from the readings."""
+    qa, qb = -(-t0 // QUARTER_MS) * QUARTER_MS, t1 - t1 % QUARTER_MS
+    if qb <= qa:
+        return quarters_from_readings(store, t0, t1)
+    out: dict[str, dict[int, float]] = {}
+    parts = [{m: dict(rows) for m, rows in store.energy_quarters(qa, qb).items()}]
+    if t0 < qa:
+        parts.append(quarters_from_readings(store, t0, qa))
+    if qb < t1:
+        parts.append(quarters_from_readings(store, qb, t1))
+    for part in parts:
+        for m, rows in part.items():
+            mine = out.setdefault(m, {})
+            for q, kwh in rows.items():
+                mine[q] = mine.get(q, 0.0) + kwh
     return out
 
 

@@ -21,6 +21,7 @@ import orjson
 from shopfloor.contract import STATE_CODE
 from shopfloor.kpi import STATES
 from shopfloor.store.base import MachineInfo, Record, StoreError
+from shopfloor.store.meter_rollup import MeterRollup, QuarterRow, Reading
 from shopfloor.store.rollup import Change, HourRollup, HourRow
 
 SCHEMA = """
@@ -56,6 +57,10 @@ CREATE TABLE IF NOT EXISTS state_hours (
     hour INTEGER NOT NULL, machine TEXT NOT NULL, {cols},
     PRIMARY KEY (hour, machine)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS energy_quarters (
+    quarter INTEGER NOT NULL, machine TEXT NOT NULL, kwh REAL NOT NULL,
+    PRIMARY KEY (quarter, machine)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loss_hours (
     hour INTEGER NOT NULL, machine TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
     seconds REAL NOT NULL,
@@ -64,7 +69,7 @@ CREATE TABLE IF NOT EXISTS loss_hours (
 """.format(cols=", ".join(f"{s} REAL NOT NULL" for s in STATES))
 
 log = logging.getLogger("shopfloor.store.sqlite")
-ROLLUP_VERSION = 2  # 1: seconds per state; 2: and loss seconds per reason
+ROLLUP_VERSION = 3  # 1: seconds per state; 2: loss seconds per reason; 3: kWh per quarter
 
 _MACHINE_COLS = (
     "machine", "enterprise", "site", "area", "line", "kind", "position", "line_length",
@@ -89,6 +94,7 @@ class SqliteStore:
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         self.rollup = HourRollup(self._load_changes)
+        self.meters = MeterRollup(self._load_readings)
         self._upgrade_rollup()
 
     def _upgrade_rollup(self) -> None:
@@ -100,6 +106,7 @@ class SqliteStore:
                 if version >= ROLLUP_VERSION:
                     return
                 machines = [m for (m,) in self.db.execute("SELECT DISTINCT machine FROM states")]
+                metered = [m for (m,) in self.db.execute("SELECT DISTINCT machine FROM energy")]
                 if machines:
                     log.info(
                         "building the hour rollup of %s (%d machines)", self.path, len(machines)
@@ -108,15 +115,36 @@ class SqliteStore:
                 cur.execute("BEGIN")
                 cur.execute("DELETE FROM state_hours")
                 cur.execute("DELETE FROM loss_hours")
+                cur.execute("DELETE FROM energy_quarters")
                 for m in machines:
                     self._write_rollup(cur, self.rollup._rebuild(m, 0))
+                for m in metered:
+                    self._write_quarters(cur, self.meters.rebuild(m, 0))
                 cur.execute(f"PRAGMA user_version = {ROLLUP_VERSION}")
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 self.rollup.forget()
+                self.meters.forget()
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
                 raise StoreError(f"{self.path}: building the rollup: {exc}") from None
+
+    def _write_quarters(self, cur: sqlite3.Cursor, rows: list[QuarterRow]) -> None:
+        cur.executemany(
+            "INSERT OR REPLACE INTO energy_quarters VALUES (?,?,?)", [(q, m, k) for m, q, k in rows]
+        )
+
+    def _load_readings(self, machine: str, t: int) -> list[Reading]:
+        """Inside a write transaction (the lock is held): the meter rollup's view."""
+        before = self.db.execute(
+            "SELECT ts, seq, energy_kwh FROM energy WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
+            (machine, t),
+        ).fetchall()
+        after = self.db.execute(
+            "SELECT ts, seq, energy_kwh FROM energy WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
+            (machine, t),
+        ).fetchall()
+        return before + after
 
     def _write_rollup(self, cur: sqlite3.Cursor, rows: list[HourRow]) -> None:
         cur.executemany(
@@ -191,6 +219,11 @@ class SqliteStore:
                     for row in states:
                         new[row[0]].append((row[1], row[2], row[3], row[5]))
                     self._write_rollup(cur, self.rollup.apply(new))
+                if energy:
+                    readings: dict[str, list[Reading]] = defaultdict(list)
+                    for m, ts, seq, kwh in energy:
+                        readings[m].append((ts, seq, float(kwh)))
+                    self._write_quarters(cur, self.meters.apply(readings))
                 for r, ts in last.values():
                     cur.execute(
                         "INSERT INTO machines (machine, enterprise, site, area, line, last_ts) VALUES (?,?,?,?,?,?) "
@@ -201,7 +234,8 @@ class SqliteStore:
                     self._status(cur, r)
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.rollup.forget()  # its memory ran ahead of what was rolled back
+                self.rollup.forget()  # their memory ran ahead of what was rolled back
+                self.meters.forget()
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
                 raise StoreError(f"{self.path}: {exc}") from None
@@ -347,6 +381,16 @@ class SqliteStore:
         return [(int(ts), float(p)) for ts, p in self._query(
             "SELECT ts, power_kw FROM samples WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts", (machine, t0, t1)
         )]  # fmt: skip
+
+    def energy_quarters(self, q0: int, q1: int) -> dict[str, list[tuple[int, float]]]:
+        out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for quarter, machine, kwh in self._query(
+            "SELECT quarter, machine, kwh FROM energy_quarters WHERE quarter >= ? AND quarter < ? "
+            "ORDER BY machine, quarter",
+            (q0, q1),
+        ):
+            out[machine].append((int(quarter), float(kwh)))
+        return dict(out)
 
     def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
         out: dict[str, list[tuple[int, float]]] = defaultdict(list)

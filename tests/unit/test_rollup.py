@@ -119,3 +119,43 @@ def test_a_file_from_before_the_rollup_gets_it_built_on_open(tmp_path):
     assert again.state_hours(0, 6 * HOUR_MS)["m"]["down"] == pytest.approx(2.5 * 3600)
     assert again.loss_hours(0, 6 * HOUR_MS) == pytest.approx({("down", "jam"): 2.5 * 3600})
     again.close()
+
+
+readings = st.lists(
+    st.tuples(st.integers(0, 3 * HOUR_MS), st.floats(0, 100, allow_nan=False)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    readings=readings,
+    batch=st.integers(1, 10),
+    shuffle=st.randoms(use_true_random=False),
+    window=st.tuples(st.integers(0, 3 * HOUR_MS), st.integers(1, 3 * HOUR_MS)),
+)
+def test_metered_quarters_equal_the_readings_for_any_write_order(readings, batch, shuffle, window):
+    from shopfloor.store.report import energy_by_quarter, quarters_from_readings
+
+    # A cumulative meter (sorted values), with a reset in the middle sometimes (unsorted).
+    values = sorted(v for _, v in readings) if shuffle.random() < 0.7 else [v for _, v in readings]
+    recs = [
+        Record("e", "s", "a", "l", "m", "energy", ts, seq, {"energy_kwh": v})
+        for seq, ((ts, _), v) in enumerate(zip(sorted(readings), values, strict=True), start=1)
+    ]
+    batches = [recs[i : i + batch] for i in range(0, len(recs), batch)]
+    if len(batches) > 2:
+        i = shuffle.randrange(len(batches) - 1)
+        batches[i], batches[i + 1] = batches[i + 1], batches[i]
+        batches.append(batches[shuffle.randrange(len(batches))])
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteStore(Path(tmp) / "s.db")
+        for b in batches:
+            store.write(b)
+        t0, t1 = window[0], window[0] + window[1]
+        want = quarters_from_readings(store, t0, t1).get("m", {})
+        got = energy_by_quarter(store, t0, t1).get("m", {})
+        nonzero = lambda d: {k: v for k, v in d.items() if v > 1e-9}  # noqa: E731
+        assert nonzero(got) == pytest.approx(nonzero(want), abs=1e-6)
+        store.close()
