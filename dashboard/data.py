@@ -16,8 +16,9 @@ from shopfloor.store.report import (
     loss_durations,
     report_from_store,
     report_series,
+    report_windows,
 )
-from shopfloor.timerange import resolve, shift_windows
+from shopfloor.timerange import current_shift_s, resolve, shift_windows
 
 NO_DATA = "no data in the store for this range yet"
 
@@ -64,19 +65,30 @@ class Overview:
     error: str | None
     t0_ms: int
     t1_ms: int
+    # The current shift beside another chosen range: (shift name, its report).
+    shift: tuple[str, dict[str, Any]] | None = None
 
 
 def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Overview:
+    now = time.time() if now_s is None else now_s
     try:
-        t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
-        report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+        t0_ms, t1_ms = window_ms(ctx, range_kind, now)
+        windows = [(t0_ms, t1_ms)]
+        if range_kind != "current_shift":
+            s0, s1, name = current_shift_s(now, ctx.calendar)
+            windows.append((int(s0 * 1000), int(s1 * 1000) + 1))
+        reports = report_windows(ctx.store, windows, ctx.cfg)  # one set of reads for both
+        report = reports[0]
         latest = ctx.store.last_changes(t1_ms)
+        shift = (name or "", reports[1]) if len(reports) > 1 else None
     except StoreError as exc:
         return Overview(None, {}, str(exc), 0, 0)
     states = {m: (state, reason) for m, (_, state, reason) in latest.items()}
     if not report["machines"]:
         return Overview(None, states, NO_DATA, t0_ms, t1_ms)
-    return Overview(report, states, None, t0_ms, t1_ms)
+    if shift is not None and not shift[1]["machines"]:
+        shift = None
+    return Overview(report, states, None, t0_ms, t1_ms, shift)
 
 
 @dataclass

@@ -25,6 +25,7 @@ def layout(**_: Any) -> html.Div:
             html.Div(id=ids.OVERVIEW_MESSAGE, className="message"),
             html.Div(id=ids.OVERVIEW_UPDATED, className="updated"),
             html.Div(id=ids.OVERVIEW_STATUS, className="status-board"),
+            html.Div(id=ids.OVERVIEW_SHIFT, className="shift-strip"),
             dcc.Graph(id=ids.OVERVIEW_KPIS),
             html.Div(id=ids.OVERVIEW_TABLE),
         ]
@@ -100,6 +101,7 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
     Output(ids.OVERVIEW_TABLE, "children"),
     Output(ids.OVERVIEW_MESSAGE, "children"),
     Output(ids.OVERVIEW_UPDATED, "children"),
+    Output(ids.OVERVIEW_SHIFT, "children"),
     *header_inputs(),
 )
 def refresh(
@@ -113,14 +115,37 @@ def refresh(
     return render(overview(ctx, range_spec(range_kind, start, end)), lang or "en", ctx.tz)
 
 
+def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
+    """The current shift's OEE, kept in view while another range is chosen."""
+    if data.shift is None:
+        return None
+    name, report = data.shift
+    rows = [("plant", t("plant", lang), report["plant"])]
+    rows += [("line", lid, e) for lid, e in report["lines"].items()]
+    return [
+        html.Span(
+            f"{t('range.current_shift', lang)} {name}:".replace(" :", ":"), className="shift-title"
+        ),
+        *(
+            html.Span(
+                f"{label} {t('oee', lang)} {e['oee'] * 100:.1f}%",
+                className="shift-kpi",
+                **{"data-kpi": f"shift:{kind}:{label}:oee"},
+            )
+            for kind, label, e in rows
+        ),
+    ]
+
+
 def render(data: Overview, lang: str, tz: Any) -> tuple[Any, ...]:
     updated = f"{t('updated', lang)} {datetime.now(tz):%H:%M:%S}"
     if data.report is None:
-        return {}, status_board(data, lang), None, data.error, updated
+        return {}, status_board(data, lang), None, data.error, updated, None
     return (
         figures.kpi_bars(data.report, lang),
         status_board(data, lang),
         kpi_table(data, lang),
         None,
         updated,
+        shift_strip(data, lang),
     )

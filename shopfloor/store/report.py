@@ -194,16 +194,27 @@ def report_from_store(
 def report_series(
     store: Store, bounds: list[int], cfg: PlantConfig | None = None, machine: str | None = None
 ) -> list[dict[str, Any]]:
-    """One report per interval [bounds[i], bounds[i+1]) (hours, shifts), sharing the reads
-    of the machine list and of the counters at each boundary; `machine`: that one only."""
+    """One report per interval [bounds[i], bounds[i+1]) (hours, shifts)."""
+    return report_windows(store, list(pairwise(bounds)), cfg, machine)
+
+
+def report_windows(
+    store: Store,
+    windows: list[tuple[int, int]],
+    cfg: PlantConfig | None = None,
+    machine: str | None = None,
+) -> list[dict[str, Any]]:
+    """One report per window [t0, t1), sharing the reads of the machine list, of the newest
+    state changes and of the counters at each distinct window end; `machine`: that one only."""
+    ends_ms = sorted({t for w in windows for t in w})
     with ThreadPoolExecutor(4) as pool:  # independent reads: side by side on a networked store
         f_infos = pool.submit(store.machines)
-        f_counts = [pool.submit(store.counter_at, "count", t - 1, machine) for t in bounds]
-        f_meters = [pool.submit(store.counter_at, "energy", t - 1, machine) for t in bounds]
+        f_counts = {t: pool.submit(store.counter_at, "count", t - 1, machine) for t in ends_ms}
+        f_meters = {t: pool.submit(store.counter_at, "energy", t - 1, machine) for t in ends_ms}
         f_newest = pool.submit(store.last_changes, END_OF_TIME_MS, machine)
         infos = [m for m in f_infos.result() if machine is None or m.machine == machine]
-        counts = [f.result() for f in f_counts]
-        meters = [f.result() for f in f_meters]
+        counts = {t: f.result() for t, f in f_counts.items()}
+        meters = {t: f.result() for t, f in f_meters.items()}
         newest = f_newest.result()
     ideal: dict[str, float] = {m.machine: m.ideal_cycle_s for m in infos}
     order: dict[str, int] = {m.machine: m.position for m in infos}
@@ -212,11 +223,19 @@ def report_series(
             ideal[st.id] = st.ideal_cycle_s
             order[st.id] = line.stations.index(st)
     infos = sorted(infos, key=lambda m: (m.area, m.line, order.get(m.machine, 0), m.machine))
+
+    def ends_at(t1: int) -> dict[str, int]:
+        return {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
+
+    with ThreadPoolExecutor(4) as pool:
+        f_durations = [
+            pool.submit(state_durations, store, t0, t1, ends_at(t1), newest, machine)
+            for t0, t1 in windows
+        ]
+        all_durations = [f.result() for f in f_durations]
     out = []
-    for i, (t0, t1) in enumerate(pairwise(bounds)):
-        ends = {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
-        durations = state_durations(store, t0, t1, ends, newest, machine)
-        c0, c1, e0, e1 = counts[i], counts[i + 1], meters[i], meters[i + 1]
+    for (t0, t1), durations in zip(windows, all_durations, strict=True):
+        c0, c1, e0, e1 = counts[t0], counts[t1], meters[t0], meters[t1]
         lines: dict[str, list[MachineFacts]] = defaultdict(list)
         for info in infos:
             if cfg is not None and info.machine not in ideal:

@@ -66,8 +66,9 @@ def test_callback_draws_table_status_and_bars_in_both_languages(seeded, monkeypa
     real = data_mod.overview
     page = sys.modules["pages.overview"]
     monkeypatch.setattr(page, "overview", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    fig, status, table, message, updated = page.refresh(1, "last_24h", "vi")
+    fig, status, table, message, updated, strip = page.refresh(1, "last_24h", "vi")
     assert updated.startswith("Cập nhật lúc ")
+    assert strip[0].children == "Ca hiện tại B:"  # the last shift worked: Monday B
     assert message is None
     cells = {
         c.__dict__.get("data-kpi"): c.children
@@ -286,3 +287,22 @@ def test_custom_range_in_plant_time_and_its_errors(seeded):
     assert "not a date" in overview(context(), range_spec("custom", "soon", "later")).error
     page = sys.modules["pages.overview"]
     assert page.refresh(1, "custom", "en", "x", "y")[3].startswith("custom range:")
+
+
+def test_the_current_shift_stays_in_view_beside_another_range(seeded):
+    from dashboard.context import context
+    from dashboard.data import overview
+    from shopfloor.store.report import report_from_store
+
+    _, _, store, _ = seeded
+    now_s = START_MS / 1000 + 17 * 3600  # Monday 17:00: shift B since 14:00
+    data = overview(context(), "last_24h", now_s=now_s)
+    name, shift = data.shift
+    want = report_from_store(store, START_MS + 14 * 3_600_000, int(now_s * 1000) + 1, context().cfg)
+    assert name == "B"
+    assert shift["plant"]["oee"] == pytest.approx(want["plant"]["oee"])
+    assert shift["plant"]["good_count"] == want["plant"]["good_count"] > 0
+    assert overview(context(), "current_shift", now_s=now_s).shift is None
+    strip = sys.modules["pages.overview"].shift_strip(data, "en")
+    shown = {s.__dict__["data-kpi"]: s.children for s in strip[1:]}
+    assert shown["shift:plant:Plant:oee"] == f"Plant OEE {want['plant']['oee'] * 100:.1f}%"
