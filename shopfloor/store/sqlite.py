@@ -134,18 +134,6 @@ class SqliteStore:
             "INSERT OR REPLACE INTO energy_quarters VALUES (?,?,?)", [(q, m, k) for m, q, k in rows]
         )
 
-    def _load_readings(self, machine: str, t: int) -> list[Reading]:
-        """Inside a write transaction (the lock is held): the meter rollup's view."""
-        before = self.db.execute(
-            "SELECT ts, seq, energy_kwh FROM energy WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
-            (machine, t),
-        ).fetchall()
-        after = self.db.execute(
-            "SELECT ts, seq, energy_kwh FROM energy WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
-            (machine, t),
-        ).fetchall()
-        return before + after
-
     def _write_rollup(self, cur: sqlite3.Cursor, rows: list[HourRow]) -> None:
         cur.executemany(
             f"INSERT OR REPLACE INTO state_hours VALUES (?,?,{','.join('?' * len(STATES))})",
@@ -240,17 +228,24 @@ class SqliteStore:
                     self.db.execute("ROLLBACK")
                 raise StoreError(f"{self.path}: {exc}") from None
 
-    def _load_changes(self, machine: str, t: int) -> list[Change]:
-        """Inside write's transaction (the lock is held): the rollup's view of the raw rows."""
+    def _rows_from(self, table: str, cols: str, machine: str, t: int) -> list[Any]:
+        """Inside a write transaction (the lock is held), the rollups' view of the raw rows:
+        one machine's rows with ts >= t, after the newest one before t, in time order."""
         before = self.db.execute(
-            "SELECT ts, seq, state, reason FROM states WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
+            f"SELECT {cols} FROM {table} WHERE machine = ? AND ts < ? ORDER BY ts DESC, seq DESC LIMIT 1",
             (machine, t),
         ).fetchall()
         after = self.db.execute(
-            "SELECT ts, seq, state, reason FROM states WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
+            f"SELECT {cols} FROM {table} WHERE machine = ? AND ts >= ? ORDER BY ts, seq",
             (machine, t),
         ).fetchall()
         return before + after
+
+    def _load_changes(self, machine: str, t: int) -> list[Change]:
+        return self._rows_from("states", "ts, seq, state, reason", machine, t)
+
+    def _load_readings(self, machine: str, t: int) -> list[Reading]:
+        return self._rows_from("energy", "ts, seq, energy_kwh", machine, t)
 
     def _status(self, cur: sqlite3.Cursor, r: Record) -> None:
         p = r.payload
