@@ -25,14 +25,15 @@ def floor_quarter(ts: int) -> int:
     return ts - ts % QUARTER_MS
 
 
-def quarter_sums(readings: list[Reading], baseline: float | None) -> dict[int, float]:
+def quarter_sums(readings: list[Reading], baseline: float) -> dict[int, float]:
     """kWh per quarter: each reading's increase over the one before it (the first one's over
-    `baseline`, the reading before them all, if there is one)."""
+    `baseline`: the reading before them all, or 0 for a machine's first reading, as the
+    report's energy counts from 0)."""
     out: dict[int, float] = {}
     prev = baseline
     for ts, _, kwh in readings:
         q = floor_quarter(ts)
-        out[q] = out.get(q, 0.0) + (max(0.0, kwh - prev) if prev is not None else 0.0)
+        out[q] = out.get(q, 0.0) + max(0.0, kwh - prev)
         prev = kwh
     return out
 
@@ -75,8 +76,9 @@ class MeterRollup:
     def rebuild(self, machine: str, since: int) -> list[QuarterRow]:
         start = floor_quarter(since)
         loaded = self.load(machine, start)
-        baseline = loaded[0][2] if loaded[0][0] < start else None
-        readings = loaded[1:] if baseline is not None else loaded
+        older = loaded[0][0] < start
+        baseline = loaded[0][2] if older else 0.0
+        readings = loaded[1:] if older else loaded
         return self._remember(machine, loaded[-1], quarter_sums(readings, baseline))
 
     def _remember(self, machine: str, last: Reading, sums: dict[int, float]) -> list[QuarterRow]:

@@ -125,14 +125,14 @@ def loss_durations(
 def quarters_from_readings(store: Store, t0: int, t1: int) -> dict[str, dict[int, float]]:
     """kWh per machine per quarter hour for the meter readings in [t0, t1), from one bucketed
     query: each quarter's newest reading minus the newest before it (the reading before t0
-    for the first; a machine's very first reading adds nothing)."""
+    for the first, or 0 for a machine's first reading, as the report's energy counts)."""
     e0 = store.counter_at("energy", t0 - 1)
     out: dict[str, dict[int, float]] = {}
     for mid, rows in store.energy_buckets(t0, t1, QUARTER_MS).items():
-        prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else None
+        prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else 0.0
         mine = out.setdefault(mid, {})
         for ts, kwh in rows:
-            mine[ts] = mine.get(ts, 0.0) + (max(0.0, kwh - prev) if prev is not None else 0.0)
+            mine[ts] = mine.get(ts, 0.0) + max(0.0, kwh - prev)
             prev = kwh
     return out
 
