@@ -8,7 +8,9 @@ the range's two ends; every ratio comes from kpi.oee through shopfloor.report.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -16,7 +18,7 @@ from shopfloor import kpi
 from shopfloor.config.schema import PlantConfig
 from shopfloor.report import MachineFacts, build_report
 from shopfloor.store.base import MachineInfo, Store
-from shopfloor.store.meter_rollup import QUARTER_MS
+from shopfloor.store.meter_rollup import QUARTER_MS, floor_quarter
 from shopfloor.store.rollup import END_OF_TIME_MS, HOUR_MS, ceil_hour, floor_hour
 
 
@@ -38,6 +40,59 @@ def add(into: dict[str, float], more: dict[str, float]) -> None:
         into[s] = into.get(s, 0.0) + v
 
 
+Changes = dict[str, list[tuple[int, str, str]]]
+
+
+@dataclass
+class HourSplit:
+    """A range cut at whole hours: [t0, h0) and [h1, t1) read raw, [h0, h1) from a rollup,
+    and each machine's newest change (the rollup holds closed intervals only)."""
+
+    h0: int
+    h1: int
+    head: Changes
+    tail: Changes
+    whole: Any
+    newest: dict[str, tuple[int, str, str]]
+
+    def open_interval(self, m: str, end: int) -> list[tuple[int, str, str]]:
+        """The newest change of `m` as a change at h0 or later, when it is still open at h1
+        (so not in the rollup's [h0, h1))."""
+        if m in self.newest and self.newest[m][0] < self.h1:
+            ts, state, reason = self.newest[m]
+            return [(max(ts, self.h0), state, reason)]
+        return []
+
+
+def hour_split(
+    store: Store,
+    t0: int,
+    t1: int,
+    whole: Callable[[int, int], Any],
+    newest: dict[str, tuple[int, str, str]] | None = None,
+    machine: str | None = None,
+) -> HourSplit | None:
+    """The reads for a range with at least one whole hour, side by side (a networked store
+    answers them in parallel); None for a shorter range, which is read raw."""
+    h0, h1 = ceil_hour(t0), floor_hour(t1)
+    if h1 - h0 < HOUR_MS:
+        return None
+    with ThreadPoolExecutor(4) as pool:
+        f_head = pool.submit(store.states, t0, h0, machine) if t0 < h0 else None
+        f_tail = pool.submit(store.states, h1, t1, machine) if h1 < t1 else None
+        f_whole = pool.submit(whole, h0, h1)
+        f_newest = (
+            pool.submit(store.last_changes, END_OF_TIME_MS, machine) if newest is None else None
+        )
+        return HourSplit(
+            h0, h1,
+            f_head.result() if f_head else {},
+            f_tail.result() if f_tail else {},
+            f_whole.result(),
+            f_newest.result() if f_newest is not None else newest,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
 def state_durations(
     store: Store,
     t0: int,
@@ -48,32 +103,17 @@ def state_durations(
 ) -> dict[str, dict[str, float]]:
     """Seconds per state per machine in [t0, min(t1, ends[machine])): whole hours from the
     stores' hour rollup, the partial hours at both ends from the raw changes."""
-    h0, h1 = ceil_hour(t0), floor_hour(t1)
-    if h1 - h0 < HOUR_MS:
+    split = hour_split(store, t0, t1, store.state_hours, newest, machine)
+    if split is None:
         raw = store.states(t0, t1, machine)
         return {m: durations_from_changes(raw.get(m, []), t0, end) for m, end in ends.items()}
-    with ThreadPoolExecutor(4) as pool:  # a networked store answers them side by side
-        f_head = pool.submit(store.states, t0, h0, machine) if t0 < h0 else None
-        f_tail = pool.submit(store.states, h1, t1, machine) if h1 < t1 else None
-        f_whole = pool.submit(store.state_hours, h0, h1)
-        f_newest = (
-            pool.submit(store.last_changes, END_OF_TIME_MS, machine) if newest is None else None
-        )
-        head = f_head.result() if f_head else {}
-        tail = f_tail.result() if f_tail else {}
-        whole = f_whole.result()
-        if f_newest is not None:
-            newest = f_newest.result()
-    assert newest is not None
+    h0, h1 = split.h0, split.h1
     out = {}
     for m, end in ends.items():
-        d = durations_from_changes(head.get(m, []), t0, min(h0, end))
-        add(d, whole.get(m, {}))
-        if m in newest and newest[m][0] < h1:
-            # The rollup holds closed intervals only: the newest change is still open.
-            ts, state, _ = newest[m]
-            d[state] += max(0, min(h1, end) - max(ts, h0)) / 1000.0
-        add(d, durations_from_changes(tail.get(m, []), h1, min(t1, end)))
+        d = durations_from_changes(split.head.get(m, []), t0, min(h0, end))
+        add(d, split.whole.get(m, {}))
+        add(d, durations_from_changes(split.open_interval(m, end), h0, min(h1, end)))
+        add(d, durations_from_changes(split.tail.get(m, []), h1, min(t1, end)))
         out[m] = d
     return out
 
@@ -98,26 +138,17 @@ def loss_durations(
     """Plant-wide seconds per (loss state, reason) in [t0, t1), each machine up to its end:
     whole hours from the rollup, the partial hours raw (as state_durations)."""
     out: dict[tuple[str, str], float] = {}
-    h0, h1 = ceil_hour(t0), floor_hour(t1)
-    if h1 - h0 < HOUR_MS:
+    split = hour_split(store, t0, t1, store.loss_hours)
+    if split is None:
         for m, rows in store.states(t0, t1).items():
             losses_from_changes(rows, t0, ends.get(m, t1), out)
         return out
-    with ThreadPoolExecutor(4) as pool:
-        f_head = pool.submit(store.states, t0, h0) if t0 < h0 else None
-        f_tail = pool.submit(store.states, h1, t1) if h1 < t1 else None
-        f_whole = pool.submit(store.loss_hours, h0, h1)
-        f_newest = pool.submit(store.last_changes, END_OF_TIME_MS)
-        head = f_head.result() if f_head else {}
-        tail = f_tail.result() if f_tail else {}
-        whole, newest = f_whole.result(), f_newest.result()
+    h0, h1 = split.h0, split.h1
     for m, end in ends.items():
-        losses_from_changes(head.get(m, []), t0, min(h0, end), out)
-        losses_from_changes(tail.get(m, []), h1, min(t1, end), out)
-        if m in newest and newest[m][0] < h1:
-            ts, state, reason = newest[m]  # still open: not in the rollup
-            losses_from_changes([(max(ts, h0), state, reason)], h0, min(h1, end), out)
-    for key, seconds in whole.items():
+        losses_from_changes(split.head.get(m, []), t0, min(h0, end), out)
+        losses_from_changes(split.open_interval(m, end), h0, min(h1, end), out)
+        losses_from_changes(split.tail.get(m, []), h1, min(t1, end), out)
+    for key, seconds in split.whole.items():
         out[key] = out.get(key, 0.0) + seconds
     return out
 
@@ -140,7 +171,7 @@ def quarters_from_readings(store: Store, t0: int, t1: int) -> dict[str, dict[int
 def energy_by_quarter(store: Store, t0: int, t1: int) -> dict[str, dict[int, float]]:
     """kWh per machine per quarter hour in [t0, t1): whole quarters from the store's meter
     rollup, the partial ones at both ends from the readings."""
-    qa, qb = -(-t0 // QUARTER_MS) * QUARTER_MS, t1 - t1 % QUARTER_MS
+    qa, qb = floor_quarter(t0 + QUARTER_MS - 1), floor_quarter(t1)
     if qb <= qa:
         return quarters_from_readings(store, t0, t1)
     out: dict[str, dict[int, float]] = {}
