@@ -176,7 +176,7 @@ class InfluxQLReader:
 
     def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
         (rows,) = self.query(
-            f'SELECT max("energy_kwh") AS e FROM energy WHERE time >= {t0}ms AND time < {t1}ms '
+            f'SELECT last("energy_kwh") AS e FROM energy WHERE time >= {t0}ms AND time < {t1}ms '
             f"GROUP BY time({every_ms}ms), machine fill(none)"
         )
         out: dict[str, list[tuple[int, float]]] = defaultdict(list)

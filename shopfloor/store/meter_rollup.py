@@ -1,9 +1,10 @@
 """Metered kWh per machine and quarter hour, kept up to date as meter readings are written.
 
 A week of a 225-station plant holds 2.3 million cumulative meter readings; the energy page's
-15-minute demand, tariff periods and per-station cost need kWh per quarter hour. Each reading
-adds its increase over the machine's previous reading (a meter that steps back, a reset,
-adds nothing) to the quarter it falls in; a store keeps those sums beside the readings.
+15-minute demand, tariff periods and per-station cost need kWh per quarter hour: a quarter's
+newest reading minus the newest one before it, never negative (a reset). That is the stores'
+`energy_buckets` definition too (the newest reading per bucket), so both ways agree; a store
+keeps these values beside the readings.
 
 As in shopfloor.store.rollup: the writer keeps each machine's newest reading and its quarter's
 sum in memory; a reading older than the newest one (a gap filled late) or a cold cache
@@ -25,23 +26,26 @@ def floor_quarter(ts: int) -> int:
     return ts - ts % QUARTER_MS
 
 
-def quarter_sums(readings: list[Reading], baseline: float) -> dict[int, float]:
-    """kWh per quarter: each reading's increase over the one before it (the first one's over
-    `baseline`: the reading before them all, or 0 for a machine's first reading, as the
-    report's energy counts from 0)."""
+def quarter_values(readings: list[Reading], baseline: float) -> tuple[dict[int, float], float]:
+    """kWh per quarter: the quarter's newest reading minus the newest one before it (the
+    first quarter's over `baseline`: the reading before them all, or 0 for a machine's first
+    reading, as the report's energy counts from 0); never negative (a meter reset). Also
+    returns the newest reading before the last quarter (the next append's baseline)."""
+    lasts: dict[int, float] = {}
+    for ts, _, kwh in readings:  # in time order: the newest of each quarter stays
+        lasts[floor_quarter(ts)] = kwh
     out: dict[int, float] = {}
-    prev = baseline
-    for ts, _, kwh in readings:
-        q = floor_quarter(ts)
-        out[q] = out.get(q, 0.0) + max(0.0, kwh - prev)
-        prev = kwh
-    return out
+    prev = before_last = baseline
+    for q in sorted(lasts):
+        out[q] = max(0.0, lasts[q] - prev)
+        before_last, prev = prev, lasts[q]
+    return out, before_last
 
 
 @dataclass
 class _Tail:
     last: Reading
-    quarter_kwh: float
+    before: float  # the newest reading before the last reading's quarter (or 0)
 
 
 class MeterRollup:
@@ -67,23 +71,25 @@ class MeterRollup:
             if tail is None or readings[0][:2] < tail.last[:2]:
                 rows += self.rebuild(machine, readings[0][0])
             else:
-                q0 = floor_quarter(tail.last[0])
-                sums = quarter_sums(readings, tail.last[2])
-                sums[q0] = sums.get(q0, 0.0) + tail.quarter_kwh
-                rows += self._remember(machine, readings[-1], sums)
+                # The tail's quarter is recomputed whole: its newest reading may be new.
+                values, before = quarter_values([tail.last, *readings], tail.before)
+                rows += self._remember(machine, readings[-1], values, before)
         return rows
 
     def rebuild(self, machine: str, since: int) -> list[QuarterRow]:
         start = floor_quarter(since)
         loaded = self.load(machine, start)
         older = loaded[0][0] < start
-        baseline = loaded[0][2] if older else 0.0
-        readings = loaded[1:] if older else loaded
-        return self._remember(machine, loaded[-1], quarter_sums(readings, baseline))
+        values, before = quarter_values(
+            loaded[1:] if older else loaded, loaded[0][2] if older else 0.0
+        )
+        return self._remember(machine, loaded[-1], values, before)
 
-    def _remember(self, machine: str, last: Reading, sums: dict[int, float]) -> list[QuarterRow]:
+    def _remember(
+        self, machine: str, last: Reading, values: dict[int, float], before: float
+    ) -> list[QuarterRow]:
         q = floor_quarter(last[0])
-        for quarter in range(min(sums, default=q), q + 1, QUARTER_MS):
-            sums.setdefault(quarter, 0.0)
-        self.tails[machine] = _Tail(last, sums[q])
-        return [(machine, quarter, kwh) for quarter, kwh in sorted(sums.items())]
+        for quarter in range(min(values, default=q), q + 1, QUARTER_MS):
+            values.setdefault(quarter, 0.0)
+        self.tails[machine] = _Tail(last, before)
+        return [(machine, quarter, kwh) for quarter, kwh in sorted(values.items())]

@@ -156,7 +156,8 @@ def loss_durations(
 def quarters_from_readings(store: Store, t0: int, t1: int) -> dict[str, dict[int, float]]:
     """kWh per machine per quarter hour for the meter readings in [t0, t1), from one bucketed
     query: each quarter's newest reading minus the newest before it (the reading before t0
-    for the first, or 0 for a machine's first reading, as the report's energy counts)."""
+    for the first, or 0 for a machine's first reading, as the report's energy counts), never
+    negative: the meter rollup's definition (shopfloor.store.meter_rollup)."""
     e0 = store.counter_at("energy", t0 - 1)
     out: dict[str, dict[int, float]] = {}
     for mid, rows in store.energy_buckets(t0, t1, QUARTER_MS).items():

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS loss_hours (
 """.format(cols=", ".join(f"{s} REAL NOT NULL" for s in STATES))
 
 log = logging.getLogger("shopfloor.store.sqlite")
-ROLLUP_VERSION = 3  # 1: seconds per state; 2: loss seconds per reason; 3: kWh per quarter
+ROLLUP_VERSION = 4  # 1: seconds per state; 2: loss seconds per reason; 3-4: kWh per quarter
 
 _MACHINE_COLS = (
     "machine", "enterprise", "site", "area", "line", "kind", "position", "line_length",
@@ -389,9 +389,10 @@ class SqliteStore:
 
     def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
         out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for machine, bucket, kwh in self._query(
-            "SELECT machine, (ts / ?) * ?, max(energy_kwh) FROM energy WHERE ts >= ? AND ts < ? "
-            "GROUP BY machine, ts / ? ORDER BY machine, 2",
+        for machine, bucket, kwh, _ in self._query(
+            # The newest reading per bucket (SQLite takes the bare column from the max row).
+            "SELECT machine, (ts / ?) * ?, energy_kwh, max(ts * 1000000 + seq) FROM energy "
+            "WHERE ts >= ? AND ts < ? GROUP BY machine, ts / ? ORDER BY machine, 2",
             (every_ms, every_ms, t0, t1, every_ms),
         ):
             out[machine].append((int(bucket), float(kwh)))

@@ -138,6 +138,10 @@ readings = st.lists(
 )
 # Two readings of a machine's first quarter: both paths count the first from 0.
 @example(readings=[(0, 0.0), (0, 1.0)], batch=1, shuffle=random.Random(0), window=(0, 900_000))
+# A reset inside a quarter: both take the quarter's newest reading.
+@example(
+    readings=[(0, 1.0), (0, 0.0), (0, 1.0)], batch=2, shuffle=random.Random(1), window=(0, 900_000)
+)
 def test_metered_quarters_equal_the_readings_for_any_write_order(readings, batch, shuffle, window):
     from shopfloor.store.report import energy_by_quarter, quarters_from_readings
 
