@@ -69,6 +69,7 @@ class Stack:
     broker_kind: str = "auto"
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     metrics_port: int = 0
+    store: SqliteStore | None = None  # the supervisor's own reads
     broker: Broker | None = None
 
     @property
@@ -88,11 +89,12 @@ class Stack:
     def start(self) -> int:
         """Everything up; returns the simulated start of the backfill (epoch ms)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore(self.db)
+        # One connection for the supervisor's reads, start to stop (each open of a store runs
+        # its schema script; the backfill and stop loops poll several times a second).
+        store = self.store = SqliteStore(self.db)
         now_ms = int(time.time() * 1000)
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
         resume = from_store(store, {st.id for _, st in self.cfg.stations()})
-        store.close()
         self.broker = Broker(
             free_port(),
             data_dir=self.data_dir / "broker",
@@ -145,12 +147,8 @@ class Stack:
     def stored_all_offline(self) -> bool:
         """The simulator's last messages are its machines' offline status, on the connection
         that carried everything else: once the store has them all, it has the rest too."""
-        store = SqliteStore(self.db)
-        try:
-            ours = {st.id for _, st in self.cfg.stations()}
-            return all(not m.online for m in store.machines() if m.machine in ours)
-        finally:
-            store.close()
+        ours = {st.id for _, st in self.cfg.stations()}
+        return all(not m.online for m in self._reads().machines() if m.machine in ours)
 
     def check(self) -> None:
         """A service that died is an error the user must see, with where its log is."""
@@ -167,12 +165,13 @@ class Stack:
         except OSError:
             return False
 
+    def _reads(self) -> SqliteStore:
+        if self.store is None:
+            raise RuntimeError("the demo stack is not started")
+        return self.store
+
     def stored_until_ms(self) -> int:
-        store = SqliteStore(self.db)
-        try:
-            return max((m.last_ts for m in store.machines()), default=0)
-        finally:
-            store.close()
+        return max((m.last_ts for m in self._reads().machines()), default=0)
 
     def backfill(self, start_ms: int) -> None:
         """A progress bar of the history stored so far, until it reaches the wall clock (less
@@ -213,3 +212,5 @@ class Stack:
         end("dashboard", signal.SIGINT, 2)
         if self.broker is not None:
             self.broker.close()
+        if self.store is not None:
+            self.store.close()
