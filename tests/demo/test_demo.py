@@ -44,21 +44,28 @@ def answers(url: str) -> bool:
         return False
 
 
-def run_demo(tmp: Path, port: int, kind: str) -> tuple[subprocess.Popen[str], float]:
-    proc = subprocess.Popen(
-        cli("demo", "--data-dir", str(tmp / "data"), "--port", str(port), "--broker-kind", kind),
-        cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    return proc, time.monotonic()
+def run_demo(tmp: Path, port: int, kind: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """The demo as a user starts it; what it prints goes to a file the test can watch."""
+    out = tmp / f"demo-{time.monotonic_ns()}.out"
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen(
+            cli("demo", "--data-dir", str(tmp / "data"), "--port", str(port), "--broker-kind", kind),
+            cwd=tmp, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return proc, out
 
 
-def stop(proc: subprocess.Popen[str]) -> str:
+def printed(out: Path) -> str:
+    return out.read_text(errors="replace") if out.exists() else ""
+
+
+def stop(proc: subprocess.Popen[bytes], out: Path) -> str:
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, out
+    proc.wait(timeout=30)
+    assert proc.returncode == 0, printed(out)
     assert time.monotonic() - t0 < 10, "Ctrl-C stops everything within 10 s"
-    return out
+    return printed(out)
 
 
 # amqtt is what a fresh machine without mosquitto gets; it keeps no offline sessions.
@@ -66,7 +73,9 @@ def stop(proc: subprocess.Popen[str]) -> str:
 def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
     port = free_port()
     db = tmp_path / "data" / "shopfloor.db"
-    proc, t0 = run_demo(tmp_path, port, kind)
+    t0 = time.monotonic()
+    proc, out_file = run_demo(tmp_path, port, kind)
+    ready = f"dashboard ready: http://127.0.0.1:{port}/"
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard")
         wait_for(
@@ -74,15 +83,17 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
             60 - (time.monotonic() - t0),
             "every machine stored",
         )
+        # The ready line comes once the backfill is stored (up to a shift's worth of history).
+        wait_for(lambda: ready in printed(out_file), 120, "the ready line")
         time.sleep(2)  # live messages too
     finally:
-        out = stop(proc)
-    assert "backfill" in out and f"dashboard ready: http://127.0.0.1:{port}/" in out, out
+        out = stop(proc, out_file)
+    assert "backfill" in out and ready in out, out
     first = seqs(db)
     for m, got in first.items():
         assert got == list(range(1, len(got) + 1)), f"{m}: the store has every seq, once"
 
-    proc, _ = run_demo(tmp_path, port, kind)
+    proc, out_file = run_demo(tmp_path, port, kind)
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard again")
         wait_for(
@@ -91,7 +102,7 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
             "new data for every machine",
         )
     finally:
-        stop(proc)
+        stop(proc, out_file)
     for m, got in seqs(db).items():
         # The second run went on after the first one's last seq: no restart at 1, no hole.
         assert got == list(range(1, len(got) + 1)), m
