@@ -58,6 +58,17 @@ def window_ms(ctx: DashContext, range_kind: str, now_s: float | None) -> tuple[i
     return int(t0 * 1000), int(t1 * 1000) + 1
 
 
+def machine_paths(ctx: DashContext) -> dict[str, str]:
+    """The plant's machines in order, each with area/line/machine (its cmd topic's levels):
+    from the config, else from the store."""
+    if ctx.cfg is not None:
+        return {st.id: f"{line.area}/{line.id}/{st.id}" for line, st in ctx.cfg.stations()}
+    try:
+        return {m.machine: f"{m.area}/{m.line}/{m.machine}" for m in ctx.store.machines()}
+    except StoreError:
+        return {}
+
+
 @dataclass
 class Overview:
     report: dict[str, Any] | None

@@ -11,26 +11,15 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboard import figures, ids
 from dashboard.context import context
-from dashboard.data import MachineView, machine_view, range_spec
+from dashboard.data import MachineView, machine_paths, machine_view, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
-from shopfloor.store.base import StoreError
 
 dash.register_page(__name__, path="/machine", name="Machine", order=1)
 
 
-def _machines() -> list[str]:
-    ctx = context()
-    if ctx.cfg is not None:
-        return [st.id for _, st in ctx.cfg.stations()]
-    try:
-        return [m.machine for m in ctx.store.machines()]
-    except StoreError:
-        return []
-
-
 def layout(**_: Any) -> html.Div:
-    machines = _machines()
+    machines = list(machine_paths(context()))
     return html.Div(
         [
             dcc.Dropdown(

@@ -11,23 +11,14 @@ from dash import Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 
 from dashboard import ids
-from dashboard.context import DashContext, context
+from dashboard.context import context
+from dashboard.data import machine_paths
 from dashboard.i18n import t
 from shopfloor.store.base import StoreError
 from shopfloor.store.rollup import END_OF_TIME_MS
 from simulator.commands import LIVE_PARAMS
 
 dash.register_page(__name__, path="/simulation", name="Simulation", order=4)
-
-
-def machine_paths(ctx: DashContext) -> dict[str, str]:
-    """machine -> area/line/machine, the levels of its cmd topic."""
-    if ctx.cfg is not None:
-        return {st.id: f"{line.area}/{line.id}/{st.id}" for line, st in ctx.cfg.stations()}
-    try:
-        return {m.machine: f"{m.area}/{m.line}/{m.machine}" for m in ctx.store.machines()}
-    except StoreError:
-        return {}
 
 
 def layout(**_: Any) -> html.Div:
