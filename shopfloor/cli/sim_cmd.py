@@ -170,8 +170,7 @@ def _resume(text: str) -> dict[str, Any]:
     try:
         return RESUME.validate_json(raw)
     except ValidationError as exc:
-        errors = [e for e in exc.errors()]
-        first = errors[0]
+        first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"])
         raise UserError(f"--resume: {where}: {first['msg']}") from None
 

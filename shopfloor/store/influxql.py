@@ -219,15 +219,14 @@ class InfluxQLQueries:
         """What to write once `records` are stored (call it after the raw write succeeded: a
         rollup rebuild reads the raw changes back): the state_hours points, and each machine's
         newest ts in one `heard` point (one series scan instead of four for machines())."""
-        heard = {}
+        touched = set()
         for r in records:
-            if r.channel != "status" and r.ts > heard.get(r.machine, 0):
-                heard[r.machine] = r.ts
+            if r.channel != "status" and r.ts > self._heard.get(r.machine, 0):
+                self._heard[r.machine] = r.ts
+                touched.add(r.machine)
         lines = [
-            f"heard,machine={lineproto.tag(m)} last_ts={float(max(ts, self._heard.get(m, 0)))} 0"
-            for m, ts in heard.items()
+            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} 0" for m in touched
         ]
-        self._heard.update((m, max(ts, self._heard.get(m, 0))) for m, ts in heard.items())
         new = lineproto.new_changes(records)
         if not new or self._no_rollup:
             return lines
@@ -245,7 +244,9 @@ class InfluxQLQueries:
             raise
 
     def derived_failed(self) -> None:
-        """The derived points were not stored: rebuild the rollup from the raw changes next time."""
+        """The derived points were not stored: rebuild the rollup from the raw changes and
+        write every machine's heard point again next time."""
+        self._heard.clear()
         if self._rollup is not None:
             self._rollup.forget()
 
