@@ -33,6 +33,16 @@ def test_spread_splits_an_interval_at_hour_boundaries():
     assert out[0].losses == {("down", "tool_breakage"): 1.0}  # running is no loss
 
 
+def scrambled(recs: list[Record], batch: int, shuffle: random.Random) -> list[list[Record]]:
+    """Batches mostly in order, one pair swapped (a late batch) and one sent twice."""
+    batches = [recs[i : i + batch] for i in range(0, len(recs), batch)]
+    if len(batches) > 2:
+        i = shuffle.randrange(len(batches) - 1)
+        batches[i], batches[i + 1] = batches[i + 1], batches[i]
+        batches.append(batches[shuffle.randrange(len(batches))])
+    return batches
+
+
 changes = st.lists(
     st.tuples(
         st.integers(0, 6 * HOUR_MS),
@@ -56,12 +66,7 @@ def test_any_write_order_gives_the_durations_of_a_replay(changes, batch, shuffle
         Record("e", "s", "a", "l", "m", "state", ts, seq, {"state": state, "reason": reason})
         for seq, (ts, state, reason) in enumerate(changes, start=1)
     ]
-    # Mostly in order, with some batches arriving late and some sent twice.
-    batches = [recs[i : i + batch] for i in range(0, len(recs), batch)]
-    if len(batches) > 2:
-        i = shuffle.randrange(len(batches) - 1)
-        batches[i], batches[i + 1] = batches[i + 1], batches[i]
-        batches.append(batches[shuffle.randrange(len(batches))])
+    batches = scrambled(recs, batch, shuffle)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "s.db")
         for b in batches:
@@ -151,11 +156,7 @@ def test_metered_quarters_equal_the_readings_for_any_write_order(readings, batch
         Record("e", "s", "a", "l", "m", "energy", ts, seq, {"energy_kwh": v})
         for seq, ((ts, _), v) in enumerate(zip(sorted(readings), values, strict=True), start=1)
     ]
-    batches = [recs[i : i + batch] for i in range(0, len(recs), batch)]
-    if len(batches) > 2:
-        i = shuffle.randrange(len(batches) - 1)
-        batches[i], batches[i + 1] = batches[i + 1], batches[i]
-        batches.append(batches[shuffle.randrange(len(batches))])
+    batches = scrambled(recs, batch, shuffle)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "s.db")
         for b in batches:
