@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import threading
-import time
 from pathlib import Path
 
 import orjson
+
+from shopfloor import clock
 
 
 class DeadLetter:
@@ -28,7 +29,7 @@ class DeadLetter:
             payload = {"payload_base64": base64.b64encode(raw).decode()}
         line = orjson.dumps(
             {
-                "received_ms": int(time.time() * 1000),
+                "received_ms": clock.now_ms(),
                 "topic": topic,
                 "reason": reason,
                 "detail": detail,

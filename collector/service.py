@@ -25,6 +25,7 @@ from collector.legacy import PowerStates
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
 from collector.validate import Ignore, Reject, validate
+from shopfloor import clock
 from shopfloor.mqtt_url import BrokerUrl, make_client
 from shopfloor.store.base import Record, Store, StoreError
 
@@ -142,7 +143,7 @@ class Collector:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.metrics.received.inc()
         raw = bytes(msg.payload)
-        got = validate(msg.topic, raw, int(time.time() * 1000), self.max_future_ms, self.max_bytes)
+        got = validate(msg.topic, raw, clock.now_ms(), self.max_future_ms, self.max_bytes)
         records: list[Record] = []
         if isinstance(got, Reject):
             self.dead_letter.write(msg.topic, raw, got.reason, got.detail)

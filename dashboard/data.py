@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
 
 from dashboard.context import DashContext
+from shopfloor import clock
 from shopfloor.store.base import StoreError
 from shopfloor.store.meter_rollup import QUARTER_MS
 from shopfloor.store.report import (
@@ -54,7 +54,7 @@ def window_ms(ctx: DashContext, range_kind: str, now_s: float | None) -> tuple[i
         if t1 <= t0:
             raise RangeError("custom range: the end must be after the start")
         return t0, t1
-    t0, t1 = resolve(range_kind, time.time() if now_s is None else now_s, ctx.calendar)
+    t0, t1 = resolve(range_kind, clock.now_s() if now_s is None else now_s, ctx.calendar)
     return int(t0 * 1000), int(t1 * 1000) + 1
 
 
@@ -81,7 +81,7 @@ class Overview:
 
 
 def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Overview:
-    now = time.time() if now_s is None else now_s
+    now = clock.now_s() if now_s is None else now_s
     try:
         t0_ms, t1_ms = window_ms(ctx, range_kind, now)
         windows = [(t0_ms, t1_ms)]

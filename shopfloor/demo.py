@@ -30,6 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from shopfloor import clock
 from shopfloor.broker import Broker, free_port
 from shopfloor.config.schema import PlantConfig
 from shopfloor.shifts import ShiftCalendar
@@ -92,7 +93,7 @@ class Stack:
         # One connection for the supervisor's reads, start to stop (each open of a store runs
         # its schema script; the backfill and stop loops poll several times a second).
         store = self.store = SqliteStore(self.db)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.now_ms()
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
         resume = from_store(store, {st.id for _, st in self.cfg.stations()})
         self.broker = Broker(
@@ -176,7 +177,7 @@ class Stack:
     def backfill(self, start_ms: int) -> None:
         """A progress bar of the history stored so far, until it reaches the wall clock (less
         the last sampling interval, which a live plant is always behind by)."""
-        target_ms = int(time.time() * 1000) - 30_000
+        target_ms = clock.now_ms() - 30_000
         total_min = max(1, -(-(target_ms - start_ms) // 60000))
         with tqdm(total=total_min, unit="min", desc="backfill", file=sys.stdout) as bar:
             while True:

@@ -12,6 +12,7 @@ from typing import Any
 
 import simpy
 
+from shopfloor import clock
 from shopfloor.config.schema import PlantConfig
 from simulator.commands import Commander
 from simulator.paced_env import PacedEnvironment
@@ -36,7 +37,7 @@ def go_live(
 ) -> Generator[simpy.Event, Any, None]:
     """Backfill as fast as possible until sim time meets the wall clock, then pace."""
     while True:
-        lag_s = (time.time() * 1000 - start_ms) / 1000.0 - env.now
+        lag_s = (clock.now_ms() - start_ms) / 1000.0 - env.now
         if lag_s <= 0.05:
             break
         yield env.timeout(lag_s)

@@ -14,7 +14,7 @@ from dashboard.context import context
 from dashboard.data import Overview, overview, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
-from shopfloor import kpi
+from shopfloor import clock, kpi
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
@@ -138,7 +138,7 @@ def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
 
 
 def render(data: Overview, lang: str, tz: Any) -> tuple[Any, ...]:
-    updated = f"{t('updated', lang)} {datetime.now(tz):%H:%M:%S}"
+    updated = f"{t('updated', lang)} {datetime.fromtimestamp(clock.now_s(), tz):%H:%M:%S}"
     if data.report is None:
         return {}, status_board(data, lang), None, data.error, updated, None
     return (

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from shopfloor import clock
 from shopfloor.cli.broker_cmd import _port
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _positive
@@ -75,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"shopfloor demo: broker {stack.broker.url if stack.broker else '?'}, data in {stack.data_dir}",
             flush=True,
         )
-        if start_ms < time.time() * 1000:
+        if start_ms < clock.now_ms():
             stack.backfill(start_ms)
         deadline = time.monotonic() + 60
         while not stack.dashboard_ready():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shopfloor import clock
 from shopfloor.cli.errors import UserError
 from shopfloor.timeparse import parse_instant
 
@@ -30,11 +30,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     cfg = load_or_exit(args.config) if args.config else None
     tz = ZoneInfo(cfg.plant.timezone if cfg else "Asia/Ho_Chi_Minh")
     try:
-        t1 = (
-            int(parse_instant(args.t_to, tz).timestamp() * 1000)
-            if args.t_to
-            else int(time.time() * 1000)
-        )
+        t1 = int(parse_instant(args.t_to, tz).timestamp() * 1000) if args.t_to else clock.now_ms()
         t0 = (
             int(parse_instant(args.t_from, tz).timestamp() * 1000)
             if args.t_from

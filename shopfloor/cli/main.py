@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from shopfloor import clock
 from shopfloor.cli.errors import UserError
 from shopfloor.settings import SettingsError
 
@@ -56,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        clock.pin()  # a bad SHOPFLOOR_NOW is named here, before any service starts
         return int(args.func(args) or 0)
-    except (UserError, SettingsError) as exc:
+    except (UserError, SettingsError, clock.ClockError) as exc:
         print(f"shopfloor {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

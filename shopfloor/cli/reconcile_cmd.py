@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from typing import Any
 
+from shopfloor import clock
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _duration, _positive
 
@@ -46,7 +46,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
     # A past window, ending on a whole hour well before now: history, never live data.
-    end_ms = (int(time.time()) // 3600 - 1) * 3_600_000
+    end_ms = (int(clock.now_s()) // 3600 - 1) * 3_600_000
     start_ms = end_ms - int(args.duration * 1000)
     newest = max(
         (m.last_ts for m in store.machines() if m.machine in {st.id for _, st in cfg.stations()}),

@@ -11,12 +11,12 @@ import queue
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from shopfloor import clock
 from shopfloor.cli.config_cmd import load_or_exit
 from shopfloor.cli.errors import UserError
 from shopfloor.timeparse import format_duration, parse_duration, parse_instant
@@ -191,7 +191,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     cfg = load_or_exit(args.config)
     tz = ZoneInfo(cfg.plant.timezone)
-    now_ms = int(time.time() * 1000)
+    now_ms = clock.now_ms()
     if args.backfill is not None:
         if args.start is not None:
             raise UserError("--backfill and --start both set the start: give one")
