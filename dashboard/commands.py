@@ -1,4 +1,5 @@
-"""The dashboard's side of the simulator's cmd topic: publish a command, await its reply.
+"""The dashboard's side of the command contract (shopfloor.commands): publish a command to
+the simulator, await its reply.
 
 One paho connection for the app's lifetime (started by create_app when --broker is given).
 Replies arrive on `<cmd topic>/reply`; the newest ones are kept for the simulation page.
@@ -16,7 +17,8 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
-from shopfloor.contract import ROOT, VERSION
+from shopfloor.commands import cmd_topic, reply_filters
+from shopfloor.contract import plant_prefix
 from shopfloor.mqtt_url import BrokerUrl, make_client
 
 log = logging.getLogger("shopfloor.dash.cmd")
@@ -31,7 +33,9 @@ class Reply:
 class CommandClient:
     def __init__(self, url: BrokerUrl, enterprise: str, site: str, keep: int = 50):
         self.url = url
-        self.prefix = f"{ROOT}/{VERSION}/{enterprise}/{site}"
+        self.enterprise = enterprise
+        self.site = site
+        self.prefix = plant_prefix(enterprise, site)
         self.replies: deque[Reply] = deque(maxlen=keep)
         self._waiting: dict[str, tuple[threading.Event, list[Reply]]] = {}
         self._lock = threading.Lock()
@@ -48,7 +52,7 @@ class CommandClient:
         if reason.is_failure:
             log.error("broker %s refused the dashboard: %s", self.url, reason)
             return
-        client.subscribe([(f"{self.prefix}/cmd/reply", 1), (f"{self.prefix}/+/+/+/cmd/reply", 1)])
+        client.subscribe([(f, 1) for f in reply_filters(self.enterprise, self.site)])
         self.connected.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -68,7 +72,7 @@ class CommandClient:
 
     def topic(self, machine_path: str | None) -> str:
         """The plant's cmd topic, or a machine's (machine_path: area/line/machine)."""
-        return f"{self.prefix}/{machine_path}/cmd" if machine_path else f"{self.prefix}/cmd"
+        return cmd_topic(self.enterprise, self.site, machine_path)
 
     def send(self, topic: str, command: dict[str, Any], timeout_s: float = 3.0) -> Reply | None:
         """Publish and wait for the reply; None when none came (simulator not running)."""

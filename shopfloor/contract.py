@@ -31,8 +31,12 @@ class TopicParts(NamedTuple):
     channel: str
 
 
+def plant_prefix(enterprise: str, site: str) -> str:
+    return f"{ROOT}/{VERSION}/{enterprise}/{site}"
+
+
 def machine_prefix(enterprise: str, site: str, area: str, line: str, machine: str) -> str:
-    return f"{ROOT}/{VERSION}/{enterprise}/{site}/{area}/{line}/{machine}"
+    return f"{plant_prefix(enterprise, site)}/{area}/{line}/{machine}"
 
 
 def topic(enterprise: str, site: str, area: str, line: str, machine: str, channel: str) -> str:
@@ -41,7 +45,7 @@ def topic(enterprise: str, site: str, area: str, line: str, machine: str, channe
 
 def plant_filter(enterprise: str, site: str, channel: str = "+") -> str:
     """An MQTT subscription filter for one channel (or all) of every machine of a plant."""
-    return f"{ROOT}/{VERSION}/{enterprise}/{site}/+/+/+/{channel}"
+    return f"{plant_prefix(enterprise, site)}/+/+/+/{channel}"
 
 
 def parse_topic(text: str) -> TopicParts | None:

@@ -1,12 +1,6 @@
-"""Commands to a running simulator over the `cmd` topic, each answered on `<topic>/reply`.
+"""The simulator's side of the command contract (shopfloor.commands): apply each command
+that arrives on a `cmd` topic and answer it on `<topic>/reply`.
 
-Plant-wide:  shopfloor/v1/<enterprise>/<site>/cmd
-    {"action": "set_speed", "speed": 10}
-Per machine: shopfloor/v1/<enterprise>/<site>/<area>/<line>/<machine>/cmd
-    {"action": "breakdown", "reason": "operator_test", "repair_min": 5}
-    {"action": "set", "values": {"mttr_min": 30, "cycle_s.mean": 50, "scrap_rate": 0.05}}
-Every command may carry an "id", echoed in the reply:
-    {"id": ..., "ok": true, "action": ..., "result": {...}}  or  {"id": ..., "ok": false, "error": "..."}
 A bad command gets an error reply and changes nothing; it never stops the simulator.
 """
 
@@ -14,14 +8,27 @@ from __future__ import annotations
 
 import logging
 import queue
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
+from shopfloor.commands import (
+    MAX_COMMAND_BYTES,
+    Breakdown,
+    Command,
+    CommandEnvelope,
+    Reply,
+    SetSpeed,
+    cmd_topic,
+    error_reply,
+    ok_reply,
+    parse_command,
+    reply_topic,
+)
 from shopfloor.config.schema import Station as StationSpec
 from shopfloor.config.semantics import station_findings
-from shopfloor.contract import ROOT, VERSION, parse_topic
+from shopfloor.contract import parse_topic
 from shopfloor.validation import format_errors
 
 if TYPE_CHECKING:
@@ -29,52 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shopfloor.sim.cmd")
 
-MAX_COMMAND_BYTES = 4096
-LIVE_PARAMS = (
-    "cycle_s.mean",
-    "cycle_s.cv",
-    "mtbf_min",
-    "mttr_min",
-    "scrap_rate",
-    "setup_min.mean",
-    "setup_min.cv",
-)
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: Annotated[str, Field(max_length=100)] | None = None
-
-
-class SetSpeed(_Command):
-    action: Literal["set_speed"]
-    speed: Annotated[float, Field(gt=0, le=100_000, allow_inf_nan=False)]
-
-
-class Breakdown(_Command):
-    action: Literal["breakdown"]
-    reason: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "injected"
-    repair_min: Annotated[float, Field(gt=0, le=7 * 24 * 60, allow_inf_nan=False)] | None = None
-
-
-class SetParams(_Command):
-    action: Literal["set"]
-    values: Annotated[dict[Literal[LIVE_PARAMS], float], Field(min_length=1)]  # type: ignore[valid-type]
-
-
-class _Envelope(BaseModel):
-    command: Annotated[SetSpeed | Breakdown | SetParams, Field(discriminator="action")]
-
-
-_COMMAND = TypeAdapter(_Envelope)
-
 
 class CommandError(Exception):
     pass
-
-
-def plant_cmd_topic(enterprise: str, site: str) -> str:
-    return f"{ROOT}/{VERSION}/{enterprise}/{site}/cmd"
 
 
 class Commander:
@@ -84,7 +48,7 @@ class Commander:
         self.plant = plant
         self.inbox = inbox
         self.by_id = {st.id: st for st in plant.stations}
-        self.plant_topic = plant_cmd_topic(plant.cfg.plant.enterprise, plant.cfg.plant.site)
+        self.plant_topic = cmd_topic(plant.cfg.plant.enterprise, plant.cfg.plant.site)
         self.handled = 0
         self.rejected = 0
 
@@ -95,9 +59,9 @@ class Commander:
             except queue.Empty:
                 return
             reply = self.handle(topic, raw)
-            self.plant.sink.emit(f"{topic}/reply", reply, False)
+            self.plant.sink.emit(reply_topic(topic), dict(reply), False)
 
-    def handle(self, topic: str, raw: bytes) -> dict[str, Any]:
+    def handle(self, topic: str, raw: bytes) -> Reply:
         cmd_id: Any = None
         try:
             if len(raw) > MAX_COMMAND_BYTES:
@@ -109,24 +73,26 @@ class Commander:
             if isinstance(data, dict):
                 cmd_id = data.get("id") if isinstance(data.get("id"), str) else None
             try:
-                cmd = _COMMAND.validate_python({"command": data}).command
+                cmd = parse_command(data)
             except ValidationError as exc:
                 raise CommandError(
-                    "; ".join(e.removeprefix("command.") for e in format_errors(exc, _Envelope))
+                    "; ".join(
+                        e.removeprefix("command.") for e in format_errors(exc, CommandEnvelope)
+                    )
                 ) from None
             result = self._apply(topic, cmd)
         except CommandError as exc:
             self.rejected += 1
             log.warning("rejected command on %s: %s", topic, exc)
-            return {"id": cmd_id, "ok": False, "error": str(exc), "ts": self._ts()}
+            return error_reply(cmd_id, str(exc), self._ts())
         self.handled += 1
         log.info("command on %s: %s -> %s", topic, cmd.action, result)
-        return {"id": cmd.id, "ok": True, "action": cmd.action, "result": result, "ts": self._ts()}
+        return ok_reply(cmd.id, cmd.action, result, self._ts())
 
     def _ts(self) -> int:
         return self.plant.start_ms + round(self.plant.env.now * 1000)
 
-    def _apply(self, topic: str, cmd: SetSpeed | Breakdown | SetParams) -> dict[str, Any]:
+    def _apply(self, topic: str, cmd: Command) -> dict[str, Any]:
         if isinstance(cmd, SetSpeed):
             if topic != self.plant_topic:
                 raise CommandError(f"set_speed is a plant command: send it to {self.plant_topic}")

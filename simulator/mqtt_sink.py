@@ -33,6 +33,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
+from shopfloor.commands import is_reply
 from shopfloor.mqtt_url import BrokerUrl, make_client
 from simulator.wills import WillKeepers
 
@@ -354,5 +355,5 @@ class MqttSink:
             self.waker()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if self.on_command is not None and not msg.topic.endswith("/reply"):
+        if self.on_command is not None and not is_reply(msg.topic):
             self.on_command(msg.topic, bytes(msg.payload))

@@ -14,9 +14,9 @@ from dashboard import ids
 from dashboard.context import context
 from dashboard.data import machine_paths
 from dashboard.i18n import t
+from shopfloor.commands import LIVE_PARAMS, breakdown, set_params, set_speed
 from shopfloor.store.base import StoreError
 from shopfloor.store.rollup import END_OF_TIME_MS
-from simulator.commands import LIVE_PARAMS
 
 dash.register_page(__name__, path="/simulation", name="Simulation", order=4)
 
@@ -85,16 +85,13 @@ def command_for(
     if trigger == ids.SIM_SPEED_GO:
         if not speed or speed <= 0:
             return True, "speed must be a number above 0"
-        return True, {"action": "set_speed", "speed": float(speed)}
+        return True, set_speed(speed)
     if trigger == ids.SIM_BREAKDOWN_GO:
-        cmd: dict[str, Any] = {"action": "breakdown", "reason": "dashboard"}
-        if repair_min:
-            cmd["repair_min"] = float(repair_min)
-        return False, cmd
+        return False, breakdown("dashboard", repair_min or None)
     if trigger == ids.SIM_PARAM_GO:
         if value is None or param is None:
             return False, "pick a parameter and give it a value"
-        return False, {"action": "set", "values": {param: float(value)}}
+        return False, set_params({param: value})
     return True, "nothing pressed"
 
 

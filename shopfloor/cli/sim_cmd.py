@@ -122,9 +122,8 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake: Any) -> Any:
-    from shopfloor.contract import plant_filter
+    from shopfloor.commands import command_filters
     from shopfloor.mqtt_url import parse_broker_url
-    from simulator.commands import plant_cmd_topic
     from simulator.mqtt_sink import MqttSink
 
     try:
@@ -147,7 +146,7 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
         queue_size=args.queue_size,
         block_when_full=block,
         will_topics=status,
-        command_topics=[plant_cmd_topic(ent, site), plant_filter(ent, site, "cmd")],
+        command_topics=command_filters(ent, site),
         on_command=on_command,
         ca_file=args.ca_file,
         own_loop=bool(args.fast),  # a pure backfill never sleeps: it drives the socket itself
