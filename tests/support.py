@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,12 +16,29 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from shopfloor import clock
 from shopfloor.broker import Broker, find_mosquitto, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANT = ROOT / "config" / "plant.yaml"
 GOLDEN = ROOT / "tests" / "golden" / "small.yaml"
 BROKER_KINDS = ["mosquitto", "amqtt"] if find_mosquitto() else ["amqtt"]
+
+# Pinned clocks (plant time, Asia/Ho_Chi_Minh): a weekday morning inside shift A of the demo
+# and golden plants (06:00-14:00, break 10:00-10:30), and a Sunday night with no shift at all.
+MONDAY_1100 = "2026-11-23T11:00:00+07:00"
+SUNDAY_2330 = "2026-11-22T23:30:00+07:00"
+
+
+def instant_s(iso: str) -> float:
+    return clock.parse(iso).at_s
+
+
+def pinned_env(iso: str, *, frozen: bool = False) -> dict[str, str]:
+    """The environment for a service whose clock reads `iso` now: frozen there, or ticking on
+    from it (one shared clock for every service a test starts with the same env)."""
+    value = iso if frozen else clock.ticking_from(instant_s(iso))
+    return {**os.environ, clock.ENV: value}
 
 
 def cli(*args: str) -> list[str]:

@@ -1,13 +1,17 @@
-"""The dashboard in a real headless Chromium (Debian's chromium + chromedriver; no download)."""
+"""The dashboard in a real headless Chromium (Debian's chromium + chromedriver; no download).
+
+The dashboard's clock is pinned (SHOPFLOOR_NOW) to the end of a simulated Monday, so its
+"Last 24 h" is exactly the simulated day and the pages are compared with that day's ground
+truth at any hour the tests run. Screenshots go under tmp_path only (docs/screenshots.py
+makes the README's pictures).
+"""
 
 from __future__ import annotations
 
 import shutil
 import signal
 import subprocess
-import time
 import urllib.request
-from pathlib import Path
 
 import orjson
 import pytest
@@ -19,12 +23,23 @@ from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
 from simulator.run import run
 from simulator.sinks import ListSink
-from tests.support import GOLDEN, PLANT, cli, running_broker, wait_for
+from tests.support import (
+    GOLDEN,
+    MONDAY_1100,
+    PLANT,
+    cli,
+    instant_s,
+    pinned_env,
+    running_broker,
+    wait_for,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 EVIL = "<img src=x onerror=\"document.title='owned'\"><b>bold</b>"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
+# The end of the simulated day: Tuesday 00:00 plant time, after a Monday of two shifts.
+END_ISO = "2026-11-24T00:00:00+07:00"
+END_MS = int(instant_s(END_ISO) * 1000)
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
     reason="needs chromium and chromium-driver (apt; .ci/run installs them)",
@@ -34,31 +49,23 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
-    now_ms = int(time.time()) * 1000
-    start_ms = now_ms - 86_400_000
     sink = ListSink()
-    truth = run(load_config(PLANT), sink, start_ms, 86400).report
+    truth = run(load_config(PLANT), sink, END_MS - 86_400_000, 86400).report
     store = SqliteStore(tmp / "s.db")
-    recs = [validate(t, orjson.dumps(p), now_ms, 10**12, 10**6) for t, p, _ in sink.messages]
+    recs = [validate(t, orjson.dumps(p), END_MS, 10**12, 10**6) for t, p, _ in sink.messages]
     store.write([r for r in recs if isinstance(r, Record)])
     # Telemetry text is data, never markup: a breakdown reason that is an HTML injection,
     # one second before the end (it moves no KPI shown by more than a second's worth).
-    store.write([Record("acme-vn", "hcm", "machining", "machining-1", "cnc-01", "state", now_ms - 1000,
+    store.write([Record("acme-vn", "hcm", "machining", "machining-1", "cnc-01", "state", END_MS - 1000,
                         10**9, {"state": "down", "reason": EVIL})])  # fmt: skip
     store.close()
     port = free_port()
     proc = subprocess.Popen(cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT), "--port", str(port)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=pinned_env(END_ISO, frozen=True))  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-
-    def up() -> bool:
-        try:
-            return urllib.request.urlopen(url, timeout=1).status == 200
-        except OSError:
-            return False
-
-    wait_for(up, 60, "the dashboard answers")
-    yield url, truth
+    wait_for(lambda: _answers(url), 60, "the dashboard answers")
+    yield url, truth, tmp
     proc.send_signal(signal.SIGINT)
     proc.wait(20)
 
@@ -132,7 +139,7 @@ def to_vietnamese(browser) -> None:
 def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served, browser):
     from selenium.webdriver.common.by import By
 
-    url, truth = served
+    url, truth, tmp = served
     browser.get(url)
     wait_for(
         lambda: browser.find_elements(By.CSS_SELECTOR, ".kpi-table") or None, 30, "the KPI table"
@@ -152,11 +159,22 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
             wait_for(lambda lid=lid: cell(browser, f"line:Line {lid}:oee"), 10, lid).rstrip("%")
         )
         assert abs(shown - entry["oee"] * 100) <= 0.5, lid
-    browser.save_screenshot(str(ROOT / "docs" / "overview.png"))
+    browser.save_screenshot(str(tmp / "overview.png"))
 
-    first = browser.find_element(By.CLASS_NAME, "updated").text
+    # The live refresh: a state change written to the store now shows without a reload.
+    store = SqliteStore(tmp / "s.db")
+    store.write([Record("acme-vn", "hcm", "molding", "molding-1", "pack-02", "state", END_MS - 500,
+                        10**9, {"state": "setup", "reason": "refresh probe"})])  # fmt: skip
+    store.close()
     wait_for(
-        lambda: browser.find_element(By.CLASS_NAME, "updated").text != first, 20, "a live refresh"
+        lambda: (
+            browser.find_elements(
+                By.CSS_SELECTOR, '.machine-state[data-state="setup"][title="refresh probe"]'
+            )
+            or None
+        ),
+        20,
+        "a live refresh showing the new state",
     )
 
     browser.find_element(By.XPATH, "//label[contains(., 'Tiếng Việt')]").click()
@@ -174,7 +192,7 @@ def test_overview_shows_the_ground_truth_switches_language_and_refreshes(served,
 def test_machine_page_counters_per_hour_and_shift(served, browser):
     from selenium.webdriver.common.by import By
 
-    url, truth = served
+    url, truth, _ = served
     browser.get(url + "machine")
     pick_range(browser, "Last 24 h")
     want = truth["machines"]["cnc-01"]["good_count"]  # the first machine is picked
@@ -198,7 +216,7 @@ def test_machine_page_counters_per_hour_and_shift(served, browser):
     )
     assert cell and not browser.find_elements(By.CSS_SELECTOR, ".breakdowns img, .breakdowns b")
     assert browser.title != "owned"
-    browser.save_screenshot(str(ROOT / "docs" / "machine.png"))
+    browser.save_screenshot(str(served[2] / "machine.png"))
     to_vietnamese(browser)
     wait_for(lambda: "OEE theo ca" in browser.page_source or None, 20, "Vietnamese labels")
 
@@ -206,18 +224,18 @@ def test_machine_page_counters_per_hour_and_shift(served, browser):
 def test_losses_page_bottleneck_and_pareto(served, browser):
     from selenium.webdriver.common.by import By
 
-    url, truth = served
+    url, truth, _ = served
     browser.get(url + "losses")
     pick_range(browser, "Last 24 h")
 
-    # The active-period method on what really happened. The page's "last 24 h" ends a little
-    # later than the simulated day, so two stations within 2% of each other may swap.
+    # The active-period method on what really happened. The page shows exactly the simulated
+    # day plus the two injected states (a second or so): stations within 0.1% may swap.
     def active(mid: str) -> float:
         m = truth["machines"][mid]
         return (m["running_s"] + m["down_s"] + m["setup_s"]) / m["planned_s"]
 
     ranked = sorted(truth["lines"]["machining-1"]["stations"], key=active, reverse=True)
-    want = ranked[:1] if active(ranked[0]) - active(ranked[1]) > 0.02 else ranked[:2]
+    want = ranked[:1] if active(ranked[0]) - active(ranked[1]) > 0.001 else ranked[:2]
     wait_for(
         lambda: (
             text_of(browser, By.CSS_SELECTOR, '[data-bottleneck="machining-1"]') in want or None
@@ -226,7 +244,7 @@ def test_losses_page_bottleneck_and_pareto(served, browser):
         f"the bottleneck of machining-1 in {want}",
     )
     wait_for(lambda: graphs_drawn(browser, 2), 30, "pareto and waterfall")
-    browser.save_screenshot(str(ROOT / "docs" / "losses.png"))
+    browser.save_screenshot(str(served[2] / "losses.png"))
     to_vietnamese(browser)
     wait_for(lambda: "Điểm nghẽn" in browser.page_source or None, 20, "Vietnamese labels")
 
@@ -234,7 +252,7 @@ def test_losses_page_bottleneck_and_pareto(served, browser):
 def test_energy_page_total_cost_and_co2e(served, browser):
     from selenium.webdriver.common.by import By
 
-    url, truth = served
+    url, truth, _ = served
     browser.get(url + "energy")
     pick_range(browser, "Last 24 h")
     legacy = {st.id for _, st in load_config(PLANT).stations() if st.connectivity == "legacy"}
@@ -254,45 +272,34 @@ def test_energy_page_total_cost_and_co2e(served, browser):
     )
     assert text_of(browser, By.CSS_SELECTOR, '[data-energy="cost"]').endswith(" VND")
     wait_for(lambda: graphs_drawn(browser, 4), 30, "the energy graphs")
-    browser.save_screenshot(str(ROOT / "docs" / "energy.png"))
+    browser.save_screenshot(str(served[2] / "energy.png"))
     to_vietnamese(browser)
     wait_for(lambda: "Chi phí điện" in browser.page_source or None, 20, "Vietnamese labels")
 
 
 @pytest.fixture(scope="module")
 def live_plant(tmp_path_factory):
-    """A broker, a live simulator (24/7, so a breakdown shows at any hour), the collector
-    into SQLite, and the dashboard with --broker."""
+    """A broker, a live simulator, the collector into SQLite, and the dashboard with --broker,
+    all on one clock pinned inside a Monday shift (a breakdown does nothing while a plant is
+    off, as it is at night and on Sundays)."""
     tmp = tmp_path_factory.mktemp("live")
-    text = GOLDEN.read_text().replace(
-        'shifts:\n  - {name: A, start: "06:00", end: "14:00", breaks: [{start: "10:00", minutes: 30}]}\n',
-        "",
-    )
-    assert "shifts" not in text
-    (tmp / "plant.yaml").write_text(text)
     db = f"sqlite:///{tmp / 's.db'}"
+    env = pinned_env(MONDAY_1100)
     with running_broker() as broker:
         procs = [
-            subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             for args in (
-                (
-                    "sim",
-                    "--config",
-                    str(tmp / "plant.yaml"),
-                    "--speed",
-                    "1",
-                    "--broker",
-                    broker.url,
-                ),
-                ("collect", "--broker", broker.url, "--store", db, "--client-id", "browser-test"),
+                ("sim", "--config", str(GOLDEN), "--speed", "1", "--broker", broker.url),
+                ("collect", "--broker", broker.url, "--store", db, "--client-id", "browser-test",
+                 "--metrics-port", "0"),
             )
-        ]
+        ]  # fmt: skip
         port = free_port()
         procs.append(
             subprocess.Popen(
-                cli("dash", "--store", db, "--config", str(tmp / "plant.yaml"), "--port", str(port),
+                cli("dash", "--store", db, "--config", str(GOLDEN), "--port", str(port),
                     "--broker", broker.url),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
             )
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}/"
@@ -313,7 +320,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, browser):
+def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
     browser.get(live_plant + "simulation")
@@ -363,6 +370,6 @@ def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, bro
         15,
         "the error reply",
     )
-    browser.save_screenshot(str(ROOT / "docs" / "simulation.png"))
+    browser.save_screenshot(str(tmp_path / "simulation.png"))
     to_vietnamese(browser)
     wait_for(lambda: "Tạo sự cố hỏng máy" in browser.page_source or None, 20, "Vietnamese labels")
