@@ -56,7 +56,7 @@ def _stop(signum: int, frame: object) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.broker import free_port
     from shopfloor.cli.config_cmd import load_or_exit
-    from shopfloor.demo import Stack
+    from shopfloor.cli.demo import Stack
     from shopfloor.store.base import StoreError
 
     if args.config is None:

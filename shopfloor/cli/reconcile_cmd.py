@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from shopfloor.cli.config_cmd import load_or_exit
-    from shopfloor.reconcile import reconcile
+    from shopfloor.cli.reconcile import reconcile
     from shopfloor.store import StoreError, open_store
 
     cfg = load_or_exit(args.config)

@@ -8,8 +8,8 @@ import signal
 import subprocess
 
 from shopfloor.broker import free_port
+from shopfloor.cli.reconcile import compare
 from shopfloor.config import load_config
-from shopfloor.reconcile import compare
 from tests.support import ROOT, cli, collector_subscribed, run_cli, running_broker, wait_for
 
 RECONCILE = ROOT / "config" / "reconcile.yaml"
