@@ -183,15 +183,6 @@ class Broker:
             self._thread.join(10)
             self._thread = None
 
-    def kill(self) -> None:
-        """Stop abruptly (tests of broker loss)."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-        else:
-            self.stop()
-
     def close(self) -> None:
         self.stop()
         if self._tmp is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopfloor.shifts import PRODUCTION, Segment, ShiftCalendar
+from shopfloor.shifts import Segment, ShiftCalendar
 
 # Boundaries are computed in float seconds; a timeout that lands within this of a boundary
 # has reached it (otherwise rounding could leave a station looping on nanosecond timeouts).
@@ -39,6 +39,3 @@ class SimCalendar:
                 segs = self.segs
         self._i = i
         return segs[i]
-
-    def producing(self, now: float) -> bool:
-        return self.current(now).kind == PRODUCTION

@@ -22,8 +22,7 @@ class Influx1Store(InfluxQLQueries):
         self.db = parts.path.strip("/")
         if not self.db:
             raise ValueError(f"{url!r}: name the database: influxdb1://host:8086/<database>")
-        scheme = "https" if parts.scheme.endswith("s") else "http"
-        self.base = f"{scheme}://{parts.hostname}:{parts.port or 8086}"
+        self.base = f"http://{parts.hostname}:{parts.port or 8086}"
         self.url = f"influxdb1://{parts.hostname}:{parts.port or 8086}/{self.db}"
         self.auth = {}
         if parts.username:

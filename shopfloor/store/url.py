@@ -39,10 +39,7 @@ def open_store(text: str, spool_dir: str | Path = "data/influx-spool") -> Store:
         from shopfloor.store.influx2 import Influx2Store
 
         return Influx2Store(text, spool_dir=spool_dir)
-    if scheme == "influxdb1":
-        from shopfloor.store.influx1 import Influx1Store
+    # parse_store_url admits SCHEMES only: what is left is influxdb1.
+    from shopfloor.store.influx1 import Influx1Store
 
-        return Influx1Store(text)
-    raise ValueError(
-        f"{text!r}: the {scheme}:// store is not available in this version (use sqlite:/// or influxdb1://)"
-    )
+    return Influx1Store(text)
