@@ -14,6 +14,7 @@ from typing import Any
 
 from shopfloor import kpi
 from shopfloor.config.schema import PlantConfig
+from shopfloor.contract import parse_topic
 from shopfloor.store.base import Store
 from shopfloor.store.report import report_from_store
 from simulator.resume import Resume, from_store
@@ -90,8 +91,9 @@ class _LastSeq:
         self.count = 0
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
-        if "seq" in payload:
-            self.last[topic.split("/")[6]] = payload["seq"]
+        parts = parse_topic(topic)
+        if parts is not None and "seq" in payload:
+            self.last[parts.machine] = payload["seq"]
         self.inner.emit(topic, payload, retain)
 
     def __getattr__(self, name: str) -> Any:  # pump, waker, close ... of the MQTT sink
