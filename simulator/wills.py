@@ -41,6 +41,7 @@ class WillKeepers:
 
     def _keep(self) -> None:
         backoff = [1.0] * len(self.clients)
+        armed = False
         while not self._stop.is_set():
             now = time.monotonic()
             for i, c in enumerate(self.clients):
@@ -59,6 +60,12 @@ class WillKeepers:
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     self._up[i] = False
                     self._retry_at[i] = now + backoff[i]
+            # Armed once the broker has acknowledged every will connection (CONNACK): what a
+            # supervisor, or a test, waits for before it relies on the wills.
+            if all(c.is_connected() for c in self.clients) != armed:
+                armed = not armed
+                if armed:
+                    log.info("last wills armed for %d machines", len(self.clients))
             self._stop.wait(0.25)
 
     @property
