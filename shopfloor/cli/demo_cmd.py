@@ -9,18 +9,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shopfloor import clock
+from shopfloor import clock, examples
 from shopfloor.cli.broker_cmd import _port
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _positive
 
 log = logging.getLogger("shopfloor.demo")
-# The demo plant: ./config/plant.yaml, else the one beside an editable install's package.
-_CANDIDATES = (
-    Path("config/plant.yaml"),
-    Path(__file__).resolve().parents[2] / "config" / "plant.yaml",
-)
-DEFAULT_CONFIG = next((p for p in _CANDIDATES if p.is_file()), None)
+# The demo plant shipped in the package (config/plant.yaml in the repository), so the demo runs
+# from any folder; None only in an install that lost it.
+DEFAULT_CONFIG = examples.path(examples.DEMO)
 
 
 def register(sub: Any) -> None:
