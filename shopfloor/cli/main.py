@@ -4,6 +4,7 @@ give per-command help; its usage errors are turned into exit code 1 like every u
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import os
 import sys
@@ -21,6 +22,14 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(1)
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject's), as pip and the wheel know it."""
+    try:
+        return importlib.metadata.version("shopfloor")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> Parser:
     from shopfloor.cli import (
         broker_cmd,
@@ -35,6 +44,9 @@ def build_parser() -> Parser:
 
     parser = Parser(prog="shopfloor", description="Smart-factory shop-floor simulator and monitor.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--version", action="version", version=f"shopfloor {version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     config_cmd.register(sub)
