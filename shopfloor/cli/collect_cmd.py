@@ -47,7 +47,11 @@ def register(sub: Any) -> None:
         default=9108,
         help="Prometheus /metrics (0: off)",
     )
-    p.add_argument("--metrics-host", default="127.0.0.1")
+    p.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address /metrics binds (default 127.0.0.1: this machine only)",
+    )
     p.add_argument(
         "--max-future",
         type=_duration,

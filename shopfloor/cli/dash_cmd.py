@@ -14,12 +14,18 @@ log = logging.getLogger("shopfloor.dash")
 
 def register(sub: Any) -> None:
     p = sub.add_parser("dash", help="serve the live dashboard")
-    p.add_argument("--store", required=True, metavar="URL")
+    p.add_argument(
+        "--store",
+        required=True,
+        metavar="URL",
+        help="the store to show: sqlite:///path.db, influxdb://host:8086/<bucket>?org=<org> "
+        "or influxdb1://host:8086/<database>",
+    )
     p.add_argument("--config", help="plant config (ideal cycles, shifts, time zone)")
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
-    p.add_argument("--port", type=_port, default=8050)
+    p.add_argument("--port", type=_port, default=8050, help="TCP port (default 8050)")
     p.add_argument(
         "--auth", metavar="USER:PASS", help="basic auth on every route (or SHOPFLOOR_DASH_AUTH)"
     )

@@ -14,7 +14,13 @@ from shopfloor.timeparse import parse_instant
 
 def register(sub: Any) -> None:
     p = sub.add_parser("kpi", help="OEE and energy KPIs of a time range, from a store")
-    p.add_argument("--store", required=True, metavar="URL")
+    p.add_argument(
+        "--store",
+        required=True,
+        metavar="URL",
+        help="the store to read: sqlite:///path.db, influxdb://host:8086/<bucket>?org=<org> "
+        "or influxdb1://host:8086/<database>",
+    )
     p.add_argument("--config", help="plant config (ideal cycles, line order, time zone)")
     p.add_argument("--from", dest="t_from", metavar="ISO", help="start (default: 24 h before --to)")
     p.add_argument("--to", dest="t_to", metavar="ISO", help="end (default: now)")
