@@ -123,7 +123,9 @@ def test_fast_with_a_past_start_backfills_up_to_now():
     assert_user_error(proc, "--start")
     from datetime import UTC, datetime, timedelta
 
-    start = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    from shopfloor import clock
+
+    start = (datetime.fromtimestamp(clock.now_s(), UTC) - timedelta(hours=2)).isoformat()
     proc = sf("sim", "--config", PLANT, "--fast", "--start", start, "--report", "-")
     assert proc.returncode == 0, proc.stderr
     plant = json.loads(proc.stdout)["plant"]

@@ -182,8 +182,13 @@ def client(
         time.sleep(0.02)
     assert rc and not rc[0].is_failure, (user, rc)
     if sub:
+        acked: list = []
+        c.on_subscribe = lambda _c, _u, _mid, reasons, _p: acked.append(reasons)
         c.subscribe(sub, qos=1)
-        time.sleep(0.3)
+        deadline = time.monotonic() + 5
+        while not acked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert acked, (user, "no SUBACK")
     return c
 
 
@@ -205,7 +210,21 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
         dash.publish(f"{machine}/cmd", b"{}", qos=1).wait_for_publish(5)
         dash.publish(f"{machine}/state", b"{}", qos=1).wait_for_publish(5)
         sim.publish(f"{machine}/cmd/reply", b"{}", qos=1).wait_for_publish(5)
-        time.sleep(1.0)
+        # A last allowed message to each subscriber: the broker delivers to a subscriber in
+        # the order it accepted, so once these arrive everything above has, or never will.
+        other = f"{plant}/machining/machining-1/cnc-02"
+        sim.publish(f"{other}/telemetry", b"{}", qos=1).wait_for_publish(5)
+        dash.publish(f"{other}/cmd", b"{}", qos=1).wait_for_publish(5)
+        sim.publish(f"{other}/cmd/reply", b"{}", qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            f"{other}/telemetry" in seen
+            and f"{other}/cmd" in sim_cmds
+            and f"{other}/cmd/reply" in replies
+        ):
+            time.sleep(0.02)
+        for got in (seen, sim_cmds, replies):
+            got[:] = [t for t in got if not t.startswith(other)]
         # Only the simulator's own telemetry and the dashboard's command reach the collector.
         assert seen.count(f"{machine}/state") == 1, seen
         assert "shopfloor/v1/other/site/a/l/m/state" not in seen

@@ -17,7 +17,7 @@ import pytest
 from collector.deadletter import DeadLetter
 from collector.metrics import Metrics
 from collector.service import Collector
-from shopfloor import kpi
+from shopfloor import clock, kpi
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
 from shopfloor.mqtt_url import parse_broker_url
@@ -49,8 +49,7 @@ def start_collector(broker, db: Path, **kw) -> Collector:
         metrics=metrics,
         **kw,
     ).start()
-    wait_for(lambda: c.client.is_connected(), 10, "collector connected")
-    time.sleep(0.3)  # subscribed
+    wait_for(lambda: c.metrics.value("shopfloor_collector_subscribed") == 1, 10, "subscribed")
     return c
 
 
@@ -90,8 +89,7 @@ def reconciled(request, tmp_path_factory):
         broker = stack.enter_context(running_broker())
         col = Collector(parse_broker_url(broker.url), store, client_id=f"rec-{request.param}",
                         dead_letter=DeadLetter(tmp / "dead.jsonl"), metrics=Metrics()).start()  # fmt: skip
-        wait_for(lambda: col.client.is_connected(), 10, "collector connected")
-        time.sleep(0.3)
+        wait_for(lambda: col.metrics.value("shopfloor_collector_subscribed") == 1, 10, "subscribed")
         proc = run_cli(
             "sim", "--config", str(PLANT), "--fast", "--start", START, "--duration", "24h",
             "--broker", broker.url, "--report", str(tmp / "truth.json"), "--jsonl", str(tmp / "run.jsonl"), timeout=300,
@@ -174,7 +172,7 @@ def test_legacy_machine_gets_inferred_states(reconciled):
 def test_bad_messages_go_to_the_dead_letter_file_and_good_ones_are_stored(tmp_path):
     db = tmp_path / "s.db"
     base = "shopfloor/v1/acme/hcm/a/l1/m1"
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     bad = [
         (f"{base}/state", b"not json", "not_json"),
         (f"{base}/state", b"[1, 2]", "not_object"),
@@ -243,7 +241,7 @@ def test_bad_messages_go_to_the_dead_letter_file_and_good_ones_are_stored(tmp_pa
 def test_duplicates_are_dropped_and_gaps_counted(tmp_path):
     db = tmp_path / "s.db"
     base = "shopfloor/v1/acme/hcm/a/l1/m1/energy"
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     with running_broker() as broker:
         col = start_collector(broker, db)
         pub = Subscriber(broker.port, "nothing/#")
@@ -263,7 +261,7 @@ def test_store_outage_loses_nothing(tmp_path):
     """The SQLite file locked by another writer for 3 s: the collector retries, then stores all."""
     db = tmp_path / "s.db"
     base = "shopfloor/v1/acme/hcm/a/l1/m1/energy"
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     with running_broker() as broker:
         col = start_collector(broker, db)
         col.store.db.execute("PRAGMA busy_timeout = 100")
@@ -447,7 +445,7 @@ def test_fuzzed_stream_every_bad_one_dead_lettered_every_good_one_stored(tmp_pat
     from collector.validate import validate
 
     rng = random.Random(5)
-    now = int(time.time() * 1000)
+    now = clock.now_ms()
     base = "shopfloor/v1/acme/hcm/a/l1"
     messages: list[tuple[str, bytes]] = []
     for i in range(400):

@@ -10,6 +10,7 @@ import pytest
 
 from collector.metrics import Metrics
 from collector.service import Collector
+from shopfloor import clock
 from shopfloor.mqtt_url import parse_broker_url
 from shopfloor.store.influx2 import Influx2Store
 from tests.servers import VictoriaMetrics, victoria_path
@@ -53,7 +54,7 @@ def run_through(
         vm.url, spool_dir=tmp_path / "spool", retry_ms=500, max_retry_time_ms=120_000
     )
     start = (
-        (datetime.now(UTC) - timedelta(hours=float(hours.rstrip("h"))))
+        (datetime.fromtimestamp(clock.now_s(), UTC) - timedelta(hours=float(hours.rstrip("h"))))
         .replace(microsecond=0)
         .isoformat()
     )
@@ -66,8 +67,7 @@ def run_through(
             metrics=Metrics(),
             batch_max=500,
         ).start()
-        wait_for(lambda: col.client.is_connected(), 10, "connected")
-        time.sleep(0.3)
+        wait_for(lambda: col.metrics.value("shopfloor_collector_subscribed") == 1, 10, "subscribed")
         import subprocess
 
         from tests.support import cli
@@ -127,7 +127,7 @@ def test_exhausted_retries_spool_and_replay(tmp_path):
             "l1",
             "m1",
             "energy",
-            int(time.time() * 1000) - 60_000 + i,
+            clock.now_ms() - 60_000 + i,
             i + 1,
             {"energy_kwh": float(i)},
         )
