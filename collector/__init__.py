@@ -1,1 +1,2 @@
-"""MQTT subscriber -> validation -> dedup -> batched writes to a store (see DESIGN.md)."""
+"""MQTT subscriber -> validation -> dedup -> batched writes to a store (docs/architecture.md,
+Which way data flows; Sequence numbers and duplicates)."""

@@ -1,1 +1,1 @@
-"""Dash app: live OEE and energy pages over a store (see DESIGN.md)."""
+"""Dash app: live OEE and energy pages over a store (docs/architecture.md, The rooms)."""

@@ -1,4 +1,5 @@
-"""The telemetry contract v1: topic layout, channels and payload models (DESIGN.md).
+"""The telemetry contract v1: topic layout, channels and payload models (docs/architecture.md,
+The telemetry contract).
 
 shopfloor/v1/<enterprise>/<site>/<area>/<line>/<machine>/<channel>
 """

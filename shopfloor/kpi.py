@@ -1,6 +1,6 @@
 """OEE and time-category math shared by the simulator's ground truth and the dashboard.
 
-Definitions follow ISO 22400-2 and the OEE literature (see DESIGN.md):
+Definitions follow ISO 22400-2 and the OEE literature (docs/architecture.md, States and KPIs):
 planned production time = scheduled time - planned stops,
 A = run / planned, P = ideal cycle x total / run, Q = good / total, OEE = A x P x Q.
 Zero denominators give 0.0 (nothing planned, nothing run or nothing made means no

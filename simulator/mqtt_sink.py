@@ -13,9 +13,10 @@ When the queue is full (the broker is slow or gone):
   is dropped, counted and logged. Counters and energy are cumulative, so a dropped sample
   loses no totals; the collector sees the seq gap.
 
-paho pitfalls handled here (measured, see DESIGN.md): publish() on a lost connection returns
-MQTT_ERR_NO_CONN although paho has queued a QoS 1 message (so that is success for QoS 1 and a
-retry for QoS 0); every return code is checked; the window bounds paho's memory at QoS 0.
+paho pitfalls handled here (docs/architecture.md, MQTT pitfalls): publish() on a lost
+connection returns MQTT_ERR_NO_CONN although paho has queued a QoS 1 message (so that is
+success for QoS 1 and a retry for QoS 0); every return code is checked; the window bounds
+paho's memory at QoS 0.
 """
 
 from __future__ import annotations

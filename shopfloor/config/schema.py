@@ -1,4 +1,5 @@
-"""The plant config schema. Key names are a public interface (DESIGN.md); units are in names.
+"""The plant config schema. Key names are a public interface (docs/architecture.md, The plant
+config); units are in names.
 
 Structural rules (types, ranges, unknown keys) live here; rules that relate several keys
 (unique ids, breaks inside their shift, actual cycle not faster than ideal) live in

@@ -1,5 +1,5 @@
 """Stores: one interface (write messages; query states, counters, energy and samples), several
-backends. `open_store(url)` picks one from a URL (DESIGN.md, Stores)."""
+backends. `open_store(url)` picks one from a URL (docs/architecture.md, Stores)."""
 
 from shopfloor.store.base import MachineInfo, Record, Store, StoreError
 from shopfloor.store.url import open_store, parse_store_url

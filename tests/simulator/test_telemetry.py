@@ -1,4 +1,5 @@
-"""The emitted messages follow the contract in DESIGN.md and agree with the ground truth."""
+"""The emitted messages follow the telemetry contract (docs/architecture.md, The telemetry
+contract) and agree with the ground truth."""
 
 import itertools
 import re
