@@ -14,7 +14,7 @@ import pytest
 
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
-from tests.support import BROKER_KINDS, PLANT, cli, wait_for
+from tests.support import BROKER_KINDS, MONDAY_1100, PLANT, cli, pinned_env, wait_for
 
 MACHINES = {st.id for _, st in load_config(PLANT).stations()}
 
@@ -44,13 +44,15 @@ def answers(url: str) -> bool:
         return False
 
 
-def run_demo(tmp: Path, port: int, kind: str) -> tuple[subprocess.Popen[bytes], Path]:
+def run_demo(
+    tmp: Path, port: int, kind: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], Path]:
     """The demo as a user starts it; what it prints goes to a file the test can watch."""
     out = tmp / f"demo-{time.monotonic_ns()}.out"
     with open(out, "wb") as sink:
         proc = subprocess.Popen(
             cli("demo", "--data-dir", str(tmp / "data"), "--port", str(port), "--broker-kind", kind),
-            cwd=tmp, stdout=sink, stderr=subprocess.STDOUT,
+            cwd=tmp, stdout=sink, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     return proc, out
 
@@ -74,7 +76,10 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
     port = free_port()
     db = tmp_path / "data" / "shopfloor.db"
     t0 = time.monotonic()
-    proc, out_file = run_demo(tmp_path, port, kind)
+    # One clock for both runs, ticking from Monday 11:00: the backfill is shift A so far
+    # (5 h), whatever the hour the test runs at; the second run goes on from the first.
+    env = pinned_env(MONDAY_1100)
+    proc, out_file = run_demo(tmp_path, port, kind, env)
     ready = f"dashboard ready: http://127.0.0.1:{port}/"
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard")
@@ -85,7 +90,12 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
         )
         # The ready line comes once the backfill is stored (up to a shift's worth of history).
         wait_for(lambda: ready in printed(out_file), 120, "the ready line")
-        time.sleep(2)  # live messages too
+        at_ready = seqs(db)
+        wait_for(
+            lambda: all(len(seqs(db)[m]) > len(at_ready[m]) for m in MACHINES) or None,
+            60,
+            "live messages of every machine after the backfill",
+        )
     finally:
         out = stop(proc, out_file)
     assert "backfill" in out and ready in out, out
@@ -93,7 +103,7 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
     for m, got in first.items():
         assert got == list(range(1, len(got) + 1)), f"{m}: the store has every seq, once"
 
-    proc, out_file = run_demo(tmp_path, port, kind)
+    proc, out_file = run_demo(tmp_path, port, kind, env)
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard again")
         wait_for(
