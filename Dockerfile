@@ -10,13 +10,15 @@ RUN groupadd --system --gid 10001 shopfloor \
     && useradd --system --uid 10001 --gid shopfloor --home-dir /app --shell /usr/sbin/nologin shopfloor
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY shopfloor ./shopfloor
 COPY simulator ./simulator
 COPY collector ./collector
 COPY dashboard ./dashboard
-RUN pip install . && rm -rf build *.egg-info
+# Before the install: the example plants ship in the package (shopfloor.plants is config/).
 COPY config ./config
+# The lock's versions, the ones CI tests (pyproject's ranges alone would take the newest).
+RUN pip install -c requirements.lock . && rm -rf build *.egg-info
 
 # Stores, spools and dead letters go here (a volume in compose).
 RUN mkdir -p /app/data && chown shopfloor:shopfloor /app/data
