@@ -64,7 +64,7 @@ def shopfloor(*args: str) -> list[str]:
 def dashboard(store_url: str, env: dict[str, str], *extra: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        shopfloor("dash", "--store", store_url, "--config", str(PLANT), "--port", str(port), *extra),
+        shopfloor("dash", "--store", store_url, "--config", str(PLANT), "--port", str(port), "--no-auth", *extra),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/"

@@ -1,15 +1,28 @@
-"""`shopfloor dash`: the live OEE and energy dashboard."""
+"""`shopfloor dash`: the live OEE and energy dashboard.
+
+Secure by default: it asks for credentials on every route (pages, assets and callbacks, so the
+Simulation page's commands too) unless started with an explicit `--no-auth`, which only a
+loopback `--host` may use. It serves through waitress, a production WSGI server, never through
+Flask's development server.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
+import signal
+import socket
 from typing import Any
 
 from shopfloor.cli.broker_cmd import _port
 from shopfloor.cli.errors import UserError
 
 log = logging.getLogger("shopfloor.dash")
+
+# Enough for a few browser tabs refreshing every page's callbacks at once; each waits on the
+# store, not the CPU.
+THREADS = 8
 
 
 def register(sub: Any) -> None:
@@ -26,8 +39,18 @@ def register(sub: Any) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
     p.add_argument("--port", type=_port, default=8050, help="TCP port (default 8050)")
-    p.add_argument(
-        "--auth", metavar="USER:PASS", help="basic auth on every route (or SHOPFLOOR_DASH_AUTH)"
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--auth",
+        metavar="USER:PASS",
+        help="basic auth on every route (or SHOPFLOOR_DASH_AUTH, which keeps it out of `ps`); "
+        "required unless --no-auth",
+    )
+    who.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve without credentials: anyone who reaches the port sees the plant and, with "
+        "--broker, commands it; refused unless --host is a loopback address",
     )
     p.add_argument(
         "--broker",
@@ -37,18 +60,57 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_dash)
 
 
-def cmd_dash(args: argparse.Namespace) -> int:
-    from dashboard.app import create_app
-    from shopfloor.cli.config_cmd import load_or_exit
-    from shopfloor.settings import settings
-    from shopfloor.store import StoreError, open_store
+def is_loopback(host: str) -> bool:
+    """True when every address `host` names is a loopback one (127.0.0.0/8, ::1)."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    addrs = {info[4][0] for info in infos}
+    try:
+        return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
+    except ValueError:
+        return False
 
-    cfg = load_or_exit(args.config) if args.config else None
+
+def credentials(args: argparse.Namespace) -> str | None:
+    """USER:PASS from --auth or SHOPFLOOR_DASH_AUTH; None only with --no-auth on loopback."""
+    from shopfloor.settings import settings
+
+    if args.no_auth:
+        if not is_loopback(args.host):
+            raise UserError(
+                f"--no-auth is refused with --host {args.host}: that address is reachable "
+                "from other machines, and anyone there could read the plant and command it. "
+                "Give --auth USER:PASS (or set SHOPFLOOR_DASH_AUTH=USER:PASS)"
+            )
+        return None
     auth = args.auth
     if auth is None and settings().dash_auth is not None:
-        auth = settings().dash_auth.get_secret_value()
-    if auth is not None and ":" not in auth:
-        raise UserError("--auth must be USER:PASS")
+        auth = settings().dash_auth.get_secret_value() or None
+    if auth is None:
+        raise UserError(
+            "the dashboard needs credentials: set SHOPFLOOR_DASH_AUTH=USER:PASS (or give "
+            "--auth USER:PASS, which `ps` shows); --no-auth serves without them, on a "
+            "loopback --host only"
+        )
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise UserError("--auth must be USER:PASS (SHOPFLOOR_DASH_AUTH too), both non-empty")
+    return auth
+
+
+def _stop(signum: int, frame: object) -> None:
+    # SIGTERM (docker stop, process managers) ends the server like Ctrl-C: exit 0.
+    raise KeyboardInterrupt
+
+
+def cmd_dash(args: argparse.Namespace) -> int:
+    from shopfloor.cli.config_cmd import load_or_exit
+    from shopfloor.store import StoreError, open_store
+
+    auth = credentials(args)
+    cfg = load_or_exit(args.config) if args.config else None
     try:
         store = open_store(args.store)
     except (ValueError, StoreError) as exc:
@@ -72,7 +134,24 @@ def cmd_dash(args: argparse.Namespace) -> int:
                 )
             enterprise, site = known[0].enterprise, known[0].site
         commands = CommandClient(url, enterprise, site)
+
+    import waitress
+
+    from dashboard.app import create_app
+
     app = create_app(store, cfg, auth=auth, commands=commands)
+    try:
+        server = waitress.create_server(app.server, host=args.host, port=args.port, threads=THREADS)
+    except OSError as exc:
+        raise UserError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
+    signal.signal(signal.SIGTERM, _stop)
+    if auth is None:
+        log.warning("serving without credentials (--no-auth): anyone on this machine may use it")
     print(f"dashboard ready: http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port, debug=False)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
     return 0

@@ -60,7 +60,7 @@ def served(tmp_path_factory):
                         10**9, {"state": "down", "reason": EVIL})])  # fmt: skip
     store.close()
     port = free_port()
-    proc = subprocess.Popen(cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT), "--port", str(port)),
+    proc = subprocess.Popen(cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT), "--port", str(port), "--no-auth"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=pinned_env(END_ISO, frozen=True))  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
@@ -298,7 +298,7 @@ def live_plant(tmp_path_factory):
         procs.append(
             subprocess.Popen(
                 cli("dash", "--store", db, "--config", str(GOLDEN), "--port", str(port),
-                    "--broker", broker.url),
+                    "--broker", broker.url, "--no-auth"),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
             )
         )  # fmt: skip
