@@ -1,8 +1,14 @@
-"""Turns one raw MQTT message into a Record, or says precisely why it cannot be stored."""
+"""Turns one raw MQTT message into a Record, or says precisely why it cannot be stored.
+
+Every channel is validated strictly into its contract model (shopfloor.contract) and the
+Record carries that model's dump, never the raw dict: what reaches a store has the contract's
+types, integers within MAX_INT, finite floats, bounded text and safe field names.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -25,7 +31,22 @@ MODELS: dict[str, type[BaseModel]] = {
     "energy": EnergyPayload,
     "status": StatusPayload,
 }
-REASONS = ("oversized", "bad_topic", "not_json", "not_object", "schema", "non_finite", "future_ts")
+REASONS = (
+    "oversized",
+    "bad_topic",
+    "not_json",
+    "not_object",
+    "schema",
+    "non_finite",
+    "future_ts",
+    "bad_key",  # a telemetry process value name outside PROCESS_VALUE_NAME
+    "too_many_values",  # more than MAX_PROCESS_VALUES process values in one message
+)
+# Error types the contract models raise that have a reason of their own.
+_OWN_REASON = {"bad_key", "too_many_values"}
+# Topic levels are ids from the plant config (shopfloor.config.schema.Id): anything else (a
+# space, '<script>', non-ASCII) could not come from a configured plant, and becomes store tags.
+_LEVEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(slots=True)
@@ -42,17 +63,21 @@ IGNORE = Ignore()
 
 
 def _finite(value: object) -> bool:
-    if isinstance(value, bool):
-        return True
     if isinstance(value, float):
         return math.isfinite(value)
-    if isinstance(value, int | str) or value is None:
-        return True
     if isinstance(value, dict):
         return all(_finite(v) for v in value.values())
     if isinstance(value, list):
         return all(_finite(v) for v in value)
     return True
+
+
+def _schema_reject(exc: ValidationError) -> Reject:
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(x) for x in first["loc"]) or "payload"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    reason = first["type"] if first["type"] in _OWN_REASON else "schema"
+    return Reject(reason, f"{where[:100]}: {first['msg'][:200]}{more}")
 
 
 def validate(
@@ -68,6 +93,12 @@ def validate(
         )
     if parts.channel == "cmd":
         return IGNORE
+    for name, level in zip(parts._fields[:5], parts[:5], strict=True):
+        if not _LEVEL.fullmatch(level):
+            return Reject(
+                "bad_topic",
+                f"{name} {level[:80]!r} is not an id (A-Z, a-z, 0-9, _ . -; at most 64)",
+            )
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -76,21 +107,12 @@ def validate(
         return Reject("not_object", f"a JSON {type(data).__name__}, not an object")
     if not _finite(data):
         return Reject("non_finite", "NaN or infinite number")
-    model = MODELS[parts.channel]
     try:
-        model.model_validate(data)
+        model = MODELS[parts.channel].model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "payload"
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return Reject("schema", f"{where}: {first['msg']}{more}")
-    if parts.channel == "telemetry":
-        for key, value in data.items():
-            if key not in ("ts", "seq") and (
-                not isinstance(value, int | float) or isinstance(value, bool)
-            ):
-                return Reject("schema", f"{key}: a process value must be a number")
-    ts = data.get("ts")
+        return _schema_reject(exc)
+    payload = model.model_dump(exclude_none=True)
+    ts = payload.get("ts")
     if ts is not None and ts > now_ms + max_future_ms:
         return Reject(
             "future_ts",
@@ -98,5 +120,5 @@ def validate(
         )
     return Record(
         parts.enterprise, parts.site, parts.area, parts.line, parts.machine, parts.channel,
-        int(ts) if ts is not None else now_ms, data.get("seq"), data,
+        ts if ts is not None else now_ms, payload.get("seq"), payload,
     )  # fmt: skip

@@ -6,9 +6,11 @@ shopfloor/v1/<enterprise>/<site>/<area>/<line>/<machine>/<channel>
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NamedTuple
+import re
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from shopfloor.kpi import STATES
 
@@ -58,44 +60,153 @@ def parse_topic(text: str) -> TopicParts | None:
     return TopicParts(*parts[2:])
 
 
-EpochMs = Annotated[int, Field(ge=0)]
+# One integer bound for every store: |n| < 2**53 is exact in a float64 (InfluxDB fields, JSON
+# readers) and far inside SQLite's int64, so no store can overflow or round a stored integer.
+MAX_INT = 2**53 - 1
+# Process values: lowercase snake_case with the unit in the name (`spindle_temp_c`); the pattern
+# also keeps every character line protocol would have to escape out of field keys.
+PROCESS_VALUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_PROCESS_VALUES = 32
+MAX_REASON_CHARS = 200
+
+EpochMs = Annotated[int, Field(ge=0, le=MAX_INT)]
+Seq = Annotated[int, Field(ge=0, le=MAX_INT)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Printable text: no control characters (a newline would split a line-protocol point in some
+# readers, and a dead letter or log line in all of them).
+Text = Annotated[
+    str, StringConstraints(max_length=MAX_REASON_CHARS, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = _STRICT
 
     ts: EpochMs
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
 
 
 class StatePayload(_Payload):
     state: Literal["running", "idle", "starved", "blocked", "down", "setup", "planned_stop", "off"]
-    reason: Annotated[str, Field(max_length=200)] = ""
+    reason: Text = ""
 
 
 class CountPayload(_Payload):
-    total: Annotated[int, Field(ge=0)]
-    good: Annotated[int, Field(ge=0)]
-    scrap: Annotated[int, Field(ge=0)]
+    total: Count
+    good: Count
+    scrap: Count
 
 
 class TelemetryPayload(BaseModel):
-    """power_kw always; process values per machine kind as extra `<name>_<unit>` numbers."""
+    """power_kw always; process values per machine kind as extra `<name>_<unit>` numbers: at
+    most MAX_PROCESS_VALUES of them, each named by PROCESS_VALUE_NAME, each a finite number."""
 
     model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+    __pydantic_extra__: dict[str, Finite]
 
     ts: EpochMs
-    seq: Annotated[int, Field(ge=0)]
+    seq: Seq
     power_kw: NonNeg
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            extra = [k for k in data if k not in ("ts", "seq", "power_kw")]
+            for key in extra:
+                if not isinstance(key, str) or not PROCESS_VALUE_NAME.fullmatch(key):
+                    raise PydanticCustomError(
+                        "bad_key",
+                        "process value name {key} is not lowercase snake_case "
+                        "(a letter, then a-z, 0-9 or _, at most 64 characters)",
+                        {"key": repr(key)[:80]},
+                    )
+            if len(extra) > MAX_PROCESS_VALUES:
+                raise PydanticCustomError(
+                    "too_many_values",
+                    "{n} process values, at most {limit}",
+                    {"n": len(extra), "limit": MAX_PROCESS_VALUES},
+                )
+        return data
 
 
 class EnergyPayload(_Payload):
     energy_kwh: NonNeg
 
 
+class PowerByState(BaseModel):
+    """Rated power in each state (kW): every one of shopfloor.kpi.STATES, nothing else."""
+
+    model_config = _STRICT
+
+    running: NonNeg
+    idle: NonNeg
+    starved: NonNeg
+    blocked: NonNeg
+    down: NonNeg
+    setup: NonNeg
+    planned_stop: NonNeg
+    off: NonNeg
+
+
+MAX_LINE_LENGTH = 10_000
+BIRTH_FIELDS: tuple[str, ...] = (
+    "ts",
+    "online",
+    "kind",
+    "position",
+    "line_length",
+    "connectivity",
+    "ideal_cycle_s",
+    "power_kw",
+    "sample_interval_s",
+)
+
+
 class StatusPayload(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """Birth: `online: true` with every one of BIRTH_FIELDS (simulator/plant.py `_birth`, the
+    emitter adds ts). Death: `online: false`, with ts when the simulator stops cleanly and
+    without it as the MQTT last will (fixed at connect time)."""
+
+    model_config = _STRICT
 
     online: bool
+    ts: EpochMs | None = None
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")] | None = None
+    position: Annotated[int, Field(ge=0, lt=MAX_LINE_LENGTH)] | None = None
+    line_length: Annotated[int, Field(ge=1, le=MAX_LINE_LENGTH)] | None = None
+    connectivity: Literal["full", "legacy"] | None = None
+    ideal_cycle_s: Positive | None = None
+    power_kw: PowerByState | None = None
+    sample_interval_s: Positive | None = None
+
+    @model_validator(mode="after")
+    def _birth_or_death(self) -> StatusPayload:
+        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
+        if self.online:
+            missing = [k for k in BIRTH_FIELDS if k not in given]
+            if missing:
+                raise PydanticCustomError(
+                    "birth_fields", "a birth lacks {missing}", {"missing": ", ".join(missing)}
+                )
+            assert self.position is not None and self.line_length is not None
+            if self.position >= self.line_length:
+                raise PydanticCustomError(
+                    "birth_fields",
+                    "position {p} is not inside a line of {n}",
+                    {"p": self.position, "n": self.line_length},
+                )
+        else:
+            more = sorted(given - {"online", "ts"})
+            if more:
+                raise PydanticCustomError(
+                    "death_fields",
+                    "a death carries only ts and online, not {more}",
+                    {"more": ", ".join(more)},
+                )
+        return self
