@@ -104,6 +104,7 @@ def test_every_point_arrives_through_the_write_api(tmp_path):
     compare(want, got)
 
 
+@pytest.mark.slow
 def test_a_10_s_outage_mid_stream_loses_nothing_and_writes_nothing_twice(tmp_path):
     vm = VictoriaMetrics(tmp_path).start()
     try:

@@ -83,6 +83,7 @@ def test_state_and_status_are_retained_for_late_subscribers():
     assert all(p == {"ts": statuses[0]["ts"], "online": False} for p in statuses)  # clean stop
 
 
+@pytest.mark.slow
 def test_broker_restart_mid_run_loses_nothing(tmp_path):
     pytest.importorskip("paho")
     if "mosquitto" not in BROKER_KINDS:
@@ -194,6 +195,7 @@ def ping_until_answered(sub: Subscriber, topic: str, timeout_s: float = 30) -> N
                 raise
 
 
+@pytest.mark.slow
 def test_breakdown_command_shows_at_once_and_bad_commands_get_errors():
     # A plant clock pinned inside Monday's shift A: a breakdown does nothing while the plant
     # is off (at night, on Sundays), so the test must not depend on when it runs.
@@ -361,6 +363,7 @@ def test_broker_absent_at_start_is_retried_and_everything_arrives(tmp_path):
         broker.close()
 
 
+@pytest.mark.slow
 def test_live_run_with_a_full_queue_drops_oldest_and_says_so():
     from shopfloor.broker import free_port
 
@@ -390,6 +393,7 @@ def test_mqtt_flag_errors(args, needle):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_then_live_backfills_then_paces(tmp_path):
     env = pinned_env(MONDAY_1100)
     pin = clock.parse(env[clock.ENV])

@@ -62,6 +62,7 @@ def test_upstream_of_the_bottleneck_blocks_and_downstream_starves():
     assert ms["s4"]["starved_s"] > 0.1 * 86400  # 50 s after a 60 s bottleneck
 
 
+@pytest.mark.slow
 def test_failures_accrue_over_running_time_only():
     # A fast station behind a slow one runs 1/6 of the time; failures count running time,
     # so it fails about 6x less often per wall hour than a station that runs all the time.
