@@ -17,16 +17,34 @@ from shopfloor.kpi import STATES
 from shopfloor.store.base import Record
 from shopfloor.store.rollup import Change, HourRow
 
-_TAG_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", "\n": "\\n"})
-_STR_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
+# Escapes as InfluxDB line protocol requires, and as influxdb-client's Point writes them
+# (influxdb_client/client/write/point.py), plus one Point lacks: a backslash is escaped too, so
+# a value ending in one, or one before a comma, space or `=`, cannot swallow the separator
+# after it (Point writes `a\\ b` for the tag value `a\ b`: a tag `a\` and a broken field set).
+# Tag keys, tag values and field keys: comma, `=`, space; newline, tab and CR as `\n`, `\t`,
+# `\r` (line protocol has no way to carry them). Measurements: the same but `=`. String field
+# values: double quote and backslash only. Validated records carry none of these characters
+# (collector.validate: config ids, snake_case process values, printable reasons); this is for
+# whatever bypasses validation.
+_CONTROL = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_KEY_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", **_CONTROL})
+_MEASUREMENT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", **_CONTROL})
+_STR_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
 
 
 def tag(v: str) -> str:
-    return v.translate(_TAG_ESCAPES)
+    """A tag key or value, or a field key."""
+    return v.translate(_KEY_ESCAPES)
+
+
+key = tag
+
+
+def measurement(v: str) -> str:
+    return v.translate(_MEASUREMENT_ESCAPES)
 
 
 def _str(v: str) -> str:
-    # A raw newline would end the line (and split the point in two).
     return '"' + v.translate(_STR_ESCAPES) + '"'
 
 
@@ -56,7 +74,7 @@ def line(r: Record) -> str:
         fields = f"energy_kwh={_num(p['energy_kwh'])},seq={seq}"
     elif ch == "telemetry":
         extra = "".join(
-            f",{k}={_num(v)}" for k, v in p.items() if k not in ("ts", "seq", "power_kw")
+            f",{key(k)}={_num(v)}" for k, v in p.items() if k not in ("ts", "seq", "power_kw")
         )
         fields = f"power_kw={_num(p['power_kw'])}{extra},seq={seq}"
     elif ch == "status":
@@ -70,7 +88,7 @@ def line(r: Record) -> str:
             fields = "online=0.0"
     else:
         raise ValueError(f"unknown channel {ch}")
-    return f"{ch},{tags} {fields} {ts_us(r)}"
+    return f"{measurement(ch)},{tags} {fields} {ts_us(r)}"
 
 
 def encode(records: list[Record]) -> bytes:
