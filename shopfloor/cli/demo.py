@@ -13,12 +13,20 @@ a subscriber that is not there yet.
 A second run on the same --data-dir continues: each machine's seq goes on after the last one
 stored, and the backfill starts where the stored data ends (or at the start of the current
 shift, whichever is later).
+
+The dashboard asks for credentials: user `shopfloor` and a random password made on the first
+start and kept in the data folder (`dashboard-password`, mode 0600), so the next start uses the
+same one. It reaches the dashboard through its environment (SHOPFLOOR_DASH_AUTH), never its
+command line, which `ps` shows to every user of the machine.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -46,6 +54,30 @@ def shopfloor_cmd(*args: str) -> list[str]:
 
 
 COLLECTOR_ID = "shopfloor-demo-collector"
+DASH_USER = "shopfloor"
+PASSWORD_FILE = "dashboard-password"
+
+
+def dashboard_password(data_dir: Path) -> str:
+    """The dashboard's password: made on the first start (secrets.token_urlsafe), kept in the
+    data folder readable by its owner only, and the same on every later start."""
+    path = data_dir / PASSWORD_FILE
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        password = ""
+    if password:
+        path.chmod(0o600)  # a copy restored with looser rights is tightened again
+        return password
+    password = secrets.token_urlsafe(18)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    # Created 0600 from the start (no moment readable by others), then renamed into place.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    os.replace(tmp, path)
+    return password
 
 
 def backfill_start_ms(cfg: PlantConfig, store: SqliteStore, now_ms: int) -> int:
@@ -72,6 +104,7 @@ class Stack:
     metrics_port: int = 0
     store: SqliteStore | None = None  # the supervisor's own reads
     broker: Broker | None = None
+    password: str = ""  # the dashboard's, for DASH_USER (set by start)
 
     @property
     def db(self) -> Path:
@@ -81,15 +114,20 @@ class Stack:
     def dashboard_url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log_file = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
         self.procs[name] = subprocess.Popen(
-            shopfloor_cmd(*args), stdout=log_file, stderr=log_file, start_new_session=True
+            shopfloor_cmd(*args),
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+            env=None if env is None else {**os.environ, **env},
         )
 
     def start(self) -> int:
         """Everything up; returns the simulated start of the backfill (epoch ms)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.password = dashboard_password(self.data_dir)
         # One connection for the supervisor's reads, start to stop (each open of a store runs
         # its schema script; the backfill and stop loops poll several times a second).
         store = self.store = SqliteStore(self.db)
@@ -117,6 +155,7 @@ class Stack:
         self._spawn(
             "dashboard", "dash", "--store", store_url, "--config", str(self.config),
             "--host", self.host, "--port", str(self.port), "--broker", url,
+            env={"SHOPFLOOR_DASH_AUTH": f"{DASH_USER}:{self.password}"},
         )  # fmt: skip
         sim = ["sim", "--config", str(self.config), "--broker", url, "--speed", f"{self.speed:g}"]
         start = datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()
@@ -160,8 +199,13 @@ class Stack:
                 )
 
     def dashboard_ready(self) -> bool:
+        """The page answers 200 to the demo's credentials."""
+        token = base64.b64encode(f"{DASH_USER}:{self.password}".encode()).decode()
+        req = urllib.request.Request(
+            self.dashboard_url, headers={"Authorization": f"Basic {token}"}
+        )
         try:
-            with urllib.request.urlopen(self.dashboard_url, timeout=1) as r:
+            with urllib.request.urlopen(req, timeout=1) as r:
                 return r.status == 200
         except OSError:
             return False

@@ -53,7 +53,7 @@ def _stop(signum: int, frame: object) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.broker import free_port
     from shopfloor.cli.config_cmd import load_or_exit
-    from shopfloor.cli.demo import Stack
+    from shopfloor.cli.demo import DASH_USER, Stack
     from shopfloor.store.base import StoreError
 
     if args.config is None:
@@ -83,8 +83,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     f"the dashboard did not answer in 60 s; see {stack.data_dir / 'dashboard.log'}"
                 )
             time.sleep(0.2)
+        # As Jupyter prints its token: the one place the user learns the password (it is also
+        # in the data folder's dashboard-password file).
         print(
-            f"dashboard ready: {stack.dashboard_url} (live at {args.speed:g}x; Ctrl-C stops)",
+            f"dashboard ready: {stack.dashboard_url} (user {DASH_USER}, password "
+            f"{stack.password}; live at {args.speed:g}x; Ctrl-C stops)",
             flush=True,
         )
         while True:

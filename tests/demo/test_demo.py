@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import signal
 import sqlite3
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from itertools import pairwise
 from pathlib import Path
@@ -36,12 +39,30 @@ def seqs(db: Path) -> dict[str, list[int]]:
     return {m: sorted(v) for m, v in out.items()}
 
 
-def answers(url: str) -> bool:
+def status(url: str, password: str | None = None) -> int | None:
+    """The HTTP status of the page, with the demo's user and this password (or none)."""
+    headers = {}
+    if password is not None:
+        token = base64.b64encode(f"shopfloor:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            return r.status == 200
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
     except OSError:
-        return False
+        return None
+
+
+def password_of(tmp: Path) -> str | None:
+    path = tmp / "data" / "dashboard-password"
+    return path.read_text().strip() if path.exists() else None
+
+
+def answers(url: str, tmp: Path) -> bool:
+    """The dashboard serves the page to the demo's credentials (and to nobody else)."""
+    password = password_of(tmp)
+    return password is not None and status(url, password) == 200
 
 
 def run_demo(
@@ -82,7 +103,7 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
     proc, out_file = run_demo(tmp_path, port, kind, env)
     ready = f"dashboard ready: http://127.0.0.1:{port}/"
     try:
-        wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard")
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/", tmp_path), 60, "the dashboard")
         wait_for(
             lambda: (db.exists() and set(seqs(db)) == MACHINES) or None,
             60 - (time.monotonic() - t0),
@@ -91,6 +112,16 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
         # The ready line comes once the backfill is stored (up to a shift's worth of history).
         wait_for(lambda: ready in printed(out_file), 120, "the ready line")
         at_ready = seqs(db)
+        password = password_of(tmp_path)
+        assert password and len(password) >= 20, password
+        # Printed with the ready line, as Jupyter prints its token; kept for its owner only.
+        assert f"{ready} (user shopfloor, password {password};" in printed(out_file)
+        assert (tmp_path / "data" / "dashboard-password").stat().st_mode & 0o777 == 0o600
+        assert status(f"http://127.0.0.1:{port}/") == 401
+        assert status(f"http://127.0.0.1:{port}/", password + "x") == 401
+        # Given through the environment: no command line (what `ps` shows) carries it.
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+        assert "shopfloor.cli.main dash" in ps.stdout and password not in ps.stdout
         wait_for(
             lambda: all(len(seqs(db)[m]) > len(at_ready[m]) for m in MACHINES) or None,
             60,
@@ -105,7 +136,12 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
 
     proc, out_file = run_demo(tmp_path, port, kind, env)
     try:
-        wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), 60, "the dashboard again")
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/", tmp_path), 60, "the dashboard again")
+        # The same password as the first run, printed again.
+        assert password_of(tmp_path) == password
+        wait_for(lambda: ready in printed(out_file), 120, "the second ready line")
+        again = re.search(r"password (\S+);", printed(out_file))
+        assert again and again.group(1) == password
         wait_for(
             lambda: all(len(seqs(db)[m]) > len(first[m]) for m in MACHINES) or None,
             60,
