@@ -41,6 +41,8 @@ REASONS = (
     "future_ts",
     "bad_key",  # a telemetry process value name outside PROCESS_VALUE_NAME
     "too_many_values",  # more than MAX_PROCESS_VALUES process values in one message
+    # Not validate()'s: the collector's reason for a seq SeqTracker.classify() quarantined.
+    "seq_quarantine",
 )
 # Error types the contract models raise that have a reason of their own.
 _OWN_REASON = {"bad_key", "too_many_values"}

@@ -1,0 +1,135 @@
+"""Seq rules a hostile or broken sender cannot poison (collector/seqtrack.py; issue 14, found
+5-7)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.seqtrack import MAX_JUMP, SeqTracker
+
+
+def feed(t: SeqTracker, seqs, machine: str = "m1") -> list[str]:
+    return [t.classify(machine, s) for s in seqs]
+
+
+def test_a_machine_with_no_history_takes_its_first_seq_as_is():
+    t = SeqTracker()
+    assert t.classify("m1", 5_000_000) == "new"
+    assert t.gaps("m1") == 0
+    assert t.classify("m1", 5_000_001) == "new"
+    known = SeqTracker({"m1": 40})
+    assert known.classify("m2", 7) == "new" and known.classify("m1", 40) == "duplicate"
+
+
+def test_new_duplicate_late_and_gaps():
+    t = SeqTracker()
+    got = feed(t, [1, 2, 2, 3, 6, 7, 1, 5])
+    assert got == ["new", "new", "duplicate", "new", "new", "new", "duplicate", "late"]
+    assert t.gaps("m1") == 1 and t.duplicates["m1"] == 2
+    assert [t.observe("m1", s) for s in (4, 4, 8)] == [True, False, True]
+    assert t.gaps("m1") == 0
+
+
+def test_a_seq_far_ahead_does_not_silence_the_machine():
+    """Found 6: one telemetry message with seq 10**9 made every genuine later one a duplicate."""
+    t = SeqTracker()
+    assert set(feed(t, range(1, 101))) == {"new"}
+    assert t.classify("m1", 10**9) == "quarantine"
+    assert not t.observe("m1", 10**9 + 1)
+    assert feed(t, range(101, 201)) == ["new"] * 100
+    assert t.highest["m1"] == 200 and t.gaps("m1") == 0 and t.quarantines("m1") == 2
+    assert t.duplicates.get("m1", 0) == 0
+
+
+def test_a_jump_within_the_limit_is_new_and_counted_as_a_gap():
+    t = SeqTracker({"m1": 10})
+    assert t.classify("m1", 10 + MAX_JUMP) == "new"
+    assert t.gaps("m1") == MAX_JUMP - 1
+    t = SeqTracker({"m1": 10})
+    assert t.classify("m1", 11 + MAX_JUMP) == "quarantine"
+    assert t.gaps("m1") == 0 and t.highest["m1"] == 10
+
+
+def test_the_jump_limit_is_configurable():
+    t = SeqTracker({"m1": 10}, max_jump=5)
+    assert feed(t, [15, 21, 16]) == ["new", "quarantine", "new"]
+
+
+def test_a_publisher_that_really_jumped_is_believed_after_a_run_in_a_row():
+    t = SeqTracker({"m1": 100}, confirm=4)
+    start = 100 + MAX_JUMP + 50
+    assert feed(t, range(start, start + 5)) == ["quarantine"] * 3 + ["new", "new"]
+    assert t.highest["m1"] == start + 4
+    # Everything skipped is a gap, the quarantined (not stored) ones included.
+    assert t.gaps("m1") == start + 3 - 100 - 1
+
+
+def test_forged_seqs_interleaved_with_the_real_stream_never_confirm():
+    t = SeqTracker({"m1": 100}, confirm=3)
+    for i in range(10):
+        assert t.classify("m1", 10**9 + i) == "quarantine"
+        assert t.classify("m1", 101 + i) == "new"
+    assert t.highest["m1"] == 110
+
+
+def test_scattered_far_seqs_never_confirm():
+    t = SeqTracker({"m1": 1}, confirm=3, confirm_window=10)
+    assert set(feed(t, [10**9, 10**9 + 500, 10**8, 10**9 - 1])) == {"quarantine"}
+
+
+def test_a_forged_birth_followed_by_old_seqs_stores_nothing():
+    """Found 7: an "online" status reset dedup, so replayed old seqs were stored again."""
+    t = SeqTracker({"m1": 500})
+    t.restart("m1")
+    assert set(feed(t, [1, 2, 3, 499, 500])) == {"duplicate"}
+    assert t.runs("m1") == 1 and t.highest["m1"] == 500
+    assert t.classify("m1", 501) == "new"
+
+
+def test_gaps_survive_a_birth():
+    """Found 5: a birth reset the gap accounting; 2,866 lost messages ended with gaps=0."""
+    t = SeqTracker()
+    feed(t, [1, 2, 5, 6])
+    assert t.gaps("m1") == 2
+    t.restart("m1")
+    t.restart("m1")
+    assert t.gaps("m1") == 2 and t.runs("m1") == 2
+    assert feed(t, [7, 3, 3]) == ["new", "late", "duplicate"]
+    assert t.gaps("m1") == 1
+
+
+def test_machines_are_independent():
+    t = SeqTracker()
+    feed(t, [1, 2, 3], "a")
+    assert t.classify("a", 10**9) == "quarantine"
+    assert feed(t, [1, 2], "b") == ["new", "new"]
+    assert t.gaps("b") == 0 and t.quarantines("b") == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    order=st.permutations(list(range(1, 61))),
+    repeats=st.lists(st.integers(1, 60), max_size=20),
+    forged=st.lists(st.integers(60 + MAX_JUMP + 1, 2**53), max_size=5),
+    births=st.lists(st.integers(0, 80), max_size=4),
+)
+def test_any_order_with_repeats_forgeries_and_births_stores_each_seq_once(
+    order, repeats, forged, births
+):
+    """Whatever the order, every genuine seq is stored exactly once, no forged one is, and
+    the gap count is what is really missing."""
+    t = SeqTracker({"m1": 0}, confirm=10)
+    stream = list(order)
+    for i, r in enumerate(repeats):
+        stream.insert((i * 7) % (len(stream) + 1), r)
+    for i, f in enumerate(forged):
+        stream.insert((i * 13) % (len(stream) + 1), f)
+    stored: list[int] = []
+    for i, s in enumerate(stream):
+        if i in births:
+            t.restart("m1")
+        if t.observe("m1", s):
+            stored.append(s)
+    assert sorted(stored) == list(range(1, 61))
+    assert t.gaps("m1") == 0 and t.quarantines("m1") == len(forged)
