@@ -14,7 +14,10 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from shopfloor.broker import free_port, wait_listening
-from tests.support import ROOT
+from shopfloor.commands import command_filters, reply_filters
+from shopfloor.config import load_config
+from shopfloor.contract import plant_filter, plant_prefix
+from tests.support import ROOT, wait_for
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -110,6 +113,57 @@ def test_every_variable_is_set_or_defaulted():
         assert var.endswith("_ID") or var in services["influxdb"]["environment"], var
 
 
+def option(svc: dict, name: str) -> str | None:
+    """The value of --name=VALUE in a service's command."""
+    for arg in svc["command"]:
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def acl_rules() -> dict[str, list[str]]:
+    """user -> its `topic` lines of config/compose/acl."""
+    rules: dict[str, list[str]] = {}
+    user = None
+    for line in (CONF / "acl").read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["user"]:
+            user = words[1]
+            rules[user] = []
+        elif words[:1] == ["topic"] and user is not None:
+            rules[user].append(" ".join(words[1:]))
+    return rules
+
+
+def test_production_and_the_reconciliation_check_never_share_a_topic_tree():
+    services = compose()["services"]
+    rules = acl_rules()
+    plants = {}
+    for name, login in (("collector", "collector"), ("reconcile-collector", "reconcile")):
+        svc = services[name]
+        assert svc["environment"]["SHOPFLOOR_MQTT_USERNAME"] == login
+        cfg_path = option(svc, "config")
+        assert cfg_path and cfg_path.startswith("/app/config/"), (name, svc["command"])
+        cfg = load_config(ROOT / "config" / cfg_path.removeprefix("/app/config/"))
+        plants[name] = (cfg.plant.enterprise, cfg.plant.site)
+    assert plants["collector"] != plants["reconcile-collector"]
+    # What each collector subscribes to (collect --config) is exactly what its login may read.
+    assert rules["collector"] == [f"read {plant_filter(*plants['collector'])}"]
+    assert rules["reconcile"] == [f"readwrite {plant_prefix(*plants['reconcile-collector'])}/#"]
+    assert option(services["reconcile"], "config") == option(
+        services["reconcile-collector"], "config"
+    )
+    assert services["reconcile"]["environment"]["SHOPFLOOR_MQTT_USERNAME"] == "reconcile"
+    assert "reconcile-collector" in services["reconcile"]["depends_on"]
+    assert services["reconcile-collector"]["profiles"] == ["test"]
+    # The simulator, the dashboard and the production collector are of one plant.
+    sim_cfg = load_config(
+        ROOT / "config" / option(services["simulator"], "config").removeprefix("/app/config/")
+    )
+    assert (sim_cfg.plant.enterprise, sim_cfg.plant.site) == plants["collector"]
+    assert option(services["dashboard"], "config") == option(services["collector"], "config")
+
+
 def test_images_are_pinned_and_the_app_runs_as_a_user():
     services = compose()["services"]
     for name, svc in services.items():
@@ -162,78 +216,152 @@ def compose_mosquitto(tmp_path):
     proc.wait(10)
 
 
-def client(
-    port: int, user: str, pw: str, got: list | None = None, sub: str | None = None
-) -> mqtt.Client:
-    c = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"t-{user}-{time.monotonic_ns()}",
-        protocol=mqtt.MQTTv311,
-    )
-    c.username_pw_set(user, pw)
-    if got is not None:
-        c.on_message = lambda _c, _u, m: got.append(m.topic)
-    rc = []
-    c.on_connect = lambda _c, _u, _f, reason, _p: rc.append(reason)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    deadline = time.monotonic() + 5
-    while not rc and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert rc and not rc[0].is_failure, (user, rc)
-    if sub:
-        acked: list = []
-        c.on_subscribe = lambda _c, _u, _mid, reasons, _p: acked.append(reasons)
-        c.subscribe(sub, qos=1)
-        deadline = time.monotonic() + 5
-        while not acked and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert acked, (user, "no SUBACK")
-    return c
+class Login:
+    """One service's broker login, subscribed to what that service subscribes to; it records
+    each (topic, sender) it receives and the broker's answer to each subscription."""
+
+    def __init__(self, port: int, user: str, pw: str, *subs: str):
+        self.user = user
+        self.got: list[tuple[str, str]] = []
+        self.granted: dict[str, bool] = {}
+        self.client = c = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"t-{user}-{time.monotonic_ns()}",
+            protocol=mqtt.MQTTv311,
+        )
+        c.username_pw_set(user, pw)
+        c.on_message = lambda _c, _u, m: self.got.append((m.topic, m.payload.decode()))
+        rc: list = []
+        c.on_connect = lambda _c, _u, _f, reason, _p: rc.append(reason)
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        wait_for(lambda: rc, 5, f"{user} connected")
+        assert not rc[0].is_failure, (user, rc)
+        acked: dict[int, list] = {}
+        c.on_subscribe = lambda _c, _u, mid, reasons, _p: acked.__setitem__(mid, reasons)
+        for sub in subs:
+            _, mid = c.subscribe(sub, qos=1)
+            wait_for(lambda: mid in acked, 5, f"{user}'s SUBACK for {sub}")  # noqa: B023
+            self.granted[sub] = not acked[mid][0].is_failure
+
+    def publish(self, topic: str) -> None:
+        """Published at QoS 1 and acknowledged (a denied one is acknowledged too: MQTT 3.1.1
+        has no way to refuse, the broker delivers it to nobody); the payload names the sender."""
+        self.client.publish(topic, self.user.encode(), qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
 
 
 @needs_mosquitto
 def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto):
     port, pw = compose_mosquitto
-    plant = "shopfloor/v1/acme-vn/hcm"
+    plant = plant_prefix("acme-vn", "hcm")
+    test_plant = plant_prefix("acme-vn", "reconcile")
     machine = f"{plant}/machining/machining-1/cnc-01"
-    seen: list[str] = []
-    collector = client(port, "collector", pw["collector"], seen, "shopfloor/v1/#")
-    sim_cmds: list[str] = []
-    sim = client(port, "simulator", pw["simulator"], sim_cmds, f"{plant}/+/+/+/cmd")
-    replies: list[str] = []
-    dash = client(port, "dashboard", pw["dashboard"], replies, f"{plant}/+/+/+/cmd/reply")
+    test_machine = f"{test_plant}/reconcile/rc-line/rc-cnc"
+    # Each login subscribes as its service does (the collectors with --config).
+    collector = Login(port, "collector", pw["collector"], plant_filter("acme-vn", "hcm"))
+    sim = Login(port, "simulator", pw["simulator"], *command_filters("acme-vn", "hcm"))
+    dash = Login(port, "dashboard", pw["dashboard"], *reply_filters("acme-vn", "hcm"))
+    test_collector = Login(port, "reconcile", pw["reconcile"], plant_filter("acme-vn", "reconcile"))
+    # And each tries to read more than its job: the broker grants nothing of it.
+    spies = {
+        "collector": Login(port, "collector", pw["collector"], "shopfloor/#", "#"),
+        "simulator": Login(port, "simulator", pw["simulator"], "shopfloor/#", f"{plant}/#"),
+        "dashboard": Login(port, "dashboard", pw["dashboard"], "shopfloor/#", f"{plant}/#"),
+        "reconcile": Login(port, "reconcile", pw["reconcile"], "shopfloor/#", f"{plant}/#"),
+    }
+    logins = [collector, sim, dash, test_collector, *spies.values()]
     try:
-        sim.publish(f"{machine}/state", b"{}", qos=1).wait_for_publish(5)
-        sim.publish("shopfloor/v1/other/site/a/l/m/state", b"{}", qos=1).wait_for_publish(5)
-        collector.publish(f"{machine}/state", b"{}", qos=1).wait_for_publish(5)
-        dash.publish(f"{machine}/cmd", b"{}", qos=1).wait_for_publish(5)
-        dash.publish(f"{machine}/state", b"{}", qos=1).wait_for_publish(5)
-        sim.publish(f"{machine}/cmd/reply", b"{}", qos=1).wait_for_publish(5)
-        # A last allowed message to each subscriber: the broker delivers to a subscriber in
-        # the order it accepted, so once these arrive everything above has, or never will.
+        for login in (collector, sim, dash, test_collector):
+            assert all(login.granted.values()), (login.user, login.granted)
+        allowed = [
+            # The simulator: every channel of its machines, and the replies to its commands.
+            (sim, f"{machine}/{ch}", collector)
+            for ch in ("state", "count", "telemetry", "energy", "status")
+        ] + [
+            (sim, f"{machine}/cmd/reply", dash),
+            (sim, f"{plant}/cmd/reply", dash),
+            # The dashboard: commands to a machine and to the plant.
+            (dash, f"{machine}/cmd", sim),
+            (dash, f"{plant}/cmd", sim),
+            # The reconciliation check: its own plant, to its own collector.
+            (test_collector, f"{test_machine}/state", test_collector),
+        ]
+        denied = [
+            # The simulator forges no command, no reply outside its plant, no other topic.
+            (sim, f"{machine}/cmd", sim),
+            (sim, f"{plant}/cmd", sim),
+            (sim, f"{machine}/other", collector),
+            (sim, f"{plant}/a/b/c/d/state", collector),  # deeper than a machine
+            (sim, f"{test_machine}/cmd/reply", test_collector),
+            (sim, f"{test_machine}/state", test_collector),
+            (sim, "shopfloor/v1/other/site/a/l/m/state", spies["reconcile"]),
+            # The collector publishes nothing.
+            (collector, f"{machine}/state", collector),
+            (collector, f"{machine}/cmd", sim),
+            (collector, f"{machine}/cmd/reply", dash),
+            # The dashboard publishes commands only: no telemetry, no forged reply.
+            (dash, f"{machine}/state", collector),
+            (dash, f"{machine}/cmd/reply", dash),
+            (dash, f"{plant}/cmd/reply", dash),
+            (dash, f"{test_machine}/cmd", test_collector),
+            # The test login: nothing into the production plant, of any kind.
+            (test_collector, f"{machine}/state", collector),
+            (test_collector, f"{machine}/count", collector),
+            (test_collector, f"{machine}/status", collector),
+            (test_collector, f"{machine}/cmd", sim),
+            (test_collector, f"{plant}/cmd", sim),
+            (test_collector, f"{machine}/cmd/reply", dash),
+        ]
+        for sender, topic, _ in denied + allowed:
+            sender.publish(topic)
+        # A last allowed message to each subscriber: the broker delivers to a subscriber in the
+        # order it accepted, so once these arrive everything above has arrived, or never will.
         other = f"{plant}/machining/machining-1/cnc-02"
-        sim.publish(f"{other}/telemetry", b"{}", qos=1).wait_for_publish(5)
-        dash.publish(f"{other}/cmd", b"{}", qos=1).wait_for_publish(5)
-        sim.publish(f"{other}/cmd/reply", b"{}", qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (
-            f"{other}/telemetry" in seen
-            and f"{other}/cmd" in sim_cmds
-            and f"{other}/cmd/reply" in replies
+        last = [
+            (sim, f"{other}/state", collector),
+            (dash, f"{other}/cmd", sim),
+            (sim, f"{other}/cmd/reply", dash),
+            (test_collector, f"{test_plant}/reconcile/rc-line/rc-press/state", test_collector),
+        ]
+        for sender, topic, _ in last:
+            sender.publish(topic)
+        for _, topic, receiver in last:
+            wait_for(lambda: any(t == topic for t, _ in receiver.got), 10, topic)  # noqa: B023
+        for sender, topic, receiver in allowed:
+            assert receiver.got.count((topic, sender.user)) == 1, (topic, receiver.got)
+        for sender, topic, receiver in denied:
+            assert (topic, sender.user) not in receiver.got, (
+                f"{sender.user} published {topic} to {receiver.user}"
+            )
+        # Each login received exactly the allowed messages its subscriptions match (a machine's
+        # cmd topic matches the collector's filter too; it ignores them), nothing more.
+        for receiver in (collector, sim, dash, test_collector):
+            want = sorted(
+                (t, s.user)
+                for s, t, _ in allowed + last
+                if any(mqtt.topic_matches_sub(f, t) for f in receiver.granted)
+            )
+            assert sorted(receiver.got) == want, receiver.user
+        # A broader subscription is granted but delivers only what the login may read: what
+        # its service subscribes to anyway. The production collector never sees the test
+        # plant, the test login never sees production.
+        for spy, job in (
+            (spies["collector"], collector),
+            (spies["simulator"], sim),
+            (spies["dashboard"], dash),
+            (spies["reconcile"], test_collector),
         ):
-            time.sleep(0.02)
-        for got in (seen, sim_cmds, replies):
-            got[:] = [t for t in got if not t.startswith(other)]
-        # Only the simulator's own telemetry and the dashboard's command reach the collector.
-        assert seen.count(f"{machine}/state") == 1, seen
-        assert "shopfloor/v1/other/site/a/l/m/state" not in seen
-        assert sim_cmds == [f"{machine}/cmd"]
-        assert replies == [f"{machine}/cmd/reply"]
+            wait_for(lambda: len(spy.got) >= len(job.got), 10, f"{spy.user}'s spy")  # noqa: B023
+            assert sorted(spy.got) == sorted(job.got), spy.user
+        assert not any(test_plant in t for t, _ in collector.got)
+        assert not any(plant + "/" in t for t, _ in test_collector.got)
     finally:
-        for c in (collector, sim, dash):
-            c.loop_stop()
-            c.disconnect()
+        for login in logins:
+            login.close()
     # A wrong password is refused.
     bad = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     bad.username_pw_set("collector", "nope")
