@@ -40,6 +40,35 @@ def tag(v: str) -> str:
 key = tag
 
 
+# Escaped once per machine and per process value name: the hot path looks them up (bounded, as
+# names from records that bypassed validation are unbounded).
+_CACHE_MAX = 10_000
+_tag_sets: dict[tuple[str, str, str, str, str], str] = {}
+_field_keys: dict[str, str] = {}
+
+
+def _tags(r: Record) -> str:
+    k = (r.enterprise, r.site, r.area, r.line, r.machine)
+    got = _tag_sets.get(k)
+    if got is None:
+        if len(_tag_sets) >= _CACHE_MAX:
+            _tag_sets.clear()
+        got = _tag_sets[k] = (
+            f"enterprise={tag(r.enterprise)},site={tag(r.site)},area={tag(r.area)},"
+            f"line={tag(r.line)},machine={tag(r.machine)}"
+        )
+    return got
+
+
+def _field_key(k: str) -> str:
+    got = _field_keys.get(k)
+    if got is None:
+        if len(_field_keys) >= _CACHE_MAX:
+            _field_keys.clear()
+        got = _field_keys[k] = key(k)
+    return got
+
+
 def measurement(v: str) -> str:
     return v.translate(_MEASUREMENT_ESCAPES)
 
@@ -57,7 +86,7 @@ def ts_us(r: Record) -> int:
 
 
 def line(r: Record) -> str:
-    tags = f"enterprise={tag(r.enterprise)},site={tag(r.site)},area={tag(r.area)},line={tag(r.line)},machine={tag(r.machine)}"
+    tags = _tags(r)
     p = r.payload
     seq = _num(r.seq or 0)
     ch = r.channel
@@ -74,7 +103,9 @@ def line(r: Record) -> str:
         fields = f"energy_kwh={_num(p['energy_kwh'])},seq={seq}"
     elif ch == "telemetry":
         extra = "".join(
-            f",{key(k)}={_num(v)}" for k, v in p.items() if k not in ("ts", "seq", "power_kw")
+            f",{_field_key(k)}={_num(v)}"
+            for k, v in p.items()
+            if k not in ("ts", "seq", "power_kw")
         )
         fields = f"power_kw={_num(p['power_kw'])}{extra},seq={seq}"
     elif ch == "status":

@@ -167,3 +167,14 @@ def test_rollup_lines_escape_machine_and_reason():
     [state, loss] = lineproto.rollup_lines([("m 1", 0, secs)])
     assert parse(state)[1] == {"machine": "m 1"}
     assert parse(loss)[1] == {"machine": "m 1", "reason": "jam, big=1", "state": "down"}
+
+
+def test_the_escape_caches_stay_bounded_and_right():
+    n = lineproto._CACHE_MAX + 5
+    out = lineproto.encode(
+        [record(f"m {i}", "telemetry", {"power_kw": 1.0, f"v {i}": 2.0}) for i in range(n)]
+    ).decode()
+    assert len(lineproto._tag_sets) <= lineproto._CACHE_MAX
+    assert len(lineproto._field_keys) <= lineproto._CACHE_MAX
+    last = parse(out.splitlines()[-1])
+    assert last[1]["machine"] == f"m {n - 1}" and f"v {n - 1}" in last[2]
