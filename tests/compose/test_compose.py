@@ -3,9 +3,12 @@ its mosquitto.conf and ACL run for real in a local Mosquitto 2."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import subprocess
+import sys
 import time
 
 import paho.mqtt.client as mqtt
@@ -17,7 +20,7 @@ from shopfloor.broker import free_port, wait_listening
 from shopfloor.commands import command_filters, reply_filters
 from shopfloor.config import load_config
 from shopfloor.contract import plant_filter, plant_prefix
-from tests.support import ROOT, wait_for
+from tests.support import ROOT, cli, wait_for
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -162,6 +165,43 @@ def test_production_and_the_reconciliation_check_never_share_a_topic_tree():
     )
     assert (sim_cfg.plant.enterprise, sim_cfg.plant.site) == plants["collector"]
     assert option(services["dashboard"], "config") == option(services["collector"], "config")
+
+
+def test_the_dashboard_requires_credentials_and_its_healthcheck_says_so(tmp_path):
+    services = compose()["services"]
+    dash = services["dashboard"]
+    assert "--no-auth" not in dash["command"] and "--host=0.0.0.0" in dash["command"]
+    assert re.fullmatch(r"\$\{DASH_AUTH:\?[^}]+\}", dash["environment"]["SHOPFLOOR_DASH_AUTH"])
+    user, _, password = env_example()["DASH_AUTH"].partition(":")
+    assert user and password
+    # The healthcheck, run against a real `shopfloor dash` as compose starts it (credentials
+    # from the environment): healthy; against one serving without credentials: unhealthy.
+    check = dash["healthcheck"]["test"]
+    assert check[:3] == ["CMD", "python", "-c"]
+    for auth, healthy in (({"SHOPFLOOR_DASH_AUTH": "u:p"}, True), ({}, False)):
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "SHOPFLOOR_DASH_AUTH"} | auth
+        extra = [] if auth else ["--no-auth"]
+        proc = subprocess.Popen(
+            cli("dash", "--store", f"sqlite:///{tmp_path / 's.db'}", "--port", str(port), *extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: listening(port), 60, "the dashboard")  # noqa: B023
+            code = check[3].replace(":8050/", f":{port}/")
+            run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            assert (run.returncode == 0) == healthy, (auth, run.stderr)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def test_images_are_pinned_and_the_app_runs_as_a_user():
