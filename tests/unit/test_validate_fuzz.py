@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import math
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector.validate import REASONS, Ignore, Reject, validate
+from shopfloor.contract import MAX_INT, MAX_PROCESS_VALUES, PROCESS_VALUE_NAME
 from shopfloor.kpi import STATES
 from shopfloor.store.base import Record
 from shopfloor.store.lineproto import encode
@@ -131,3 +133,65 @@ def test_non_finite_numbers_are_rejected(value):
     raw = json.dumps({"ts": NOW, "seq": 1, "power_kw": value}).encode()  # NaN/Infinity literals
     got = validate(f"{BASE}/telemetry", raw, NOW, 86_400_000, 65_536)
     assert isinstance(got, Reject)
+
+
+def within_bounds(value: object) -> bool:
+    """What every store holds: integers with |n| <= MAX_INT, finite floats, bounded text."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= MAX_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= 200
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and within_bounds(v) for k, v in value.items())
+    return False  # no lists, no None in a stored payload
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    keys=st.dictionaries(
+        st.text(max_size=70) | st.from_regex(r"[a-z][a-z0-9_]{0,63}", fullmatch=True),
+        st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**64 - 1),
+        max_size=40,
+    )
+)
+def test_whatever_telemetry_is_accepted_has_safe_names_and_bounded_values(keys):
+    payload = {"ts": NOW, "seq": 1, "power_kw": 1.0, **keys}
+    got = validate(f"{BASE}/telemetry", orjson.dumps(payload), NOW, 86_400_000, 65_536)
+    extra = set(payload) - {"ts", "seq", "power_kw"}
+    if isinstance(got, Record):
+        assert len(extra) <= MAX_PROCESS_VALUES
+        assert all(PROCESS_VALUE_NAME.fullmatch(k) for k in extra)
+        assert within_bounds(got.payload) and set(got.payload) == set(payload)
+        assert all(type(got.payload[k]) is float for k in extra)
+    else:
+        assert isinstance(got, Reject) and got.reason in ("bad_key", "too_many_values", "schema")
+        bad = [k for k in extra if not PROCESS_VALUE_NAME.fullmatch(k)]
+        assert (got.reason == "bad_key") == bool(bad)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    drop=st.sets(st.sampled_from(sorted(birth(0)))),
+    change=st.dictionaries(st.sampled_from([*birth(0), "extra"]), json_values, max_size=3),
+)
+def test_whatever_status_is_accepted_is_a_whole_birth_or_a_bare_death(drop, change):
+    payload = {k: v for k, v in birth(NOW).items() if k not in drop} | change
+    try:
+        raw = json.dumps(payload, allow_nan=False).encode()
+    except (ValueError, OverflowError):
+        return
+    got = validate(f"{BASE}/status", raw, NOW, 86_400_000, 65_536)
+    if isinstance(got, Record):
+        assert within_bounds(got.payload)
+        if got.payload["online"] is True:
+            assert set(got.payload) == set(birth(0))
+            assert set(got.payload["power_kw"]) == set(STATES)
+        else:
+            assert got.payload["online"] is False and set(got.payload) <= {"ts", "online"}
+        encode([got])
+    else:
+        assert isinstance(got, Reject) and got.reason in REASONS
