@@ -7,7 +7,17 @@ from typing import Any, Protocol
 
 
 class StoreError(Exception):
-    """The store cannot take or give data now (down, locked, full); the caller retries."""
+    """The store cannot take or give data now (down, locked, full, a timeout, a 5xx): a
+    transient error, so the caller retries the same batch later."""
+
+
+class PermanentStoreError(StoreError):
+    """The store will never take this batch as it is: one of its records is wrong for it (a
+    number too large for SQLite, a constraint, InfluxDB's 400 "partial write", 413, 422).
+    Retrying the same batch fails the same way; the caller splits it to find the record(s),
+    dead-letters those and stores the rest. Nothing of the batch is kept (SQLite), or some of
+    its points are (InfluxDB's partial write): either way writes are idempotent, so writing
+    the good records again is harmless."""
 
 
 @dataclass(slots=True)
@@ -48,7 +58,8 @@ class Store(Protocol):
 
     def write(self, records: list[Record]) -> None:
         """Store a batch durably and idempotently (a record written twice is stored once).
-        Raises StoreError when the store is unavailable; nothing of the batch is then kept."""
+        Raises StoreError when the store is unavailable (nothing of the batch is then kept), or
+        PermanentStoreError when a record of the batch can never be stored (see there)."""
 
     def machines(self) -> list[MachineInfo]: ...
 

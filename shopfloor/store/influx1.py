@@ -12,8 +12,12 @@ from urllib.parse import unquote, urlencode, urlsplit
 import urllib3
 
 from shopfloor.store import lineproto
-from shopfloor.store.base import Record, StoreError
+from shopfloor.store.base import PermanentStoreError, Record, StoreError
 from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
+
+# /write answers that mean "this batch, as it is, never": retrying it cannot help. Everything
+# else (connection refused, timeouts, 5xx, 401/403/404 of a misconfiguration) is retried.
+PERMANENT_STATUS = frozenset({400, 413, 422})
 
 
 class Influx1Store(InfluxQLQueries):
@@ -46,6 +50,10 @@ class Influx1Store(InfluxQLQueries):
             raise StoreError(f"{self.url}: {exc.__class__.__name__}: {exc}") from None
         if resp.status >= 300:
             text = resp.data.decode(errors="replace")[:300]
+            if path == "/write" and resp.status in PERMANENT_STATUS:
+                # 400 (a line it cannot parse, a type conflict: "partial write"), 413 (too
+                # large), 422: the batch holds a record this server never takes.
+                raise PermanentStoreError(f"{self.url}: HTTP {resp.status}: {text}")
             raise StoreError(f"{self.url}: HTTP {resp.status}: {text}")
         return resp
 
@@ -58,9 +66,13 @@ class Influx1Store(InfluxQLQueries):
         if not records:
             return
         self._ensure_db()
-        self._request(
-            "POST", "/write", {"db": self.db, "precision": "u"}, lineproto.encode(records)
-        )
+        try:
+            body = lineproto.encode(records)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise PermanentStoreError(
+                f"{self.url}: cannot encode: {exc.__class__.__name__}: {exc}"
+            ) from None
+        self._request("POST", "/write", {"db": self.db, "precision": "u"}, body)
         rollup = self.derived_lines(records)
         if rollup:
             try:

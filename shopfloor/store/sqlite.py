@@ -20,7 +20,7 @@ import orjson
 
 from shopfloor.contract import STATE_CODE
 from shopfloor.kpi import STATES
-from shopfloor.store.base import MachineInfo, Record, StoreError
+from shopfloor.store.base import MachineInfo, PermanentStoreError, Record, StoreError
 from shopfloor.store.meter_rollup import MeterRollup, QuarterRow, Reading
 from shopfloor.store.rollup import Change, HourRollup, HourRow
 
@@ -69,6 +69,27 @@ CREATE TABLE IF NOT EXISTS loss_hours (
 """.format(cols=", ".join(f"{s} REAL NOT NULL" for s in STATES))
 
 log = logging.getLogger("shopfloor.store.sqlite")
+# Errors of a record, not of the file: retrying the same batch fails the same way. Python's
+# sqlite3 raises OverflowError (not a sqlite3.Error) for an integer beyond 64 bits, TypeError
+# or ProgrammingError ("Error binding parameter") for a value it cannot bind; orjson's error
+# is a TypeError; a missing payload key is a KeyError.
+_RECORD_ERRORS = (
+    OverflowError,
+    ValueError,
+    TypeError,
+    KeyError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+)
+
+
+def _is_record_error(exc: BaseException) -> bool:
+    if isinstance(exc, _RECORD_ERRORS):
+        return True
+    return isinstance(exc, sqlite3.ProgrammingError) and "binding parameter" in str(exc)
+
+
 ROLLUP_VERSION = 4  # 1: seconds per state; 2: loss seconds per reason; 3-4: kWh per quarter
 
 _MACHINE_COLS = (
@@ -150,6 +171,30 @@ class SqliteStore:
     # -- writes ----------------------------------------------------------------------------
 
     def write(self, records: list[Record]) -> None:
+        """Raises PermanentStoreError for a record SQLite can never take (an integer beyond 64
+        bits, a value of a type it cannot bind, a missing field, a constraint), StoreError
+        for the file's own trouble (locked, busy, disk full): see _RECORD_ERRORS."""
+        try:
+            rows = self._rows(records)
+        except _RECORD_ERRORS as exc:
+            raise PermanentStoreError(f"{self.path}: {exc.__class__.__name__}: {exc}") from None
+        with self._lock:
+            try:
+                self._insert(*rows)
+            except BaseException as exc:
+                self.rollup.forget()  # their memory ran ahead of what was rolled back
+                self.meters.forget()
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+                if _is_record_error(exc):
+                    raise PermanentStoreError(
+                        f"{self.path}: {exc.__class__.__name__}: {exc}"
+                    ) from None
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"{self.path}: {exc}") from None
+                raise
+
+    def _rows(self, records: list[Record]) -> tuple[Any, ...]:
         states: list[tuple[Any, ...]] = []
         counts: list[tuple[Any, ...]] = []
         energy: list[tuple[Any, ...]] = []
@@ -190,43 +235,47 @@ class SqliteStore:
             prev = last.get(r.machine)
             if prev is None or r.ts > prev[1]:
                 last[r.machine] = (r, r.ts)
-        with self._lock:
-            try:
-                cur = self.db.cursor()
-                cur.execute("BEGIN")
-                if states:
-                    cur.executemany("INSERT OR IGNORE INTO states VALUES (?,?,?,?,?,?,?)", states)
-                if counts:
-                    cur.executemany("INSERT OR IGNORE INTO counts VALUES (?,?,?,?,?,?)", counts)
-                if energy:
-                    cur.executemany("INSERT OR IGNORE INTO energy VALUES (?,?,?,?)", energy)
-                if samples:
-                    cur.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)", samples)
-                if states:
-                    new: dict[str, list[Change]] = defaultdict(list)
-                    for row in states:
-                        new[row[0]].append((row[1], row[2], row[3], row[5]))
-                    self._write_rollup(cur, self.rollup.apply(new))
-                if energy:
-                    readings: dict[str, list[Reading]] = defaultdict(list)
-                    for m, ts, seq, kwh in energy:
-                        readings[m].append((ts, seq, float(kwh)))
-                    self._write_quarters(cur, self.meters.apply(readings))
-                for r, ts in last.values():
-                    cur.execute(
-                        "INSERT INTO machines (machine, enterprise, site, area, line, last_ts) VALUES (?,?,?,?,?,?) "
-                        "ON CONFLICT(machine) DO UPDATE SET last_ts = max(coalesce(last_ts, 0), excluded.last_ts)",
-                        (r.machine, r.enterprise, r.site, r.area, r.line, ts),
-                    )
-                for r in status:
-                    self._status(cur, r)
-                cur.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self.rollup.forget()  # their memory ran ahead of what was rolled back
-                self.meters.forget()
-                with contextlib.suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: {exc}") from None
+        return states, counts, energy, samples, status, last
+
+    def _insert(
+        self,
+        states: list[tuple[Any, ...]],
+        counts: list[tuple[Any, ...]],
+        energy: list[tuple[Any, ...]],
+        samples: list[tuple[Any, ...]],
+        status: list[Record],
+        last: dict[str, tuple[Record, int]],
+    ) -> None:
+        """One transaction; the caller holds the lock and rolls back on any exception."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        if states:
+            cur.executemany("INSERT OR IGNORE INTO states VALUES (?,?,?,?,?,?,?)", states)
+        if counts:
+            cur.executemany("INSERT OR IGNORE INTO counts VALUES (?,?,?,?,?,?)", counts)
+        if energy:
+            cur.executemany("INSERT OR IGNORE INTO energy VALUES (?,?,?,?)", energy)
+        if samples:
+            cur.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)", samples)
+        if states:
+            new: dict[str, list[Change]] = defaultdict(list)
+            for row in states:
+                new[row[0]].append((row[1], row[2], row[3], row[5]))
+            self._write_rollup(cur, self.rollup.apply(new))
+        if energy:
+            readings: dict[str, list[Reading]] = defaultdict(list)
+            for m, ts, seq, kwh in energy:
+                readings[m].append((ts, seq, float(kwh)))
+            self._write_quarters(cur, self.meters.apply(readings))
+        for r, ts in last.values():
+            cur.execute(
+                "INSERT INTO machines (machine, enterprise, site, area, line, last_ts) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(machine) DO UPDATE SET last_ts = max(coalesce(last_ts, 0), excluded.last_ts)",
+                (r.machine, r.enterprise, r.site, r.area, r.line, ts),
+            )
+        for r in status:
+            self._status(cur, r)
+        cur.execute("COMMIT")
 
     def _rows_from(self, table: str, cols: str, machine: str, t: int) -> list[Any]:
         """Inside a write transaction (the lock is held), the rollups' view of the raw rows:
