@@ -1,21 +1,45 @@
 """The collector: MQTT in, validated and deduplicated records out to a store, nothing lost.
 
+Crash-only (docs/architecture.md, "The collector"):
+
 - QoS 1, a fixed client id and a persistent session (clean_session=False), and paho's
   manual_ack: a message is acknowledged to the broker only once it is durably stored (or
   dead-lettered), in the order received, so a crashed collector loses nothing: the broker
-  redelivers whatever was not acknowledged.
-- One writer thread stores batches. If the store is down it retries with backoff and the
-  buffer fills; when the buffer is full the network thread stops reading, so the broker keeps
-  the messages (it sends at most its inflight window unacknowledged anyway).
-- Bad messages never reach the store: dead-letter file, a counter per reason, and an ack.
+  redelivers whatever was not acknowledged. Acknowledgements belong to the connection a
+  message came on: after a reconnect the broker numbers messages afresh and sends the
+  unacknowledged ones again (dropped as duplicates, acknowledged once the original is stored),
+  so an old message id is never acknowledged on a new connection.
+- No exception from one message escapes paho's callback (paho re-raises it in its network
+  thread, which dies while the process stays up): the message goes to the dead letters with
+  reason "internal", is acknowledged and counted, and the traceback is logged once.
+- The network thread never blocks, so keepalive pings are always answered. The buffer bound
+  holds on every path: a message that would not fit is neither taken nor acknowledged, and
+  intake pauses (the collector disconnects; its session keeps the subscription and the broker
+  keeps the messages) until the writer has drained the buffer to half, then reconnects.
+- One writer thread stores batches. Transient store errors (down, locked, timeouts, 5xx) are
+  retried with backoff without limit and shown in the metrics; a PermanentStoreError (a record
+  the store never takes) makes the writer split the batch until it has found the offending
+  records: those go to the dead letters with the store's message, the rest is stored, all is
+  acknowledged.
+- A thread that dies anyway ends the process (exit 70) so that a supervisor restarts it; /health
+  answers 503 when records wait but nothing was stored for `stall_after_s`, or the broker
+  subscription is lost.
+- stop() (SIGTERM) stops intake at once, stores and acknowledges what is held within a grace
+  period, then disconnects; if the store cannot take it in time, nothing more is acknowledged
+  and the broker keeps those messages.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
+import traceback
 from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,12 +49,29 @@ from collector.legacy import PowerStates
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
 from collector.validate import Ignore, Reject, validate
-from shopfloor import clock
+from shopfloor import clock, contract
 from shopfloor.mqtt_url import BrokerUrl, make_client
-from shopfloor.store.base import Record, Store, StoreError
+from shopfloor.store.base import PermanentStoreError, Record, Store, StoreError
 
 log = logging.getLogger("shopfloor.collect")
 ALL_PLANTS = "shopfloor/v1/+/+/+/+/+/+"
+FATAL_EXIT = 70  # EX_SOFTWARE: a worker thread died; the supervisor restarts us
+STOP_GRACE_S = 5.0  # SIGTERM: time the store gets to take what is held (docker allows 10 s)
+MAX_RECORDS_PER_MESSAGE = 2  # a legacy machine's sample and the state inferred from it
+
+
+@dataclass(slots=True)
+class _Ack:
+    mid: int
+    qos: int
+    done: bool  # its records are stored (or it had none)
+    conn: int  # the connection it arrived on: only that connection may acknowledge it
+
+
+def _exit_process(exc: BaseException) -> None:
+    for h in logging.getLogger().handlers:
+        h.flush()
+    os._exit(FATAL_EXIT)
 
 
 class Collector:
@@ -44,23 +85,37 @@ class Collector:
         shared_group: str | None = None,
         dead_letter: DeadLetter | None = None,
         metrics: Metrics | None = None,
+        machines: Collection[tuple[str, str, str]] | None = None,
         max_future_ms: int = 24 * 3600 * 1000,
         max_bytes: int = 64 * 1024,
         buffer_limit: int = 50_000,
         batch_max: int = 5000,
         flush_s: float = 0.05,
+        stall_after_s: float = 60.0,
+        keepalive: int = 30,
         ca_file: str | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
     ):
+        """`machines`: the plant config's (area, line, machine) triples; messages of any other
+        machine are dead-lettered ("unknown_machine"). `on_fatal` is called when a worker
+        thread dies; the default ends the process with exit code 70."""
         self.url = url
         self.store = store
         self.topic = f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter
         self.dead_letter = dead_letter or DeadLetter(None)
-        self.metrics = metrics or Metrics()
+        self.machines = frozenset(machines) if machines is not None else None
+        self.metrics = metrics or Metrics(
+            {m for _, _, m in self.machines} if self.machines is not None else None
+        )
+        self.metrics.health_check = self.health
         self.max_future_ms = max_future_ms
         self.max_bytes = max_bytes
-        self.buffer_limit = buffer_limit
+        self.buffer_limit = max(buffer_limit, MAX_RECORDS_PER_MESSAGE)
         self.batch_max = batch_max
         self.flush_s = flush_s
+        self.stall_after_s = stall_after_s
+        self.keepalive = keepalive
+        self.on_fatal = on_fatal or _exit_process
         self.power_states = PowerStates()
         known: dict[str, int] = {}
         try:
@@ -75,94 +130,259 @@ class Collector:
         self.seqs = SeqTracker(known)
         self._buf: list[Record] = []
         self._writing: list[Record] = []  # the batch being written: counts against the bound
-        self._acks: deque[list[Any]] = deque()  # [mid, qos, done] in receive order
+        self._acks: deque[_Ack] = deque()  # in receive order
+        self._conn = 0  # bumped on every lost connection
         self._cond = threading.Condition()
         self._stopping = False
+        self._paused = False
+        self._peak = 0
+        self._last_progress = time.monotonic()  # the writer was idle or stored something
+        self._fatal: BaseException | None = None
+        self._logged: set[str] = set()  # internal errors whose traceback was logged
         self._stopped = threading.Event()
         self._last_log = time.monotonic()
         self.client = make_client(url, client_id, ca_file, clean_session=False, manual_ack=True)
         self.client.reconnect_delay_set(1, 30)
+        # Belt and braces: our callbacks catch everything, but paho must never re-raise.
+        self.client.suppress_exceptions = True
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self._writer = threading.Thread(
-            target=self._write_loop, name="collector-writer", daemon=True
+            target=self._write_main, name="collector-writer", daemon=True
         )
 
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> Collector:
         self._writer.start()
-        self.client.connect_async(self.url.host, self.url.port, keepalive=30)
+        self.client.connect_async(self.url.host, self.url.port, keepalive=self.keepalive)
         self.client.loop_start()
         return self
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Store and acknowledge what is buffered, then leave (the session stays on the broker)."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> bool:
+        """Stop intake at once; store and acknowledge what is held, then leave (the session
+        stays on the broker). True if everything held was stored; False if the store did not
+        take it within `grace_s` (then it is left unacknowledged: the broker keeps it)."""
         with self._cond:
             self._stopping = True
+            held = self._held()
             self._cond.notify_all()
-        self.client.unsubscribe(self.topic)
-        self._stopped.wait(timeout_s)
-        self.client.disconnect()
+        log.info("stopping: intake stopped; storing the %d records held", held)
+        drained = self._stopped.wait(grace_s) if self._writer.is_alive() else False
+        if not drained:
+            with self._cond:
+                held, waiting = self._held(), len(self._acks)
+            log.warning(
+                "stopping without storing %d records: the store did not take them within %g s; "
+                "their %d messages stay unacknowledged and the broker sends them again",
+                held,
+                grace_s,
+                waiting,
+            )
+        self.client.disconnect()  # after the acknowledgements already queued
         self.client.loop_stop()
         self.dead_letter.close()
         log.info("collector stopped: %s", self.metrics.summary())
+        return drained
+
+    def abort(self) -> None:
+        """Leave without storing or acknowledging anything more (a worker died)."""
+        with self._cond:
+            self._stopping = True
+            self._conn += 1  # nothing more is acknowledged
+            self._cond.notify_all()
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def failure(self) -> str | None:
+        """Why this collector cannot go on (a worker thread died), or None."""
+        if self._fatal is not None:
+            return f"the writer thread died: {self._fatal!r}"
+        writer = self._writer
+        if writer.ident is not None and not writer.is_alive() and not self._stopped.is_set():
+            return "the writer thread ended"
+        net = getattr(self.client, "_thread", None)
+        with self._cond:
+            deliberate = self._paused or self._stopping
+        if net is not None and not net.is_alive() and not deliberate:
+            return "paho's network thread ended"
+        return None
+
+    def health(self) -> tuple[bool, str]:
+        """(healthy, why): unhealthy when records wait but nothing was stored for
+        `stall_after_s`, when the broker subscription is lost, or when a worker died."""
+        why = self.failure()
+        if why:
+            return False, why
+        with self._cond:
+            idle = time.monotonic() - self._last_progress
+            held, paused, stopping = self._held(), self._paused, self._stopping
+        if idle > self.stall_after_s:
+            return False, f"nothing stored for {idle:.0f} s while {held} records wait"
+        if stopping:
+            return False, "stopping"
+        if paused:
+            return True, f"buffer full ({held} records): intake paused, the broker keeps the rest"
+        if self.metrics.value("shopfloor_collector_subscribed") != 1:
+            return False, f"not subscribed to {self.url} (connecting, or the broker was lost)"
+        return True, f"subscribed, {held} records buffered"
+
+    def _held(self) -> int:
+        return len(self._buf) + len(self._writing)
 
     # -- network thread --------------------------------------------------------------------
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.url, reason)
-            return
-        client.subscribe(self.topic, qos=1)
-        log.info("connected to %s, subscribing to %s", self.url, self.topic)
+        try:
+            if reason.is_failure:
+                log.error("broker %s refused the connection: %s", self.url, reason)
+                return
+            client.subscribe(self.topic, qos=1)
+            log.info("connected to %s, subscribing to %s", self.url, self.topic)
+        except Exception:
+            log.exception("on_connect failed")
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, props: Any
     ) -> None:
-        if all(not r.is_failure for r in reasons):
-            self.metrics.subscribed.set(1)
-        else:
-            log.error("broker %s refused the subscription to %s: %s", self.url, self.topic, reasons)
+        try:
+            if all(not r.is_failure for r in reasons):
+                self.metrics.subscribed.set(1)
+            else:
+                log.error(
+                    "broker %s refused the subscription to %s: %s", self.url, self.topic, reasons
+                )
+        except Exception:
+            log.exception("on_subscribe failed")
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
-        self.metrics.subscribed.set(0)
-        if not self._stopping:
-            log.warning("lost the broker %s (%s); reconnecting", self.url, reason)
+        try:
+            with self._cond:
+                # What arrived on that connection can no longer be acknowledged: the broker
+                # sends it again on the next one.
+                self._conn += 1
+                deliberate = self._paused or self._stopping
+            self.metrics.subscribed.set(0)
+            if not deliberate:
+                self.metrics.disconnects.inc()
+                log.warning("lost the broker %s (%s); reconnecting", self.url, reason)
+        except Exception:
+            log.exception("on_disconnect failed")
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         log.warning("broker %s unreachable; retrying with backoff", self.url)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        conn = self._conn
+        try:
+            self._handle(msg, conn)
+        except BaseException as exc:  # nothing may escape into paho's network thread
+            self._internal_error(msg, exc, conn)
+
+    def _handle(self, msg: mqtt.MQTTMessage, conn: int) -> None:
+        with self._cond:
+            if self._stopping or self._paused or conn != self._conn:
+                return  # not taken, not acknowledged: the broker sends it again
+            if self._held() + MAX_RECORDS_PER_MESSAGE > self.buffer_limit:
+                self._pause()
+                return
         self.metrics.received.inc()
         raw = bytes(msg.payload)
         got = validate(msg.topic, raw, clock.now_ms(), self.max_future_ms, self.max_bytes)
         records: list[Record] = []
         if isinstance(got, Reject):
-            self.dead_letter.write(msg.topic, raw, got.reason, got.detail)
-            self.metrics.rejected.labels(got.reason).inc()
+            self._reject(msg.topic, raw, got.reason, got.detail)
         elif isinstance(got, Ignore):
             pass
+        elif self.machines is not None and (got.area, got.line, got.machine) not in self.machines:
+            self._reject(
+                msg.topic,
+                raw,
+                "unknown_machine",
+                f"no machine {got.machine!r} on line {got.line!r} in area {got.area!r} in the plant config",
+            )
         else:
             records = self._accept(got, msg.retain)
         with self._cond:
-            while len(self._buf) + len(self._writing) >= self.buffer_limit and not self._stopping:
-                # Full: stop reading. The broker keeps what we do not take.
-                self._cond.wait(0.5)
             if msg.qos > 0:
-                self._acks.append([msg.mid, msg.qos, not records, len(records)])
+                self._acks.append(_Ack(msg.mid, msg.qos, not records, conn))
             if records:
                 self._buf.extend(records)
-                self.metrics.buffered.set(len(self._buf))
+                held = self._held()
+                self.metrics.buffered.set(held)
+                if held > self._peak:
+                    self._peak = held
+                    self.metrics.buffered_peak.set(held)
                 if len(self._buf) >= self.batch_max:
                     self._cond.notify_all()
+
+    def _pause(self) -> None:
+        """Buffer full (the caller holds the lock): disconnect, keeping the session."""
+        if self._paused:
+            return
+        self._paused = True
+        self.metrics.paused.set(1)
+        log.warning(
+            "buffer full (%d records of %d): intake paused until the store catches up; "
+            "the broker keeps the rest",
+            self._held(),
+            self.buffer_limit,
+        )
+        self.client.disconnect()
+
+    def _resume(self) -> None:
+        """In the writer thread: reconnect once the buffer has drained to half."""
+        with self._cond:
+            if not self._paused or self._stopping or self._held() > self.buffer_limit // 2:
+                return
+        self.client.loop_stop()  # the network thread ends after the DISCONNECT
+        with self._cond:
+            if self._stopping:
+                return
+            self._paused = False
+        self.metrics.paused.set(0)
+        log.info("buffer drained: resuming intake")
+        self.client.connect_async(self.url.host, self.url.port, keepalive=self.keepalive)
+        self.client.loop_start()
+
+    def _reject(self, topic: str, raw: bytes, reason: str, detail: str) -> None:
+        self.dead_letter.write(topic, raw, reason, detail)
+        self.metrics.rejected.labels(reason).inc()
+
+    def _internal_error(self, msg: mqtt.MQTTMessage, exc: BaseException, conn: int) -> None:
+        """A message whose handling raised: dead letter, counter, acknowledgement; the traceback
+        is logged once per place it was raised from."""
+        try:
+            self.metrics.internal_errors.inc()
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f"{type(exc).__name__}@{tb[-1].filename}:{tb[-1].lineno}" if tb else repr(exc)
+            if where not in self._logged:
+                self._logged.add(where)
+                log.error(
+                    "handling a message on %s raised (dead-lettered as 'internal'; further "
+                    "errors from the same place are counted, not logged):",
+                    msg.topic,
+                    exc_info=exc,
+                )
+            try:
+                self._reject(
+                    msg.topic, bytes(msg.payload), "internal", f"{type(exc).__name__}: {exc}"[:500]
+                )
+            except Exception as dl_exc:
+                log.error("could not dead-letter a message on %s: %r", msg.topic, dl_exc)
+            with self._cond:
+                if msg.qos > 0:
+                    self._acks.append(_Ack(msg.mid, msg.qos, True, conn))
+                self._cond.notify_all()
+        except BaseException:
+            log.critical("the message error handler failed", exc_info=True)
 
     def _accept(self, rec: Record, retained: bool = False) -> list[Record]:
         if rec.channel == "status":
@@ -176,9 +396,9 @@ class Collector:
             # news, stored idempotently, but not a sign of order, duplicates or gaps.
             return [rec]
         if rec.seq is not None and not self.seqs.observe(rec.machine, rec.seq):
-            self.metrics.duplicates.labels(rec.machine).inc()
+            self.metrics.duplicate(rec.machine)
             return []
-        self.metrics.gaps.labels(rec.machine).set(self.seqs.gaps(rec.machine))
+        self.metrics.set_gaps(rec.machine, self.seqs.gaps(rec.machine))
         out = [rec]
         if rec.channel == "telemetry" and self.power_states.is_legacy(rec.machine):
             inferred = self.power_states.infer(rec)
@@ -188,13 +408,26 @@ class Collector:
 
     # -- writer thread -----------------------------------------------------------------------
 
+    def _write_main(self) -> None:
+        try:
+            self._write_loop()
+        except BaseException as exc:
+            self._fatal = exc
+            log.critical(
+                "the writer thread died; exiting so a supervisor restarts the collector",
+                exc_info=exc,
+            )
+            self.on_fatal(exc)
+
     def _write_loop(self) -> None:
         backoff = 0.5
+        retrying = False
         while True:
             with self._cond:
                 if not self._buf and not self._acks_ready():
-                    if self._stopping:
+                    if self._stopping and not self._acks:
                         break
+                    self._last_progress = time.monotonic()  # nothing waits: not a stall
                     self._cond.wait(self.flush_s)
                 batch = self._writing = self._buf
                 self._buf = []
@@ -203,9 +436,11 @@ class Collector:
             if batch:
                 t0 = time.perf_counter()
                 try:
-                    self.store.write(batch)
+                    n_stored, refused = self._store(batch)
                 except StoreError as exc:
                     self.metrics.write_errors.inc()
+                    self.metrics.store_retrying.set(1)
+                    retrying = True
                     log.warning(
                         "store write failed (%s); retrying in %.1f s with %d buffered",
                         exc,
@@ -216,29 +451,76 @@ class Collector:
                         # Still counted against the buffer bound while it waits for a retry.
                         self._writing = []
                         self._buf = batch + self._buf
-                    time.sleep(backoff)
+                        self._cond.wait(backoff)  # stop() cuts the wait short
                     backoff = min(backoff * 2, 10.0)
                     continue
+                if retrying:
+                    log.info("the store takes writes again")
+                    retrying = False
+                    self.metrics.store_retrying.set(0)
                 backoff = 0.5
                 self.metrics.write_seconds.observe(time.perf_counter() - t0)
-                self.metrics.stored.inc(len(batch))
+                self.metrics.stored.inc(n_stored)
+                for rec, why in refused:
+                    self._dead_letter_record(rec, why)
             with self._cond:
                 self._writing = []
                 for i in range(min(n_acks, len(self._acks))):
-                    self._acks[i][2] = True
-                ready = []
-                while self._acks and self._acks[0][2]:
-                    mid, qos, _, _ = self._acks.popleft()
-                    ready.append((mid, qos))
-                self.metrics.buffered.set(len(self._buf))
+                    self._acks[i].done = True
+                while self._acks and self._acks[0].done:
+                    a = self._acks.popleft()
+                    if a.conn == self._conn:
+                        # Under the lock: a reconnect cannot slip in between check and send.
+                        self.client.ack(a.mid, a.qos)
+                self._last_progress = time.monotonic()
+                self.metrics.buffered.set(self._held())
                 self._cond.notify_all()
-            for mid, qos in ready:
-                self.client.ack(mid, qos)
+            self._resume()
             now = time.monotonic()
             if now - self._last_log > 30:
                 self._last_log = now
                 log.info("collector: %s", self.metrics.summary())
         self._stopped.set()
 
+    def _store(self, batch: list[Record]) -> tuple[int, list[tuple[Record, str]]]:
+        """Write `batch`; on a permanent error split it in halves until the records the store
+        refuses are alone. Returns (records stored, [(refused record, the store's message)]).
+        A transient StoreError propagates: the caller retries the whole batch (idempotent)."""
+        try:
+            self.store.write(batch)
+            return len(batch), []
+        except PermanentStoreError as exc:
+            why = str(exc)
+        except StoreError:
+            raise
+        except Exception as exc:
+            # Not a StoreError: a store bug that this data triggers. Treated like a refused
+            # record, so that one record cannot stall the pipeline; logged once.
+            why = f"{type(exc).__name__}: {exc}"
+            key = f"store:{type(exc).__name__}"
+            if key not in self._logged:
+                self._logged.add(key)
+                log.error(
+                    "the store raised %s (not a StoreError)", type(exc).__name__, exc_info=exc
+                )
+        if len(batch) == 1:
+            return 0, [(batch[0], why)]
+        half = len(batch) // 2
+        n1, bad1 = self._store(batch[:half])
+        n2, bad2 = self._store(batch[half:])
+        return n1 + n2, bad1 + bad2
+
+    def _dead_letter_record(self, rec: Record, why: str) -> None:
+        topic = contract.topic(
+            rec.enterprise, rec.site, rec.area, rec.line, rec.machine, rec.channel
+        )
+        raw = json.dumps(rec.payload, default=repr).encode()
+        detail = f"{why[:500]}{' (a state inferred from power)' if rec.inferred else ''}"
+        log.warning("the store refused a record of %s: %s", topic, why[:300])
+        try:
+            self._reject(topic, raw, "store_rejected", detail)
+        except Exception as exc:
+            log.error("could not dead-letter a record of %s: %r", topic, exc)
+
     def _acks_ready(self) -> bool:
-        return bool(self._acks) and self._acks[0][2]
+        return bool(self._acks) and self._acks[0].done

@@ -27,7 +27,11 @@ def register(sub: Any) -> None:
         metavar="URL",
         help="default sqlite:///data/shopfloor.db",
     )
-    p.add_argument("--config", help="plant config: subscribe to this plant only")
+    p.add_argument(
+        "--config",
+        help="plant config: subscribe to this plant only; messages of machines not in it are "
+        "dead-lettered (unknown_machine)",
+    )
     p.add_argument(
         "--client-id", default="shopfloor-collector", help="fixed, so the broker keeps our session"
     )
@@ -45,7 +49,7 @@ def register(sub: Any) -> None:
         "--metrics-port",
         type=lambda t: 0 if t == "0" else _port(t),
         default=9108,
-        help="Prometheus /metrics (0: off)",
+        help="Prometheus /metrics and /health (0: off)",
     )
     p.add_argument(
         "--metrics-host",
@@ -67,6 +71,13 @@ def register(sub: Any) -> None:
         default=50_000,
         help="records held while the store is down (default 50000)",
     )
+    p.add_argument(
+        "--stall-after",
+        type=_duration,
+        default=60.0,
+        help="/health answers 503 when records wait but nothing was stored for this long "
+        "(default 60s)",
+    )
     p.add_argument("--ca-file", help="CA certificate for mqtts://")
     p.add_argument(
         "--spool-dir",
@@ -79,7 +90,7 @@ def register(sub: Any) -> None:
 def cmd_collect(args: argparse.Namespace) -> int:
     from collector.deadletter import DeadLetter
     from collector.metrics import Metrics
-    from collector.service import ALL_PLANTS, Collector
+    from collector.service import ALL_PLANTS, FATAL_EXIT, Collector
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.contract import plant_filter
     from shopfloor.mqtt_url import parse_broker_url
@@ -95,20 +106,29 @@ def cmd_collect(args: argparse.Namespace) -> int:
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
     topic = ALL_PLANTS
+    machines: set[tuple[str, str, str]] | None = None
     if args.config:
         cfg = load_or_exit(args.config)
         topic = plant_filter(cfg.plant.enterprise, cfg.plant.site)
+        machines = {(line.area, line.id, st.id) for line, st in cfg.stations()}
     dead_path = args.dead_letter or (
         str(Path(rest).with_name("dead-letter.jsonl"))
         if scheme == "sqlite"
         else "dead-letter.jsonl"
     )
-    metrics = Metrics()
+    metrics = Metrics({m for _, _, m in machines} if machines is not None else None)
     if args.metrics_port:
         try:
             metrics.serve(args.metrics_port, args.metrics_host)
         except OSError as exc:
             raise UserError(f"--metrics-port {args.metrics_port}: {exc.strerror}") from None
+    done = threading.Event()
+    died: list[str] = []
+
+    def on_fatal(exc: BaseException) -> None:  # in the dying thread: the main loop exits 70
+        died.append(f"the writer thread died: {exc!r}")
+        done.set()
+
     collector = Collector(
         url,
         store,
@@ -117,13 +137,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
         shared_group=args.shared_group,
         dead_letter=DeadLetter(dead_path),
         metrics=metrics,
+        machines=machines,
         max_future_ms=int(args.max_future * 1000),
         max_bytes=args.max_bytes,
         buffer_limit=args.buffer,
+        stall_after_s=args.stall_after,
         ca_file=args.ca_file,
+        on_fatal=on_fatal,
     ).start()
     log.info("collecting from %s into %s; bad messages to %s", url, store.url, dead_path)
-    done = threading.Event()
 
     def stop(signum: int, frame: object) -> None:
         done.set()
@@ -131,7 +153,17 @@ def cmd_collect(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     while not done.wait(1.0):
-        pass
-    collector.stop()
-    store.close()
+        why = collector.failure()
+        if why:
+            died.append(why)
+            break
+    if died:
+        # Crash-only: a supervisor (the demo, compose, systemd) restarts us; what was not
+        # acknowledged the broker sends again.
+        log.critical("%s: exiting with %d so that the collector is restarted", died[0], FATAL_EXIT)
+        collector.abort()
+        return FATAL_EXIT
+    if collector.stop():
+        store.close()
+    metrics.close()
     return 0
