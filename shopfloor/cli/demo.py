@@ -35,6 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
@@ -42,6 +43,7 @@ from shopfloor import clock
 from shopfloor.broker import Broker, free_port
 from shopfloor.config.schema import PlantConfig
 from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.base import Store
 from shopfloor.store.sqlite import SqliteStore
 from shopfloor.timerange import current_shift_s
 from simulator.resume import from_store
@@ -89,6 +91,39 @@ def backfill_start_ms(cfg: PlantConfig, store: SqliteStore, now_ms: int) -> int:
     shift_start, _, _ = current_shift_s(now_ms / 1000, cal)
     stored = max((m.last_ts for m in store.machines()), default=0)
     return max(int(shift_start * 1000), stored + 1)
+
+
+def plant_stored_until_ms(cfg: PlantConfig, store: Store) -> int:
+    """The ts of the last message the store holds of this plant's machines (0: none)."""
+    ids = {st.id for _, st in cfg.stations()}
+    p = cfg.plant
+    return max(
+        (
+            m.last_ts
+            for m in store.machines()
+            if m.machine in ids and (m.enterprise, m.site) == (p.enterprise, p.site)
+        ),
+        default=0,
+    )
+
+
+def continue_args(cfg: PlantConfig, store: Store, earliest_ms: int, now_ms: int) -> list[str]:
+    """`shopfloor sim` options that go on from what the store holds of this plant and never
+    rewrite it: start at `earliest_ms` or just after the plant's last stored message,
+    whichever is later (backfilling up to now, then live), each machine's seq and meters
+    continued from the store (simulator.resume). What a restarted compose simulator runs."""
+    start_ms = max(earliest_ms, plant_stored_until_ms(cfg, store) + 1)
+    tz = ZoneInfo(cfg.plant.timezone)
+    args = [
+        "--start",
+        datetime.fromtimestamp(start_ms / 1000, tz).isoformat(timespec="milliseconds"),
+    ]
+    if start_ms < now_ms:
+        args.append("--then-live")
+    resume = from_store(store, {st.id for _, st in cfg.stations()})
+    if resume:
+        args += ["--resume", json.dumps({m: r.model_dump() for m, r in sorted(resume.items())})]
+    return args
 
 
 @dataclass

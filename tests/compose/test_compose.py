@@ -3,24 +3,34 @@ its mosquitto.conf and ACL run for real in a local Mosquitto 2."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
 
+import orjson
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from collector.validate import validate
+from shopfloor import clock
 from shopfloor.broker import free_port, wait_listening
 from shopfloor.commands import command_filters, reply_filters
 from shopfloor.config import load_config
-from shopfloor.contract import plant_filter, plant_prefix
-from tests.support import ROOT, cli, wait_for
+from shopfloor.contract import parse_topic, plant_filter, plant_prefix
+from shopfloor.store.base import Record
+from shopfloor.store.rollup import END_OF_TIME_MS
+from shopfloor.store.sqlite import SqliteStore
+from simulator.run import run
+from simulator.sinks import ListSink
+from tests.support import MONDAY_1100, ROOT, cli, instant_s, pinned_env, wait_for
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -412,3 +422,122 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
     while not reasons and time.monotonic() < deadline:
         bad.loop(0.2)
     assert reasons and reasons[0].is_failure, reasons
+
+
+# -- the compose simulator goes on from the store ---------------------------------------------
+
+
+def simulator_start(store_url: str, *sim_args: str, dry_run: bool = False) -> list[str]:
+    """The compose simulator's entrypoint and command, made local: this checkout's config, a
+    SQLite store, no broker (`sim_args` instead)."""
+    svc = compose()["services"]["simulator"]
+    assert svc["entrypoint"] == ["python", "/app/config/compose/simulator-start.py"]
+    args = []
+    for arg in svc["command"]:
+        arg = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", arg)  # the compose default
+        if arg.startswith("--store="):
+            arg = f"--store={store_url}"
+        elif arg.startswith(("--broker=", "--speed=")):
+            continue
+        args.append(arg.replace("/app/config/", f"{ROOT}/config/"))
+    assert "--backfill=8h" in args and "--" in args
+    if dry_run:
+        args.insert(0, "--dry-run")
+    return [sys.executable, str(CONF / "simulator-start.py"), *args, *sim_args]
+
+
+@pytest.fixture
+def two_hours_stored(tmp_path):
+    """Monday 08:00-10:00 of the demo plant in a SQLite store, plus a later message of another
+    plant (the reconciliation check's), which must not move where this plant goes on."""
+    cfg = load_config(ROOT / "config" / "plant.yaml")
+    start_ms = int((instant_s(MONDAY_1100) - 3 * 3600) * 1000)
+    end_ms = start_ms + 2 * 3600 * 1000
+    sink = ListSink()
+    run(cfg, sink, start_ms, 2 * 3600)
+    db = tmp_path / "s.db"
+    store = SqliteStore(db)
+    recs = [validate(t, orjson.dumps(p), end_ms, 10**12, 10**6) for t, p, _ in sink.messages]
+    store.write([r for r in recs if isinstance(r, Record)])
+    other = ListSink()
+    run(load_config(ROOT / "config" / "reconcile.yaml"), other, end_ms, 1800)
+    recs = [
+        validate(t, orjson.dumps(p), end_ms + 1_800_000, 10**12, 10**6)
+        for t, p, _ in other.messages
+    ]
+    store.write([r for r in recs if isinstance(r, Record)])
+    assert max(m.last_ts for m in store.machines()) > end_ms
+    last = {m.machine: m.last_ts for m in store.machines() if m.site == cfg.plant.site}
+    seqs = store.max_seq()
+    counts = store.counter_at("count", END_OF_TIME_MS)
+    meters = store.counter_at("energy", END_OF_TIME_MS)
+    store.close()
+    return f"sqlite:///{db}", cfg, max(last.values()), seqs, counts, meters
+
+
+def test_compose_simulator_starts_fresh_with_its_backfill(tmp_path):
+    env = pinned_env(MONDAY_1100, frozen=True)
+    proc = subprocess.run(
+        simulator_start(f"sqlite:///{tmp_path / 'empty.db'}", dry_run=True),
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    args = shlex.split(proc.stdout)
+    start = args[args.index("--start") + 1]
+    assert clock.parse(start).at_s == instant_s(MONDAY_1100) - 8 * 3600
+    assert "--then-live" in args and "--resume" not in args
+    # A store it cannot read is an error, never a blind backfill.
+    proc = subprocess.run(
+        simulator_start("influxdb1://127.0.0.1:1/nope", dry_run=True),
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "simulator-start: error" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "--start" not in proc.stdout
+
+
+def test_a_restarted_compose_simulator_goes_on_where_the_store_ends(tmp_path, two_hours_stored):
+    store_url, cfg, stored_end, seqs, counts, meters = two_hours_stored
+    ours = {st.id for _, st in cfg.stations()}
+    env = pinned_env(MONDAY_1100)
+    proc = subprocess.run(
+        simulator_start(store_url, dry_run=True), capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    args = shlex.split(proc.stdout)
+    # Not 8 h back (03:00, over the stored 08:00-10:00), but just after the plant's last
+    # stored message (the other plant's later one does not count).
+    assert clock.parse(args[args.index("--start") + 1]).at_s == (stored_end + 1) / 1000
+    resume = json.loads(args[args.index("--resume") + 1])
+    assert set(resume) == ours
+    assert all(resume[m]["seq"] == seqs[m] for m in ours)
+
+    # Really run: the simulator backfills 10:00-11:00 and goes live, every message new.
+    out = tmp_path / "sim.jsonl"
+    sim = subprocess.Popen(
+        [*simulator_start(store_url, f"--jsonl={out}")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+
+    def machines_seen() -> set[str]:
+        text = out.read_text() if out.exists() else ""
+        return {parse_topic(json.loads(line)["topic"]).machine for line in text.splitlines()[:-1]}
+
+    try:
+        wait_for(lambda: machines_seen() >= ours, 60, "messages of every machine")
+    finally:
+        sim.terminate()
+        _, err = sim.communicate(timeout=30)
+    assert sim.returncode == 0, err.decode()
+    sent: dict[str, list[dict]] = {}
+    for line in out.read_text().splitlines():
+        msg = json.loads(line)
+        sent.setdefault(parse_topic(msg["topic"]).machine, []).append(msg["payload"])
+    for m in ours:
+        got = [p for p in sent[m] if "seq" in p]
+        assert [p["seq"] for p in got] == list(range(seqs[m] + 1, seqs[m] + 1 + len(got))), m
+        assert all(p["ts"] > stored_end for p in sent[m]), m  # nothing over stored history
+        for p in got:
+            if "total" in p:
+                assert p["total"] >= counts[m][1]["total"], m  # counters never step back
+            if "energy_kwh" in p:
+                assert p["energy_kwh"] >= meters[m][1]["energy_kwh"], m
