@@ -147,7 +147,8 @@ def cmd_dash(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     if auth is None:
         log.warning("serving without credentials (--no-auth): anyone on this machine may use it")
-    print(f"dashboard ready: http://{args.host}:{args.port}/", flush=True)
+    host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
+    print(f"dashboard ready: http://{host}:{args.port}/", flush=True)
     try:
         server.run()
     except KeyboardInterrupt:
