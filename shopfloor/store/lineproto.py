@@ -11,30 +11,47 @@ InfluxDB reject the whole batch.
 from __future__ import annotations
 
 import json
+import re
 
 from shopfloor.contract import STATE_CODE
 from shopfloor.kpi import STATES
 from shopfloor.store.base import Record
 from shopfloor.store.rollup import Change, HourRow
 
-# Escapes as InfluxDB line protocol requires, and as influxdb-client's Point writes them
-# (influxdb_client/client/write/point.py), plus one Point lacks: a backslash is escaped too, so
-# a value ending in one, or one before a comma, space or `=`, cannot swallow the separator
-# after it (Point writes `a\\ b` for the tag value `a\ b`: a tag `a\` and a broken field set).
-# Tag keys, tag values and field keys: comma, `=`, space; newline, tab and CR as `\n`, `\t`,
-# `\r` (line protocol has no way to carry them). Measurements: the same but `=`. String field
-# values: double quote and backslash only. Validated records carry none of these characters
-# (collector.validate: config ids, snake_case process values, printable reasons); this is for
-# whatever bypasses validation.
+# Escapes as InfluxDB line protocol requires and influxdb-client's Point writes them
+# (influxdb_client/client/write/point.py):
+# - tag keys, tag values and field keys: comma, `=` and space get a backslash; newline, tab and
+#   CR become `\n`, `\t`, `\r` (line protocol cannot carry them: they read back as those two
+#   characters);
+# - measurements: the same, without `=`;
+# - string field values: double quote and backslash get a backslash.
+# Backslashes are where readers disagree. InfluxDB 1.x/2.x takes a tag's comma, `=` or space
+# as escaped when the character before it is a backslash; its field keys, VictoriaMetrics and
+# the documented syntax when an odd number of backslashes comes before it. So a run of
+# backslashes before an escaped character is made odd (Point writes `a\\,b` for `a\,b`: a
+# separator for the second kind of reader), and a name ending in backslashes, which would
+# escape the separator after it, gets an escaped space (Point does so for tag values only, and
+# not always with an odd run). Such a name is safe in every reader but may read back with a
+# backslash more or a space: validated records carry no backslash (collector.validate: config
+# ids, snake_case process values); this is for whatever bypasses validation.
 _CONTROL = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_KEY_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", "=": "\\=", " ": "\\ ", **_CONTROL})
-_MEASUREMENT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", " ": "\\ ", **_CONTROL})
+_KEY_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ ", **_CONTROL})
+_MEASUREMENT_ESCAPES = str.maketrans({",": "\\,", " ": "\\ ", **_CONTROL})
 _STR_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_EVEN_RUN = re.compile(r"(?<!\\)((?:\\\\)+)(?=[,= ]|\Z)")
+
+
+def _odd_runs(out: str) -> str:
+    """`out` escaped, with every run of backslashes before an escaped character (or the end)
+    made odd, and an escaped space after a trailing run."""
+    out = _EVEN_RUN.sub(lambda m: m.group(1) + "\\", out)
+    return out + " " if out.endswith("\\") else out
 
 
 def tag(v: str) -> str:
     """A tag key or value, or a field key."""
-    return v.translate(_KEY_ESCAPES)
+    out = v.translate(_KEY_ESCAPES)
+    return _odd_runs(out) if "\\" in v else out
 
 
 key = tag
@@ -70,7 +87,8 @@ def _field_key(k: str) -> str:
 
 
 def measurement(v: str) -> str:
-    return v.translate(_MEASUREMENT_ESCAPES)
+    out = v.translate(_MEASUREMENT_ESCAPES)
+    return _odd_runs(out) if "\\" in v else out
 
 
 def _str(v: str) -> str:
