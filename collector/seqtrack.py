@@ -87,6 +87,13 @@ class SeqTracker:
         ahead.append(seq)
         return len(ahead) >= self.confirm
 
+    def implausible(self, machine: str, seq: int) -> bool:
+        """True if `seq` is more than max_jump above the machine's highest; records nothing.
+        For messages kept out of the bookkeeping (the broker's retained copies): stored, a
+        forged seq would become the store's max_seq, which the next collector starts from."""
+        top = self.highest.get(machine)
+        return top is not None and seq - top > self.max_jump
+
     def observe(self, machine: str, seq: int) -> bool:
         """True if the message is to be stored (new or late); False for a duplicate or a
         quarantined seq (see classify, which tells the two apart)."""

@@ -133,3 +133,13 @@ def test_any_order_with_repeats_forgeries_and_births_stores_each_seq_once(
             stored.append(s)
     assert sorted(stored) == list(range(1, 61))
     assert t.gaps("m1") == 0 and t.quarantines("m1") == len(forged)
+
+
+def test_implausible_judges_without_recording():
+    t = SeqTracker({"m1": 100}, confirm=2)
+    assert t.implausible("m1", 101 + MAX_JUMP) and not t.implausible("m1", 100 + MAX_JUMP)
+    assert not t.implausible("new-machine", 10**12)  # no history: nothing to judge by
+    for _ in range(5):
+        t.implausible("m1", 10**9)
+    assert t.highest["m1"] == 100 and t.quarantines("m1") == 0
+    assert t.classify("m1", 10**9) == "quarantine"  # the checks did not start a confirming run
