@@ -70,6 +70,11 @@ class Metrics:
             "The most records ever held at once (bounded by --buffer)",
             registry=r,
         )
+        self.waiting = Gauge(
+            "shopfloor_collector_waiting",
+            "Messages received but held unhandled (and unacknowledged) while the buffer is full",
+            registry=r,
+        )
         self.paused = Gauge(
             "shopfloor_collector_paused",
             "1 while intake is paused because the buffer is full (the broker keeps the rest)",

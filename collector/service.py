@@ -1,6 +1,6 @@
 """The collector: MQTT in, validated and deduplicated records out to a store, nothing lost.
 
-Crash-only (docs/architecture.md, "The collector"):
+Crash-only (see also docs/architecture.md, "Sequence numbers and duplicates" and "MQTT pitfalls"):
 
 - QoS 1, a fixed client id and a persistent session (clean_session=False), and paho's
   manual_ack: a message is acknowledged to the broker only once it is durably stored (or
@@ -12,10 +12,13 @@ Crash-only (docs/architecture.md, "The collector"):
 - No exception from one message escapes paho's callback (paho re-raises it in its network
   thread, which dies while the process stays up): the message goes to the dead letters with
   reason "internal", is acknowledged and counted, and the traceback is logged once.
-- The network thread never blocks, so keepalive pings are always answered. The buffer bound
-  holds on every path: a message that would not fit is neither taken nor acknowledged, and
-  intake pauses (the collector disconnects; its session keeps the subscription and the broker
-  keeps the messages) until the writer has drained the buffer to half, then reconnects.
+- The network thread never blocks (it waits on nothing but short locks), so keepalive pings
+  are always answered. The buffer bound holds on every path: a message whose records would not
+  fit is held as it came, unhandled and unacknowledged, and handled in order once the writer
+  has made room; a broker's inflight window (Mosquitto: 100) stops sending meanwhile. Should a
+  broker send on regardless (no inflight window) and `max_waiting` messages wait, intake pauses:
+  the collector disconnects (its session keeps the subscription, a broker that keeps sessions
+  keeps the messages) and reconnects once the writer has drained the buffer to half.
 - One writer thread stores batches. Transient store errors (down, locked, timeouts, 5xx) are
   retried with backoff without limit and shown in the metrics; a PermanentStoreError (a record
   the store never takes) makes the writer split the batch until it has found the offending
@@ -90,6 +93,7 @@ class Collector:
         max_bytes: int = 64 * 1024,
         buffer_limit: int = 50_000,
         batch_max: int = 5000,
+        max_waiting: int = 1000,
         flush_s: float = 0.05,
         stall_after_s: float = 60.0,
         keepalive: int = 30,
@@ -112,6 +116,7 @@ class Collector:
         self.max_bytes = max_bytes
         self.buffer_limit = max(buffer_limit, MAX_RECORDS_PER_MESSAGE)
         self.batch_max = batch_max
+        self.max_waiting = max_waiting
         self.flush_s = flush_s
         self.stall_after_s = stall_after_s
         self.keepalive = keepalive
@@ -133,6 +138,10 @@ class Collector:
         self._acks: deque[_Ack] = deque()  # in receive order
         self._conn = 0  # bumped on every lost connection
         self._cond = threading.Condition()
+        # Serializes message handling (seq bookkeeping, legacy inference) between the network
+        # thread and the writer taking held messages; never held while waiting on the store.
+        self._intake = threading.Lock()
+        self._waiting: deque[tuple[mqtt.MQTTMessage, int]] = deque()
         self._stopping = False
         self._paused = False
         self._peak = 0
@@ -168,13 +177,21 @@ class Collector:
         take it within `grace_s` (then it is left unacknowledged: the broker keeps it)."""
         with self._cond:
             self._stopping = True
-            held = self._held()
+            held, waiting = self._held(), len(self._waiting)
             self._cond.notify_all()
-        log.info("stopping: intake stopped; storing the %d records held", held)
-        drained = self._stopped.wait(grace_s) if self._writer.is_alive() else False
+        log.info(
+            "stopping: intake stopped; storing the %d records held (and %d messages waiting)",
+            held,
+            waiting,
+        )
+        # A writer that died never sets _stopped: it is not waited for.
+        drained = self._stopped.wait(grace_s if self._fatal is None else 0)
         if not drained:
             with self._cond:
-                held, waiting = self._held(), len(self._acks)
+                held, waiting = (
+                    self._held() + len(self._waiting),
+                    len(self._acks) + len(self._waiting),
+                )
             log.warning(
                 "stopping without storing %d records: the store did not take them within %g s; "
                 "their %d messages stay unacknowledged and the broker sends them again",
@@ -219,7 +236,7 @@ class Collector:
             return False, why
         with self._cond:
             idle = time.monotonic() - self._last_progress
-            held, paused, stopping = self._held(), self._paused, self._stopping
+            held, paused, stopping = self._held() + len(self._waiting), self._paused, self._stopping
         if idle > self.stall_after_s:
             return False, f"nothing stored for {idle:.0f} s while {held} records wait"
         if stopping:
@@ -282,17 +299,43 @@ class Collector:
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         conn = self._conn
         try:
-            self._handle(msg, conn)
+            with self._intake:
+                with self._cond:
+                    if self._stopping or self._paused:
+                        return  # not taken, not acknowledged: the broker sends it again
+                    if self._waiting or self._held() + MAX_RECORDS_PER_MESSAGE > self.buffer_limit:
+                        # No room: held as it came (unacknowledged, so a broker's inflight
+                        # window stops sending), taken in order once the writer makes room.
+                        if len(self._waiting) >= self.max_waiting:
+                            self._pause()  # a broker without an inflight window
+                            return
+                        self._waiting.append((msg, conn))
+                        self.metrics.waiting.set(len(self._waiting))
+                        return
+                self._handle(msg, conn)
         except BaseException as exc:  # nothing may escape into paho's network thread
             self._internal_error(msg, exc, conn)
 
+    def _take_waiting(self) -> None:
+        """In the writer thread, once it has made room: handle the messages held unhandled."""
+        with self._intake:
+            while True:
+                with self._cond:
+                    if not self._waiting or (
+                        self._held() + MAX_RECORDS_PER_MESSAGE > self.buffer_limit
+                    ):
+                        return
+                    msg, conn = self._waiting.popleft()
+                    self.metrics.waiting.set(len(self._waiting))
+                try:
+                    self._handle(msg, conn)
+                except BaseException as exc:
+                    self._internal_error(msg, exc, conn)
+
     def _handle(self, msg: mqtt.MQTTMessage, conn: int) -> None:
-        with self._cond:
-            if self._stopping or self._paused or conn != self._conn:
-                return  # not taken, not acknowledged: the broker sends it again
-            if self._held() + MAX_RECORDS_PER_MESSAGE > self.buffer_limit:
-                self._pause()
-                return
+        """Validate, deduplicate, buffer (the caller holds the intake lock and checked that
+        the records fit). A message from an earlier connection is still stored (a broker that
+        keeps no session will not send it again) but no longer acknowledged."""
         self.metrics.received.inc()
         raw = bytes(msg.payload)
         got = validate(msg.topic, raw, clock.now_ms(), self.max_future_ms, self.max_bytes)
@@ -324,23 +367,32 @@ class Collector:
                     self._cond.notify_all()
 
     def _pause(self) -> None:
-        """Buffer full (the caller holds the lock): disconnect, keeping the session."""
+        """Buffer full and `max_waiting` messages held unhandled: the broker sends on without
+        an inflight window. Disconnect (the caller holds the lock), keeping the session; what
+        arrives meanwhile is not taken (a broker that keeps sessions, as Mosquitto does, sends
+        it again; one that keeps none, as the embedded amqtt, loses it)."""
         if self._paused:
             return
         self._paused = True
         self.metrics.paused.set(1)
         log.warning(
-            "buffer full (%d records of %d): intake paused until the store catches up; "
-            "the broker keeps the rest",
+            "buffer full (%d records of %d, %d messages waiting): intake paused until the store "
+            "catches up; the broker keeps the rest",
             self._held(),
             self.buffer_limit,
+            len(self._waiting),
         )
         self.client.disconnect()
 
     def _resume(self) -> None:
         """In the writer thread: reconnect once the buffer has drained to half."""
         with self._cond:
-            if not self._paused or self._stopping or self._held() > self.buffer_limit // 2:
+            if (
+                not self._paused
+                or self._stopping
+                or self._waiting
+                or self._held() > self.buffer_limit // 2
+            ):
                 return
         self.client.loop_stop()  # the network thread ends after the DISCONNECT
         with self._cond:
@@ -425,7 +477,7 @@ class Collector:
         while True:
             with self._cond:
                 if not self._buf and not self._acks_ready():
-                    if self._stopping and not self._acks:
+                    if self._stopping and not self._acks and not self._waiting:
                         break
                     self._last_progress = time.monotonic()  # nothing waits: not a stall
                     self._cond.wait(self.flush_s)
@@ -475,6 +527,7 @@ class Collector:
                 self._last_progress = time.monotonic()
                 self.metrics.buffered.set(self._held())
                 self._cond.notify_all()
+            self._take_waiting()
             self._resume()
             now = time.monotonic()
             if now - self._last_log > 30:
