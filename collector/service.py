@@ -15,8 +15,9 @@ Crash-only (see also docs/architecture.md, "Sequence numbers and duplicates" and
 - The network thread never blocks (it waits on nothing but short locks), so keepalive pings
   are always answered. The buffer bound holds on every path: a message whose records would not
   fit is held as it came, unhandled and unacknowledged, and handled in order once the writer
-  has made room; a broker's inflight window (Mosquitto: 100) stops sending meanwhile. Should a
-  broker send on regardless (no inflight window) and `max_waiting` messages wait, intake pauses:
+  has made room; a broker's inflight window (Mosquitto's max_inflight_messages, 100 here, which
+  it keeps only loosely under load) stops sending meanwhile. Should a broker send on regardless
+  (amqtt has no window) and `max_waiting` messages wait, intake pauses:
   the collector disconnects (its session keeps the subscription, a broker that keeps sessions
   keeps the messages) and reconnects once the writer has drained the buffer to half.
 - One writer thread stores batches. Transient store errors (down, locked, timeouts, 5xx) are
