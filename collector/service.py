@@ -353,7 +353,7 @@ class Collector:
                 f"no machine {got.machine!r} on line {got.line!r} in area {got.area!r} in the plant config",
             )
         else:
-            records = self._accept(got, msg.retain)
+            records = self._accept(got, msg.retain, msg.topic, raw)
         with self._cond:
             if msg.qos > 0:
                 self._acks.append(_Ack(msg.mid, msg.qos, not records, conn))
@@ -437,7 +437,9 @@ class Collector:
         except BaseException:
             log.critical("the message error handler failed", exc_info=True)
 
-    def _accept(self, rec: Record, retained: bool = False) -> list[Record]:
+    def _accept(self, rec: Record, retained: bool, topic: str, raw: bytes) -> list[Record]:
+        """The records to store for one valid message (none for a duplicate; a quarantined
+        seq goes to the dead letters), with the seq bookkeeping (collector/seqtrack.py)."""
         if rec.channel == "status":
             if rec.payload.get("online"):
                 self.seqs.restart(rec.machine)
@@ -446,11 +448,20 @@ class Collector:
             return [rec]
         if retained:
             # The broker's copy of a machine's last state, sent on every (re)subscribe: old
-            # news, stored idempotently, but not a sign of order, duplicates or gaps.
+            # news, stored idempotently, but not a sign of order, duplicates or gaps. A seq
+            # far ahead is still kept out: stored, it would become the next start's max_seq.
+            if rec.seq is not None and self.seqs.implausible(rec.machine, rec.seq):
+                self._quarantine(rec, topic, raw)
+                return []
             return [rec]
-        if rec.seq is not None and not self.seqs.observe(rec.machine, rec.seq):
-            self.metrics.duplicate(rec.machine)
-            return []
+        if rec.seq is not None:
+            verdict = self.seqs.classify(rec.machine, rec.seq)
+            if verdict == "duplicate":
+                self.metrics.duplicate(rec.machine)
+                return []
+            if verdict == "quarantine":
+                self._quarantine(rec, topic, raw)
+                return []
         self.metrics.set_gaps(rec.machine, self.seqs.gaps(rec.machine))
         out = [rec]
         if rec.channel == "telemetry" and self.power_states.is_legacy(rec.machine):
@@ -458,6 +469,16 @@ class Collector:
             if inferred is not None:
                 out.append(inferred)
         return out
+
+    def _quarantine(self, rec: Record, topic: str, raw: bytes) -> None:
+        top = self.seqs.highest.get(rec.machine)
+        self._reject(
+            topic,
+            raw,
+            "seq_quarantine",
+            f"seq {rec.seq} is more than {self.seqs.max_jump} above {rec.machine}'s highest "
+            f"({top}): not taken as the new highest",
+        )
 
     # -- writer thread -----------------------------------------------------------------------
 

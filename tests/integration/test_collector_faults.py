@@ -515,3 +515,37 @@ def test_machine_labels_are_bounded(monkeypatch):
     }
     assert labels == {"m0", "m1", "m2", "other"}
     assert capped.value("shopfloor_collector_duplicates_total", machine="other") == 47
+
+
+# -- seq quarantine (collector/seqtrack.py) wired into the collector ---------------------------
+
+
+def test_a_seq_far_ahead_is_dead_lettered_live_and_retained(tmp_path):
+    """seq 10**9 after 1..2 neither silences the machine nor is stored; nor is a retained
+    state carrying one, which would otherwise become the next start's max_seq."""
+    db = tmp_path / "s.db"
+    now = clock.now_ms()
+    store = SqliteStore(db)
+    store.write([Record("acme", "hcm", "a", "l1", "m2", "energy", now, 5, {"energy_kwh": 1.0})])
+    forged = {"ts": now, "seq": 10**9, "state": "running", "reason": ""}
+    with running_broker() as broker:
+        pub = Subscriber(broker.port, "nothing/#")
+        pub.client.publish(
+            f"{BASE}/m2/state", json.dumps(forged), qos=1, retain=True
+        ).wait_for_publish(5)
+        col = make_collector(broker, store, tmp_path, on_fatal=pytest.fail)
+        wait_for(lambda: dead(tmp_path), 10, "the retained forgery dead-lettered")
+        for seq in (1, 2, 10**9, 3, 4):
+            body = {"ts": now + min(seq, 10), "seq": seq, "energy_kwh": 1.0}
+            pub.publish(f"{BASE}/m1/energy", body)
+        wait_for(lambda: stored_seqs(db).get("m1") == {1, 2, 3, 4}, 20, "later seqs stored")
+        col.stop()
+        pub.close()
+    assert stored_seqs(db) == {"m1": {1, 2, 3, 4}, "m2": {5}}
+    lines = dead(tmp_path)
+    assert [(x["reason"], x["topic"].split("/")[6]) for x in lines] == [
+        ("seq_quarantine", "m2"),
+        ("seq_quarantine", "m1"),
+    ]
+    assert col.metrics.value("shopfloor_collector_rejected_total", reason="seq_quarantine") == 2
+    assert col.metrics.total("shopfloor_collector_duplicates") == 0
