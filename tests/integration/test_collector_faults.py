@@ -34,6 +34,7 @@ from tests.integration.test_collector import stored_seqs
 from tests.servers import influxd, influxd_path
 from tests.support import (
     BROKER_KINDS,
+    PLANT,
     ROOT,
     Subscriber,
     cli,
@@ -549,3 +550,44 @@ def test_a_seq_far_ahead_is_dead_lettered_live_and_retained(tmp_path):
     ]
     assert col.metrics.value("shopfloor_collector_rejected_total", reason="seq_quarantine") == 2
     assert col.metrics.total("shopfloor_collector_duplicates") == 0
+
+
+def test_the_collect_command_with_a_config_takes_only_its_machines(tmp_path):
+    """`shopfloor collect --config`: a machine of the plant is stored, one that is not is
+    dead-lettered (beside the store), /health answers 200, labels stay the plant's."""
+    from shopfloor.config import load_config
+    from shopfloor.contract import topic
+
+    cfg = load_config(PLANT)
+    line, station = cfg.stations()[0]
+    known = topic(cfg.plant.enterprise, cfg.plant.site, line.area, line.id, station.id, "energy")
+    stranger = topic(cfg.plant.enterprise, cfg.plant.site, line.area, line.id, "ghost-01", "energy")
+    db = tmp_path / "s.db"
+    now = clock.now_ms()
+    metrics = free_port()
+    with running_broker() as broker:
+        col = subprocess.Popen(
+            _collect_cmd(broker, db, metrics, "--config", str(PLANT)),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: collector_subscribed(metrics), 30, "subscribed")
+        assert http_status(f"http://127.0.0.1:{metrics}/health")[0] == 200
+        pub = Subscriber(broker.port, "nothing/#")
+        pub.publish(stranger, energy(1, now))
+        pub.publish(known, energy(1, now))
+        pub.publish(known, energy(1, now))  # a duplicate: counted under its own label
+        wait_for(lambda: stored_seqs(db).get(station.id) == {1}, 20, "the plant's machine stored")
+        wait_for(lambda: (tmp_path / "dead-letter.jsonl").exists() and read_jsonl(
+            tmp_path / "dead-letter.jsonl"), 20, "a dead letter")  # fmt: skip
+        body = http_status(f"http://127.0.0.1:{metrics}/metrics")[1]
+        col.send_signal(signal.SIGTERM)
+        _, err = col.communicate(timeout=15)
+        pub.close()
+    assert col.returncode == 0, err
+    assert stored_seqs(db) == {station.id: {1}}
+    (line_,) = read_jsonl(tmp_path / "dead-letter.jsonl")
+    assert line_["reason"] == "unknown_machine" and line_["topic"] == stranger
+    assert 'shopfloor_collector_rejected_total{reason="unknown_machine"} 1.0' in body
+    assert f'shopfloor_collector_duplicates_total{{machine="{station.id}"}} 1.0' in body
+    assert "ghost-01" not in body
