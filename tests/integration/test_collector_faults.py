@@ -591,3 +591,42 @@ def test_the_collect_command_with_a_config_takes_only_its_machines(tmp_path):
     assert 'shopfloor_collector_rejected_total{reason="unknown_machine"} 1.0' in body
     assert f'shopfloor_collector_duplicates_total{{machine="{station.id}"}} 1.0' in body
     assert "ghost-01" not in body
+
+
+@pytest.mark.slow
+def test_a_large_plant_at_full_speed_through_a_small_buffer_keeps_its_connection(tmp_path):
+    """Two hours of config/large.yaml (about 250k messages) published at full speed into a
+    collector whose buffer holds 2,000 records: the bound holds, the broker never drops the
+    collector (no keepalive loss), and every message is stored once."""
+    from tests.integration.test_collector import jsonl_seqs
+
+    db = tmp_path / "s.db"
+    out = tmp_path / "run.jsonl"
+    metrics = free_port()
+    with running_broker() as broker:
+        col = subprocess.Popen(
+            _collect_cmd(broker, db, metrics, "--buffer", "2000"), stderr=subprocess.PIPE, text=True
+        )
+        wait_for(lambda: collector_subscribed(metrics), 30, "subscribed")
+        sim = subprocess.run(
+            cli("sim", "--config", str(ROOT / "config" / "large.yaml"), "--fast",
+                "--start", "2026-11-23T06:00+07:00", "--duration", "2h",
+                "--broker", broker.url, "--jsonl", str(out)),
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert sim.returncode == 0, sim.stderr
+        want = jsonl_seqs(out)
+        total = sum(len(v) for v in want.values())
+        wait_for(
+            lambda: sum(len(v) for v in stored_seqs(db).values()) >= total, 600, f"{total} stored"
+        )
+        peak = scraped(metrics, "shopfloor_collector_buffered_peak")
+        lost = scraped(metrics, "shopfloor_collector_disconnects_total")
+        col.send_signal(signal.SIGTERM)
+        _, err = col.communicate(timeout=15)
+    assert col.returncode == 0, err
+    assert total > 100_000
+    assert stored_seqs(db) == want
+    assert 0 < peak <= 2000
+    assert lost == 0, err
+    assert "Traceback" not in err
