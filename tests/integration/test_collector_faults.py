@@ -630,3 +630,33 @@ def test_a_large_plant_at_full_speed_through_a_small_buffer_keeps_its_connection
     assert 0 < peak <= 2000
     assert lost == 0, err
     assert "Traceback" not in err
+
+
+@pytest.mark.skipif(not influxd_path(), reason="influxd is not installed")
+def test_influxdb_stopped_mid_stream_is_retried_until_it_is_back(tmp_path):
+    """Connection refused is transient: the writer retries without limit (store_retrying=1),
+    nothing is dead-lettered, and once influxd is back every message is stored."""
+    now = clock.now_ms()
+    with influxd(tmp_path) as server, running_broker() as broker:
+        store = Influx1Store(server.url)
+        col = make_collector(broker, store, tmp_path, on_fatal=pytest.fail)
+        pub = Subscriber(broker.port, "nothing/#")
+
+        def stored() -> set[int]:
+            rows = store._query("SELECT \"seq\" FROM energy WHERE machine = 'm1'")
+            return {int(v[1]) for res in rows for s in res for v in s["values"]}
+
+        for seq in range(1, 51):
+            pub.client.publish(f"{BASE}/m1/energy", energy(seq, now), qos=1)
+        wait_for(lambda: len(stored()) == 50, 30, "50 stored")
+        server.stop()
+        for seq in range(51, 101):
+            pub.client.publish(f"{BASE}/m1/energy", energy(seq, now), qos=1)
+        wait_for(lambda: col.metrics.value("shopfloor_collector_store_retrying") == 1, 20, "retry")
+        server.start()
+        wait_for(lambda: len(stored()) == 100, 60, "all 100 stored")
+        wait_for(lambda: col.metrics.value("shopfloor_collector_store_retrying") == 0, 10, "ok")
+        col.stop()
+        pub.close()
+    assert not dead(tmp_path)
+    assert col.metrics.value("shopfloor_collector_write_errors_total") >= 1
