@@ -660,3 +660,43 @@ def test_influxdb_stopped_mid_stream_is_retried_until_it_is_back(tmp_path):
         pub.close()
     assert not dead(tmp_path)
     assert col.metrics.value("shopfloor_collector_write_errors_total") >= 1
+
+
+@pytest.mark.slow
+def test_a_collector_frozen_past_its_keepalive_reconnects_and_loses_nothing(tmp_path, monkeypatch):
+    """The network thread frozen for 8 s (as under SIGSTOP) with a 1 s keepalive (Mosquitto
+    checks keepalives coarsely: 3 s went unnoticed, 8 s do not): the broker
+    drops the connection; after the reconnect, what was not acknowledged on the old one comes
+    again, is dropped as a duplicate or stored, and every message is stored exactly once."""
+    real = service.validate
+    frozen: list[int] = []
+
+    def freezes_once(topic: str, raw: bytes, *args):
+        got = real(topic, raw, *args)
+        if isinstance(got, Record) and got.seq == 20 and not frozen:
+            frozen.append(1)
+            time.sleep(8)  # the fault itself: a thread that stops answering, not a wait
+        return got
+
+    monkeypatch.setattr(service, "validate", freezes_once)
+    db = tmp_path / "s.db"
+    now = clock.now_ms()
+    with running_broker() as broker:
+        col = make_collector(broker, SqliteStore(db), tmp_path, keepalive=1, on_fatal=pytest.fail)
+        pub = Subscriber(broker.port, "nothing/#")
+        for seq in range(1, 61):
+            pub.client.publish(f"{BASE}/m1/energy", energy(seq, now), qos=1)
+        wait_for(
+            lambda: col.metrics.value("shopfloor_collector_disconnects_total") >= 1, 30, "the drop"
+        )
+        wait_for(lambda: stored_seqs(db).get("m1") == set(range(1, 61)), 30, "all 60 stored")
+        wait_for(
+            lambda: not col._acks and col.metrics.value("shopfloor_collector_subscribed"), 20, ""
+        )
+        col.stop()
+        pub.close()
+    assert stored_seqs(db) == {"m1": set(range(1, 61))}
+    # What the old connection had not acknowledged came again and was recognised.
+    assert col.metrics.total("shopfloor_collector_duplicates") >= 1
+    assert not dead(tmp_path)
+    assert col.failure() is None
