@@ -15,6 +15,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from shopfloor.contract import (
+    WATERMARK_CHANNEL,
     CountPayload,
     EnergyPayload,
     StatePayload,
@@ -58,7 +59,7 @@ class Reject:
 
 
 class Ignore:
-    """Not telemetry (commands and their replies): neither stored nor an error."""
+    """Not telemetry (commands, the collector's own watermarks): neither stored nor an error."""
 
 
 IGNORE = Ignore()
@@ -93,7 +94,7 @@ def validate(
             "bad_topic",
             f"not shopfloor/v1/<enterprise>/<site>/<area>/<line>/<machine>/<channel>: {topic[:200]!r}",
         )
-    if parts.channel == "cmd":
+    if parts.channel in ("cmd", WATERMARK_CHANNEL):  # commands; the collector's own watermarks
         return IGNORE
     for name, level in zip(parts._fields[:5], parts[:5], strict=True):
         if not _LEVEL.fullmatch(level):

@@ -19,7 +19,10 @@ VERSION = "v1"
 # Outbound channels carry `seq`, one counter per machine across all of them; `status` does not,
 # because the MQTT last will is fixed at connect time and cannot know the next seq.
 SEQ_CHANNELS: tuple[str, ...] = ("state", "count", "telemetry", "energy")
-CHANNELS: tuple[str, ...] = (*SEQ_CHANNELS, "status", "cmd")
+# The collector's watermark of a machine (WatermarkPayload): published by the collector, read by
+# the simulator; not telemetry, so a collector reads its own watermarks back and ignores them.
+WATERMARK_CHANNEL = "stored"
+CHANNELS: tuple[str, ...] = (*SEQ_CHANNELS, "status", "cmd", WATERMARK_CHANNEL)
 RETAINED: frozenset[str] = frozenset({"state", "status"})
 # Numeric codes of the states, for stores that keep numbers only (index in kpi.STATES).
 STATE_CODE: dict[str, int] = {s: i for i, s in enumerate(STATES)}
@@ -49,6 +52,16 @@ def topic(enterprise: str, site: str, area: str, line: str, machine: str, channe
 def plant_filter(enterprise: str, site: str, channel: str = "+") -> str:
     """An MQTT subscription filter for one channel (or all) of every machine of a plant."""
     return f"{plant_prefix(enterprise, site)}/+/+/+/{channel}"
+
+
+def watermark_topic(enterprise: str, site: str, area: str, line: str, machine: str) -> str:
+    """Where the collector publishes a machine's watermark (retained, QoS 1)."""
+    return topic(enterprise, site, area, line, machine, WATERMARK_CHANNEL)
+
+
+def watermark_filter(enterprise: str, site: str) -> str:
+    """The subscription to the watermarks of every machine of a plant (the simulator's)."""
+    return plant_filter(enterprise, site, WATERMARK_CHANNEL)
 
 
 def parse_topic(text: str) -> TopicParts | None:
@@ -210,3 +223,17 @@ class StatusPayload(BaseModel):
                     {"more": ", ".join(more)},
                 )
         return self
+
+
+class WatermarkPayload(BaseModel):
+    """A machine's watermark on `<machine prefix>/stored` (retained, QoS 1), published by the
+    collector once records are durably stored: every seq of the machine up to `seq` is stored
+    (or was refused by the store for good), so a publisher may forget those and must send again
+    what lies above it. It is the highest *contiguous* seq: a hole holds it back, which means
+    "send again from the hole". `run` names the collector process that published it (a restarted
+    collector is a new run; its watermark starts from what the store holds)."""
+
+    model_config = _STRICT
+
+    seq: Seq
+    run: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
