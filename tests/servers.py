@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -92,16 +93,20 @@ def victoria_path() -> str | None:
 class VictoriaMetrics:
     """A real server that accepts influxdb-client's /api/v2/write; read back with /api/v1/export."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *flags: str):
+        """`flags`: more command-line flags, e.g. "-influx.maxLineSize=1KB" (a longer line is
+        then answered 400, the way InfluxDB refuses a write)."""
         self.folder = folder
         self.port = free_port()
+        self.flags = list(flags)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> VictoriaMetrics:
         log = open(self.folder / "vm.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [victoria_path() or "victoria-metrics", f"-storageDataPath={self.folder / 'vm-data'}",
-             f"-httpListenAddr=127.0.0.1:{self.port}", "-retentionPeriod=100y", "-search.disableCache"],
+             f"-httpListenAddr=127.0.0.1:{self.port}", "-retentionPeriod=100y", "-search.disableCache",
+             *self.flags],
             stdout=log, stderr=log,
         )  # fmt: skip
         _wait_http(f"http://127.0.0.1:{self.port}/health")
@@ -112,6 +117,20 @@ class VictoriaMetrics:
             self.proc.terminate()  # SIGTERM
             self.proc.wait(30)
             self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the port still takes connections (the kernel queues them) but nothing
+        answers, so requests time out instead of being refused."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def count(self, match: str) -> int:
+        """How many samples of the series matching `match` are stored."""
+        return sum(len(series["values"]) for series in self.export(match))
 
     @property
     def url(self) -> str:

@@ -1,32 +1,141 @@
-"""InfluxDB 2.x / 3.x / 1.8+ through influxdb-client: writes with its batching WriteApi
-(retries with exponential backoff, callbacks), reads with InfluxQL over /query.
+"""InfluxDB 2.x / 3.x / 1.8+ through influxdb-client: writes with its SYNCHRONOUS WriteApi and
+retries of our own, reads with InfluxQL over /query.
 
 influxdb://host:8086/<bucket>?org=<org> (influxdbs:// for TLS); the token comes from
-SHOPFLOOR_INFLUX_TOKEN. A write() returns once every line of the batch is either confirmed by
-the server or, when the WriteApi's retries are exhausted, appended to a local spool file
-(durable); the spool is replayed in the background and on start, so nothing is silently
-dropped. Close with close() (the WriteApi's flush() does nothing in batching mode).
+SHOPFLOOR_INFLUX_TOKEN.
+
+Acknowledgement: write() returns only once exactly its own lines are confirmed by the server
+(a 2xx to the requests that carried them) or durably spooled. Every request carries lines of
+one write() call only (at most `chunk_lines` of them) and is answered in that call: no batching
+across calls and no callbacks, so no late answer to an earlier request (one that timed out, say)
+can be counted for a later call, as the batching WriteApi's callbacks could be.
+
+Failures of a request:
+- transient (connection refused or reset, a timeout, 5xx, 408, 429): retried with exponential
+  backoff from retry_ms (at most max_retry_delay_ms apart) for up to max_retry_time_ms; then
+  that chunk and the rest of the call are spooled, and write() returns: the data is durable.
+- permanent for a record (400, a partial write included; 413; 422): PermanentStoreError and
+  nothing spooled (it would never replay); the caller splits the batch and dead-letters what
+  keeps failing. Writes are idempotent, so what a partial write kept is harmless.
+- any other 4xx (401 a token, 403, 404 no such bucket): StoreError at once, nothing spooled: a
+  configuration error, which the caller's retries outlast once it is fixed.
+
+Spool: one file per chunk, <spool_dir>/<time_ns>-<pid>-<n>.lp, written atomically (a temporary
+`.<name>.tmp` in the same folder, fsync, os.replace, fsync of the folder); a temporary left by a
+crash held nothing acknowledged and is removed on start. A background thread replays the files,
+oldest first, every 5 s (backing off to 60 s while replays fail), and close() once more. A file
+the server refuses for good (400/413/422), that cannot be read or that is not line protocol is
+moved to the quarantine folder beside the spool (<spool_dir>-quarantine) with a <name>.reason
+file, and never blocks the files after it; a transient failure leaves the file for a later round
+(when the server does not answer at all, the later files are only checked, not sent).
+
+read_only=True (the dashboard, `shopfloor kpi`, the compose simulator's start): no WriteApi, no
+replay thread, no spool folder; write() raises ReadOnlyStoreError.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
+import re
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from influxdb_client import InfluxDBClient, WriteOptions
+import urllib3
+from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS, WritePrecision
+from influxdb_client.rest import ApiException
 
 from shopfloor.settings import settings
 from shopfloor.store import lineproto
-from shopfloor.store.base import Record, StoreError
+from shopfloor.store.base import PermanentStoreError, Record, StoreError
 from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
 
 log = logging.getLogger("shopfloor.store.influx")
+
+PERMANENT_STATUS = frozenset({400, 413, 422})  # the request's data is refused: never retried
+TRANSIENT_STATUS = frozenset({408, 429})  # and every 5xx
+REPLAY_EVERY_S = 5.0
+REPLAY_MAX_BACKOFF_S = 60.0
+
+# What every line this store writes looks like: `measurement[,tags] fields timestamp`. A loose
+# check (escaped spaces and string fields pass): it tells a spool file of ours from garbage.
+_LINE = re.compile(r"[^\s#].* \S*=.* -?\d+\r?")
+
+
+class ReadOnlyStoreError(RuntimeError):
+    """A write on a store opened read-only: a bug of the caller, not a condition of the store
+    (so not a StoreError, which callers retry)."""
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable (POSIX; elsewhere a no-op)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """`path` holds all of `data` or does not exist: a temporary file in the same folder,
+    fsync, os.replace, fsync of the folder."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _not_line_protocol(data: bytes) -> str | None:
+    """Why `data` is no spool file of ours (None: it looks like line protocol)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text: {exc}"
+    lines = [line for line in text.split("\n") if line.strip()]
+    if not lines:
+        return "empty"
+    for i, line in enumerate(lines, 1):
+        if "\x00" in line or not _LINE.fullmatch(line):
+            return f"line {i} is not line protocol: {line[:120]!r}"
+    return None
+
+
+def _classify(exc: Exception) -> tuple[str, str, float]:
+    """(kind, detail, retry_after_s) of a failed write request; kind is "permanent" (the data
+    is refused), "config" (another 4xx), "transient" (an HTTP answer worth retrying) or "down"
+    (no HTTP answer: connection refused or reset, a timeout)."""
+    status = getattr(exc, "status", None) if isinstance(exc, ApiException) else None
+    if not status:
+        return "down", f"{type(exc).__name__}: {str(exc)[:300]}", 0.0
+    body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
+    detail = f"HTTP {status} {exc.reason or ''}: {body.strip()[:300]}"
+    if status in PERMANENT_STATUS:
+        return "permanent", detail, 0.0
+    if status >= 500 or status in TRANSIENT_STATUS:
+        try:
+            retry_after = float((exc.headers or {}).get("Retry-After", 0))
+        except (TypeError, ValueError):
+            retry_after = 0.0
+        return "transient", detail, retry_after
+    return "config", detail, 0.0
+
+
+_REQUEST_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
 class Influx2Store(InfluxQLQueries):
@@ -36,6 +145,11 @@ class Influx2Store(InfluxQLQueries):
         spool_dir: Path | str = "data/influx-spool",
         retry_ms: int = 1000,
         max_retry_time_ms: int = 60_000,
+        *,
+        max_retry_delay_ms: int = 10_000,
+        timeout_ms: int = 30_000,
+        chunk_lines: int = 5000,
+        read_only: bool = False,
     ):
         parts = urlsplit(url)
         self.bucket = parts.path.strip("/")
@@ -51,114 +165,204 @@ class Influx2Store(InfluxQLQueries):
             f"{parts.scheme}://{parts.hostname}:{parts.port or 8086}/{self.bucket}?org={self.org}"
         )
         token = settings().influx_token
+        self.read_only = read_only
+        self.retry_ms = retry_ms
         self.max_retry_time_ms = max_retry_time_ms
+        self.max_retry_delay_ms = max_retry_delay_ms
+        self.chunk_lines = max(1, chunk_lines)
         self.client = InfluxDBClient(
             url=self.http_url,
             token=token.get_secret_value() if token else "",
             org=self.org,
-            timeout=30_000,
+            timeout=timeout_ms,
         )
-        self._cond = threading.Condition()
-        self._settled = 0  # lines confirmed or spooled
-        self.spooled_lines = 0
+        self.reader = InfluxQLReader(self._query)
+        self._heard: dict[str, int] = {}
+        self._dbrp_checked = False
         self.spool_dir = Path(spool_dir)
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self.write_api = self.client.write_api(
-            write_options=WriteOptions(
-                batch_size=5000, flush_interval=100, jitter_interval=0, retry_interval=retry_ms,
-                max_retries=10, max_retry_delay=10_000, max_retry_time=max_retry_time_ms, exponential_base=2,
-            ),
-            success_callback=self._ok,
-            error_callback=self._failed,
-            retry_callback=self._retry,
-        )  # fmt: skip
-        self._sync = self.client.write_api(write_options=SYNCHRONOUS)
+        self.quarantine_dir = self.spool_dir.with_name(self.spool_dir.name + "-quarantine")
+        self.spooled_lines = 0
+        self.quarantined_files = 0
+        self._names = itertools.count()
+        self._replay_lock = threading.Lock()
         self._stop = threading.Event()
+        self._replayer: threading.Thread | None = None
+        if read_only:
+            return
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        for tmp in self.spool_dir.glob(".*.tmp"):
+            # A spool write a crash cut short: its write() never returned, nothing of it was
+            # acknowledged, and the caller sends it again.
+            tmp.unlink(missing_ok=True)
+        # Synchronous: one HTTP request per call, answered in the call, no retries of its own.
+        self._sync = self.client.write_api(write_options=SYNCHRONOUS)
         self._replayer = threading.Thread(
             target=self._replay_loop, name="influx-spool", daemon=True
         )
         self._replayer.start()
-        self.reader = InfluxQLReader(self._query)
-        self._heard: dict[str, int] = {}
-        self._dbrp_checked = False
 
     # -- writes ------------------------------------------------------------------------------
 
-    def _ok(self, conf: Any, data: str) -> None:
-        self._settle(data)
-
-    def _retry(self, conf: Any, data: str, exc: Exception) -> None:
-        log.warning(
-            "write to %s failed (%s); the WriteApi retries with backoff", self.url, str(exc)[:200]
-        )
-
-    def _failed(self, conf: Any, data: str | bytes, exc: Exception) -> None:
-        text = data if isinstance(data, str) else data.decode()
-        path = self.spool_dir / f"{time.time_ns()}.lp"
-        path.write_text(text)
-        lines = text.count("\n") + 1
-        self.spooled_lines += lines
-        log.error(
-            "retries exhausted for %d lines (%s): spooled to %s for replay",
-            lines,
-            str(exc)[:200],
-            path,
-        )
-        self._settle(data)
-
-    def _settle(self, data: str | bytes) -> None:
-        n = (data.count("\n") if isinstance(data, str) else data.count(b"\n")) + 1
-        with self._cond:
-            self._settled += n
-            self._cond.notify_all()
-
     def write(self, records: list[Record]) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         if not records:
             return
-        self._write_lines([lineproto.line(r) for r in records])
-        rollup = self.derived_lines(records)
-        if rollup:
-            try:
-                self._write_lines(rollup)
-            except StoreError:
-                self.derived_failed()
-                raise
+        spooled = self._write_lines([lineproto.line(r) for r in records])
+        try:
+            rollup = self.derived_lines(records)
+            if rollup:
+                if spooled:
+                    # The server has just failed for a whole retry budget: the derived points
+                    # wait beside the raw ones instead of waiting out another one.
+                    self._spool(rollup)
+                else:
+                    self._write_lines(rollup)
+        except StoreError:
+            self.derived_failed()
+            raise
 
-    def _write_lines(self, lines: list[str]) -> None:
-        with self._cond:
-            target = self._settled + len(lines)
-        self.write_api.write(
-            bucket=self.bucket, org=self.org, record=lines, write_precision=WritePrecision.US
+    def _write_lines(self, lines: list[str]) -> bool:
+        """Send `lines` in chunks; True when some of them were spooled instead (durable)."""
+        chunks = [lines[i : i + self.chunk_lines] for i in range(0, len(lines), self.chunk_lines)]
+        for k, chunk in enumerate(chunks):
+            if not self._send(chunk):
+                for rest in chunks[k:]:
+                    self._spool(rest)
+                return True
+        return False
+
+    def _post(self, payload: bytes) -> None:
+        self._sync.write(
+            bucket=self.bucket, org=self.org, record=payload, write_precision=WritePrecision.US
         )
-        deadline = time.monotonic() + self.max_retry_time_ms / 1000 + 60
-        with self._cond:
-            while self._settled < target:
-                if time.monotonic() > deadline:
-                    # Neither confirmed nor spooled: let the caller retry (writes are idempotent).
-                    self._settled = target
-                    raise StoreError(f"{self.url}: no answer for {len(lines)} lines")
-                self._cond.wait(1.0)
+
+    def _send(self, lines: list[str]) -> bool:
+        """True once the server confirmed `lines`; False when transient failures outlasted the
+        retry budget. Raises PermanentStoreError (the data is refused) or StoreError (another
+        4xx)."""
+        payload = "\n".join(lines).encode()
+        deadline = time.monotonic() + self.max_retry_time_ms / 1000
+        attempt = 0
+        while True:
+            try:
+                self._post(payload)
+                return True
+            except _REQUEST_ERRORS as exc:
+                kind, detail, retry_after = _classify(exc)
+            if kind == "permanent":
+                raise PermanentStoreError(f"{self.url}: {len(lines)} lines refused: {detail}")
+            if kind == "config":
+                raise StoreError(f"{self.url}: {detail}")
+            wait = min(self.retry_ms / 1000 * 2**attempt, self.max_retry_delay_ms / 1000)
+            wait = max(wait, min(retry_after, self.max_retry_delay_ms / 1000))
+            attempt += 1
+            if time.monotonic() + wait > deadline:
+                log.error(
+                    "write of %d lines to %s failed %d times (%s): spooling them for replay",
+                    len(lines),
+                    self.url,
+                    attempt,
+                    detail,
+                )
+                return False
+            log.warning(
+                "write to %s failed (%s); retry %d in %.1f s", self.url, detail, attempt, wait
+            )
+            time.sleep(wait)
+
+    def _spool(self, lines: list[str]) -> Path:
+        """Write `lines` to a new spool file atomically; StoreError if that fails (then the
+        caller keeps the batch and retries: nothing was acknowledged)."""
+        path = self.spool_dir / f"{time.time_ns()}-{os.getpid()}-{next(self._names)}.lp"
+        try:
+            _atomic_write(path, ("\n".join(lines) + "\n").encode())
+        except OSError as exc:
+            raise StoreError(
+                f"{self.url}: the server does not take writes and the spool cannot: {exc}"
+            ) from None
+        self.spooled_lines += len(lines)
+        log.error("spooled %d lines to %s for replay", len(lines), path)
+        return path
+
+    # -- the spool's replay ------------------------------------------------------------------
 
     def _replay_loop(self) -> None:
-        while not self._stop.wait(5.0):
-            self.replay_spool()
+        delay = REPLAY_EVERY_S
+        while not self._stop.wait(delay):
+            try:
+                with self._replay_lock:
+                    _, failed = self._replay_round()
+            except Exception:  # the replayer must outlive anything one round meets
+                log.exception("spool replay round failed")
+                failed = True
+            delay = min(delay * 2, REPLAY_MAX_BACKOFF_S) if failed else REPLAY_EVERY_S
 
     def replay_spool(self) -> int:
-        """Write spooled batches back; returns the lines written. Failures stay for later."""
-        done = 0
-        for path in sorted(self.spool_dir.glob("*.lp")):
-            data = path.read_text()
-            try:
-                self._sync.write(
-                    bucket=self.bucket, org=self.org, record=data, write_precision=WritePrecision.US
-                )
-            except Exception as exc:
-                log.debug("spool replay deferred: %s", exc)
-                break
-            path.unlink()
-            done += data.count("\n") + 1
-            log.info("replayed %s from the spool", path.name)
+        """Write spooled files back, oldest first; returns the lines written. A file refused for
+        good is quarantined; transient failures leave the file for a later round."""
+        if self.read_only:
+            return 0
+        with self._replay_lock:
+            done, _ = self._replay_round()
         return done
+
+    def _replay_round(self) -> tuple[int, bool]:
+        """(lines written, whether a transient failure left files behind)."""
+        done, failed, unanswered = 0, False, False
+        for path in sorted(self.spool_dir.glob("*.lp")):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                self._quarantine(path, f"unreadable: {exc}")
+                continue
+            problem = _not_line_protocol(data)
+            if problem:
+                self._quarantine(path, problem)
+                continue
+            if unanswered:
+                continue  # the files after it are still checked, not sent
+            try:
+                self._post(data)
+            except _REQUEST_ERRORS as exc:
+                kind, detail, _ = _classify(exc)
+                if kind == "permanent":
+                    self._quarantine(path, f"refused by {self.url}: {detail}")
+                    continue
+                failed = True
+                log.info("replay of %s deferred: %s", path.name, detail)
+                # An answer about this file (5xx, 429): the next one may go through. No answer,
+                # or one about every request (a token): later files would only wait the same.
+                unanswered = kind != "transient"
+                continue
+            path.unlink(missing_ok=True)
+            _fsync_dir(self.spool_dir)
+            n = sum(1 for line in data.split(b"\n") if line.strip())
+            done += n
+            log.info("replayed %s (%d lines) from the spool", path.name, n)
+        return done, failed
+
+    def _quarantine(self, path: Path, reason: str) -> None:
+        """Move a spool file that can never be replayed out of the way, with its reason."""
+        try:
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            note = f"{reason}\nquarantined {datetime.now(UTC).isoformat()} from {path}\n"
+            _atomic_write(self.quarantine_dir / f"{path.name}.reason", note.encode())
+            os.replace(path, self.quarantine_dir / path.name)
+            _fsync_dir(self.quarantine_dir)
+            _fsync_dir(self.spool_dir)
+        except OSError as exc:
+            log.error("cannot quarantine %s (%s): %s", path, reason, exc)
+            return
+        self.quarantined_files += 1
+        log.error(
+            "spool file %s cannot be replayed (%s): moved to %s",
+            path.name,
+            reason,
+            self.quarantine_dir,
+        )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -189,8 +393,6 @@ class Influx2Store(InfluxQLQueries):
         self._dbrp_checked = True
 
     def _query(self, q: str) -> list[Series]:
-        import urllib3
-
         self._ensure_dbrp()
         token = settings().influx_token
         headers = {"Authorization": f"Token {token.get_secret_value()}"} if token else {}
@@ -210,6 +412,8 @@ class Influx2Store(InfluxQLQueries):
 
     def close(self) -> None:
         self._stop.set()
-        self.write_api.close()  # flushes what is batched (flush() would not)
-        self.replay_spool()
+        if self._replayer is not None:
+            self._replayer.join()
+            self.replay_spool()
+            self._sync.close()
         self.client.close()

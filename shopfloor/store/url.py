@@ -29,7 +29,13 @@ def parse_store_url(text: str) -> tuple[str, str]:
     return parts.scheme, text
 
 
-def open_store(text: str, spool_dir: str | Path = "data/influx-spool") -> Store:
+def open_store(
+    text: str, spool_dir: str | Path = "data/influx-spool", read_only: bool = False
+) -> Store:
+    """The store at URL `text`. read_only=True is for readers (the dashboard, `shopfloor kpi`):
+    an InfluxDB 2.x store then starts no WriteApi and no spool replay, makes no spool folder,
+    and refuses write(). SQLite and InfluxDB 1.x take no such flag and open as for writing
+    (SQLite's constructor creates the schema and may build the rollup once)."""
     scheme, rest = parse_store_url(text)
     if scheme == "sqlite":
         from shopfloor.store.sqlite import SqliteStore
@@ -38,7 +44,7 @@ def open_store(text: str, spool_dir: str | Path = "data/influx-spool") -> Store:
     if scheme in ("influxdb", "influxdbs"):
         from shopfloor.store.influx2 import Influx2Store
 
-        return Influx2Store(text, spool_dir=spool_dir)
+        return Influx2Store(text, spool_dir=spool_dir, read_only=read_only)
     # parse_store_url admits SCHEMES only: what is left is influxdb1.
     from shopfloor.store.influx1 import Influx1Store
 
