@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         backfill_s = parse_duration(args.backfill)
         cfg = load_config(args.config)
-        store = open_store(args.store)
+        store = open_store(args.store, read_only=True)
         now_ms = clock.now_ms()
         try:
             start = continue_args(cfg, store, now_ms - int(backfill_s * 1000), now_ms)

@@ -112,7 +112,7 @@ def cmd_dash(args: argparse.Namespace) -> int:
     auth = credentials(args)
     cfg = load_or_exit(args.config) if args.config else None
     try:
-        store = open_store(args.store)
+        store = open_store(args.store, read_only=True)
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
     commands = None

@@ -47,7 +47,7 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     if t1 <= t0:
         raise UserError("--to must be after --from")
     try:
-        store = open_store(args.store)
+        store = open_store(args.store, read_only=True)
         report = report_from_store(store, t0, t1, cfg)
         store.close()
     except (ValueError, StoreError) as exc:
