@@ -322,3 +322,41 @@ def test_a_read_only_store_starts_no_writer_and_makes_no_spool(tmp_path, monkeyp
         assert not (tmp_path / "data").exists(), run.stderr
     finally:
         vm.stop()
+
+
+def test_a_5xx_is_transient_the_file_waits_and_the_next_ones_are_tried(tmp_path):
+    """VictoriaMetrics cannot be made to answer 5xx on demand: a stub that answers 503 to
+    every write and counts the requests."""
+    import http.server
+
+    hits: list[str] = []
+
+    class Busy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            hits.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            self.wfile.write(b"busy")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"influxdb://127.0.0.1:{server.server_address[1]}/shopfloor?org=acme"
+    spool = tmp_path / "spool"
+    store = Influx2Store(url, spool_dir=spool, retry_ms=50, max_retry_time_ms=400)
+    try:
+        store.write(energy("m1", range(1, 4)))  # retried, then spooled: durable, so it returns
+        assert len(hits) >= 2 and store.spooled_lines == 4
+        files = spool_files(spool)
+        hits.clear()
+        assert store.replay_spool() == 0
+        assert len(hits) == len(files)  # every file was tried: a 503 is about one request
+        assert spool_files(spool) == files  # and each waits for a later round
+        assert not (tmp_path / "spool-quarantine").exists()
+    finally:
+        store.close()
+        server.shutdown()
