@@ -206,6 +206,42 @@ def test_the_dashboard_requires_credentials_and_its_healthcheck_says_so(tmp_path
             proc.wait(20)
 
 
+def test_the_collectors_healthcheck_is_its_health_endpoint(tmp_path):
+    """Both collectors' healthcheck, run against a real `shopfloor collect`: unhealthy before
+    its subscription is confirmed (no broker yet), healthy once it is."""
+    services = compose()["services"]
+    checks = {
+        services[name]["healthcheck"]["test"][3] for name in ("collector", "reconcile-collector")
+    }
+    assert len(checks) == 1 and "/health" in next(iter(checks))
+    code_for = next(iter(checks)).replace
+
+    def healthy(port: int) -> bool:
+        code = code_for(":9108/", f":{port}/")
+        return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+    metrics = free_port()
+    broker_port = free_port()
+    proc = subprocess.Popen(
+        cli("collect", "--broker", f"mqtt://127.0.0.1:{broker_port}", "--store",
+            f"sqlite:///{tmp_path / 's.db'}", "--metrics-port", str(metrics), "--client-id", "hc"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: listening(metrics), 60, "the collector's metrics port")
+        assert not healthy(metrics)  # no broker: not subscribed
+        from shopfloor.broker import Broker
+
+        broker = Broker(broker_port).start()
+        try:
+            wait_for(lambda: healthy(metrics), 60, "healthy once subscribed")
+        finally:
+            broker.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def listening(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
