@@ -17,6 +17,15 @@ paho pitfalls handled here (docs/architecture.md, MQTT pitfalls): publish() on a
 connection returns MQTT_ERR_NO_CONN although paho has queued a QoS 1 message (so that is
 success for QoS 1 and a retry for QoS 0); every return code is checked; the window bounds
 paho's memory at QoS 0.
+
+A broker acknowledgement is not the end (issue 14: a killed broker loses what it acknowledged
+but had not yet delivered): with an `outbox` (simulator/outbox.py, on by default) every
+sequenced message handed to paho is also kept until the collector's watermark covers it (the
+sink subscribes to `watermark_filter`). After a reconnect, once any watermark has been seen,
+the sink drops what paho still held for the old connection and sends, in order and before
+anything newer, the births and then everything the outbox holds; the collector drops by
+(machine, seq) what it already has. With no watermark ever seen (no collector) a reconnect
+resends only what paho held, as before, and the outbox merely keeps the newest messages.
 """
 
 from __future__ import annotations
@@ -33,13 +42,21 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from pydantic import ValidationError
 
 from shopfloor.commands import is_reply
+from shopfloor.contract import WATERMARK_CHANNEL, WatermarkPayload
 from shopfloor.mqtt_url import BrokerUrl, make_client
+from simulator.outbox import DEFAULT_BOUND, Entry, Outbox
 from simulator.wills import WillKeepers
 
 log = logging.getLogger("shopfloor.sim.mqtt")
 OFFLINE = orjson.dumps({"online": False})
+# After a stop request (SIGINT/SIGTERM): how long close() delivers the backlog, then how
+# long it gives what is left once the messages never handed to the client are skipped.
+STOP_BUDGET_S = 1.5
+WATERMARK_SUFFIX = "/" + WATERMARK_CHANNEL
+CONFIRM_S = 3.0  # at close, how long to wait for the collector's watermark to cover the outbox
 
 
 class MqttSink:
@@ -57,7 +74,12 @@ class MqttSink:
         on_command: Callable[[str, bytes], None] | None = None,
         ca_file: str | None = None,
         own_loop: bool = False,
+        outbox: int = DEFAULT_BOUND,
+        watermark_filter: str | None = None,
     ):
+        """`outbox`: messages kept until the collector's watermark covers them (0: none kept,
+        as before); `watermark_filter`: the subscription that brings the watermarks
+        (shopfloor.contract.watermark_filter)."""
         if qos not in (0, 1):
             raise ValueError(f"qos must be 0 or 1, got {qos}")
         if queue_size < 1:
@@ -75,7 +97,20 @@ class MqttSink:
         # counts what it hands to paho, the network thread what paho confirms.
         self.sent = 0
         self.published = 0
-        self._q: deque[tuple[str, bytes, bool]] = deque()
+        self._q: deque[tuple[str, bytes, bool, int | None]] = deque()
+        # Kept until the collector's watermark covers it; paho's own queue holds only what the
+        # window lets through, so after a reconnect the outbox can send it all again in order.
+        self.outbox = Outbox(outbox) if outbox > 0 else None
+        self.watermark_filter = watermark_filter
+        self._marks_in: deque[tuple[str, int]] = deque()  # network thread -> simulation thread
+        self._keys: dict[str, str] = {}  # topic -> its machine prefix
+        self._resend: deque[tuple[str, bytes, bool, Entry | None]] = deque()
+        self.resent = 0
+        # Set by the network thread: a watermark arrived (a collector says what it has).
+        self._watermark_seen = False
+        self._resend_outbox = False  # decided at each reconnect, with the clearing of paho's queue
+        self._discarded = 0  # handed to paho, then dropped from its queue by a reconnect
+        self._last_outbox_log = 0.0
         self._births: dict[str, bytes] = {}
         self._progress = threading.Condition()
         self._waiting = False
@@ -95,6 +130,8 @@ class MqttSink:
 
         self.client = make_client(url, client_id, ca_file)
         self.client.max_inflight_messages_set(min(100, window))
+        # paho's queue is cleared at a reconnect only when the outbox surely holds all of it.
+        self._clear_on_reconnect = self.outbox is not None and self.outbox.bound >= window
         self.client.max_queued_messages_set(0)  # bounded by our own queue and window instead
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
@@ -123,7 +160,7 @@ class MqttSink:
         data = orjson.dumps(payload)
         if retain and topic.endswith("/status"):
             self._births[topic] = data
-        self._q.append((topic, data, retain))
+        self._q.append((topic, data, retain, payload.get("seq")))
         self.count += 1
         if len(self._q) >= self.burst:
             self.pump()
@@ -175,7 +212,7 @@ class MqttSink:
             rc = client.loop_misc()
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             self._connected = False
-            if not self._closing or self._q or self.sent > self.published:
+            if not self._closing or self._q or self._resend or self._in_flight() > 0:
                 self._connect()
 
     def pump(self) -> None:
@@ -185,12 +222,26 @@ class MqttSink:
         self._signaled = False
         if self.own_loop:
             self.service(0.0)
+        if self._marks_in:
+            self._apply_marks()
         q = self._q
+        resend = self._resend
         if self._rebirth and self._connected:
-            # After a reconnect, say again that every machine is online.
+            # After a reconnect, say again that every machine is online, then send again all
+            # the collector may lack, in order, before anything newer.
             self._rebirth = False
-            q.extendleft((t, d, True) for t, d in reversed(list(self._births.items())))
-        if not (q and self._connected and self.sent - self.published < self.window):
+            resend.clear()
+            resend.extend((t, d, True, None) for t, d in self._births.items())
+            if self.outbox is not None and self._resend_outbox and len(self.outbox):
+                held = self.outbox.pending()
+                resend.extend((e.topic, e.data, e.retain, e) for e in held)
+                log.info(
+                    "sending again the %d messages the collector has not confirmed stored",
+                    len(held),
+                )
+        if resend and self._connected and self._in_flight() < self.window:
+            self._send_again()
+        if resend or not (q and self._connected and self._in_flight() < self.window):
             return
         # paho wakes its network thread with a socket-pair write on every publish(); for a
         # burst, one wake at the end does (measured: a third of the publish cost at QoS 0).
@@ -198,15 +249,22 @@ class MqttSink:
         client = self.client
         wake = client._sockpairW
         client._sockpairW = None
+        outbox = self.outbox
         try:
-            while q and self._connected and self.sent - self.published < self.window:
-                topic, data, retain = q[0]
+            while q and self._connected and self._in_flight() < self.window:
+                topic, data, retain, seq = q[0]
                 self.sent += 1
                 rc = client.publish(topic, data, self.qos, retain).rc
                 if rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
                     rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos > 0
                 ):
                     q.popleft()  # NO_CONN at QoS 1: paho queued it and sends it after reconnecting
+                    if outbox is not None and seq is not None:
+                        key = self._keys.get(topic)
+                        if key is None:
+                            key = self._keys[topic] = topic.rpartition("/")[0]
+                        if outbox.add(key, seq, topic, data, retain):
+                            self._outbox_full()
                     continue
                 self.sent -= 1
                 if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
@@ -219,6 +277,80 @@ class MqttSink:
             if wake is not None:
                 with contextlib.suppress(BlockingIOError, OSError):
                     wake.send(b"0")
+
+    def _send_again(self) -> None:
+        """Hand the resend list to paho (births, then the outbox), in order, within the
+        window; entries the watermark covered meanwhile are skipped."""
+        resend = self._resend
+        client = self.client
+        while resend and self._connected and self._in_flight() < self.window:
+            topic, data, retain, entry = resend[0]
+            if entry is not None and not entry.alive:
+                resend.popleft()
+                continue
+            self.sent += 1
+            rc = client.publish(topic, data, self.qos, retain).rc
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+                rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self.qos > 0
+            ):
+                resend.popleft()
+                if entry is not None:
+                    self.resent += 1
+                continue
+            self.sent -= 1
+            if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                self._connected = False
+            else:
+                log.error("publish to %s failed: %s; will retry", topic, mqtt.error_string(rc))
+            return
+
+    def _apply_marks(self) -> None:
+        """Watermarks that arrived (network thread) applied to the outbox (simulation thread)."""
+        outbox = self.outbox
+        marks = self._marks_in
+        while marks:
+            key, seq = marks.popleft()
+            if outbox is not None:
+                outbox.covered(key, seq)
+
+    def _outbox_full(self) -> None:
+        now = time.monotonic()
+        if now - self._last_outbox_log > 10:
+            self._last_outbox_log = now
+            assert self.outbox is not None
+            log.warning(
+                "outbox full (%d): the oldest published messages are no longer kept for a "
+                "resend after a broker crash; %d so far%s",
+                self.outbox.bound,
+                self.outbox.dropped,
+                "" if self.outbox.watermark_seen else " (no collector watermark seen yet)",
+            )
+
+    def _in_flight(self) -> int:
+        return self.sent - self.published - self._discarded
+
+    _stopping = False  # set by stop_waiting()
+
+    def stop_waiting(self) -> None:
+        """A stop request, from the run's signal handler (simulation thread): a full queue no
+        longer waits for room, and close() delivers within STOP_BUDGET_S instead of until the
+        backlog is gone (a backfill may be far ahead of the broker)."""
+        self._stopping = True
+
+    def _skip_unsent(self) -> int:
+        """Drop the queued sequenced messages never handed to the client, keeping the statuses
+        (the offline ones last): each machine's stream then ends at a contiguous seq, which a
+        restart resumes from (simulator.resume). Returns how many were skipped."""
+        kept = deque(m for m in self._q if m[0].endswith("/status"))
+        skipped = len(self._q) - len(kept)
+        self._q = kept
+        if skipped:
+            log.warning(
+                "stopping: %d messages not yet handed to the broker are skipped; each machine "
+                "ends at its last message sent",
+                skipped,
+            )
+        return skipped
 
     def _full(self) -> None:
         if not self.block_when_full or self._closing:
@@ -237,7 +369,7 @@ class MqttSink:
         # Backpressure: a --fast run waits for the broker instead of dropping, until there is
         # room for a window's worth again (not one slot: that would wake it per message).
         low_water = max(0, self.queue_size - self.window)
-        while len(self._q) > low_water:
+        while len(self._q) > low_water and not self._stopping:
             self._wait_progress(0.5)
             self.pump()
 
@@ -252,19 +384,30 @@ class MqttSink:
 
     def close(self, stall_s: float = 10.0) -> None:
         """Deliver what is queued and in flight, giving up only after `stall_s` without
-        progress (a broker that is gone), then disconnect cleanly."""
+        progress (a broker that is gone), then disconnect cleanly. After stop_waiting(): the
+        backlog gets STOP_BUDGET_S, then what was never handed over is skipped and the rest
+        (statuses, what is in flight) gets STOP_BUDGET_S more."""
         self._closing = True
         last, since = self.published, time.monotonic()
-        while (self._q or self.sent > self.published) and time.monotonic() - since < stall_s:
+        budget, skipped = since + STOP_BUDGET_S, -1
+        while (
+            self._q or self._resend or self._in_flight() > 0
+        ) and time.monotonic() - since < stall_s:
+            if self._stopping and time.monotonic() > budget:
+                if skipped >= 0:
+                    break  # what is left is reported below
+                skipped = self._skip_unsent()
+                budget = time.monotonic() + STOP_BUDGET_S
             self.pump()
             self._wait_progress(0.05)
             if self.published != last:
                 last, since = self.published, time.monotonic()
-        left = len(self._q) + max(0, self.sent - self.published)
+        left = len(self._q) + len(self._resend) + max(0, self._in_flight())
         if left:
             log.error(
                 "%d messages not delivered: broker %s unreachable at shutdown", left, self.url
             )
+        unconfirmed = self._confirm(CONFIRM_S) if not left else 0
         self.wills.close()
         self.client.disconnect()
         if self.own_loop:
@@ -278,14 +421,39 @@ class MqttSink:
             self.dropped,
             left,
         )
+        if self.outbox is not None:
+            log.info(
+                "outbox: %d sent again after reconnects, %d dropped by its bound (%d), %d not "
+                "confirmed stored by a collector at exit",
+                self.resent,
+                self.outbox.dropped,
+                self.outbox.bound,
+                unconfirmed,
+            )
+
+    def _confirm(self, wait_s: float) -> int:
+        """At close: give the collector up to `wait_s` to confirm the outbox stored (only if a
+        watermark was ever seen). Returns what stays unconfirmed."""
+        outbox = self.outbox
+        if outbox is None:
+            return 0
+        deadline = time.monotonic() + wait_s
+        while len(outbox) and outbox.watermark_seen and time.monotonic() < deadline:
+            self._wait_progress(0.05)
+            self._apply_marks()
+        self._apply_marks()
+        return len(outbox)
 
     def stats(self) -> dict[str, int]:
         return {
             "accepted": self.count,
             "published": self.published,
             "queued": len(self._q),
-            "in_flight": self.sent - self.published,
+            "in_flight": self._in_flight(),
             "dropped": self.dropped,
+            "outbox": len(self.outbox) if self.outbox is not None else 0,
+            "outbox_dropped": self.outbox.dropped if self.outbox is not None else 0,
+            "resent": self.resent,
         }
 
     # -- paho callbacks (network thread) -------------------------------------------------------
@@ -294,9 +462,7 @@ class MqttSink:
         # Wake a waiting simulation only once half the window is free: waking it for every
         # acknowledgement ping-pongs the GIL between threads per message (measured: half
         # the QoS 0 throughput).
-        if self._waiting and (
-            force or self._closing or self.sent - self.published <= self.window // 2
-        ):
+        if self._waiting and (force or self._closing or self._in_flight() <= self.window // 2):
             with self._progress:
                 self._progress.notify_all()
 
@@ -308,19 +474,33 @@ class MqttSink:
             return
         for topic in self.command_topics:
             client.subscribe(topic, qos=1)
+        if self.watermark_filter is not None:
+            client.subscribe(self.watermark_filter, qos=1)
         if self._ever_connected:
+            # Without any watermark (no collector to say what it has) paho's own resend of
+            # what it held stays, as before: sending the whole outbox again would only repeat.
+            self._resend_outbox = self._clear_on_reconnect and self._watermark_seen
             self._rebirth = True
+            if self._resend_outbox:
+                # paho would now send again what it held for the old connection, ahead of the
+                # older messages the broker may have lost: the outbox holds all of it and
+                # sends it again in order instead (called before paho's own resend).
+                with client._out_message_mutex:
+                    self._discarded += len(client._out_messages)
+                    client._out_messages.clear()
+                    client._inflight_messages = 0
             log.info(
-                "reconnected to %s; %d messages queued",
+                "reconnected to %s; %d messages queued, %d kept until the collector confirms them",
                 self.url,
-                len(self._q) + self.sent - self.published,
+                len(self._q) + max(0, self._in_flight()),
+                len(self.outbox) if self.outbox is not None else 0,
             )
         else:
             log.info("connected to %s", self.url)
         self._ever_connected = True
         self._connected = True
         self._notify(force=True)
-        if self._q and self.waker is not None:
+        if (self._q or self._rebirth) and self.waker is not None:
             self.waker()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
@@ -347,14 +527,24 @@ class MqttSink:
         self.published += 1
         self._notify()
         if (
-            self._q
+            (self._q or self._resend)
             and not self._signaled
             and self.waker is not None
-            and self.sent - self.published <= self.window // 2
+            and self._in_flight() <= self.window // 2
         ):
             self._signaled = True
             self.waker()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if self.on_command is not None and not is_reply(msg.topic):
-            self.on_command(msg.topic, bytes(msg.payload))
+        topic = msg.topic
+        if topic.endswith(WATERMARK_SUFFIX):
+            try:
+                mark = WatermarkPayload.model_validate_json(msg.payload)
+            except ValidationError:
+                log.debug("ignoring a malformed watermark on %s", topic)
+                return
+            self._marks_in.append((topic[: -len(WATERMARK_SUFFIX)], mark.seq))
+            self._watermark_seen = True
+            return
+        if self.on_command is not None and not is_reply(topic):
+            self.on_command(topic, bytes(msg.payload))

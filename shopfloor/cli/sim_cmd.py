@@ -44,6 +44,16 @@ def _count(text: str) -> int:
     return v
 
 
+def _count0(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
 def _duration(text: str) -> float:
     try:
         return parse_duration(text)
@@ -96,6 +106,15 @@ def register(sub: Any) -> None:
         "--fast waits and a live run drops the oldest (counted and logged)",
     )
     mq.add_argument(
+        "--outbox",
+        type=_count0,
+        default=200_000,
+        metavar="N",
+        help="published messages kept in memory until the collector's watermark says they are "
+        "stored, and sent again after a reconnect, so a broker crash loses nothing (default "
+        "200000; beyond it the oldest are no longer kept, counted and logged; 0: none kept)",
+    )
+    mq.add_argument(
         "--client-id", help="MQTT client id (default shopfloor-sim-<enterprise>-<site>)"
     )
     p.set_defaults(func=cmd_sim)
@@ -123,6 +142,7 @@ def _stop(signum: int, frame: object) -> None:
 
 def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake: Any) -> Any:
     from shopfloor.commands import command_filters
+    from shopfloor.contract import watermark_filter
     from shopfloor.mqtt_url import parse_broker_url
     from simulator.mqtt_sink import MqttSink
 
@@ -150,6 +170,8 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
         on_command=on_command,
         ca_file=args.ca_file,
         own_loop=bool(args.fast),  # a pure backfill never sleeps: it drives the socket itself
+        outbox=args.outbox,
+        watermark_filter=watermark_filter(ent, site),
     )
 
 
