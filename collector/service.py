@@ -48,6 +48,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from collector import watermark
 from collector.deadletter import DeadLetter
 from collector.legacy import PowerStates
 from collector.metrics import Metrics
@@ -549,6 +550,8 @@ class Collector:
                 self._last_progress = time.monotonic()
                 self.metrics.buffered.set(self._held())
                 self._cond.notify_all()
+            # Stored and acknowledged: tell the publishers (collector/watermark.py).
+            watermark.after_write(self, batch, self._conn)
             self._take_waiting()
             self._resume()
             now = time.monotonic()
