@@ -13,7 +13,7 @@ from collections.abc import Callable
 from time import monotonic
 
 import simpy
-from simpy.core import EmptySchedule, Infinity
+from simpy.core import EmptySchedule, Infinity, StopSimulation
 
 
 class PacedEnvironment(simpy.Environment):
@@ -30,6 +30,15 @@ class PacedEnvironment(simpy.Environment):
         # Called in the simulation thread whenever it wakes while waiting for the wall clock:
         # I/O that must not wait for the next event (a publish backlog).
         self.on_idle: Callable[[], None] | None = None
+        # Set by stop() (a signal handler): run() returns before the next event, whether the
+        # run is backfilling or sleeping until the wall clock reaches its next event.
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Ask the run to end at the next event boundary; safe from a signal handler (it only
+        sets a flag and wakes a sleeping run, no exception inside the model or a sink)."""
+        self.stopping = True
+        self.wake.set()
 
     def set_speed(self, speed: float | None) -> None:
         """None: as fast as possible. Takes effect from now, without a jump."""
@@ -44,6 +53,8 @@ class PacedEnvironment(simpy.Environment):
         return self._sim_ref + (monotonic() - self._wall_ref) * self.speed
 
     def step(self) -> None:
+        if self.stopping:
+            raise StopSimulation(None)
         if self.wake.is_set():
             self._woken(
                 self.now
@@ -62,6 +73,8 @@ class PacedEnvironment(simpy.Environment):
                 if self.on_idle is not None:
                     self.on_idle()  # flush before sleeping: nothing waits for the next event
                 if self.wake.wait(delay):
+                    if self.stopping:
+                        raise StopSimulation(None)
                     self._woken(min(evt_time, max(self.now, self.wall_now_sim())))
         super().step()
 

@@ -6,8 +6,9 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import simpy
@@ -44,6 +45,37 @@ def go_live(
     env.set_speed(speed)
 
 
+def _stop_handlers(
+    env: PacedEnvironment, sink: Sink
+) -> dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None]:
+    """SIGINT and SIGTERM ask the run to stop (PacedEnvironment.stop) instead of raising
+    KeyboardInterrupt wherever the simulation thread happens to be: inside a publish, an
+    exception would leave the sink's counts off by one and its close() waiting for an
+    acknowledgement that never comes. A sink blocked waiting for queue space (a backfill
+    ahead of its broker) is told to stop waiting, and its close() delivers within a short
+    budget. An ignored SIGINT (a background job) stays ignored. Returns the handlers to
+    restore; none are installed outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    sinks = getattr(sink, "sinks", (sink,))
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        env.stop()
+        for s in sinks:
+            stop_waiting = getattr(s, "stop_waiting", None)
+            if stop_waiting is not None:
+                stop_waiting()
+
+    before: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
+    for sig in _STOP_SIGNALS:
+        current = signal.getsignal(sig)
+        if current is signal.SIG_IGN:
+            continue
+        before[sig] = signal.SIG_DFL if current is None else current  # None: set outside Python
+        signal.signal(sig, on_signal)
+    return before
+
+
 def run(
     cfg: PlantConfig,
     sink: Sink,
@@ -58,37 +90,39 @@ def run(
     resume: dict[str, Resume] | None = None,
 ) -> RunResult:
     """speed None: as fast as possible. then_live: fast up to now, then at `speed` (default 1).
-    inbox/wake: commands from another thread (the MQTT sink), applied in sim time."""
+    inbox/wake: commands from another thread (the MQTT sink), applied in sim time.
+    SIGINT or SIGTERM ends the run cleanly at any moment: books closed, final messages sent
+    (within a short budget if the broker lags), `interrupted` set."""
     env = PacedEnvironment(None if then_live else speed, wake)
-    # A stop signal during set-up waits until the run can close its books and report.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    # From here a stop signal only sets a flag: one during set-up ends the run at its start.
+    before = _stop_handlers(env, sink)
     try:
         plant = Plant(env, cfg, sink, start_ms, seed=seed, resume=resume)
-    except BaseException:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        raise
-    if inbox is not None:
-        env.on_wake = Commander(plant, inbox).drain
-        env.pending = lambda: not inbox.empty()
-    pump = getattr(sink, "pump", None)
-    if pump is not None:
-        # A live run sleeps between events; a publish backlog is handed over meanwhile.
-        env.on_idle = pump
-        sink.waker = env.wake.set  # type: ignore[attr-defined]
-    if then_live:
-        env.process(go_live(env, start_ms, speed or 1.0))
-    t0 = time.perf_counter()
-    interrupted = False
-    try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-        if duration_s is None:
-            env.run()
-        else:
-            env.run(until=duration_s)
-    except KeyboardInterrupt:
-        interrupted = True
-    plant.close()
-    sink.close()
-    wall = time.perf_counter() - t0
+        if inbox is not None:
+            env.on_wake = Commander(plant, inbox).drain
+            env.pending = lambda: not inbox.empty()
+        pump = getattr(sink, "pump", None)
+        if pump is not None:
+            # A live run sleeps between events; a publish backlog is handed over meanwhile.
+            env.on_idle = pump
+            sink.waker = env.wake.set  # type: ignore[attr-defined]
+        if then_live:
+            env.process(go_live(env, start_ms, speed or 1.0))
+        t0 = time.perf_counter()
+        interrupted = False
+        try:
+            if duration_s is None:
+                env.run()
+            else:
+                env.run(until=duration_s)
+        except KeyboardInterrupt:  # raised by a caller's own handler of another signal
+            interrupted = True
+        interrupted = interrupted or env.stopping
+        plant.close()
+        sink.close()
+        wall = time.perf_counter() - t0
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     events = next(env._eid)  # SimPy's counter of scheduled events
     return RunResult(plant.report(), env.now, wall, events, interrupted)
