@@ -109,6 +109,9 @@ def cmd_dash(args: argparse.Namespace) -> int:
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.store import StoreError, open_store
 
+    # SIGTERM from the start (SIGINT is a KeyboardInterrupt already, unless a background job
+    # ignores it): a supervisor (shopfloor demo, docker) may stop it while it is still loading.
+    signal.signal(signal.SIGTERM, _stop)
     auth = credentials(args)
     cfg = load_or_exit(args.config) if args.config else None
     try:
@@ -144,7 +147,6 @@ def cmd_dash(args: argparse.Namespace) -> int:
         server = waitress.create_server(app.server, host=args.host, port=args.port, threads=THREADS)
     except OSError as exc:
         raise UserError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
-    signal.signal(signal.SIGTERM, _stop)
     if auth is None:
         log.warning("serving without credentials (--no-auth): anyone on this machine may use it")
     host = f"[{args.host}]" if ":" in args.host else args.host  # an IPv6 address
