@@ -32,6 +32,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +58,20 @@ def shopfloor_cmd(*args: str) -> list[str]:
 
 
 COLLECTOR_ID = "shopfloor-demo-collector"
+# The simulator's publish queue: the backfill runs at most this far ahead of what the broker
+# took (about half a second of it), so a stop delivers everything queued within the
+# simulator's stop budget instead of skipping a backlog (the default 100,000 would hold a
+# whole shift of the demo plant).
+SIM_QUEUE = 5000
+# Stop: the whole stop stays under 10 s (what `docker stop` and most process managers give)
+# with room to spare; each service has its own bound within it, and only a service that
+# overruns it is killed.
+STOP_TOTAL_S = 9.0
+# The simulator's: its sink's stop budget twice (simulator.mqtt_sink.STOP_BUDGET_S, when the
+# broker lags) and its wait for the collector's watermark (CONFIRM_S); typically under 1 s.
+SIM_STOP_S = 6.0
+COLLECTOR_STOP_S = 2.0
+DASHBOARD_STOP_S = 1.5
 DASH_USER = "shopfloor"
 PASSWORD_FILE = "dashboard-password"
 
@@ -140,6 +156,33 @@ class Stack:
     store: SqliteStore | None = None  # the supervisor's own reads
     broker: Broker | None = None
     password: str = ""  # the dashboard's, for DASH_USER (set by start)
+    killed: list[str] = field(default_factory=list)  # services stop() had to kill
+    _defer: int = 0
+    _pending: bool = False
+    _stopping: bool = False
+
+    def on_signal(self, signum: int, frame: object) -> None:
+        """The supervisor's SIGINT/SIGTERM handler: a KeyboardInterrupt that ends the demo, held
+        back while a service is being started (raised there, it would leave that service
+        running unrecorded) and ignored once stop() runs (a second Ctrl-C, or a SIGTERM after
+        it, must not break off the orderly stop and leave services behind)."""
+        if self._stopping:
+            return
+        if self._defer:
+            self._pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def _deferred(self) -> Iterator[None]:
+        self._defer += 1
+        try:
+            yield
+        finally:
+            self._defer -= 1
+        if not self._defer and self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
 
     @property
     def db(self) -> Path:
@@ -150,14 +193,17 @@ class Stack:
         return f"http://{self.host}:{self.port}/"
 
     def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
-        log_file = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
-        self.procs[name] = subprocess.Popen(
-            shopfloor_cmd(*args),
-            stdout=log_file,
-            stderr=log_file,
-            start_new_session=True,
-            env=None if env is None else {**os.environ, **env},
-        )
+        # Its own session: a Ctrl-C in the terminal reaches only the supervisor, which stops
+        # the services in order. Stopped with SIGTERM (stop()), never SIGINT: a demo started in
+        # the background by a script has SIGINT ignored, and so would every service it starts.
+        with self._deferred(), open(self.data_dir / f"{name}.log", "ab") as log_file:
+            self.procs[name] = subprocess.Popen(
+                shopfloor_cmd(*args),
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+                env=None if env is None else {**os.environ, **env},
+            )
 
     def start(self) -> int:
         """Everything up; returns the simulated start of the backfill (epoch ms)."""
@@ -169,12 +215,13 @@ class Stack:
         now_ms = clock.now_ms()
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
         resume = from_store(store, {st.id for _, st in self.cfg.stations()})
-        self.broker = Broker(
-            free_port(),
-            data_dir=self.data_dir / "broker",
-            kind=self.broker_kind,
-            log_path=self.data_dir / "broker.log",
-        ).start()
+        with self._deferred():
+            self.broker = Broker(
+                free_port(),
+                data_dir=self.data_dir / "broker",
+                kind=self.broker_kind,
+                log_path=self.data_dir / "broker.log",
+            ).start()
         url = self.broker.url
         store_url = f"sqlite:///{self.db}"
         self.metrics_port = free_port()
@@ -193,6 +240,7 @@ class Stack:
             env={"SHOPFLOOR_DASH_AUTH": f"{DASH_USER}:{self.password}"},
         )  # fmt: skip
         sim = ["sim", "--config", str(self.config), "--broker", url, "--speed", f"{self.speed:g}"]
+        sim += ["--queue-size", str(SIM_QUEUE)]
         start = datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()
         # An earlier run at --speed above 1 may have run ahead of the clock: no backfill then.
         sim += ["--start", start, "--then-live"] if start_ms < now_ms else ["--start", start]
@@ -268,29 +316,57 @@ class Stack:
                     return
                 time.sleep(0.5)
 
-    def stop(self) -> None:
-        def end(name: str, sig: int, timeout_s: float) -> None:
+    def stop(self) -> float:
+        """Every service down, in the order that loses nothing, each with SIGTERM (an ignored
+        SIGINT cannot hold one up), all within STOP_TOTAL_S; one that overruns its own bound
+        is killed and named in `killed` (the caller says so). Further stop signals are
+        ignored meanwhile. Returns how long it took."""
+        self._stopping = True
+        t0 = time.monotonic()
+        deadline = t0 + STOP_TOTAL_S
+
+        def end(name: str, timeout_s: float) -> None:
             proc = self.procs.get(name)
             if proc is None or proc.poll() is not None:
                 return
-            proc.send_signal(sig)
+            proc.send_signal(signal.SIGTERM)
+            t = time.monotonic()
+            timeout_s = max(0.1, min(timeout_s, deadline - t))
             try:
                 proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                log.warning("the %s did not stop in %g s: killed", name, timeout_s)
+                log.warning("the %s did not stop in %.1f s: killed", name, timeout_s)
+                self.killed.append(name)
                 proc.kill()
                 proc.wait()
+            else:
+                log.info(
+                    "the %s stopped in %.1f s (exit %d)",
+                    name,
+                    time.monotonic() - t,
+                    proc.returncode,
+                )
 
-        end("simulator", signal.SIGINT, 5)
-        # Let the collector store what the simulator delivered before it goes.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "collector" in self.procs:
+        # The simulator delivers what it queued (within its stop budget) and publishes its
+        # machines offline, last, on the connection that carried the rest.
+        end("simulator", SIM_STOP_S)
+        # Let the collector store what the simulator delivered before it goes, leaving it the
+        # time to drain and the dashboard its own.
+        wait_until = deadline - COLLECTOR_STOP_S - DASHBOARD_STOP_S
+        collector = self.procs.get("collector")
+        t = time.monotonic()
+        while collector is not None and collector.poll() is None:
             if self.stored_all_offline():
+                log.info("the store holds every machine offline after %.1f s", time.monotonic() - t)
                 break
-            time.sleep(0.1)
-        end("collector", signal.SIGTERM, 3)
-        end("dashboard", signal.SIGINT, 2)
+            if time.monotonic() > wait_until:
+                log.warning("the store does not hold every machine offline yet: stopping anyway")
+                break
+            time.sleep(0.05)
+        end("collector", COLLECTOR_STOP_S)
+        end("dashboard", DASHBOARD_STOP_S)
         if self.broker is not None:
             self.broker.close()
         if self.store is not None:
             self.store.close()
+        return time.monotonic() - t0

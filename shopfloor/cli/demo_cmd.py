@@ -46,10 +46,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.broker import free_port
     from shopfloor.cli.config_cmd import load_or_exit
@@ -63,7 +59,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     stack = Stack(
         Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed, args.broker_kind
     )
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM (docker, process managers) stops like Ctrl-C; an ignored SIGINT (a demo started
+    # in the background by a script) stays ignored, and SIGTERM alone is enough.
+    signal.signal(signal.SIGTERM, stack.on_signal)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, stack.on_signal)
     try:
         try:
             start_ms = stack.start()
@@ -98,6 +98,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("stopping: simulator, collector, dashboard, broker ...", flush=True)
     finally:
-        stack.stop()
-    print("stopped; nothing acknowledged was lost", flush=True)
+        took = stack.stop()
+        if stack.killed:
+            print(
+                f"stopped in {took:.1f} s; killed after their stop timeout: "
+                f"{', '.join(stack.killed)} (see their logs in {stack.data_dir})",
+                flush=True,
+            )
+    if not stack.killed:
+        print(f"stopped in {took:.1f} s; nothing acknowledged was lost", flush=True)
     return 0
