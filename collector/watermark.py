@@ -14,12 +14,15 @@ acknowledged is lost when the broker crashes"):
   `shopfloor/v1/<enterprise>/<site>/<area>/<line>/<machine>/stored` as
   `{"seq": <highest contiguous seq stored>, "run": <this collector process>}`
   (shopfloor.contract.WatermarkPayload), when it moved, at most every `interval_s` per machine,
-  and all of them again after every reconnect (a crashed broker may have lost the retained
-  copies). The simulator keeps what it published until a watermark covers it
-  (simulator/outbox.py) and sends again what lies above it after a reconnect.
+  and all of them again once the broker has confirmed the subscription after every
+  (re)connect: a crashed broker may have lost the retained copies, and a simulator that
+  reconnected waits for a watermark, which then also says that the collector is subscribed
+  again, before it sends its outbox again (simulator/mqtt_sink.py). The simulator keeps what
+  it published until a watermark covers it (simulator/outbox.py).
 - Where a machine starts: the store's max_seq when the writer first runs (before this
   collector has stored anything, the same assumption SeqTracker makes: what the store holds is
-  taken as contiguous); a machine the store does not know starts at its first stored seq.
+  taken as contiguous), published at the first connection for every machine the store knows;
+  a machine the store does not know starts at its first stored seq.
 - A hole that `max_above` later seqs have been stored above is given up (the publisher no
   longer has it: its outbox dropped it, or it never sent it): logged, and the watermark moves
   past it, so one lost message cannot hold a machine's watermark, and the publisher's outbox,
@@ -34,7 +37,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,18 +68,26 @@ class Watermarks:
         client: Any,
         known: dict[str, int] | None = None,
         *,
+        topics: dict[str, str] | None = None,
+        ready: Callable[[], bool] | None = None,
         run: str | None = None,
         interval_s: float = INTERVAL_S,
         max_above: int = MAX_ABOVE,
     ):
-        """`client`: a connected paho client (publish, is_connected); `known`: each machine's
-        highest seq already stored (taken as contiguous)."""
+        """`client`: a paho client (publish); `known`: each machine's highest seq already
+        stored (taken as contiguous); `topics`: the watermark topics of machines known before
+        any record of them is stored (those with a known seq are published from the start);
+        `ready`: True while watermarks may go out, i.e. the broker confirmed the subscription
+        (default: the client is connected)."""
         self.client = client
+        self.ready = ready or client.is_connected
         self.known = dict(known or {})
         self.run = run or secrets.token_hex(6)
         self.interval_s = interval_s
         self.max_above = max(1, max_above)
-        self.marks: dict[str, _Mark] = {}
+        self.marks: dict[str, _Mark] = {
+            m: _Mark(topic, self.known[m]) for m, topic in (topics or {}).items() if m in self.known
+        }
         self.given_up = 0  # holes given up (seqs never stored)
         self.published = 0
         self._conn: int | None = None
@@ -128,20 +139,24 @@ class Watermarks:
     def publish(self, conn: int, now: float | None = None) -> int:
         """Publish the watermarks that moved (throttled per machine), or all of them after a
         reconnect (`conn` changed). Returns how many were published."""
-        if not self.client.is_connected():
-            return 0
         now = time.monotonic() if now is None else now
         again = conn != self._conn
+        due = [
+            m
+            for m in self.marks.values()
+            if again or (m.seq != m.published and now - m.at >= self.interval_s)
+        ]
+        if not (due or again) or not self.ready():
+            return 0
         self._conn = conn
         n = failed = 0
-        for mark in self.marks.values():
-            if again or (mark.seq != mark.published and now - mark.at >= self.interval_s):
-                payload = orjson.dumps({"seq": mark.seq, "run": self.run})
-                if self.client.publish(mark.topic, payload, qos=1, retain=True).rc != 0:
-                    failed += 1  # the connection went: all of them again after the reconnect
-                    continue
-                mark.published, mark.at = mark.seq, now
-                n += 1
+        for mark in due:
+            payload = orjson.dumps({"seq": mark.seq, "run": self.run})
+            if self.client.publish(mark.topic, payload, qos=1, retain=True).rc != 0:
+                failed += 1  # the connection went: all of them again after the reconnect
+                continue
+            mark.published, mark.at = mark.seq, now
+            n += 1
         if failed:
             self._conn = None
         self.published += n
@@ -180,9 +195,24 @@ def _start(collector: Any) -> Watermarks | None:
     if str(collector.topic).startswith("$share/"):
         log.info("shared subscription: no watermarks published (each member stores a part)")
         return None
+    known: dict[str, int] = {}
+    topics: dict[str, str] = {}
     try:
         known = collector.store.max_seq()
+        configured = collector.machines  # (area, line, machine) of the plant config, or None
+        for m in collector.store.machines():
+            if configured is not None and (m.area, m.line, m.machine) not in configured:
+                continue
+            topics[m.machine] = contract.watermark_topic(
+                m.enterprise, m.site, m.area, m.line, m.machine
+            )
     except StoreError as exc:
         log.warning("watermarks start from the first stored seq of each machine (%s)", exc)
-        known = {}
-    return Watermarks(collector.client, known)
+    client, metrics = collector.client, collector.metrics
+
+    def ready() -> bool:
+        # Subscribed (SUBACK), not merely connected: a watermark tells a waiting simulator that
+        # what it sends now reaches this collector.
+        return bool(client.is_connected()) and metrics.value("shopfloor_collector_subscribed") == 1
+
+    return Watermarks(client, known, topics=topics, ready=ready)

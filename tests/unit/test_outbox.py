@@ -149,3 +149,19 @@ def test_a_machine_the_store_does_not_know_starts_at_its_first_seq_and_a_hole_is
     assert w.watermark("m2") == 501
     w.stored([rec("m2", 506)])  # a 4th seq above the hole: 502 is given up
     assert w.watermark("m2") == 506 and w.given_up == 1
+
+
+def test_machines_the_store_knows_are_published_once_the_subscription_is_confirmed():
+    client = FakeClient()
+    subscribed = [False]
+    topic = watermark_topic("acme", "hcm", "a", "l1", "m1")
+    w = Watermarks(
+        client, {"m1": 40, "m9": 7}, topics={"m1": topic}, ready=lambda: subscribed[0], run="t2"
+    )
+    assert w.publish(conn=0, now=1.0) == 0  # connected perhaps, but not yet subscribed
+    subscribed[0] = True
+    assert w.publish(conn=0, now=1.1) == 1  # m9's topic is unknown until one of its records
+    assert client.sent[-1][0] == topic
+    assert WatermarkPayload.model_validate_json(client.sent[-1][1]).seq == 40
+    w.stored([rec("m9", 8)])
+    assert w.watermark("m9") == 8
