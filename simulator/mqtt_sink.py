@@ -57,6 +57,7 @@ OFFLINE = orjson.dumps({"online": False})
 STOP_BUDGET_S = 1.5
 WATERMARK_SUFFIX = "/" + WATERMARK_CHANNEL
 CONFIRM_S = 3.0  # at close, how long to wait for the collector's watermark to cover the outbox
+RESEND_WAIT_S = 30.0  # after a reconnect, how long the outbox waits for a collector's watermark
 
 
 class MqttSink:
@@ -109,6 +110,9 @@ class MqttSink:
         # Set by the network thread: a watermark arrived (a collector says what it has).
         self._watermark_seen = False
         self._resend_outbox = False  # decided at each reconnect, with the clearing of paho's queue
+        self._holding = False  # the outbox waits for a watermark of the new connection (_hold)
+        self._fresh_mark = False  # set by the network thread: a watermark since the reconnect
+        self._reconnected_at = 0.0
         self._discarded = 0  # handed to paho, then dropped from its queue by a reconnect
         self._last_outbox_log = 0.0
         self._births: dict[str, bytes] = {}
@@ -232,16 +236,24 @@ class MqttSink:
             self._rebirth = False
             resend.clear()
             resend.extend((t, d, True, None) for t, d in self._births.items())
-            if self.outbox is not None and self._resend_outbox and len(self.outbox):
-                held = self.outbox.pending()
-                resend.extend((e.topic, e.data, e.retain, e) for e in held)
-                log.info(
-                    "sending again the %d messages the collector has not confirmed stored",
-                    len(held),
-                )
+            self._holding = self._resend_outbox
+        if self._holding and self._connected and not self._hold():
+            self._holding = False
+            self._apply_marks()
+            assert self.outbox is not None
+            held = self.outbox.pending()
+            resend.extend((e.topic, e.data, e.retain, e) for e in held)
+            log.info(
+                "sending again the %d messages the collector has not confirmed stored",
+                len(held),
+            )
         if resend and self._connected and self._in_flight() < self.window:
             self._send_again()
-        if resend or not (q and self._connected and self._in_flight() < self.window):
+        if (
+            resend
+            or self._holding
+            or not (q and self._connected and self._in_flight() < self.window)
+        ):
             return
         # paho wakes its network thread with a socket-pair write on every publish(); for a
         # burst, one wake at the end does (measured: a third of the publish cost at QoS 0).
@@ -303,6 +315,24 @@ class MqttSink:
             else:
                 log.error("publish to %s failed: %s; will retry", topic, mqtt.error_string(rc))
             return
+
+    def _hold(self) -> bool:
+        """After a reconnect, the outbox and everything newer wait for a watermark that came on
+        the new connection: it says a collector is subscribed again (a broker that lost its
+        disk lost the collector's session too, and what is sent before the collector
+        subscribes again reaches nobody) and trims the outbox to what it still lacks. A
+        retained copy kept by the broker counts too (the broker kept the collector's session
+        with it). Not longer than RESEND_WAIT_S, and not when closing."""
+        if self._fresh_mark or self._closing:
+            return False
+        waited = time.monotonic() - self._reconnected_at
+        if waited < RESEND_WAIT_S:
+            return True
+        log.warning(
+            "no collector watermark %.0f s after reconnecting: sending the outbox again anyway",
+            waited,
+        )
+        return False
 
     def _apply_marks(self) -> None:
         """Watermarks that arrived (network thread) applied to the outbox (simulation thread)."""
@@ -480,6 +510,8 @@ class MqttSink:
             # Without any watermark (no collector to say what it has) paho's own resend of
             # what it held stays, as before: sending the whole outbox again would only repeat.
             self._resend_outbox = self._clear_on_reconnect and self._watermark_seen
+            self._fresh_mark = False
+            self._reconnected_at = time.monotonic()
             self._rebirth = True
             if self._resend_outbox:
                 # paho would now send again what it held for the old connection, ahead of the
@@ -545,6 +577,10 @@ class MqttSink:
                 return
             self._marks_in.append((topic[: -len(WATERMARK_SUFFIX)], mark.seq))
             self._watermark_seen = True
+            if not self._fresh_mark:
+                self._fresh_mark = True
+                if self.waker is not None:
+                    self.waker()  # a live run holding its outbox goes on at once
             return
         if self.on_command is not None and not is_reply(topic):
             self.on_command(topic, bytes(msg.payload))
