@@ -1,8 +1,9 @@
 """A broker crash loses nothing end to end (issue 14, item 4): Mosquitto SIGKILLed mid-stream,
 while it holds thousands of messages it acknowledged to the simulator but has not yet handed to
-a lagging collector, and restarted on the same port and data folder. The simulator's outbox
-sends again what the collector's watermark does not cover; every (machine, seq) the simulator
-made is stored exactly once, unaltered."""
+a lagging collector, and restarted on the same port, with its data folder (what it saved up to
+5 s before) or with an empty one (its disk lost too: no sessions, no retained messages). The
+simulator's outbox sends again what the collector's watermark does not cover; every
+(machine, seq) the simulator made is stored exactly once, unaltered."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def lines(path: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.skipif("mosquitto" not in BROKER_KINDS, reason="needs mosquitto")
-def test_a_broker_sigkill_mid_stream_loses_nothing_end_to_end(tmp_path):
+@pytest.mark.parametrize("disk", ["kept", "lost"])
+def test_a_broker_sigkill_mid_stream_loses_nothing_end_to_end(tmp_path, disk):
     db = tmp_path / "s.db"
     jsonl = tmp_path / "run.jsonl"
     sim_err = tmp_path / "sim.err"
@@ -123,6 +125,8 @@ def test_a_broker_sigkill_mid_stream_loses_nothing_end_to_end(tmp_path):
         assert sim.poll() is None, sim_err.read_text()
         behind = lines(jsonl) - received()
         broker.kill()
+        if disk == "lost":
+            broker.data_dir = tmp_path / "mosq-new"
         broker.start()
         assert sim.wait(240) == 0, sim_err.read_text()
         sent = sent_payloads(jsonl)
@@ -148,7 +152,7 @@ def test_a_broker_sigkill_mid_stream_loses_nothing_end_to_end(tmp_path):
     resent = [ln for ln in err.splitlines() if "sending again" in ln]
     # What the run measured (pytest -s shows it).
     print(
-        f"\nbroker SIGKILL: sent {len(sent)}, stored {len(stored)}, lost {len(lost)}, "
+        f"\nbroker SIGKILL (disk {disk}): sent {len(sent)}, stored {len(stored)}, lost {len(lost)}, "
         f"duplicated {len(duplicated)}, altered {len(altered)}; the collector was {behind:.0f} "
         f"messages behind at the kill; {resent[0].split(': ', 1)[-1] if resent else 'no resend'}; "
         f"duplicates the collector dropped: "
