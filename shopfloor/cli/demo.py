@@ -211,7 +211,7 @@ class Stack:
         self.password = dashboard_password(self.data_dir)
         # One connection for the supervisor's reads, start to stop (each open of a store runs
         # its schema script; the backfill and stop loops poll several times a second).
-        store = self.store = SqliteStore(self.db)
+        store = self.store = SqliteStore(self.db, read_only=True)
         now_ms = clock.now_ms()
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
         resume = from_store(store, {st.id for _, st in self.cfg.stations()})

@@ -20,6 +20,11 @@ class PermanentStoreError(StoreError):
     the good records again is harmless."""
 
 
+class ReadOnlyStoreError(RuntimeError):
+    """A write on a store opened read-only: a bug of the caller, not a condition of the store
+    (so not a StoreError, which callers retry)."""
+
+
 @dataclass(slots=True)
 class Record:
     """One validated telemetry message, flattened."""

@@ -53,7 +53,7 @@ from influxdb_client.rest import ApiException
 
 from shopfloor.settings import settings
 from shopfloor.store import lineproto
-from shopfloor.store.base import PermanentStoreError, Record, StoreError
+from shopfloor.store.base import PermanentStoreError, ReadOnlyStoreError, Record, StoreError
 from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
 
 log = logging.getLogger("shopfloor.store.influx")
@@ -66,11 +66,6 @@ REPLAY_MAX_BACKOFF_S = 60.0
 # What every line this store writes looks like: `measurement[,tags] fields timestamp`. A loose
 # check (escaped spaces and string fields pass): it tells a spool file of ours from garbage.
 _LINE = re.compile(r"[^\s#].* \S*=.* -?\d+\r?")
-
-
-class ReadOnlyStoreError(RuntimeError):
-    """A write on a store opened read-only: a bug of the caller, not a condition of the store
-    (so not a StoreError, which callers retry)."""
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -20,7 +20,13 @@ import orjson
 
 from shopfloor.contract import STATE_CODE
 from shopfloor.kpi import STATES
-from shopfloor.store.base import MachineInfo, PermanentStoreError, Record, StoreError
+from shopfloor.store.base import (
+    MachineInfo,
+    PermanentStoreError,
+    ReadOnlyStoreError,
+    Record,
+    StoreError,
+)
 from shopfloor.store.meter_rollup import MeterRollup, QuarterRow, Reading
 from shopfloor.store.rollup import Change, HourRollup, HourRow
 
@@ -99,10 +105,20 @@ _MACHINE_COLS = (
 
 
 class SqliteStore:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, read_only: bool = False):
+        """read_only (the dashboard, `shopfloor kpi`, the demo's supervisor): a file that has
+        the current schema and rollups is opened with SQLite's mode=ro, so the reader can
+        never write and holds no write lock; a missing or older file is opened as a writer
+        would once (schema, rollup build), since nothing can be read from it otherwise.
+        Either way write() then raises ReadOnlyStoreError."""
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
+        self.read_only = read_only
         self._lock = threading.Lock()
+        self.rollup = HourRollup(self._load_changes)
+        self.meters = MeterRollup(self._load_readings)
+        if read_only and self._open_read_only():
+            return
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,9 +130,25 @@ class SqliteStore:
             self.db.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from None
-        self.rollup = HourRollup(self._load_changes)
-        self.meters = MeterRollup(self._load_readings)
         self._upgrade_rollup()
+
+    def _open_read_only(self) -> bool:
+        """True when the file is open read-only: it exists with this version's rollups."""
+        if not self.path.is_file():
+            return False
+        try:
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro",
+                uri=True, check_same_thread=False, isolation_level=None, timeout=30,
+            )  # fmt: skip
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.Error:
+            return False
+        if version < ROLLUP_VERSION:
+            db.close()
+            return False
+        self.db = db
+        return True
 
     def _upgrade_rollup(self) -> None:
         """A file written before the rollup (or this version of it) gets it built once from
@@ -171,6 +203,8 @@ class SqliteStore:
     # -- writes ----------------------------------------------------------------------------
 
     def write(self, records: list[Record]) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         """Raises PermanentStoreError for a record SQLite can never take (an integer beyond 64
         bits, a value of a type it cannot bind, a missing field, a constraint), StoreError
         for the file's own trouble (locked, busy, disk full): see _RECORD_ERRORS."""

@@ -33,14 +33,14 @@ def open_store(
     text: str, spool_dir: str | Path = "data/influx-spool", read_only: bool = False
 ) -> Store:
     """The store at URL `text`. read_only=True is for readers (the dashboard, `shopfloor kpi`):
-    an InfluxDB 2.x store then starts no WriteApi and no spool replay, makes no spool folder,
-    and refuses write(). SQLite and InfluxDB 1.x take no such flag and open as for writing
-    (SQLite's constructor creates the schema and may build the rollup once)."""
+    an InfluxDB 2.x store then starts no WriteApi and no spool replay and makes no spool
+    folder; SQLite opens the file with mode=ro (see SqliteStore); both refuse write().
+    InfluxDB 1.x keeps no client-side writer, and takes no such flag."""
     scheme, rest = parse_store_url(text)
     if scheme == "sqlite":
         from shopfloor.store.sqlite import SqliteStore
 
-        return SqliteStore(Path(rest))
+        return SqliteStore(Path(rest), read_only=read_only)
     if scheme in ("influxdb", "influxdbs"):
         from shopfloor.store.influx2 import Influx2Store
 
