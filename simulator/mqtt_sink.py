@@ -437,7 +437,8 @@ class MqttSink:
             log.error(
                 "%d messages not delivered: broker %s unreachable at shutdown", left, self.url
             )
-        unconfirmed = self._confirm(CONFIRM_S) if not left else 0
+        # Asked to stop (a signal): no waiting for the collector, the stop has its own budget.
+        unconfirmed = self._confirm(0.0 if self._stopping or left else CONFIRM_S)
         self.wills.close()
         self.client.disconnect()
         if self.own_loop:
@@ -463,7 +464,8 @@ class MqttSink:
 
     def _confirm(self, wait_s: float) -> int:
         """At close: give the collector up to `wait_s` to confirm the outbox stored (only if a
-        watermark was ever seen). Returns what stays unconfirmed."""
+        watermark was ever seen). Returns what stays unconfirmed: a crash of the broker from
+        now on could lose it, and nothing is left to send it again."""
         outbox = self.outbox
         if outbox is None:
             return 0
