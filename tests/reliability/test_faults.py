@@ -1,0 +1,74 @@
+"""The fault-injection suite (issue 14, "Proof in the project"): each fault injected into the
+services as a user runs them (a real broker, `shopfloor collect`, `shopfloor sim`), and every
+(machine, channel, seq) sent counted against the store: nothing lost, duplicated or altered.
+The same scenarios make docs/reliability.md (`python docs/reliability.py`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability import harness
+from tests.reliability.harness import POISONS, Row
+from tests.servers import influxd_path
+
+pytestmark = pytest.mark.slow
+
+
+def assert_intact(row: Row) -> None:
+    assert row.sent > 1000, row.detail()  # a real stream went through
+    assert (row.lost, row.duplicated, row.altered) == (0, 0, 0), row.detail()
+    assert row.recover_s is not None, row.detail()
+    assert "FORGED" not in row.notes and "UNEXPECTED" not in row.notes, row.detail()
+
+
+def test_collector_sigkilled_three_times_mid_stream(tmp_path):
+    assert_intact(harness.scenario_collector_sigkill(tmp_path))
+
+
+def test_collector_sigstopped_past_its_keepalive(tmp_path):
+    assert_intact(harness.scenario_collector_sigstop(tmp_path))
+
+
+def test_sqlite_locked_longer_than_its_busy_timeout(tmp_path):
+    row = harness.scenario_sqlite_locked(tmp_path)
+    assert_intact(row)
+    assert "store_retrying during the lock: 1" in row.notes, row.detail()
+
+
+@pytest.mark.skipif(not influxd_path(), reason="influxd is not installed")
+def test_influxd_stopped_mid_stream(tmp_path):
+    row = harness.scenario_influxd_stopped(tmp_path)
+    assert_intact(row)
+    assert "store_retrying during the outage: 1" in row.notes, row.detail()
+
+
+# Found by this suite, to be fixed in collector/seqtrack.py: CONFIRM (10) quarantined seqs in
+# a row, each within CONFIRM_WINDOW of the one before, "confirm a jump", so a burst of 10
+# forged seqs (10**9 + k) is taken as the machine's new highest: the 10th is stored, and every
+# later genuine message of that machine is dropped as a duplicate; stored, it is also the
+# next collector's max_seq.
+SEQ_JUMP_CONFIRMED = pytest.mark.xfail(
+    strict=True,
+    reason="collector/seqtrack.py: a burst of 10 forged far-ahead seqs confirms a jump; the "
+    "machine's genuine messages are then dropped as duplicates",
+)
+
+
+@SEQ_JUMP_CONFIRMED
+def test_poison_flood_mid_stream(tmp_path):
+    row = harness.scenario_poison_flood(tmp_path)
+    assert row.notes.startswith("dead-lettered 5,000 of 5,000"), row.detail()
+    assert_intact(row)
+
+
+@pytest.mark.parametrize(
+    "which",
+    [pytest.param(w, marks=SEQ_JUMP_CONFIRMED) if w == "seq_run_10_9" else w for w in POISONS],
+)
+def test_one_poison_message_mid_stream(tmp_path, which):
+    row = harness.scenario_poison(tmp_path, which=which)
+    assert_intact(row)
+
+
+def test_simulator_sigkilled_and_resumed_from_the_store(tmp_path):
+    assert_intact(harness.scenario_sim_sigkill_resume(tmp_path))
