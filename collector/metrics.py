@@ -42,6 +42,12 @@ class Metrics:
         self.stored = Counter(
             "shopfloor_collector_stored", "Records written to the store", registry=r
         )
+        self.ignored = Counter(
+            "shopfloor_collector_ignored",
+            "Messages that are not telemetry (commands, their replies, collectors' watermarks): "
+            "neither stored nor rejected",
+            registry=r,
+        )
         self.rejected = Counter(
             "shopfloor_collector_rejected",
             "Messages (or records the store refused) sent to the dead-letter file",
@@ -207,7 +213,8 @@ class Metrics:
         gaps = self.total("shopfloor_collector_seq_gaps")
         return (
             f"received={self.value('shopfloor_collector_received_total'):.0f} "
-            f"stored={self.value('shopfloor_collector_stored_total'):.0f} rejected={rejected:.0f} "
+            f"stored={self.value('shopfloor_collector_stored_total'):.0f} "
+            f"ignored={self.value('shopfloor_collector_ignored_total'):.0f} rejected={rejected:.0f} "
             f"duplicates={dups:.0f} gaps={gaps:.0f} buffered={self.value('shopfloor_collector_buffered'):.0f} "
             f"write_errors={self.value('shopfloor_collector_write_errors_total'):.0f}"
         )

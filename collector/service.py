@@ -345,7 +345,7 @@ class Collector:
         if isinstance(got, Reject):
             self._reject(msg.topic, raw, got.reason, got.detail)
         elif isinstance(got, Ignore):
-            pass
+            self.metrics.ignored.inc()
         elif self.machines is not None and (got.area, got.line, got.machine) not in self.machines:
             self._reject(
                 msg.topic,
