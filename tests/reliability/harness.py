@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -833,16 +834,27 @@ def first_unpublished(path: Path, upto: dict[str, int]) -> Iterator[dict[str, An
 
 
 def scenario_broker_sigkill(tmp: Path, prof: Profile = FULL) -> Row:
-    """Mosquitto SIGKILLed mid-stream and restarted on its port and data folder."""
+    """Mosquitto SIGKILLed mid-stream while it holds messages it acknowledged to the simulator
+    but has not handed to the collector (the collector SIGSTOPped for 5 s first, so the broker
+    queues for it), and restarted on its port and data folder. The simulator's outbox and the
+    collector's watermark (tests/integration/test_broker_crash.py) are what must cover it."""
     with Pipeline(tmp, broker_kind="mosquitto", broker_data=True) as p:
         n = len([m for m in p.preview(prof.stream) if "seq" in m["payload"]])
         run = p.sim("run", prof.stream)
         p.wait_stored(n // 3)
+        p.signal_collector(signal.SIGSTOP)
+        time.sleep(5)  # the fault's set-up: the broker queues for a collector that lags
         p.broker.kill()
         p.broker.start()
+        p.signal_collector(signal.SIGCONT)
         end = time.monotonic()
         assert run.wait() == 0
-        return p.finish("broker (Mosquitto) SIGKILL mid-stream, restarted", _sent_of(p, run), end)
+        resent = re.search(r"outbox: (\d+) sent again", run.log.read_text())
+        return p.finish(
+            "broker (Mosquitto) SIGKILL mid-stream with a lagging collector, restarted",
+            _sent_of(p, run), end,
+            notes=[f"the simulator's outbox sent {resent[1] if resent else '?'} again"],
+        )  # fmt: skip
 
 
 SCENARIOS: dict[str, Callable[[Path, Profile], Row]] = {
@@ -853,4 +865,5 @@ SCENARIOS: dict[str, Callable[[Path, Profile], Row]] = {
     "poison_flood": scenario_poison_flood,
     **{f"poison_{w}": functools.partial(scenario_poison, which=w) for w in POISONS},
     "sim_sigkill_resume": scenario_sim_sigkill_resume,
+    "broker_sigkill": scenario_broker_sigkill,
 }

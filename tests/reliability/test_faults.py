@@ -10,6 +10,7 @@ import pytest
 from tests.reliability import harness
 from tests.reliability.harness import POISONS, Row
 from tests.servers import influxd_path
+from tests.support import BROKER_KINDS
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +73,8 @@ def test_one_poison_message_mid_stream(tmp_path, which):
 
 def test_simulator_sigkilled_and_resumed_from_the_store(tmp_path):
     assert_intact(harness.scenario_sim_sigkill_resume(tmp_path))
+
+
+@pytest.mark.skipif("mosquitto" not in BROKER_KINDS, reason="needs Mosquitto (a broker process)")
+def test_broker_sigkilled_with_a_lagging_collector(tmp_path):
+    assert_intact(harness.scenario_broker_sigkill(tmp_path))
