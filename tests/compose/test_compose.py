@@ -24,7 +24,7 @@ from shopfloor import clock
 from shopfloor.broker import free_port, wait_listening
 from shopfloor.commands import command_filters, reply_filters
 from shopfloor.config import load_config
-from shopfloor.contract import parse_topic, plant_filter, plant_prefix
+from shopfloor.contract import parse_topic, plant_filter, plant_prefix, watermark_filter
 from shopfloor.store.base import Record
 from shopfloor.store.rollup import END_OF_TIME_MS
 from shopfloor.store.sqlite import SqliteStore
@@ -160,8 +160,12 @@ def test_production_and_the_reconciliation_check_never_share_a_topic_tree():
         cfg = load_config(ROOT / "config" / cfg_path.removeprefix("/app/config/"))
         plants[name] = (cfg.plant.enterprise, cfg.plant.site)
     assert plants["collector"] != plants["reconcile-collector"]
-    # What each collector subscribes to (collect --config) is exactly what its login may read.
-    assert rules["collector"] == [f"read {plant_filter(*plants['collector'])}"]
+    # What each collector subscribes to (collect --config) is exactly what its login may read;
+    # it writes only its plant's watermarks.
+    assert rules["collector"] == [
+        f"read {plant_filter(*plants['collector'])}",
+        f"write {watermark_filter(*plants['collector'])}",
+    ]
     assert rules["reconcile"] == [f"readwrite {plant_prefix(*plants['reconcile-collector'])}/#"]
     assert option(services["reconcile"], "config") == option(
         services["reconcile-collector"], "config"
@@ -349,7 +353,10 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
     test_machine = f"{test_plant}/reconcile/rc-line/rc-cnc"
     # Each login subscribes as its service does (the collectors with --config).
     collector = Login(port, "collector", pw["collector"], plant_filter("acme-vn", "hcm"))
-    sim = Login(port, "simulator", pw["simulator"], *command_filters("acme-vn", "hcm"))
+    sim = Login(
+        port, "simulator", pw["simulator"], *command_filters("acme-vn", "hcm"),
+        watermark_filter("acme-vn", "hcm"),
+    )  # fmt: skip
     dash = Login(port, "dashboard", pw["dashboard"], *reply_filters("acme-vn", "hcm"))
     test_collector = Login(port, "reconcile", pw["reconcile"], plant_filter("acme-vn", "reconcile"))
     # And each tries to read more than its job: the broker grants nothing of it.
@@ -373,6 +380,8 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             # The dashboard: commands to a machine and to the plant.
             (dash, f"{machine}/cmd", sim),
             (dash, f"{plant}/cmd", sim),
+            # The collector: its watermarks, to the simulator (and back to itself).
+            (collector, f"{machine}/stored", sim),
             # The reconciliation check: its own plant, to its own collector.
             (test_collector, f"{test_machine}/state", test_collector),
         ]
@@ -385,8 +394,9 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             (sim, f"{test_machine}/cmd/reply", test_collector),
             (sim, f"{test_machine}/state", test_collector),
             (sim, "shopfloor/v1/other/site/a/l/m/state", spies["reconcile"]),
-            # The collector publishes nothing.
+            # The collector publishes nothing but watermarks.
             (collector, f"{machine}/state", collector),
+            (collector, f"{test_machine}/stored", test_collector),
             (collector, f"{machine}/cmd", sim),
             (collector, f"{machine}/cmd/reply", dash),
             # The dashboard publishes commands only: no telemetry, no forged reply.
@@ -394,6 +404,11 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             (dash, f"{machine}/cmd/reply", dash),
             (dash, f"{plant}/cmd/reply", dash),
             (dash, f"{test_machine}/cmd", test_collector),
+            # Only the collector vouches for what is stored (a forged watermark would make
+            # the simulator drop what it should resend).
+            (sim, f"{machine}/stored", sim),
+            (dash, f"{machine}/stored", sim),
+            (test_collector, f"{machine}/stored", sim),
             # The test login: nothing into the production plant, of any kind.
             (test_collector, f"{machine}/state", collector),
             (test_collector, f"{machine}/count", collector),
