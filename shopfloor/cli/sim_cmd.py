@@ -92,6 +92,13 @@ def register(sub: Any) -> None:
         "energy_kwh}} (shopfloor demo passes what its store holds: no seq restart, no meter "
         "stepping back)",
     )
+    p.add_argument(
+        "--continue-from",
+        metavar="STORE_URL",
+        help="go on from what this store holds of the plant (read-only): start no earlier than "
+        "just after its last stored message, each machine's seq and meters continued, so a "
+        "restarted simulator (--backfill, --start) never rewrites stored history",
+    )
     mq = p.add_argument_group("MQTT")
     mq.add_argument(
         "--broker", metavar="URL", help="publish to mqtt://[user:pass@]host[:port] or mqtts://"
@@ -196,6 +203,27 @@ def _resume(text: str) -> dict[str, Any]:
         raise UserError(f"--resume: {where}: {first['msg']}") from None
 
 
+def _continue_from(url: str, cfg: Any, start_ms: int) -> tuple[int, dict[str, Any]]:
+    """--continue-from: the later of `start_ms` and just after the plant's last stored message,
+    and each machine's seq and meters as stored (what `shopfloor demo` does on a second run)."""
+    from shopfloor.cli.demo import plant_stored_until_ms
+    from shopfloor.store import StoreError, open_store
+    from simulator.resume import from_store
+
+    try:
+        store = open_store(url, read_only=True)
+        try:
+            stored_ms = plant_stored_until_ms(cfg, store)
+            resume = from_store(store, {st.id for _, st in cfg.stations()})
+        finally:
+            store.close()
+    except (ValueError, StoreError) as exc:
+        raise UserError(f"--continue-from: {exc}") from None
+    if stored_ms >= start_ms:
+        log.info("the store holds this plant up to %d ms: going on from there", stored_ms)
+    return max(start_ms, stored_ms + 1), resume
+
+
 def _machine_prefixes(cfg: Any) -> list[str]:
     from shopfloor.contract import machine_prefix
 
@@ -226,6 +254,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
             raise UserError(f"--start: {exc}") from None
     else:
         start_ms = now_ms
+    resume = _resume(args.resume) if args.resume else None
+    if args.continue_from:
+        if resume is not None:
+            raise UserError("--continue-from and --resume both say where machines go on: give one")
+        start_ms, resume = _continue_from(args.continue_from, cfg, start_ms)
+        args.start = datetime.fromtimestamp(start_ms / 1000, tz).isoformat(timespec="milliseconds")
+        if args.then_live and start_ms >= now_ms:
+            # An earlier run at --speed above 1 ran ahead of the clock: nothing to backfill.
+            log.warning("the store already holds this plant up to %s: live from there", args.start)
+            args.then_live = False
     duration_s = args.duration
     if args.then_live:
         if args.fast:
@@ -240,7 +278,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
         duration_s = (now_ms - start_ms) / 1000.0
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
-    resume = _resume(args.resume) if args.resume else None
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
