@@ -299,6 +299,12 @@ class SimRun:
         self.proc.kill()
         self.wait(30)
 
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
 
 class Pipeline:
     """Broker + `shopfloor collect` (+ influxd for store="influxdb1") in `tmp`. Use as a
@@ -473,6 +479,21 @@ class Pipeline:
             if now > deadline or now - progress > stuck_s:
                 return None
             time.sleep(0.2)
+
+    def quiesce(self, quiet_s: float = 1.0, timeout: float = 60) -> None:
+        """Until the collector has taken in all the broker had for it: nothing received for
+        `quiet_s` and nothing held (for a stream that is paused or over)."""
+        last = [-1.0]
+
+        def settled() -> bool:
+            got = self.metric("shopfloor_collector_received_total")
+            quiet = got == last[0] and self.metric("shopfloor_collector_buffered") == 0
+            last[0] = got
+            if not quiet:
+                time.sleep(quiet_s)
+            return quiet
+
+        wait_for(settled, timeout, "the collector settled")
 
     def dead_letters(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -681,9 +702,15 @@ def scenario_poison_flood(tmp: Path, prof: Profile = FULL, n: int = 5000) -> Row
         total = len([m for m in p.preview(prof.stream) if "seq" in m["payload"]])
         run = p.sim("run", prof.stream)
         p.wait_stored(total // 4)
+        # The flood goes in as one block between two of the stream's messages (the simulator
+        # paused meanwhile): what the collector makes of it does not depend on how the two
+        # interleave, so the row is the same on every run.
+        run.pause()
+        p.quiesce()
         infos = [p.publish(t, body, wait=False) for t, body in poison_flood(prefixes, unknown, n)]
         for info in infos:
             info.wait_for_publish(60)
+        run.resume()
         end = time.monotonic()
         assert run.wait() == 0
         # Until the collector has judged every message: the stream's and the flood's.
@@ -759,7 +786,11 @@ def scenario_poison(tmp: Path, prof: Profile = FULL, *, which: str) -> Row:
             inject(f"{first}/telemetry", {"ts": tel["ts"], "seq": 10**9, "power_kw": 1.0})
         elif which == "seq_run_10_9":
             tel = later["payload"]
-            burst = [  # at once, as an attacker would: no genuine message in between
+            # At once, as an attacker would, with no genuine message in between (the
+            # simulator paused meanwhile, so every run is the same).
+            run.pause()
+            p.quiesce()
+            burst = [
                 p.publish(
                     f"{first}/telemetry",
                     {"ts": tel["ts"], "seq": 10**9 + k, "power_kw": 1.0},
@@ -769,6 +800,7 @@ def scenario_poison(tmp: Path, prof: Profile = FULL, *, which: str) -> Row:
             ]
             for info in burst:
                 info.wait_for_publish(10)
+            run.resume()
             injected += len(burst)
             expect_dead = 10
         elif which == "forged_birth":
@@ -815,17 +847,7 @@ def scenario_sim_sigkill_resume(tmp: Path, prof: Profile = FULL) -> Row:
         p.wait_stored(n // 2)
         first.kill()
         end = time.monotonic()
-        # Until the collector has taken in all the broker had of the killed run: nothing
-        # received for a second and nothing held.
-        last = [-1.0]
-
-        def settled() -> bool:
-            got = p.metric("shopfloor_collector_received_total")
-            quiet = got == last[0] and p.metric("shopfloor_collector_buffered") == 0
-            last[0] = got
-            return quiet
-
-        wait_for(lambda: settled() or time.sleep(1.0), 60, "the collector settled")
+        p.quiesce()  # all the broker had of the killed run is in
         store = SqliteStore(p.db)
         try:
             args = continue_args(p.cfg, store, 0, 0)  # now=0: no --then-live, a bounded run
