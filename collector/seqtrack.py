@@ -5,12 +5,14 @@ have sent yet is quarantined instead of becoming the machine's highest.
 Rules, all per machine:
 - A machine with no known history (neither in the store nor seen) takes its first seq as is.
 - A seq above the highest, by at most `max_jump`, is new; the numbers skipped count as a gap.
-- A seq more than `max_jump` above the highest is quarantined: not stored, not the new
-  highest, so one forged or corrupt seq (10**9) cannot make every genuine later message look
-  like a duplicate. If the publisher really jumped, it keeps counting from there: `confirm`
-  quarantined seqs in a row, each above the last and within `confirm_window` of it, accept the
-  jump (the last one is new, everything skipped is a gap, the quarantined ones included since
-  they were not stored).
+- A seq more than `max_jump` above the highest is quarantined unless the machine's clock makes
+  it plausible: not stored, not the new highest, so a forged or corrupt seq (10**9), or a
+  burst of them, cannot make every genuine later message look like a duplicate. Plausible
+  means the message's `ts` is later than that of the machine's highest by at least the time
+  the skipped seqs take at `max_rate_per_s` messages a second (a publisher that really went
+  on counting while the collector heard nothing, e.g. a live run that dropped its queue for
+  days). A burst of forged seqs stamped "now" never qualifies, however many; their `ts`
+  cannot be far ahead either, since the validator refuses future timestamps.
 - A seq that fills a remembered hole is a late arrival: stored, and the gap goes down.
 - Anything else is a duplicate. Deduplication is never reset: a birth (`restart`) records a
   new run but forgets neither the highest seq nor the holes, so a forged birth followed by old
@@ -22,9 +24,8 @@ from __future__ import annotations
 from typing import Literal
 
 MAX_MISSING = 1_000  # holes remembered per machine (for late arrivals); more are still counted
-MAX_JUMP = 100_000  # a seq further ahead of the highest than this is quarantined
-CONFIRM = 10  # quarantined seqs in a row that make a jump believable
-CONFIRM_WINDOW = 1_000  # ... each at most this far above the one before
+MAX_JUMP = 100_000  # a seq further ahead of the highest than this is quarantined ...
+MAX_RATE_PER_S = 100.0  # ... unless its ts is this many messages a second past the highest's
 
 Verdict = Literal["new", "duplicate", "late", "quarantine"]
 
@@ -35,8 +36,7 @@ class SeqTracker:
         known: dict[str, int] | None = None,
         *,
         max_jump: int = MAX_JUMP,
-        confirm: int = CONFIRM,
-        confirm_window: int = CONFIRM_WINDOW,
+        max_rate_per_s: float = MAX_RATE_PER_S,
     ):
         self.highest: dict[str, int] = dict(known or {})
         self.missing: dict[str, set[int]] = {}
@@ -45,24 +45,24 @@ class SeqTracker:
         self.quarantined: dict[str, int] = {}
         self.births: dict[str, int] = {}
         self.max_jump = max_jump
-        self.confirm = max(1, confirm)
-        self.confirm_window = confirm_window
-        # Per machine: the quarantined seqs in a row that might yet confirm a jump.
-        self._ahead: dict[str, list[int]] = {}
+        self.max_rate_per_s = max_rate_per_s
+        # Per machine: the ts of the message that set the highest seq (unknown for a highest
+        # read from the store, until the next new message).
+        self.highest_ts: dict[str, int] = {}
 
-    def classify(self, machine: str, seq: int) -> Verdict:
-        """Judges one sequenced message and records the verdict: "new" and "late" are to be
-        stored, "duplicate" dropped, "quarantine" dead-lettered (neither stored nor dropped
-        silently)."""
+    def classify(self, machine: str, seq: int, ts: int | None = None) -> Verdict:
+        """Judges one sequenced message (`ts`: its epoch ms) and records the verdict: "new"
+        and "late" are to be stored, "duplicate" dropped, "quarantine" dead-lettered (neither
+        stored nor dropped silently)."""
         top = self.highest.get(machine)
         if top is None:
             self.highest[machine] = seq
+            self._stamp(machine, ts)
             return "new"
         if seq > top:
-            if seq - top > self.max_jump and not self._confirms(machine, seq):
+            if self.implausible(machine, seq, ts):
                 self.quarantined[machine] = self.quarantined.get(machine, 0) + 1
                 return "quarantine"
-            self._ahead.pop(machine, None)
             skipped = seq - top - 1
             if skipped:
                 self.gaps_total[machine] = self.gaps_total.get(machine, 0) + skipped
@@ -70,6 +70,7 @@ class SeqTracker:
                 if len(holes) + skipped <= MAX_MISSING:
                     holes.update(range(top + 1, seq))
             self.highest[machine] = seq
+            self._stamp(machine, ts)
             return "new"
         holes = self.missing.get(machine)
         if holes and seq in holes:  # late, not lost after all
@@ -79,20 +80,24 @@ class SeqTracker:
         self.duplicates[machine] = self.duplicates.get(machine, 0) + 1
         return "duplicate"
 
-    def _confirms(self, machine: str, seq: int) -> bool:
-        """True when `seq` completes a run of `confirm` quarantined seqs in a row."""
-        ahead = self._ahead.setdefault(machine, [])
-        if ahead and not (ahead[-1] < seq <= ahead[-1] + self.confirm_window):
-            ahead.clear()  # not a continuation: start a new run from this one
-        ahead.append(seq)
-        return len(ahead) >= self.confirm
+    def _stamp(self, machine: str, ts: int | None) -> None:
+        if ts is None:
+            self.highest_ts.pop(machine, None)
+        else:
+            self.highest_ts[machine] = ts
 
-    def implausible(self, machine: str, seq: int) -> bool:
-        """True if `seq` is more than max_jump above the machine's highest; records nothing.
-        For messages kept out of the bookkeeping (the broker's retained copies): stored, a
-        forged seq would become the store's max_seq, which the next collector starts from."""
+    def implausible(self, machine: str, seq: int, ts: int | None = None) -> bool:
+        """True if `seq` is more than max_jump above the machine's highest and its `ts` does
+        not leave time for the seqs skipped; records nothing. Also for messages kept out of
+        the bookkeeping (the broker's retained copies): stored, a forged seq would become the
+        store's max_seq, which the next collector starts from."""
         top = self.highest.get(machine)
-        return top is not None and seq - top > self.max_jump
+        if top is None or seq - top <= self.max_jump:
+            return False
+        top_ts = self.highest_ts.get(machine)
+        if ts is None or top_ts is None or ts <= top_ts:
+            return True
+        return seq - top > (ts - top_ts) / 1000 * self.max_rate_per_s
 
     def observe(self, machine: str, seq: int) -> bool:
         """True if the message is to be stored (new or late); False for a duplicate or a

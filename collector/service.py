@@ -451,12 +451,12 @@ class Collector:
             # The broker's copy of a machine's last state, sent on every (re)subscribe: old
             # news, stored idempotently, but not a sign of order, duplicates or gaps. A seq
             # far ahead is still kept out: stored, it would become the next start's max_seq.
-            if rec.seq is not None and self.seqs.implausible(rec.machine, rec.seq):
+            if rec.seq is not None and self.seqs.implausible(rec.machine, rec.seq, rec.ts):
                 self._quarantine(rec, topic, raw)
                 return []
             return [rec]
         if rec.seq is not None:
-            verdict = self.seqs.classify(rec.machine, rec.seq)
+            verdict = self.seqs.classify(rec.machine, rec.seq, rec.ts)
             if verdict == "duplicate":
                 self.metrics.duplicate(rec.machine)
                 return []
@@ -478,7 +478,8 @@ class Collector:
             raw,
             "seq_quarantine",
             f"seq {rec.seq} is more than {self.seqs.max_jump} above {rec.machine}'s highest "
-            f"({top}): not taken as the new highest",
+            f"({top}) and its ts {rec.ts} leaves no time for the seqs between: not taken as "
+            "the new highest",
         )
 
     # -- writer thread -----------------------------------------------------------------------

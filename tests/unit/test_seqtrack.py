@@ -56,26 +56,47 @@ def test_the_jump_limit_is_configurable():
     assert feed(t, [15, 21, 16]) == ["new", "quarantine", "new"]
 
 
-def test_a_publisher_that_really_jumped_is_believed_after_a_run_in_a_row():
-    t = SeqTracker({"m1": 100}, confirm=4)
-    start = 100 + MAX_JUMP + 50
-    assert feed(t, range(start, start + 5)) == ["quarantine"] * 3 + ["new", "new"]
-    assert t.highest["m1"] == start + 4
-    # Everything skipped is a gap, the quarantined (not stored) ones included.
-    assert t.gaps("m1") == start + 3 - 100 - 1
+T0 = 1_795_366_800_000  # epoch ms of the machine's highest seq in these tests
 
 
-def test_forged_seqs_interleaved_with_the_real_stream_never_confirm():
-    t = SeqTracker({"m1": 100}, confirm=3)
+def test_a_publisher_that_really_jumped_is_believed_when_its_clock_allows_it():
+    """A live run that kept counting while nothing reached the collector (a day of dropped
+    queue): its ts is far enough past the highest's for the seqs skipped."""
+    t = SeqTracker(max_rate_per_s=100)
+    assert t.classify("m1", 100, T0) == "new"
+    jump = 100 + MAX_JUMP + 50  # 100,050 seqs skipped: 1,000.5 s at 100 a second
+    assert t.classify("m1", jump, T0 + 999_000) == "quarantine"  # too soon
+    assert t.classify("m1", jump, T0 + 1_001_000) == "new"
+    assert t.highest["m1"] == jump
+    assert t.gaps("m1") == jump - 100 - 1  # everything skipped is a gap
+
+
+def test_a_burst_of_forged_seqs_stamped_now_never_confirms():
+    """Found by the reliability suite: ten contiguous forged seqs 10**9+1..10**9+10 used to
+    confirm a jump (any run of ten in a row did) and silenced the machine for good."""
+    t = SeqTracker()
+    for s in range(1, 101):
+        t.classify("m1", s, T0 + s * 1000)
+    burst = [t.classify("m1", 10**9 + i, T0 + 101_000 + i) for i in range(1, 1001)]
+    assert set(burst) == {"quarantine"}
+    assert [t.classify("m1", s, T0 + s * 1000) for s in range(101, 201)] == ["new"] * 100
+    assert t.highest["m1"] == 200 and t.duplicates.get("m1", 0) == 0
+
+
+def test_forged_seqs_interleaved_with_the_real_stream_never_take_over():
+    t = SeqTracker({"m1": 100})
     for i in range(10):
-        assert t.classify("m1", 10**9 + i) == "quarantine"
-        assert t.classify("m1", 101 + i) == "new"
+        assert t.classify("m1", 10**9 + i, T0 + i) == "quarantine"
+        assert t.classify("m1", 101 + i, T0 + i) == "new"
     assert t.highest["m1"] == 110
 
 
-def test_scattered_far_seqs_never_confirm():
-    t = SeqTracker({"m1": 1}, confirm=3, confirm_window=10)
+def test_without_timestamps_only_the_jump_limit_counts():
+    t = SeqTracker({"m1": 1})  # a highest read from the store: its ts is not known
     assert set(feed(t, [10**9, 10**9 + 500, 10**8, 10**9 - 1])) == {"quarantine"}
+    assert t.classify("m1", 10**9, T0 + 10**12) == "quarantine"  # no reference ts yet
+    assert t.classify("m1", 2, T0) == "new"
+    assert t.classify("m1", 3 + MAX_JUMP, T0 + 1) == "quarantine"
 
 
 def test_a_forged_birth_followed_by_old_seqs_stores_nothing():
@@ -119,7 +140,7 @@ def test_any_order_with_repeats_forgeries_and_births_stores_each_seq_once(
 ):
     """Whatever the order, every genuine seq is stored exactly once, no forged one is, and
     the gap count is what is really missing."""
-    t = SeqTracker({"m1": 0}, confirm=10)
+    t = SeqTracker({"m1": 0})
     stream = list(order)
     for i, r in enumerate(repeats):
         stream.insert((i * 7) % (len(stream) + 1), r)
@@ -129,17 +150,18 @@ def test_any_order_with_repeats_forgeries_and_births_stores_each_seq_once(
     for i, s in enumerate(stream):
         if i in births:
             t.restart("m1")
-        if t.observe("m1", s):
+        if t.classify("m1", s, T0 + i) in ("new", "late"):
             stored.append(s)
     assert sorted(stored) == list(range(1, 61))
     assert t.gaps("m1") == 0 and t.quarantines("m1") == len(forged)
 
 
 def test_implausible_judges_without_recording():
-    t = SeqTracker({"m1": 100}, confirm=2)
+    t = SeqTracker({"m1": 100})
     assert t.implausible("m1", 101 + MAX_JUMP) and not t.implausible("m1", 100 + MAX_JUMP)
     assert not t.implausible("new-machine", 10**12)  # no history: nothing to judge by
     for _ in range(5):
         t.implausible("m1", 10**9)
     assert t.highest["m1"] == 100 and t.quarantines("m1") == 0
-    assert t.classify("m1", 10**9) == "quarantine"  # the checks did not start a confirming run
+    assert t.classify("m1", 10**9) == "quarantine"
+    assert t.implausible("m1", 10**9, T0) and t.highest["m1"] == 100
