@@ -732,6 +732,7 @@ POISONS = (
     "telemetry_bad_field_name",
     "seq_10_9",
     "seq_run_10_9",
+    "seq_jump_50k",
     "forged_birth",
 )
 POISON_TITLES = {
@@ -740,6 +741,7 @@ POISON_TITLES = {
     "telemetry_bad_field_name": "poison: telemetry field names with a space, comma, =",
     "seq_10_9": "poison: telemetry seq 10**9 for a real machine",
     "seq_run_10_9": "poison: a burst of 10 telemetry seqs 10**9+1..10**9+10 for a real machine",
+    "seq_jump_50k": "poison: one telemetry seq 50,000 ahead of a real machine's (inside the 100,000 quarantine bound), with a ts of the stream",
     "forged_birth": 'poison: forged "online" status, then old seqs with total 999999',
 }  # fmt: skip
 
@@ -803,6 +805,11 @@ def scenario_poison(tmp: Path, prof: Profile = FULL, *, which: str) -> Row:
             run.resume()
             injected += len(burst)
             expect_dead = 10
+        elif which == "seq_jump_50k":
+            top = max(k[2] for k in p.stored_keys() if k[0] == machine_of(first + "/x"))
+            tel = later["payload"]
+            inject(f"{first}/telemetry", {"ts": tel["ts"], "seq": top + 50_000, "power_kw": 1.0})
+            expect_dead = 0
         elif which == "forged_birth":
             birth = next(m for m in preview if m["topic"] == f"{first}/status")["payload"]
             inject(f"{first}/status", birth)

@@ -43,28 +43,27 @@ def test_influxd_stopped_mid_stream(tmp_path):
     assert "store_retrying during the outage: 1" in row.notes, row.detail()
 
 
-# Found by this suite, to be fixed in collector/seqtrack.py: CONFIRM (10) quarantined seqs in
-# a row, each within CONFIRM_WINDOW of the one before, "confirm a jump", so a burst of 10
-# forged seqs (10**9 + k) is taken as the machine's new highest: the 10th is stored, and every
-# later genuine message of that machine is dropped as a duplicate; stored, it is also the
-# next collector's max_seq.
-SEQ_JUMP_CONFIRMED = pytest.mark.xfail(
-    strict=True,
-    reason="collector/seqtrack.py: a burst of 10 forged far-ahead seqs confirms a jump; the "
-    "machine's genuine messages are then dropped as duplicates",
-)
-
-
-@SEQ_JUMP_CONFIRMED
 def test_poison_flood_mid_stream(tmp_path):
     row = harness.scenario_poison_flood(tmp_path)
     assert row.notes.startswith("dead-lettered 5,000 of 5,000"), row.detail()
     assert_intact(row)
 
 
+# Found by this suite, to be fixed in collector/seqtrack.py: a single forged seq ahead of a
+# machine's highest by less than MAX_JUMP (100,000) is taken as new (the skipped numbers a
+# gap too large to remember as holes), so every later genuine message of that machine, up to
+# the forged seq, is dropped as a duplicate (176 of 176 in a 30 min quick run); stored, the
+# forged seq is also the next collector's max_seq.
+SEQ_JUMP_INSIDE_BOUND = pytest.mark.xfail(
+    strict=True,
+    reason="collector/seqtrack.py: one forged seq 50,000 ahead (inside MAX_JUMP) is stored and "
+    "the machine's genuine messages after it are dropped as duplicates",
+)
+
+
 @pytest.mark.parametrize(
     "which",
-    [pytest.param(w, marks=SEQ_JUMP_CONFIRMED) if w == "seq_run_10_9" else w for w in POISONS],
+    [pytest.param(w, marks=SEQ_JUMP_INSIDE_BOUND) if w == "seq_jump_50k" else w for w in POISONS],
 )
 def test_one_poison_message_mid_stream(tmp_path, which):
     row = harness.scenario_poison(tmp_path, which=which)
