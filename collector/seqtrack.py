@@ -5,14 +5,16 @@ have sent yet is quarantined instead of becoming the machine's highest.
 Rules, all per machine:
 - A machine with no known history (neither in the store nor seen) takes its first seq as is.
 - A seq above the highest, by at most `max_jump`, is new; the numbers skipped count as a gap.
-- A seq more than `max_jump` above the highest is quarantined unless the machine's clock makes
-  it plausible: not stored, not the new highest, so a forged or corrupt seq (10**9), or a
+- A seq more than `max_jump` (1,000) above the highest is quarantined unless the machine's
+  clock makes it plausible: not stored, not the new highest, so a forged or corrupt seq (10**9), or a
   burst of them, cannot make every genuine later message look like a duplicate. Plausible
   means the message's `ts` is later than that of the machine's highest by at least the time
   the skipped seqs take at `max_rate_per_s` messages a second (a publisher that really went
   on counting while the collector heard nothing, e.g. a live run that dropped its queue for
   days). A burst of forged seqs stamped "now" never qualifies, however many; their `ts`
-  cannot be far ahead either, since the validator refuses future timestamps.
+  cannot be far ahead either, since the validator refuses future timestamps. So a forged seq
+  can silence a machine for at most `max_jump` messages plus what its clock allows, never
+  for good (a plant's machines send a few messages per simulated second, at most).
 - A seq that fills a remembered hole is a late arrival: stored, and the gap goes down.
 - Anything else is a duplicate. Deduplication is never reset: a birth (`restart`) records a
   new run but forgets neither the highest seq nor the holes, so a forged birth followed by old
@@ -24,7 +26,7 @@ from __future__ import annotations
 from typing import Literal
 
 MAX_MISSING = 1_000  # holes remembered per machine (for late arrivals); more are still counted
-MAX_JUMP = 100_000  # a seq further ahead of the highest than this is quarantined ...
+MAX_JUMP = 1_000  # a seq further ahead of the highest than this is quarantined ...
 MAX_RATE_PER_S = 100.0  # ... unless its ts is this many messages a second past the highest's
 
 Verdict = Literal["new", "duplicate", "late", "quarantine"]
@@ -35,6 +37,7 @@ class SeqTracker:
         self,
         known: dict[str, int] | None = None,
         *,
+        known_ts: dict[str, int] | None = None,
         max_jump: int = MAX_JUMP,
         max_rate_per_s: float = MAX_RATE_PER_S,
     ):
@@ -46,9 +49,9 @@ class SeqTracker:
         self.births: dict[str, int] = {}
         self.max_jump = max_jump
         self.max_rate_per_s = max_rate_per_s
-        # Per machine: the ts of the message that set the highest seq (unknown for a highest
-        # read from the store, until the next new message).
-        self.highest_ts: dict[str, int] = {}
+        # Per machine: the ts of the message that set the highest seq (`known_ts`: the newest
+        # ts the store holds of the machine, for a highest read from the store).
+        self.highest_ts: dict[str, int] = dict(known_ts or {})
 
     def classify(self, machine: str, seq: int, ts: int | None = None) -> Verdict:
         """Judges one sequenced message (`ts`: its epoch ms) and records the verdict: "new"

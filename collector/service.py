@@ -125,16 +125,19 @@ class Collector:
         self.on_fatal = on_fatal or _exit_process
         self.power_states = PowerStates()
         known: dict[str, int] = {}
+        known_ts: dict[str, int] = {}
         try:
             known = store.max_seq()
             for m in store.machines():
+                if m.last_ts:
+                    known_ts[m.machine] = m.last_ts  # the clock of the highest seq stored
                 if m.connectivity == "legacy" and m.power_kw:
                     self.power_states.learn(m.machine, m.power_kw)
         except StoreError as exc:
             log.warning(
                 "store not reachable at start (%s): sequences start fresh; writes will retry", exc
             )
-        self.seqs = SeqTracker(known)
+        self.seqs = SeqTracker(known, known_ts=known_ts)
         self._buf: list[Record] = []
         self._writing: list[Record] = []  # the batch being written: counts against the bound
         self._acks: deque[_Ack] = deque()  # in receive order

@@ -64,7 +64,7 @@ def test_a_publisher_that_really_jumped_is_believed_when_its_clock_allows_it():
     queue): its ts is far enough past the highest's for the seqs skipped."""
     t = SeqTracker(max_rate_per_s=100)
     assert t.classify("m1", 100, T0) == "new"
-    jump = 100 + MAX_JUMP + 50  # 100,050 seqs skipped: 1,000.5 s at 100 a second
+    jump = 100 + 100_050  # 100,050 ahead (far beyond MAX_JUMP): 1,000.5 s at 100 a second
     assert t.classify("m1", jump, T0 + 999_000) == "quarantine"  # too soon
     assert t.classify("m1", jump, T0 + 1_001_000) == "new"
     assert t.highest["m1"] == jump
@@ -95,8 +95,21 @@ def test_without_timestamps_only_the_jump_limit_counts():
     t = SeqTracker({"m1": 1})  # a highest read from the store: its ts is not known
     assert set(feed(t, [10**9, 10**9 + 500, 10**8, 10**9 - 1])) == {"quarantine"}
     assert t.classify("m1", 10**9, T0 + 10**12) == "quarantine"  # no reference ts yet
+    seeded = SeqTracker({"m1": 1}, known_ts={"m1": T0})  # the store's newest ts of m1
+    assert seeded.classify("m1", 1 + 2 * MAX_JUMP, T0 + 1000) == "quarantine"
+    assert seeded.classify("m1", 1 + 2 * MAX_JUMP, T0 + 3_600_000) == "new"  # an hour later
     assert t.classify("m1", 2, T0) == "new"
     assert t.classify("m1", 3 + MAX_JUMP, T0 + 1) == "quarantine"
+
+
+def test_one_forged_seq_a_little_ahead_silences_a_machine_for_at_most_the_jump_limit():
+    """Found by the reliability suite: a forged seq 50,000 ahead (inside the old limit of
+    100,000) was stored and every later genuine message dropped as a duplicate."""
+    t = SeqTracker()
+    for s in range(1, 101):
+        t.classify("m1", s, T0 + s * 1000)
+    assert t.classify("m1", 100 + 50_000, T0 + 100_500) == "quarantine"
+    assert [t.classify("m1", s, T0 + s * 1000) for s in range(101, 201)] == ["new"] * 100
 
 
 def test_a_forged_birth_followed_by_old_seqs_stores_nothing():
