@@ -741,7 +741,7 @@ POISON_TITLES = {
     "telemetry_bad_field_name": "poison: telemetry field names with a space, comma, =",
     "seq_10_9": "poison: telemetry seq 10**9 for a real machine",
     "seq_run_10_9": "poison: a burst of 10 telemetry seqs 10**9+1..10**9+10 for a real machine",
-    "seq_jump_50k": "poison: one telemetry seq 50,000 ahead of a real machine's (inside the 100,000 quarantine bound), with a ts of the stream",
+    "seq_jump_50k": "poison: one telemetry seq 50,000 ahead of a real machine's, stamped with a later ts of the stream",
     "forged_birth": 'poison: forged "online" status, then old seqs with total 999999',
 }  # fmt: skip
 
