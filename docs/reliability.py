@@ -34,11 +34,14 @@ from tests.support import BROKER_KINDS  # noqa: E402
 OUT = ROOT / "docs" / "reliability.md"
 # Why a scenario fails, as far as it is understood; printed only while it does.
 CAUSES = {
-    "poison_seq_jump_50k": "collector/seqtrack.py takes any seq less than MAX_JUMP (100,000) "
-    "above the machine's highest as new, whatever its ts; the 50,000 numbers skipped are more "
-    "holes than it remembers (1,000), so every genuine message after it, up to the forged "
-    "seq, is a duplicate and dropped. Stored, the forged seq is also the store's max_seq, "
-    "which the next collector starts from",
+    "poison_seq_jump_50k": "collector/seqtrack.py takes a seq more than MAX_JUMP ahead of the "
+    "machine's highest when the message's ts leaves time for the skipped seqs at "
+    "MAX_RATE_PER_S (100) messages a second; the forged message carries the ts of a later "
+    "message of the stream, some 40 minutes of plant time ahead (inside --max-future, also the "
+    "default 1 d), which allows over 200,000 seqs: a real machine sends about one a second. The "
+    "50,000 numbers skipped are more holes than it remembers (1,000), so every genuine "
+    "message after it, up to the forged seq, is a duplicate and dropped; stored, the forged "
+    "seq is also the store's max_seq, which the next collector starts from",
 }
 
 
