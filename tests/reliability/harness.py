@@ -809,7 +809,7 @@ def scenario_poison(tmp: Path, prof: Profile = FULL, *, which: str) -> Row:
             top = max(k[2] for k in p.stored_keys() if k[0] == machine_of(first + "/x"))
             tel = later["payload"]
             inject(f"{first}/telemetry", {"ts": tel["ts"], "seq": top + 50_000, "power_kw": 1.0})
-            expect_dead = 0
+            expect_dead = 1  # quarantined: its ts leaves no time for 50,000 seqs
         elif which == "forged_birth":
             birth = next(m for m in preview if m["topic"] == f"{first}/status")["payload"]
             inject(f"{first}/status", birth)

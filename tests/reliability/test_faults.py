@@ -49,24 +49,10 @@ def test_poison_flood_mid_stream(tmp_path):
     assert_intact(row)
 
 
-# Found by this suite, to be fixed in collector/seqtrack.py: a forged seq 50,000 ahead of a
-# machine's highest, stamped with the ts of a later message of the stream (some 40 minutes
-# of plant time ahead, inside --max-future), passes the quarantine, whose clock check allows 100
-# messages a second (a real machine sends about one): it is stored, and every later genuine
-# message of that machine, up to the forged seq, is dropped as a duplicate (358 of 6,471); the
-# forged seq is also the next collector's max_seq. (Before f8ec8f7 any seq inside 100,000
-# passed, whatever its ts.)
-SEQ_JUMP_INSIDE_BOUND = pytest.mark.xfail(
-    strict=True,
-    reason="collector/seqtrack.py: one forged seq 50,000 ahead with a plausible ts is stored and "
-    "the machine's genuine messages after it are dropped as duplicates",
-)
-
-
-@pytest.mark.parametrize(
-    "which",
-    [pytest.param(w, marks=SEQ_JUMP_INSIDE_BOUND) if w == "seq_jump_50k" else w for w in POISONS],
-)
+# The seq_jump_50k row was found by this suite: a forged seq 50,000 ahead of a machine's
+# highest, stamped with the ts of a later message of the stream (some 40 minutes ahead), passed
+# the quarantine while its clock check allowed 100 messages a second (358 of 6,471 lost).
+@pytest.mark.parametrize("which", POISONS)
 def test_one_poison_message_mid_stream(tmp_path, which):
     row = harness.scenario_poison(tmp_path, which=which)
     assert_intact(row)

@@ -62,7 +62,7 @@ T0 = 1_795_366_800_000  # epoch ms of the machine's highest seq in these tests
 def test_a_publisher_that_really_jumped_is_believed_when_its_clock_allows_it():
     """A live run that kept counting while nothing reached the collector (a day of dropped
     queue): its ts is far enough past the highest's for the seqs skipped."""
-    t = SeqTracker(max_rate_per_s=100)
+    t = SeqTracker(max_rate_per_s=100)  # a rate given explicitly
     assert t.classify("m1", 100, T0) == "new"
     jump = 100 + 100_050  # 100,050 ahead (far beyond MAX_JUMP): 1,000.5 s at 100 a second
     assert t.classify("m1", jump, T0 + 999_000) == "quarantine"  # too soon
@@ -100,6 +100,21 @@ def test_without_timestamps_only_the_jump_limit_counts():
     assert seeded.classify("m1", 1 + 2 * MAX_JUMP, T0 + 3_600_000) == "new"  # an hour later
     assert t.classify("m1", 2, T0) == "new"
     assert t.classify("m1", 3 + MAX_JUMP, T0 + 1) == "quarantine"
+
+
+def test_a_forged_seq_stamped_with_a_later_ts_of_the_stream_is_quarantined():
+    """Found by the reliability suite: 50,000 ahead with the ts of a genuine message some 40
+    minutes later passed at 100 messages a second; at the default 10 it does not, and a genuine
+    jump that looks too fast is taken once the clock has moved on far enough."""
+    t = SeqTracker()
+    for s in range(1, 101):
+        t.classify("m1", s, T0 + s * 1000)
+    assert t.classify("m1", 100 + 50_000, T0 + 100_000 + 2_400_000) == "quarantine"
+    assert [t.classify("m1", s, T0 + s * 1000) for s in range(101, 201)] == ["new"] * 100
+    # A genuine jump of 50,000 (a live run that dropped its queue): refused at first ...
+    assert t.classify("m1", 200 + 50_000, T0 + 200_000 + 2_400_000) == "quarantine"
+    # ... taken once its clock is 5,000 s past the highest's (50,000 at 10 a second).
+    assert t.classify("m1", 200 + 50_010, T0 + 200_000 + 5_001_000) == "new"
 
 
 def test_one_forged_seq_a_little_ahead_silences_a_machine_for_at_most_the_jump_limit():
