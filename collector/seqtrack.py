@@ -11,8 +11,8 @@ Rules, all per machine:
   means the message's `ts` is later than that of the machine's highest by at least the time
   the skipped seqs take at `max_rate_per_s` (10) messages a second (a publisher that really went
   on counting while the collector heard nothing, e.g. a live run that dropped its queue for
-  days). A burst of forged seqs stamped "now" never qualifies, however many; their `ts`
-  cannot be far ahead either, since the validator refuses future timestamps. So a forged seq
+  days). A burst of forged seqs stamped "now" never qualifies, however many; nor does a
+  forgery stamped in the future: the collector passes a ts no later than its own clock. So a forged seq
   can silence a machine for at most `max_jump` messages plus what its clock allows, never
   for good (a plant's machines send a few messages per simulated second, at most).
 - A seq that fills a remembered hole is a late arrival: stored, and the gap goes down.

@@ -73,6 +73,13 @@ class _Ack:
     conn: int  # the connection it arrived on: only that connection may acknowledge it
 
 
+def _clock_ts(rec: Record) -> int:
+    """The message's ts as the seq rules may trust it: never later than our own clock, so a
+    forgery stamped in the future (anything inside --max-future passes validation) buys no
+    allowance for a seq jump."""
+    return min(rec.ts, clock.now_ms())
+
+
 def _exit_process(exc: BaseException) -> None:
     for h in logging.getLogger().handlers:
         h.flush()
@@ -454,12 +461,12 @@ class Collector:
             # The broker's copy of a machine's last state, sent on every (re)subscribe: old
             # news, stored idempotently, but not a sign of order, duplicates or gaps. A seq
             # far ahead is still kept out: stored, it would become the next start's max_seq.
-            if rec.seq is not None and self.seqs.implausible(rec.machine, rec.seq, rec.ts):
+            if rec.seq is not None and self.seqs.implausible(rec.machine, rec.seq, _clock_ts(rec)):
                 self._quarantine(rec, topic, raw)
                 return []
             return [rec]
         if rec.seq is not None:
-            verdict = self.seqs.classify(rec.machine, rec.seq, rec.ts)
+            verdict = self.seqs.classify(rec.machine, rec.seq, _clock_ts(rec))
             if verdict == "duplicate":
                 self.metrics.duplicate(rec.machine)
                 return []

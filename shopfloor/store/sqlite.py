@@ -141,8 +141,12 @@ class SqliteStore:
                 f"{self.path.resolve().as_uri()}?mode=ro",
                 uri=True, check_same_thread=False, isolation_level=None, timeout=30,
             )  # fmt: skip
+        except sqlite3.Error:
+            return False
+        try:
             (version,) = db.execute("PRAGMA user_version").fetchone()
         except sqlite3.Error:
+            db.close()
             return False
         if version < ROLLUP_VERSION:
             db.close()
@@ -203,11 +207,11 @@ class SqliteStore:
     # -- writes ----------------------------------------------------------------------------
 
     def write(self, records: list[Record]) -> None:
-        if self.read_only:
-            raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         """Raises PermanentStoreError for a record SQLite can never take (an integer beyond 64
         bits, a value of a type it cannot bind, a missing field, a constraint), StoreError
         for the file's own trouble (locked, busy, disk full): see _RECORD_ERRORS."""
+        if self.read_only:
+            raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         try:
             rows = self._rows(records)
         except _RECORD_ERRORS as exc:

@@ -106,6 +106,7 @@ def test_a_broker_sigkill_mid_stream_loses_nothing_end_to_end(tmp_path, disk):
             batch_max=250,
             keepalive=5,
             on_fatal=pytest.fail,
+            max_future_ms=3650 * 86_400_000,  # a fixed Monday, whatever "now" is pinned to
         ).start()
         wait_for(lambda: col.metrics.value("shopfloor_collector_subscribed") == 1, 10, "subscribed")
         with open(sim_err, "wb") as err:
