@@ -162,13 +162,20 @@ def test_clean_stop_delivers_and_marks_offline(sig):
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
-        time.sleep(0.3)
+
+        def offline() -> set[str]:
+            return {
+                t.split("/")[6]
+                for t, p, _ in sub.snapshot()
+                if t.endswith("/status") and p.get("online") is False
+            }
+
+        # The offline statuses are the last messages on the connection that carried the rest:
+        # once all twelve are here, everything before them is too (a loaded machine may take
+        # longer than any fixed pause to deliver them).
+        wait_for(lambda: len(offline()) == 12, 20, "every machine offline")
         got = sub.snapshot()
         sub.close()
-    offline = {
-        t.split("/")[6] for t, p, _ in got if t.endswith("/status") and p.get("online") is False
-    }
-    assert len(offline) == 12
     for machine, seqs in seqs_by_machine(got).items():
         assert seqs == list(range(1, len(seqs) + 1)), machine
 
