@@ -117,6 +117,14 @@ def reconciled(request, tmp_path_factory):
             120,
             f"{n} messages collected",
         )
+        # Received is counted as handling starts: stop once the store holds every seq sent
+        # (a stop before would rightly leave the last ones to the broker, unstored).
+        want = jsonl_seqs(tmp / "run.jsonl")
+
+        def stored_all() -> bool:
+            return (stored_seqs(db) if request.param == "sqlite" else influx_seqs(store)) == want
+
+        wait_for(stored_all, 120, "every seq stored")
         col.stop()
         truth = json.loads((tmp / "truth.json").read_text())
         kpi_out = run_cli("kpi", "--store", store_url, "--config", str(PLANT), "--from", START,
