@@ -487,7 +487,17 @@ def test_machines_not_in_the_config_are_dead_lettered(tmp_path):
         pub.publish("shopfloor/v1/acme/hcm/a/l2/m1/energy", energy(2, now))  # wrong line
         pub.publish(f"{BASE}/m1/energy", energy(1, now))  # a duplicate of a configured one
         pub.publish(f"{BASE}/m1/energy", energy(2, now))
-        wait_for(lambda: col.metrics.value("shopfloor_collector_received_total") >= 6, 20, "all")
+        m = col.metrics
+        wait_for(  # handled (stored, dead-lettered, dropped), not just received: see stop()
+            lambda: (
+                m.value("shopfloor_collector_stored_total")
+                + m.total("shopfloor_collector_rejected")
+                + m.total("shopfloor_collector_duplicates")
+                >= 6
+            ),
+            20,
+            "all handled",
+        )
         col.stop()
         pub.close()
     assert stored_seqs(db) == {"m1": {1, 2}}
