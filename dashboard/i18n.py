@@ -72,6 +72,19 @@ LABELS: dict[str, dict[str, str]] = {
     "range.last_24h": {"en": "Last 24 h", "vi": "24 giờ qua"},
     "range.last_7d": {"en": "Last 7 days", "vi": "7 ngày qua"},
     "range.custom": {"en": "Custom", "vi": "Tùy chọn"},
+    # State reasons (dashboard.fmt.reason) and machine-made tokens as words (dashboard.fmt.words).
+    "reason.waiting_for": {"en": "waiting for {what}", "vi": "chờ {what}"},
+    "reason.waiting for material": {"en": "waiting for material", "vi": "chờ nguyên liệu"},
+    "reason.output buffer full": {"en": "output buffer full", "vi": "bộ đệm đầu ra đầy"},
+    "reason.outside shift": {"en": "outside shift", "vi": "ngoài ca"},
+    "reason.break": {"en": "break", "vi": "giờ nghỉ"},
+    "reason.changeover": {"en": "changeover", "vi": "chuyển đổi sản phẩm"},
+    "reason.inferred from power": {"en": "inferred from power", "vi": "suy ra từ công suất"},
+    "word.tool_breakage": {"en": "tool breakage", "vi": "gãy dao"},
+    "word.coolant_fault": {"en": "coolant fault", "vi": "lỗi dung dịch làm mát"},
+    "word.peak": {"en": "peak", "vi": "cao điểm"},
+    "word.normal": {"en": "normal", "vi": "bình thường"},
+    "word.off_peak": {"en": "off-peak", "vi": "thấp điểm"},
 }
 
 
