@@ -9,65 +9,26 @@ from hand-made patterns.
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from babel import dates as babel_dates
-from babel import numbers as babel_numbers
 
 from dashboard.i18n import LABELS, t
 
-LOCALES = {"en": "en_GB", "vi": "vi_VN"}  # en_GB: day/month order, as the plant writes dates
-
-
-def locale(lang: str | None) -> str:
-    return LOCALES.get(lang or "en", LOCALES["en"])
-
-
-def number(value: float, lang: str | None, digits: int = 1) -> str:
-    """1,234,567.8 in English, 1.234.567,8 in Vietnamese."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    return babel_numbers.format_decimal(value, format=pattern, locale=locale(lang))
-
-
-def integer(value: float, lang: str | None) -> str:
-    return number(round(value), lang, 0)
-
-
-def percent(ratio: float, lang: str | None, digits: int = 1) -> str:
-    """A ratio (0.975) as a percentage: 97.5% / 97,5%."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
-    return babel_numbers.format_percent(ratio, format=pattern, locale=locale(lang))
-
-
-def money(value: float, currency: str, lang: str | None) -> str:
-    """3,123,590 ₫ / 3.123.590 ₫: the currency's own decimals (none for VND)."""
-    return babel_numbers.format_currency(value, currency, locale=locale(lang))
-
-
-def _local(ts_ms: float, tz: tzinfo) -> datetime:
-    return datetime.fromtimestamp(ts_ms / 1000, tz)
-
-
-def date(ts_ms: float, tz: tzinfo, lang: str | None) -> str:
-    """dd/mm/yyyy in both languages (the plant's local date)."""
-    return babel_dates.format_date(_local(ts_ms, tz), "dd/MM/yyyy", locale=locale(lang))
-
-
-def clock_time(ts_ms: float, tz: tzinfo, lang: str | None, seconds: bool = False) -> str:
-    return babel_dates.format_time(
-        _local(ts_ms, tz), "HH:mm:ss" if seconds else "HH:mm", locale=locale(lang)
-    )
-
-
-def date_time(ts_ms: float, tz: tzinfo, lang: str | None) -> str:
-    return f"{date(ts_ms, tz, lang)} {clock_time(ts_ms, tz, lang)}"
-
-
-def weekday(ts_ms: float, tz: tzinfo, lang: str | None, short: bool = True) -> str:
-    """Mon / Th 2, Monday / Thứ Hai."""
-    return babel_dates.format_date(
-        _local(ts_ms, tz), "EEE" if short else "EEEE", locale=locale(lang)
-    )
+# The Babel formats live in the kernel, shared with the end-of-shift report (CLI, demo).
+from shopfloor.fmt import (  # noqa: F401  (this module is the dashboard's one entry point)
+    LOCALES,
+    clock_time,
+    date,
+    date_time,
+    integer,
+    local,
+    locale,
+    money,
+    number,
+    percent,
+    weekday,
+)
 
 
 def axis_label(ts_ms: float, tz: tzinfo, lang: str | None, span_ms: float) -> str:
@@ -75,8 +36,8 @@ def axis_label(ts_ms: float, tz: tzinfo, lang: str | None, span_ms: float) -> st
     if span_ms <= 26 * 3_600_000:
         return clock_time(ts_ms, tz, lang)
     if span_ms <= 8 * 86_400_000:
-        return f"{weekday(ts_ms, tz, lang)} {babel_dates.format_date(_local(ts_ms, tz), 'dd/MM', locale=locale(lang))} {clock_time(ts_ms, tz, lang)}"
-    return babel_dates.format_date(_local(ts_ms, tz), "dd/MM", locale=locale(lang))
+        return f"{weekday(ts_ms, tz, lang)} {babel_dates.format_date(local(ts_ms, tz), 'dd/MM', locale=locale(lang))} {clock_time(ts_ms, tz, lang)}"
+    return babel_dates.format_date(local(ts_ms, tz), "dd/MM", locale=locale(lang))
 
 
 _WAITING = re.compile(r"^waiting for (?P<what>.+)$")
