@@ -136,10 +136,28 @@ class Station(Strict):
         return self.cycle_s or CycleTime(mean=self.ideal_cycle_s, cv=0.0)
 
 
+# KPI targets (issue 10, KPI cards): what the dashboard's cards compare against.
+Ratio = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+class Targets(Strict):
+    """Targets of the dashboard's KPI cards; an unset key inherits (a line's from the plant's,
+    the plant's from shopfloor.targets.DEFAULTS). OEE, A, P and Q are ratios (0.85 = 85%)."""
+
+    oee: Ratio | None = None
+    availability: Ratio | None = None
+    performance: Ratio | None = None
+    quality: Ratio | None = None
+    kwh_per_good_part: PositiveFloat | None = None  # lower is better; none: no colour
+    # A KPI short of its target by less than this fraction of the target reads "near".
+    near_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+
+
 class Line(Strict):
     id: Id
     area: Id
     batch_size: Annotated[int, Field(ge=1)] | None = None  # parts per order; None: no changeovers
+    targets: Targets | None = None  # overrides the plant's targets for this line
     stations: list[Station] = Field(min_length=1)
 
 
@@ -171,6 +189,7 @@ class PlantConfig(Strict):
     shifts: list[Shift] | None = None  # None: production 24/7
     telemetry: Telemetry = Field(default_factory=Telemetry)
     energy: Energy = Field(default_factory=Energy)
+    targets: Targets = Field(default_factory=Targets)  # the KPI cards' targets (issue 10)
     lines: list[Line] = Field(min_length=1)
 
     def stations(self) -> list[tuple[Line, Station]]:
