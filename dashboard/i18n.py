@@ -193,7 +193,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "reply.err.already_down": {"en": "{machine} is already down", "vi": "{machine} đang hỏng"},
     "reply.err.field": {"en": "{field}: {why}", "vi": "{field}: {why}"},
-    "reply.err.bound": {"en": "must be {op} {limit}", "vi": "phải {op} {limit}"},
+    "reply.err.bound": {
+        "en": "must be {op} {limit}, got {got}",
+        "vi": "phải {op} {limit}, nhận được {got}",
+    },
     "reply.err.required_with": {
         "en": "required when {other} is set",
         "vi": "bắt buộc khi đã đặt {other}",
