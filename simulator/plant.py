@@ -20,6 +20,7 @@ from simulator.report import ground_truth
 from simulator.resume import Resume
 from simulator.sinks import Sink
 from simulator.station import Station
+from simulator.truth import TruthLedger
 
 
 class Plant:
@@ -83,6 +84,8 @@ class Plant:
                 st.emitter.emit("energy", {"energy_kwh": st.meter_reading_kwh()})
         env.process(self.follow_calendar())
         env.process(self.sample())
+        # The ground truth per quarter hour, for the `truth` command (simulator/truth.py).
+        self.truth = TruthLedger(self)
 
     def _birth(self, st: Station) -> dict[str, Any]:
         spec = st.spec
@@ -140,3 +143,8 @@ class Plant:
 
     def report(self) -> dict[str, Any]:
         return ground_truth(self)
+
+    def buffer_levels(self) -> dict[str, int]:
+        """Parts waiting in each buffer now, keyed by the station that fills it: the truth the
+        dashboard's line view derives from counts and states (no message carries it)."""
+        return {st.id: len(st.outbox) for st in self.stations if st.outbox is not None}
