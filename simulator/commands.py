@@ -51,6 +51,25 @@ class Commander:
         self.plant_topic = cmd_topic(plant.cfg.plant.enterprise, plant.cfg.plant.site)
         self.handled = 0
         self.rejected = 0
+        if hasattr(plant.env, "on_speed"):
+            plant.env.on_speed = self.announce_speed
+
+    def speed_state(self) -> dict[str, Any]:
+        """The run's pace: the speed asked, and for a run that follows the wall clock how far
+        behind it is (a speed above 1 applies only while behind; at the clock it is 1x)."""
+        env = self.plant.env
+        state: dict[str, Any] = {"speed": env.speed}
+        behind = getattr(env, "behind_s", lambda: None)()
+        if behind is not None:
+            state["follows_clock"] = True
+            state["behind_s"] = round(behind, 3)
+        return state
+
+    def announce_speed(self) -> None:
+        """The current speed, retained on the plant's reply topic as a set_speed reply with
+        no id: a client that subscribes later (the Simulation page) learns the speed in use."""
+        reply = ok_reply(None, "set_speed", self.speed_state(), self._ts())
+        self.plant.sink.emit(reply_topic(self.plant_topic), dict(reply), True)
 
     def drain(self) -> None:
         while True:
@@ -101,7 +120,7 @@ class Commander:
             if set_speed is None:
                 raise CommandError("this run cannot change its speed")
             set_speed(cmd.speed)
-            return {"speed": cmd.speed}
+            return self.speed_state()
         parts = parse_topic(topic)
         st = self.by_id.get(parts.machine) if parts else None
         if parts is None or st is None or (st.area, st.line_id) != (parts.area, parts.line):

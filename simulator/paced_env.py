@@ -1,6 +1,13 @@
 """A SimPy environment that runs as fast as possible or paced at `speed` x the wall clock, can
 switch between the two mid-run, and wakes at once when a command arrives from another thread.
 
+A live run also follows the clock (`follow_clock`): its sim time never passes the wall clock
+(shopfloor.clock), so a speed above 1 is a fast-forward that applies only while the run is
+behind (catching up), and at the clock it runs at 1x whatever the speed asked. Every reader
+(the dashboard's ranges, the collector's future check, a restart going on from the store's
+end) cuts at the wall clock, so a plant ahead of it would disagree with all of them
+(docs/architecture.md, Time).
+
 simpy.rt.RealtimeEnvironment sleeps until the next event and cannot change its factor without
 a jump (its sync() resets the wall reference but not the sim one), so a live `set_speed` and a
 sub-second reaction to commands need this instead.
@@ -14,6 +21,8 @@ from time import monotonic
 
 import simpy
 from simpy.core import EmptySchedule, Infinity, StopSimulation
+
+from shopfloor import clock
 
 
 class PacedEnvironment(simpy.Environment):
@@ -33,6 +42,19 @@ class PacedEnvironment(simpy.Environment):
         # Set by stop() (a signal handler): run() returns before the next event, whether the
         # run is backfilling or sleeping until the wall clock reaches its next event.
         self.stopping = False
+        # follow_clock(): the sim time the wall clock stands at now; the run never passes it.
+        self.horizon: Callable[[], float] | None = None
+        # Called in the simulation thread after every change of speed (set_speed): the
+        # commander announces the current speed (retained) so a client learns it.
+        self.on_speed: Callable[[], None] | None = None
+
+    def follow_clock(self, start_ms: int) -> None:
+        """From now on never run past the wall clock: sim time 0 is epoch ms `start_ms`."""
+        self.horizon = lambda: (clock.now_ms() - start_ms) / 1000.0
+
+    def behind_s(self) -> float | None:
+        """How far the run is behind the wall clock (0 at it); None when it does not follow it."""
+        return None if self.horizon is None else max(0.0, self.horizon() - self.now)
 
     def stop(self) -> None:
         """Ask the run to end at the next event boundary; safe from a signal handler (it only
@@ -45,12 +67,15 @@ class PacedEnvironment(simpy.Environment):
         self.speed = speed
         self._sim_ref = self.now
         self._wall_ref = monotonic()
+        if self.on_speed is not None:
+            self.on_speed()
 
     def wall_now_sim(self) -> float:
         """The sim time that corresponds to the wall clock now (paced runs)."""
         if self.speed is None:
             return self.now
-        return self._sim_ref + (monotonic() - self._wall_ref) * self.speed
+        paced = self._sim_ref + (monotonic() - self._wall_ref) * self.speed
+        return paced if self.horizon is None else min(paced, self.horizon())
 
     def step(self) -> None:
         if self.stopping:
@@ -68,6 +93,9 @@ class PacedEnvironment(simpy.Environment):
                     raise EmptySchedule()
                 real = self._wall_ref + (evt_time - self._sim_ref) / self.speed
                 delay = real - monotonic()
+                if self.horizon is not None:
+                    # At the clock the wall clock paces (1x); behind it, `speed` does.
+                    delay = max(delay, evt_time - self.horizon())
                 if delay <= 0:
                     break
                 if self.on_idle is not None:

@@ -36,12 +36,14 @@ class RunResult:
 def go_live(
     env: PacedEnvironment, start_ms: int, speed: float
 ) -> Generator[simpy.Event, Any, None]:
-    """Backfill as fast as possible until sim time meets the wall clock, then pace."""
+    """Backfill as fast as possible until sim time meets the wall clock, then pace, never
+    past the clock (a start ahead of it, left by an earlier run, waits for it)."""
     while True:
         lag_s = (clock.now_ms() - start_ms) / 1000.0 - env.now
         if lag_s <= 0.05:
             break
         yield env.timeout(lag_s)
+    env.follow_clock(start_ms)
     env.set_speed(speed)
 
 

@@ -242,8 +242,9 @@ class Stack:
         sim = ["sim", "--config", str(self.config), "--broker", url, "--speed", f"{self.speed:g}"]
         sim += ["--queue-size", str(SIM_QUEUE)]
         start = datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()
-        # An earlier run at --speed above 1 may have run ahead of the clock: no backfill then.
-        sim += ["--start", start, "--then-live"] if start_ms < now_ms else ["--start", start]
+        # A start ahead of the clock (a store filled past it) makes the live run wait for the
+        # clock: it never runs ahead of it (the warning is the demo's, shopfloor.cli.demo_cmd).
+        sim += ["--start", start, "--then-live"]
         if resume:
             sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
         self._spawn("simulator", *sim)

@@ -8,11 +8,12 @@ import signal
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shopfloor import clock, examples
 from shopfloor.cli.broker_cmd import _port
 from shopfloor.cli.errors import UserError
-from shopfloor.cli.sim_cmd import _positive
+from shopfloor.cli.sim_cmd import _positive, ahead_warning
 
 log = logging.getLogger("shopfloor.demo")
 # The demo plant shipped in the package (config/plant.yaml in the repository), so the demo runs
@@ -35,7 +36,11 @@ def register(sub: Any) -> None:
         help="the store, broker state and logs (default ./shopfloor-data)",
     )
     p.add_argument(
-        "--speed", type=_positive, default=1.0, help="live speed, x real time (default 1)"
+        "--speed",
+        type=_positive,
+        default=1.0,
+        help="pace of the live plant, x real time (default 1): below 1 it falls behind the "
+        "clock; above 1 it catches up, never passing the clock",
     )
     p.add_argument(
         "--broker-kind",
@@ -73,8 +78,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"shopfloor demo: broker {stack.broker.url if stack.broker else '?'}, data in {stack.data_dir}",
             flush=True,
         )
-        if start_ms < clock.now_ms():
+        now_ms = clock.now_ms()
+        if start_ms < now_ms:
             stack.backfill(start_ms)
+        else:
+            tz = ZoneInfo(cfg.plant.timezone)
+            print(f"warning: {ahead_warning(start_ms, now_ms, tz)}", flush=True)
         deadline = time.monotonic() + 60
         while not stack.dashboard_ready():
             stack.check()

@@ -224,6 +224,19 @@ def _continue_from(url: str, cfg: Any, start_ms: int) -> tuple[int, dict[str, An
     return max(start_ms, stored_ms + 1), resume
 
 
+def ahead_warning(stored_ms: int, now_ms: int, tz: ZoneInfo) -> str:
+    """What a restart says when the store holds the plant past the clock (an earlier run
+    before live runs followed the clock, or a --fast run into the future)."""
+    at = datetime.fromtimestamp(stored_ms / 1000, tz)
+    return (
+        f"the store already holds this plant up to {at:%Y-%m-%d %H:%M:%S %Z}, "
+        f"{format_duration((stored_ms - now_ms) / 1000)} ahead of the clock: the simulator "
+        "waits until the clock reaches it, then runs live (a live plant never runs ahead of "
+        "the clock); the dashboard shows data up to the clock only. Start from an empty "
+        "store (another data folder) to run now"
+    )
+
+
 def _machine_prefixes(cfg: Any) -> list[str]:
     from shopfloor.contract import machine_prefix
 
@@ -260,16 +273,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
             raise UserError("--continue-from and --resume both say where machines go on: give one")
         start_ms, resume = _continue_from(args.continue_from, cfg, start_ms)
         args.start = datetime.fromtimestamp(start_ms / 1000, tz).isoformat(timespec="milliseconds")
-        if args.then_live and start_ms >= now_ms:
-            # An earlier run at --speed above 1 ran ahead of the clock: nothing to backfill.
-            log.warning("the store already holds this plant up to %s: live from there", args.start)
-            args.then_live = False
     duration_s = args.duration
     if args.then_live:
         if args.fast:
             raise UserError("--then-live backfills as fast as possible by itself; drop --fast")
-        if start_ms >= now_ms:
+        if start_ms >= now_ms and resume is None:
             raise UserError("--then-live needs a --start in the past (the history to backfill)")
+        if start_ms >= now_ms:
+            # Going on from a store an earlier run filled past the clock: a live run never
+            # passes the clock, so it waits for it (history is never rewritten).
+            log.warning("%s", ahead_warning(start_ms, now_ms, tz))
     elif args.fast and duration_s is None:
         if start_ms >= now_ms:
             raise UserError(
