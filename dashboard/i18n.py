@@ -251,6 +251,161 @@ LABELS: dict[str, dict[str, str]] = {
     "chart.energy_by_shift": {"en": "Energy per shift", "vi": "Điện năng theo ca"},
     "chart.oee_by_period": {"en": "OEE and its factors (%)", "vi": "OEE và các thành phần (%)"},
     # --- end of Vietnamese done properly
+    # --- KPI cards and the app shell (issue 10, a dashboard that looks like a product)
+    "card.good_parts": {"en": "Good parts", "vi": "Sản phẩm đạt"},
+    "card.target": {"en": "Target {value}", "vi": "Mục tiêu {value}"},
+    "card.no_target": {"en": "No target set", "vi": "Chưa đặt mục tiêu"},
+    "card.pts": {"en": "pts", "vi": "điểm %"},
+    "card.vs_shift": {"en": "vs shift {name}", "vi": "so với ca {name}"},
+    "card.delta_title": {
+        "en": "Shift {now} so far against the same length of time of shift {before} (from {when})",
+        "vi": "Ca {now} đến hiện tại so với cùng khoảng thời gian của ca {before} (từ {when})",
+    },
+    "status.above": {"en": "At or above target", "vi": "Đạt hoặc vượt mục tiêu"},
+    "status.near": {"en": "Near target", "vi": "Gần đạt mục tiêu"},
+    "status.below": {"en": "Below target", "vi": "Dưới mục tiêu"},
+    "status.none": {"en": "No target set", "vi": "Chưa đặt mục tiêu"},
+    "inferred": {"en": "inferred", "vi": "suy luận"},
+    "inferred.title": {
+        "en": "Legacy machine with a power meter only: its running time is measured, its "
+        "performance and quality are assumed (ideal cycle, no scrap), so its parts are inferred",
+        "vi": "Máy đời cũ chỉ có đồng hồ đo công suất: thời gian chạy được đo, hiệu suất và "
+        "chất lượng là giả định (chu kỳ lý tưởng, không phế phẩm), nên số sản phẩm là suy luận",
+    },
+    "estimated": {"en": "estimated", "vi": "ước tính"},
+    "estimated.title": {
+        "en": "Includes energy estimated from sampled power, not read from an energy meter",
+        "vi": "Bao gồm điện năng ước tính từ công suất lấy mẫu, không đọc từ công tơ điện",
+    },
+    "scrap_all": {"en": "Scrap, all stations", "vi": "Phế phẩm, mọi trạm"},
+    "station_scrap": {"en": "Scrap by station", "vi": "Phế phẩm theo trạm"},
+    "yield": {"en": "Line yield", "vi": "Tỷ lệ đạt của dây chuyền"},
+    "yield.title": {
+        "en": "Good parts leaving the last station per part started at the first",
+        "vi": "Số sản phẩm đạt ra khỏi trạm cuối trên mỗi sản phẩm bắt đầu ở trạm đầu",
+    },
+    "section.plant": {"en": "Plant KPIs", "vi": "Chỉ số nhà máy"},
+    "section.lines": {"en": "Lines", "vi": "Dây chuyền"},
+    "section.status": {"en": "Machines now", "vi": "Trạng thái máy hiện tại"},
+    "section.table": {"en": "Lines and machines", "vi": "Dây chuyền và máy"},
+    "header.language": {"en": "Language", "vi": "Ngôn ngữ"},
+    "header.range": {"en": "Time range", "vi": "Khoảng thời gian"},
+    "header.plant_time": {"en": "plant time", "vi": "giờ nhà máy"},
+    "header.from": {"en": "From", "vi": "Từ"},
+    "header.to": {"en": "To", "vi": "Đến"},
+    # Line view and andon (issue 10)
+    "page.Line": {"en": "Line view", "vi": "Sơ đồ dây chuyền"},
+    "page.Andon": {"en": "Andon (TV)", "vi": "Bảng Andon (TV)"},
+    "line.all": {"en": "All lines", "vi": "Tất cả dây chuyền"},
+    "line.buffer": {"en": "Buffer", "vi": "Bộ đệm"},
+    "line.no_data": {
+        "en": "No data in the store for this range yet",
+        "vi": "Chưa có dữ liệu cho khoảng thời gian này",
+    },
+    "line.buffer_note": {
+        "en": "Buffer levels (parts/capacity) are worked out from each station's counts and "
+        "state, as the simulator fills them within one run; ≈: may be up to 2 parts above the "
+        "truth; ?: a machine without counts (legacy). A restarted simulator starts its buffers "
+        "empty while its counts go on: a buffer may then show up to what it held at the "
+        "restart above the truth.",
+        "vi": "Mức bộ đệm (chi tiết/sức chứa) được tính từ số đếm và trạng thái của từng trạm, "
+        "đúng như bộ mô phỏng trong một lần chạy; ≈: có thể cao hơn thực tế tối đa 2 chi tiết; "
+        "?: máy không gửi số đếm (máy đời cũ). Bộ mô phỏng khởi động lại sẽ bắt đầu với bộ đệm "
+        "rỗng trong khi số đếm vẫn tiếp tục: khi đó bộ đệm có thể hiển thị cao hơn thực tế, "
+        "tối đa bằng số chi tiết nó chứa lúc khởi động lại.",
+    },
+    "andon.down_longest": {"en": "Down longest", "vi": "Hỏng lâu nhất"},
+    "andon.none_down": {"en": "No machine down", "vi": "Không có máy nào hỏng"},
+    "andon.minutes": {"en": "{n} min", "vi": "{n} phút"},
+    "andon.good_of_target": {"en": "Good / target", "vi": "Đạt / mục tiêu"},
+    "andon.every_bad": {
+        "en": "every={value} is not a number of seconds from 3 to 600: showing each line for {n} s",
+        "vi": "every={value} không phải số giây từ 3 đến 600: mỗi dây chuyền hiển thị {n} giây",
+    },
+    # --- Pages that stop misleading (issue 10): notices, chart axes, the simulated clock
+    "notice.no_planned": {
+        "en": "No planned production in this range (outside shift hours).",
+        "vi": "Không có thời gian sản xuất theo kế hoạch trong khoảng này (ngoài giờ ca).",
+    },
+    "notice.no_planned_next": {
+        "en": "No planned production in this range (outside shift hours). "
+        "The next shift, {name}, starts {start}.",
+        "vi": "Không có thời gian sản xuất theo kế hoạch trong khoảng này (ngoài giờ ca). "
+        "Ca tiếp theo, ca {name}, bắt đầu lúc {start}.",
+    },
+    "notice.shift_under_way": {
+        "en": "Current shift: {name}, {start} to {end} (under way).",
+        "vi": "Ca hiện tại: ca {name}, {start} đến {end} (đang diễn ra).",
+    },
+    "notice.shift_ended": {
+        "en": "No shift is under way: showing the last one, shift {name}, {start} to {end}.",
+        "vi": "Hiện không có ca nào đang chạy: đang hiển thị ca gần nhất, ca {name}, "
+        "{start} đến {end}.",
+    },
+    "notice.shift_ended_next": {
+        "en": "No shift is under way: showing the last one, shift {name}, {start} to {end}. "
+        "The next shift, {next_name}, starts {next}.",
+        "vi": "Hiện không có ca nào đang chạy: đang hiển thị ca gần nhất, ca {name}, "
+        "{start} đến {end}. Ca tiếp theo, ca {next_name}, bắt đầu lúc {next}.",
+    },
+    "notice.custom_start": {
+        "en": "Custom range: set its start (plant time, {tz}).",
+        "vi": "Khoảng tùy chọn: hãy đặt thời điểm bắt đầu (giờ nhà máy, {tz}).",
+    },
+    "notice.custom_end": {
+        "en": "Custom range: set its end (plant time, {tz}).",
+        "vi": "Khoảng tùy chọn: hãy đặt thời điểm kết thúc (giờ nhà máy, {tz}).",
+    },
+    "notice.custom_bad": {
+        "en": "Custom range: {value} is not a date and time.",
+        "vi": "Khoảng tùy chọn: {value} không phải là ngày giờ hợp lệ.",
+    },
+    "notice.custom_order": {
+        "en": "Custom range: the end must be after the start.",
+        "vi": "Khoảng tùy chọn: thời điểm kết thúc phải sau thời điểm bắt đầu.",
+    },
+    "axis.time_tz": {"en": "Time ({tz})", "vi": "Thời gian ({tz})"},
+    "axis.shift": {"en": "Shift", "vi": "Ca"},
+    "axis.kwh_per_good": {"en": "kWh per good part", "vi": "kWh mỗi sản phẩm đạt"},
+    "chart.oee_by_hour": {"en": "OEE per hour (%)", "vi": "OEE theo giờ (%)"},
+    "chart.oee_by_shift": {"en": "OEE per shift (%)", "vi": "OEE theo ca (%)"},
+    "chart.demand_done": {"en": "Complete quarter hours", "vi": "Các khoảng 15 phút đã xong"},
+    "chart.demand_partial": {
+        "en": "Current quarter hour, so far (unfinished)",
+        "vi": "Khoảng 15 phút hiện tại, tính đến lúc này (chưa xong)",
+    },
+    "sim.speed_note": {
+        "en": "A live plant never runs ahead of the wall clock: a speed above 1 is a "
+        "fast-forward that applies only while the plant is behind the clock (catching up); at "
+        "the clock it runs at 1×. A speed below 1 lets it fall behind.",
+        "vi": "Nhà máy chạy trực tiếp không bao giờ vượt trước đồng hồ thực: tốc độ trên 1 là "
+        "tua nhanh, chỉ áp dụng khi nhà máy đang chậm hơn đồng hồ (đang đuổi kịp); khi đã bắt "
+        "kịp đồng hồ, nó chạy ở 1×. Tốc độ dưới 1 làm nhà máy chậm dần so với đồng hồ.",
+    },
+    "sim.speed_in_use": {"en": "Speed in use: {speed}×.", "vi": "Tốc độ đang dùng: {speed}×."},
+    "sim.speed_unknown": {
+        "en": "Speed in use: not announced by the simulator yet.",
+        "vi": "Tốc độ đang dùng: bộ mô phỏng chưa thông báo.",
+    },
+    "sim.at_clock": {
+        "en": "The plant is at the wall clock (newest data {newest}).",
+        "vi": "Nhà máy đang theo kịp đồng hồ thực (dữ liệu mới nhất lúc {newest}).",
+    },
+    "sim.behind": {
+        "en": "The plant is {minutes} min behind the wall clock (newest data {newest}).",
+        "vi": "Nhà máy đang chậm {minutes} phút so với đồng hồ thực "
+        "(dữ liệu mới nhất lúc {newest}).",
+    },
+    "sim.ahead": {
+        "en": "The store holds data up to {newest}, ahead of the wall clock (left by an earlier "
+        "run): the pages show it as the clock reaches it, and the simulator waits for the clock.",
+        "vi": "Kho dữ liệu có dữ liệu đến {newest}, vượt trước đồng hồ thực (do một lần chạy "
+        "trước): các trang hiển thị phần đó khi đồng hồ tới, và bộ mô phỏng chờ đồng hồ.",
+    },
+    "sim.no_data": {
+        "en": "No data from the plant in the store yet.",
+        "vi": "Kho dữ liệu chưa có dữ liệu nào của nhà máy.",
+    },
 }
 
 

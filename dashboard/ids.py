@@ -45,3 +45,20 @@ SIM_RESULT = "sim-result"
 SIM_STATES = "sim-states"
 SIM_REPLIES = "sim-replies"
 OVERVIEW_SHIFT = "overview-shift"
+# KPI cards and the app shell (issue 10)
+OVERVIEW_CARDS = "overview-cards"
+OVERVIEW_LINES = "overview-lines"
+OVERVIEW_REPORTS = "overview-reports"  # the end-of-shift report's downloads go here
+OVERVIEW_HEAD_PLANT = "overview-head-plant"
+OVERVIEW_HEAD_LINES = "overview-head-lines"
+OVERVIEW_HEAD_STATUS = "overview-head-status"
+OVERVIEW_HEAD_TABLE = "overview-head-table"
+# Line view and andon (issue 10)
+LINE_PICK = "line-pick"
+LINE_FLOW = "line-flow"  # a Div of one flow figure per line shown: ids LINE_FLOW-<line>
+LINE_MESSAGE = "line-message"
+LINE_UPDATED = "line-updated"
+ANDON_TICK = "andon-tick"
+ANDON_LANG = "andon-lang"
+ANDON_EVERY = "andon-every"
+ANDON_BODY = "andon-body"

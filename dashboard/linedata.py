@@ -193,3 +193,13 @@ def lines(
         neck = bottleneck(report, lid) if line_entry else None
         views.append(LineView(lid, stations, bufs, line_entry, neck))
     return Lines(views, None, t0_ms, t1_ms)
+
+
+def longest_down(view: LineView, now_ms: int) -> tuple[StationView, float] | None:
+    """The station of the line down the longest now, and for how many minutes (its current
+    down state so far); None when none is down."""
+    down = [s for s in view.stations if s.state == "down" and s.since_ms is not None]
+    if not down:
+        return None
+    first = min(down, key=lambda s: s.since_ms or 0)
+    return first, max(0.0, (now_ms - (first.since_ms or now_ms)) / 60000)
