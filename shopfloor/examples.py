@@ -18,7 +18,8 @@ from pathlib import Path
 
 PACKAGE = "shopfloor.plants"
 DEMO = "plant.yaml"
-NAMES = ("plant.yaml", "large.yaml", "reconcile.yaml")
+NAMES = ("plant.yaml", "large.yaml", "reconcile.yaml", "whatif.yaml")
+SCENARIOS = "whatif.yaml"  # the demo plant's what-if scenarios (docs/whatif.md)
 
 _copies: contextlib.ExitStack | None = None  # temporary copies made by path(), removed at exit
 

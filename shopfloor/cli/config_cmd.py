@@ -93,4 +93,35 @@ def cmd_init(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
     name = shlex.quote(str(target))
     print(f"wrote {target}: the demo plant to edit; check it with `shopfloor config check {name}`")
+    _write_scenarios(target)
     return 0
+
+
+def _write_scenarios(plant: Path) -> None:
+    """Beside a new demo plant, its what-if scenarios (never over an existing file): so
+    `shopfloor whatif --config plant.yaml --scenarios whatif.yaml` works at once."""
+    target = plant.with_name(examples.SCENARIOS)
+    if target == plant:
+        return
+    text = examples.read_bytes(examples.SCENARIOS).decode("utf-8")
+    text = "".join(
+        line.replace("config/plant.yaml", shlex.quote(str(plant))).replace(
+            "config/whatif.yaml", shlex.quote(str(target))
+        )
+        if line.lstrip().startswith("#")
+        else line
+        for line in text.splitlines(keepends=True)
+    )
+    try:
+        with target.open("xb") as f:
+            f.write(text.encode("utf-8"))
+    except FileExistsError:
+        print(f"kept the existing {target} (what-if scenarios)")
+        return
+    except OSError as exc:
+        print(f"could not write {target} (what-if scenarios): {exc.strerror or exc}")
+        return
+    print(
+        f"wrote {target}: what-if scenarios of it; compare them with `shopfloor whatif --config "
+        f"{shlex.quote(str(plant))} --scenarios {shlex.quote(str(target))}`"
+    )

@@ -39,7 +39,9 @@ def build_parser() -> Parser:
         demo_cmd,
         kpi_cmd,
         reconcile_cmd,
+        report_cmd,
         sim_cmd,
+        whatif_cmd,
     )
 
     parser = Parser(prog="shopfloor", description="Smart-factory shop-floor simulator and monitor.")
@@ -57,6 +59,8 @@ def build_parser() -> Parser:
     dash_cmd.register(sub)
     demo_cmd.register(sub)
     reconcile_cmd.register(sub)
+    whatif_cmd.register(sub)
+    report_cmd.register(sub)
     return parser
 
 
