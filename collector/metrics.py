@@ -109,6 +109,17 @@ class Metrics:
         self.write_seconds = Histogram(
             "shopfloor_collector_write_seconds", "Store write latency per batch", registry=r
         )
+        # Alerts (collector/alerts.py): an evaluation that raised is counted, never fatal.
+        self.alert_errors = Counter(
+            "shopfloor_collector_alert_errors",
+            "Evaluations of the alert rules that raised (logged once per place; the next goes on)",
+            registry=r,
+        )
+        self.alerts_active = Gauge(
+            "shopfloor_collector_alerts_active",
+            "Alerts active at the last publish on the plant's alerts topic",
+            registry=r,
+        )
         self.health_check: HealthCheck = lambda: (False, "starting")
         self._machines = frozenset(machines) if machines is not None else None
         self._labelled: set[str] = set()

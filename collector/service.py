@@ -49,12 +49,15 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from collector import watermark
+from collector.alerts import AlertPublisher
 from collector.deadletter import DeadLetter
 from collector.legacy import PowerStates
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
 from collector.validate import Ignore, Reject, validate
+from shopfloor import alerts as alert_rules
 from shopfloor import clock, contract
+from shopfloor.config.schema import PlantConfig
 from shopfloor.mqtt_url import BrokerUrl, make_client
 from shopfloor.store.base import PermanentStoreError, Record, Store, StoreError
 
@@ -108,10 +111,13 @@ class Collector:
         keepalive: int = 30,
         ca_file: str | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        alerts: PlantConfig | None = None,
+        alerts_every_s: float = 5.0,
     ):
         """`machines`: the plant config's (area, line, machine) triples; messages of any other
         machine are dead-lettered ("unknown_machine"). `on_fatal` is called when a worker
-        thread dies; the default ends the process with exit code 70."""
+        thread dies; the default ends the process with exit code 70. `alerts`: a plant config
+        whose alert rules are evaluated every `alerts_every_s` and published (collector/alerts.py)."""
         self.url = url
         self.store = store
         self.topic = f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter
@@ -174,11 +180,18 @@ class Collector:
         self._writer = threading.Thread(
             target=self._write_main, name="collector-writer", daemon=True
         )
+        self.alerts = (
+            AlertPublisher(self, alerts, alerts_every_s)
+            if alerts is not None and alert_rules.enabled(alerts)
+            else None
+        )
 
     # -- life cycle ------------------------------------------------------------------------
 
     def start(self) -> Collector:
         self._writer.start()
+        if self.alerts is not None:
+            self.alerts.start()
         self.client.connect_async(self.url.host, self.url.port, keepalive=self.keepalive)
         self.client.loop_start()
         return self
@@ -187,6 +200,8 @@ class Collector:
         """Stop intake at once; store and acknowledge what is held, then leave (the session
         stays on the broker). True if everything held was stored; False if the store did not
         take it within `grace_s` (then it is left unacknowledged: the broker keeps it)."""
+        if self.alerts is not None:
+            self.alerts.stop()
         with self._cond:
             self._stopping = True
             held, waiting = self._held(), len(self._waiting)

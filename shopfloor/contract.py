@@ -64,6 +64,16 @@ def watermark_filter(enterprise: str, site: str) -> str:
     return plant_filter(enterprise, site, WATERMARK_CHANNEL)
 
 
+# The active alerts of a plant (shopfloor.alerts): published retained by the collector as
+# {"ts", "alerts": [{kind, subject, since, value, threshold}, ...]}; five levels, so neither a
+# machine filter nor the plant's cmd topic matches it.
+ALERTS_LEVEL = "alerts"
+
+
+def alerts_topic(enterprise: str, site: str) -> str:
+    return f"{plant_prefix(enterprise, site)}/{ALERTS_LEVEL}"
+
+
 def parse_topic(text: str) -> TopicParts | None:
     parts = text.split("/")
     if len(parts) != 8 or parts[0] != ROOT or parts[1] != VERSION:

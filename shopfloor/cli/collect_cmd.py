@@ -84,6 +84,14 @@ def register(sub: Any) -> None:
         default="data/influx-spool",
         help="InfluxDB batches whose retries ran out wait here for replay (default data/influx-spool)",
     )
+    p.add_argument(
+        "--alerts-every",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="with --config: evaluate its alert rules every S seconds and publish the active "
+        "alerts, retained, on shopfloor/v1/<enterprise>/<site>/alerts (default 5)",
+    )
     p.set_defaults(func=cmd_collect)
 
 
@@ -105,8 +113,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
         store = open_store(args.store, spool_dir=args.spool_dir)
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
+    if not args.alerts_every > 0:
+        raise UserError(f"--alerts-every: must be above 0 seconds, got {args.alerts_every:g}")
     topic = ALL_PLANTS
     machines: set[tuple[str, str, str]] | None = None
+    cfg = None
     if args.config:
         cfg = load_or_exit(args.config)
         topic = plant_filter(cfg.plant.enterprise, cfg.plant.site)
@@ -144,6 +155,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         stall_after_s=args.stall_after,
         ca_file=args.ca_file,
         on_fatal=on_fatal,
+        alerts=cfg,  # the config's alert rules, published on the plant's alerts topic
+        alerts_every_s=args.alerts_every,
     ).start()
     log.info("collecting from %s into %s; bad messages to %s", url, store.url, dead_path)
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 # Ids become MQTT topic levels and store tags, so they must not contain '/', '+', '#' or spaces.
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
@@ -183,6 +190,23 @@ class Energy(Strict):
     tariff: Tariff | None = None
 
 
+# Alert rules (issue 10, alerts): evaluated by shopfloor/alerts.py in the collector and the
+# dashboard; every rule is off until its key is set.
+class Alerts(Strict):
+    machine_down_min: PositiveFloat | None = None  # a machine down longer than this
+    # A line's OEE over the last hour below this ratio (0.6 = 60%), or below its own OEE target
+    # (`targets:`) with line_oee_below_target; a fixed threshold and the target are exclusive.
+    line_oee_below: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    line_oee_below_target: bool = False
+    demand_limit_kw: PositiveFloat | None = None  # the plant's contracted 15-minute demand
+
+    @model_validator(mode="after")
+    def _one_oee_threshold(self) -> Alerts:
+        if self.line_oee_below is not None and self.line_oee_below_target:
+            raise ValueError("set line_oee_below or line_oee_below_target, not both")
+        return self
+
+
 class PlantConfig(Strict):
     plant: PlantInfo
     seed: int = 0
@@ -190,6 +214,7 @@ class PlantConfig(Strict):
     telemetry: Telemetry = Field(default_factory=Telemetry)
     energy: Energy = Field(default_factory=Energy)
     targets: Targets = Field(default_factory=Targets)  # the KPI cards' targets (issue 10)
+    alerts: Alerts = Field(default_factory=Alerts)  # alert rules (issue 10)
     lines: list[Line] = Field(min_length=1)
 
     def stations(self) -> list[tuple[Line, Station]]:

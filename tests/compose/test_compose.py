@@ -24,7 +24,13 @@ from shopfloor import clock
 from shopfloor.broker import free_port, wait_listening
 from shopfloor.commands import command_filters, reply_filters
 from shopfloor.config import load_config
-from shopfloor.contract import parse_topic, plant_filter, plant_prefix, watermark_filter
+from shopfloor.contract import (
+    alerts_topic,
+    parse_topic,
+    plant_filter,
+    plant_prefix,
+    watermark_filter,
+)
 from shopfloor.store.base import Record
 from shopfloor.store.rollup import END_OF_TIME_MS
 from shopfloor.store.sqlite import SqliteStore
@@ -161,10 +167,11 @@ def test_production_and_the_reconciliation_check_never_share_a_topic_tree():
         plants[name] = (cfg.plant.enterprise, cfg.plant.site)
     assert plants["collector"] != plants["reconcile-collector"]
     # What each collector subscribes to (collect --config) is exactly what its login may read;
-    # it writes only its plant's watermarks.
+    # it writes only its plant's watermarks and its alerts.
     assert rules["collector"] == [
         f"read {plant_filter(*plants['collector'])}",
         f"write {watermark_filter(*plants['collector'])}",
+        f"write {alerts_topic(*plants['collector'])}",
     ]
     assert rules["reconcile"] == [f"readwrite {plant_prefix(*plants['reconcile-collector'])}/#"]
     assert option(services["reconcile"], "config") == option(
@@ -357,7 +364,10 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
         port, "simulator", pw["simulator"], *command_filters("acme-vn", "hcm"),
         watermark_filter("acme-vn", "hcm"),
     )  # fmt: skip
-    dash = Login(port, "dashboard", pw["dashboard"], *reply_filters("acme-vn", "hcm"))
+    dash = Login(
+        port, "dashboard", pw["dashboard"], *reply_filters("acme-vn", "hcm"),
+        alerts_topic("acme-vn", "hcm"),
+    )  # fmt: skip
     test_collector = Login(port, "reconcile", pw["reconcile"], plant_filter("acme-vn", "reconcile"))
     # And each tries to read more than its job: the broker grants nothing of it.
     spies = {
@@ -382,6 +392,8 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             (dash, f"{plant}/cmd", sim),
             # The collector: its watermarks, to the simulator (and back to itself).
             (collector, f"{machine}/stored", sim),
+            # The collector: the plant's alerts, to the dashboard.
+            (collector, f"{plant}/alerts", dash),
             # The reconciliation check: its own plant, to its own collector.
             (test_collector, f"{test_machine}/state", test_collector),
         ]
@@ -404,6 +416,9 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             (dash, f"{machine}/cmd/reply", dash),
             (dash, f"{plant}/cmd/reply", dash),
             (dash, f"{test_machine}/cmd", test_collector),
+            # Only the collector raises alerts.
+            (dash, f"{plant}/alerts", dash),
+            (sim, f"{plant}/alerts", dash),
             # Only the collector vouches for what is stored (a forged watermark would make
             # the simulator drop what it should resend).
             (sim, f"{machine}/stored", sim),
