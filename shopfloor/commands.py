@@ -2,13 +2,14 @@
 a running simulator, on which topics, and how the answer looks (docs/architecture.md, The
 command contract).
 
-    plant-wide   shopfloor/v1/<enterprise>/<site>/cmd                          set_speed
+    plant-wide   shopfloor/v1/<enterprise>/<site>/cmd                          set_speed, truth
     per machine  shopfloor/v1/<enterprise>/<site>/<area>/<line>/<machine>/cmd  breakdown, set
     the answer   <the command's topic>/reply
 
     {"action": "set_speed", "speed": 10}
     {"action": "breakdown", "reason": "operator_test", "repair_min": 5}
     {"action": "set", "values": {"mttr_min": 30, "cycle_s.mean": 50, "scrap_rate": 0.05}}
+    {"action": "truth", "from_ms": 1795399200000, "to_ms": 1795402800000}
 
 Every command may carry an "id" (at most 100 characters), echoed in its reply:
     {"id": ..., "ok": true, "action": ..., "result": {...}, "ts": ...}
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shopfloor.contract import plant_filter, plant_prefix
 
@@ -37,7 +38,7 @@ LIVE_PARAMS: tuple[str, ...] = (
     "setup_min.mean",
     "setup_min.cv",
 )
-PLANT_ACTIONS: tuple[str, ...] = ("set_speed",)
+PLANT_ACTIONS: tuple[str, ...] = ("set_speed", "truth")
 MACHINE_ACTIONS: tuple[str, ...] = ("breakdown", "set")
 ACTIONS: tuple[str, ...] = (*PLANT_ACTIONS, *MACHINE_ACTIONS)
 REPLY_SUFFIX = "/reply"
@@ -64,7 +65,23 @@ class SetParams(_Command):
     values: Annotated[dict[Literal[LIVE_PARAMS], float], Field(min_length=1)]  # type: ignore[valid-type]
 
 
-Command = SetSpeed | Breakdown | SetParams
+class Truth(_Command):
+    """The simulator's ground truth of [from_ms, to_ms) in the report shape
+    (shopfloor.report); to_ms absent: up to now. Kept per quarter hour (simulator/truth.py):
+    both ends snap down to a quarter, or to now, and the report says which range it covers."""
+
+    action: Literal["truth"]
+    from_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
+    to_ms: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Truth:
+        if self.to_ms is not None and self.to_ms <= self.from_ms:
+            raise ValueError("to_ms must be after from_ms")
+        return self
+
+
+Command = SetSpeed | Breakdown | SetParams | Truth
 
 
 class CommandEnvelope(BaseModel):
@@ -120,6 +137,13 @@ def breakdown(reason: str = "injected", repair_min: float | None = None) -> dict
     cmd: dict[str, Any] = {"action": "breakdown", "reason": reason}
     if repair_min is not None:
         cmd["repair_min"] = float(repair_min)
+    return cmd
+
+
+def truth(from_ms: int, to_ms: int | None = None) -> dict[str, Any]:
+    cmd: dict[str, Any] = {"action": "truth", "from_ms": int(from_ms)}
+    if to_ms is not None:
+        cmd["to_ms"] = int(to_ms)
     return cmd
 
 

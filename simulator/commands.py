@@ -20,6 +20,7 @@ from shopfloor.commands import (
     CommandEnvelope,
     Reply,
     SetSpeed,
+    Truth,
     cmd_topic,
     error_reply,
     ok_reply,
@@ -30,6 +31,7 @@ from shopfloor.config.schema import Station as StationSpec
 from shopfloor.config.semantics import station_findings
 from shopfloor.contract import parse_topic
 from shopfloor.validation import format_errors
+from simulator.truth import TruthError
 
 if TYPE_CHECKING:
     from simulator.plant import Plant
@@ -121,6 +123,13 @@ class Commander:
                 raise CommandError("this run cannot change its speed")
             set_speed(cmd.speed)
             return self.speed_state()
+        if isinstance(cmd, Truth):
+            if topic != self.plant_topic:
+                raise CommandError(f"truth is a plant command: send it to {self.plant_topic}")
+            try:
+                return self.plant.truth.report(cmd.from_ms, cmd.to_ms)
+            except TruthError as exc:
+                raise CommandError(str(exc)) from None
         parts = parse_topic(topic)
         st = self.by_id.get(parts.machine) if parts else None
         if parts is None or st is None or (st.area, st.line_id) != (parts.area, parts.line):
