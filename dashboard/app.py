@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
+import dash_bootstrap_components as dbc
 import flask
 from dash import Dash, Input, Output, callback, dcc, html
 
@@ -34,40 +35,71 @@ def create_app(
     app = Dash(__name__, use_pages=True, pages_folder="pages", title="shopfloor")
     app.layout = html.Div(
         [
-            html.Div(
-                [
-                    html.H2("shopfloor"),
-                    html.Nav(nav_links("en", commands is not None), id=ids.NAV),
-                    dcc.RadioItems(
-                        id=ids.LANG,
-                        options=[
-                            {"label": "English", "value": "en"},
-                            {"label": "Tiếng Việt", "value": "vi"},
-                        ],
-                        value="en",
-                        inline=True,
-                    ),
-                    dcc.Dropdown(
-                        id=ids.RANGE,
-                        options=[{"label": t(f"range.{r}", "en"), "value": r} for r in RANGES],
-                        value="current_shift",
-                        clearable=False,
-                    ),
-                    html.Span(
-                        [
-                            # Local wall-clock time of the plant (the browser's zone is ignored).
-                            dcc.Input(id=ids.CUSTOM_START, type="datetime-local", debounce=True),
-                            dcc.Input(id=ids.CUSTOM_END, type="datetime-local", debounce=True),
-                            html.Span(f" ({tz.key})"),
-                        ],
-                        id=ids.CUSTOM_BOX,
-                        style={"display": "none"},
-                    ),
-                ],
-                className="header",
+            # The app shell (issue 10): brand, pages, and the controls every page listens to.
+            html.Header(
+                dbc.Container(
+                    [
+                        html.A("shopfloor", href="/", className="navbar-brand brand"),
+                        html.Nav(
+                            nav_links("en", commands is not None), id=ids.NAV, className="nav"
+                        ),
+                        html.Div(
+                            [
+                                dcc.Dropdown(
+                                    id=ids.RANGE,
+                                    options=[
+                                        {"label": t(f"range.{r}", "en"), "value": r} for r in RANGES
+                                    ],
+                                    value="current_shift",
+                                    clearable=False,
+                                    searchable=False,
+                                ),
+                                html.Span(
+                                    [
+                                        # Local wall-clock time of the plant (the browser's
+                                        # zone is ignored).
+                                        dcc.Input(
+                                            id=ids.CUSTOM_START,
+                                            type="datetime-local",
+                                            debounce=True,
+                                            className="form-control form-control-sm",
+                                        ),
+                                        html.Span("–"),
+                                        dcc.Input(
+                                            id=ids.CUSTOM_END,
+                                            type="datetime-local",
+                                            debounce=True,
+                                            className="form-control form-control-sm",
+                                        ),
+                                        html.Span(tz.key.replace("_", " "), className="tz-note"),
+                                    ],
+                                    id=ids.CUSTOM_BOX,
+                                    className="custom-box",
+                                    style={"display": "none"},
+                                ),
+                                dcc.RadioItems(
+                                    id=ids.LANG,
+                                    options=[
+                                        {"label": "English", "value": "en"},
+                                        {"label": "Tiếng Việt", "value": "vi"},
+                                    ],
+                                    value="en",
+                                    inline=True,
+                                    className="lang-switch",
+                                    inputClassName="form-check-input",
+                                    labelClassName="form-check-label",
+                                ),
+                            ],
+                            className="controls ms-lg-auto",
+                        ),
+                    ],
+                    fluid=True,
+                    class_name="d-flex flex-wrap align-items-center gap-3",
+                ),
+                className="header app-header",
             ),
             dcc.Interval(id=ids.REFRESH, interval=int(refresh_s * 1000)),
-            dash.page_container,
+            dbc.Container(dash.page_container, fluid=True, class_name="page"),
         ]
     )
     if auth:
@@ -77,7 +109,7 @@ def create_app(
 
 def nav_links(lang: str, simulation: bool) -> list[dcc.Link]:
     return [
-        dcc.Link(t(f"page.{page['name']}", lang), href=page["relative_path"])
+        dcc.Link(t(f"page.{page['name']}", lang), href=page["relative_path"], className="nav-link")
         for page in dash.page_registry.values()
         if simulation or page["path"] != "/simulation"
     ]
@@ -99,7 +131,7 @@ def nav(lang: str | None) -> list[dcc.Link]:
 def header_range(range_kind: str | None, lang: str | None) -> tuple[dict[str, str], list[Any]]:
     """The custom range's inputs show only when it is picked; range names follow the language."""
     options = [{"label": t(f"range.{r}", lang or "en"), "value": r} for r in RANGES]
-    return {"display": "inline" if range_kind == "custom" else "none"}, options
+    return {"display": "flex" if range_kind == "custom" else "none"}, options
 
 
 def _basic_auth(server: flask.Flask, auth: str) -> None:

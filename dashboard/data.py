@@ -8,7 +8,9 @@ from itertools import pairwise
 from typing import Any
 
 from dashboard.context import DashContext
+from dashboard.notices import Notice, ShiftShown, no_planned, shift_shown, shown_notice
 from shopfloor import clock
+from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import StoreError
 from shopfloor.store.meter_rollup import QUARTER_MS
 from shopfloor.store.report import (
@@ -24,7 +26,11 @@ NO_DATA = "no data in the store for this range yet"
 
 
 class RangeError(StoreError):
-    """A custom range that cannot be used; shown on the page like an unreachable store."""
+    """A custom range that cannot be used; the page shows its notice (one message, no charts)."""
+
+    def __init__(self, message: str, notice: Notice):
+        super().__init__(message)
+        self.notice = notice
 
 
 def range_spec(range_kind: str | None, start: str | None = None, end: str | None = None) -> str:
@@ -36,11 +42,17 @@ def range_spec(range_kind: str | None, start: str | None = None, end: str | None
 
 def _local_ms(text: str, ctx: DashContext, name: str) -> int:
     if not text:
-        raise RangeError(f"custom range: set its {name} (local time, {ctx.tz.key})")
+        raise RangeError(
+            f"custom range: set its {name} (local time, {ctx.tz.key})",
+            Notice(f"notice.custom_{name}", {"tz": ctx.tz.key}),
+        )
     try:
         local = datetime.fromisoformat(text)
     except ValueError:
-        raise RangeError(f"custom range: {name} {text!r} is not a date and time") from None
+        raise RangeError(
+            f"custom range: {name} {text!r} is not a date and time",
+            Notice("notice.custom_bad", {"value": text}),
+        ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=ctx.tz)
     return int(local.timestamp() * 1000)
@@ -52,7 +64,9 @@ def window_ms(ctx: DashContext, range_kind: str, now_s: float | None) -> tuple[i
         _, start, end = range_kind.split("|", 2)
         t0, t1 = _local_ms(start, ctx, "start"), _local_ms(end, ctx, "end")
         if t1 <= t0:
-            raise RangeError("custom range: the end must be after the start")
+            raise RangeError(
+                "custom range: the end must be after the start", Notice("notice.custom_order")
+            )
         return t0, t1
     t0, t1 = resolve(range_kind, clock.now_s() if now_s is None else now_s, ctx.calendar)
     return int(t0 * 1000), int(t1 * 1000) + 1
@@ -78,6 +92,111 @@ class Overview:
     t1_ms: int
     # The current shift beside another chosen range: (shift name, its report).
     shift: tuple[str, dict[str, Any]] | None = None
+    # KPI cards (issue 10): the range cut into buckets (start ms, end ms, report) for the
+    # sparklines, and the current shift against the one before it.
+    trend: list[tuple[int, int, dict[str, Any]]] = field(default_factory=list)
+    shifts: ShiftPair | None = None
+    # Pages that stop misleading (issue 10): `notice` replaces a page of 0.0% (no planned
+    # production in the range, naming the next shift's start; a custom range that cannot be
+    # read); `shown` says which shift "current shift" is and whether it has ended.
+    notice: Notice | None = None
+    shown: ShiftShown | None = None
+
+
+def range_notes(
+    ctx: DashContext, planned_s: float, t1_ms: int, now_s: float
+) -> tuple[Notice | None, ShiftShown | None]:
+    """(the no-planned-production notice when nothing was planned in the range, which shift
+    "current shift" shows at `now_s`)."""
+    notice = no_planned(t1_ms, ctx.calendar) if planned_s <= 0 else None
+    return notice, shift_shown(now_s, ctx.calendar)
+
+
+def range_notice(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Notice | None:
+    """The notice of a custom range that cannot be read; None when it can."""
+    try:
+        window_ms(ctx, range_kind, now_s)
+    except RangeError as exc:
+        return exc.notice
+    return None
+
+
+def shift_caption(range_kind: str, now_s: float | None, ctx: DashContext) -> Notice | None:
+    """For the "current shift" range: which shift it shows (a page says so above its charts)."""
+    if range_kind != "current_shift":
+        return None
+    shown = shift_shown(clock.now_s() if now_s is None else now_s, ctx.calendar)
+    return shown_notice(shown) if shown else None
+
+
+@dataclass
+class ShiftPair:
+    """The current shift and the one before it over the same elapsed time (so a shift under
+    way is compared with the same part of the last one, counts included)."""
+
+    name: str
+    start_ms: int
+    report: dict[str, Any]
+    before_name: str
+    before_start_ms: int
+    before: dict[str, Any]
+
+
+def previous_shift_s(now_s: float, cal: ShiftCalendar) -> tuple[tuple[str, float, float], ...]:
+    """((name, start, end) of the current shift, the same of the one before it, clipped to the
+    current one's elapsed time); () when there is none before (8 days back)."""
+    s0, s1, name = current_shift_s(now_s, cal)
+    before = shift_windows(s0 - 8 * 86400, s0, cal)
+    if not before:
+        return ()
+    b_name, b0, b1 = before[-1]
+    return (name or "", s0, s1), (b_name, b0, min(b1, b0 + (s1 - s0)))
+
+
+def trend_bounds(ctx: DashContext, t0_ms: int, t1_ms: int) -> list[tuple[int, int]]:
+    """The sparklines' buckets: hours for a day or less, else shifts (days for a plant without
+    shifts), fewer and wider past 48 (a refresh must stay cheap on any range)."""
+    if t1_ms - t0_ms <= 26 * 3_600_000:
+        return list(pairwise(hour_bounds(t0_ms, t1_ms)))
+    # A window ending at the range's end shares its end (and so its counter reads).
+    wins = [
+        (max(t0_ms, round(a * 1000)), t1_ms if b * 1000 >= t1_ms - 1 else round(b * 1000))
+        for _, a, b in shift_windows(t0_ms / 1000, t1_ms / 1000, ctx.calendar)
+    ]
+    if len(wins) > 48:
+        step = -(-(t1_ms - t0_ms) // 48)
+        return [(a, min(a + step, t1_ms)) for a in range(t0_ms, t1_ms, step)]
+    return wins
+
+
+@dataclass
+class CardWindows:
+    trend: list[tuple[int, int]]
+    shifts: tuple[tuple[str, float, float], ...]
+
+    def shift_ms(self) -> list[tuple[int, int]]:
+        # The current shift's window as window_ms makes it, so it is read once with the range.
+        return [(int(a * 1000), int(b * 1000) + 1) for _, a, b in self.shifts]
+
+    def windows(self) -> list[tuple[int, int]]:
+        return self.trend + self.shift_ms()
+
+    def reports(
+        self, by_window: dict[tuple[int, int], dict[str, Any]]
+    ) -> tuple[list[tuple[int, int, dict[str, Any]]], ShiftPair | None]:
+        trend = [(a, b, by_window[(a, b)]) for a, b in self.trend]
+        if not self.shifts:
+            return trend, None
+        (name, s0, _), (b_name, b0, _) = self.shifts
+        now, before = (by_window[w] for w in self.shift_ms())
+        if not now["machines"] or not before["machines"]:
+            return trend, None
+        pair = ShiftPair(name, int(s0 * 1000), now, b_name, int(b0 * 1000), before)
+        return trend, pair
+
+
+def card_windows(ctx: DashContext, now_s: float, t0_ms: int, t1_ms: int) -> CardWindows:
+    return CardWindows(trend_bounds(ctx, t0_ms, t1_ms), previous_shift_s(now_s, ctx.calendar))
 
 
 def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Overview:
@@ -88,18 +207,24 @@ def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> O
         if range_kind != "current_shift":
             s0, s1, name = current_shift_s(now, ctx.calendar)
             windows.append((int(s0 * 1000), int(s1 * 1000) + 1))
-        reports = report_windows(ctx.store, windows, ctx.cfg)  # one set of reads for both
+        cards = card_windows(ctx, now, t0_ms, t1_ms)
+        # One set of reads for all the windows (duplicates read once).
+        unique = list(dict.fromkeys(windows + cards.windows()))
+        by_window = dict(zip(unique, report_windows(ctx.store, unique, ctx.cfg), strict=True))
+        reports = [by_window[w] for w in windows]
         report = reports[0]
         latest = ctx.store.last_changes(t1_ms)
         shift = (name or "", reports[1]) if len(reports) > 1 else None
     except StoreError as exc:
-        return Overview(None, {}, str(exc), 0, 0)
+        return Overview(None, {}, str(exc), 0, 0, notice=getattr(exc, "notice", None))
     states = {m: (state, reason) for m, (_, state, reason) in latest.items()}
     if not report["machines"]:
-        return Overview(None, states, NO_DATA, t0_ms, t1_ms)
+        return Overview(None, states, NO_DATA, t0_ms, t1_ms, shown=shift_shown(now, ctx.calendar))
     if shift is not None and not shift[1]["machines"]:
         shift = None
-    return Overview(report, states, None, t0_ms, t1_ms, shift)
+    trend, shifts = cards.reports(by_window)
+    notice, shown = range_notes(ctx, report["plant"]["planned_s"], t1_ms, now)
+    return Overview(report, states, None, t0_ms, t1_ms, shift, trend, shifts, notice, shown)
 
 
 @dataclass
@@ -114,6 +239,7 @@ class MachineView:
     t1_ms: int
     by_hour: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
     by_shift: list[tuple[str, int, dict[str, Any] | None]] = field(default_factory=list)
+    notice: Notice | None = None  # no planned production for this machine in the range
 
 
 def hour_bounds(t0_ms: int, t1_ms: int) -> list[int]:
@@ -146,7 +272,9 @@ def machine_view(
             for name, a, r in shift_reports(ctx, t0_ms, t1_ms, machine)
         ]
     except StoreError as exc:
-        return MachineView(machine, [], [], None, [], str(exc), t0_ms, t1_ms)
+        view = MachineView(machine, [], [], None, [], str(exc), t0_ms, t1_ms)
+        view.notice = getattr(exc, "notice", None)
+        return view
     downs: list[tuple[int, float, str]] = []
     calendar_only = False  # only breaks / off time since the last down interval
     for i, (ts, state, reason) in enumerate(changes):
@@ -164,9 +292,10 @@ def machine_view(
             calendar_only = False
     entry = report["machines"].get(machine)
     error = None if entry or changes or power else "no data for this machine in this range yet"
+    notice = no_planned(t1_ms, ctx.calendar) if entry and entry["planned_s"] <= 0 else None
     return MachineView(
         machine, changes, power, entry, sorted(downs, reverse=True), error, t0_ms, t1_ms,
-        by_hour, by_shift,
+        by_hour, by_shift, notice,
     )  # fmt: skip
 
 
@@ -176,6 +305,7 @@ class Losses:
     pareto: list[tuple[str, str, float]]  # (state, reason, hours), largest first
     bottlenecks: dict[str, str]  # line -> station
     error: str | None
+    notice: Notice | None = None  # a custom range that cannot be read; nothing planned
 
 
 def bottleneck(report: dict[str, Any], line_id: str) -> str:
@@ -206,9 +336,11 @@ def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Los
         }
         by_reason = loss_durations(ctx.store, t0_ms, t1_ms, ends)
     except StoreError as exc:
-        return Losses(None, [], {}, str(exc))
+        return Losses(None, [], {}, str(exc), getattr(exc, "notice", None))
     if not report["machines"]:
         return Losses(None, [], {}, NO_DATA)
+    if report["plant"]["planned_s"] <= 0:
+        return Losses(None, [], {}, None, no_planned(t1_ms, ctx.calendar))
     pareto = sorted(
         ((s, r, secs / 3600) for (s, r), secs in by_reason.items() if secs > 0),
         key=lambda x: -x[2],

@@ -1,98 +1,169 @@
-"""Plant overview: OEE, A, P, Q for the plant and each line, a live status board, counts."""
+"""Plant overview: KPI cards for the plant and each line (target, colour, trend, change against
+the previous shift), a live status board, OEE/A/P/Q bars and the table of lines and machines."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash
-from dash import Output, callback, dcc, html
+from dash import Input, Output, callback, dcc, html
 
-from dashboard import figures, ids
+from dashboard import cards, figures, fmt, ids
 from dashboard.colors import STATE_COLORS
 from dashboard.context import context
 from dashboard.data import Overview, overview, range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 from shopfloor import clock, kpi
+from shopfloor.config.schema import PlantConfig
+from shopfloor.targets import targets_for
 
 dash.register_page(__name__, path="/", name="Overview", order=0)
 
+HEADINGS = (
+    (ids.OVERVIEW_HEAD_PLANT, "section.plant"),
+    (ids.OVERVIEW_HEAD_LINES, "section.lines"),
+    (ids.OVERVIEW_HEAD_STATUS, "section.status"),
+    (ids.OVERVIEW_HEAD_TABLE, "section.table"),
+)
+
 
 def layout(**_: Any) -> html.Div:
+    def heading(key: str) -> html.H2:
+        return html.H2(id=key, className="section-title")
+
     return html.Div(
         [
             html.Div(id=ids.OVERVIEW_MESSAGE, className="message"),
-            html.Div(id=ids.OVERVIEW_UPDATED, className="updated"),
+            html.Div(
+                [
+                    html.Div(id=ids.OVERVIEW_SHIFT, className="shift-strip"),
+                    html.Div(id=ids.OVERVIEW_UPDATED, className="updated ms-auto"),
+                ],
+                className="d-flex flex-wrap align-items-center gap-3 mb-2",
+            ),
+            heading(ids.OVERVIEW_HEAD_PLANT),
+            html.Div(id=ids.OVERVIEW_CARDS),
+            heading(ids.OVERVIEW_HEAD_LINES),
+            html.Div(id=ids.OVERVIEW_LINES),
+            # The end-of-shift report's section (its own callback fills it).
+            html.Div(id=ids.OVERVIEW_REPORTS),
+            heading(ids.OVERVIEW_HEAD_STATUS),
             html.Div(id=ids.OVERVIEW_STATUS, className="status-board"),
-            html.Div(id=ids.OVERVIEW_SHIFT, className="shift-strip"),
-            dcc.Graph(id=ids.OVERVIEW_KPIS),
-            html.Div(id=ids.OVERVIEW_TABLE),
-        ]
+            dcc.Graph(id=ids.OVERVIEW_KPIS, config={"displaylogo": False}),
+            heading(ids.OVERVIEW_HEAD_TABLE),
+            html.Div(id=ids.OVERVIEW_TABLE, className="table-responsive"),
+        ],
+        className="overview",
     )
 
 
+@callback(*(Output(i, "children") for i, _ in HEADINGS), Input(ids.LANG, "value"))
+def headings(lang: str | None) -> tuple[str, ...]:
+    return tuple(t(key, lang or "en") for _, key in HEADINGS)
+
+
 def status_board(data: Overview, lang: str) -> list[html.Span]:
-    # Machine ids and reasons are children (text), which Dash escapes: never HTML.
+    # Machine ids and reasons are children and attributes (text), which Dash escapes: never HTML.
     return [
         html.Span(
             f"{machine}: {t('state.' + state, lang)}",
-            title=reason,
+            title=fmt.reason(reason, lang),
             className="machine-state",
             **{"data-state": state},
-            style={
-                "background": STATE_COLORS.get(state, "#777"),
-                "color": "white",
-                "padding": "2px 6px",
-                "margin": "2px",
-                "display": "inline-block",
-            },
+            style={"background": STATE_COLORS.get(state, "#777")},
         )
         for machine, (state, reason) in sorted(data.states.items())
     ]
 
 
+COLUMNS = (
+    "machine", "oee", "availability", "performance", "quality", "good", "target", "scrap",
+    "yield", "energy_kwh",
+)  # fmt: skip
+
+
+def _station_scrap(e: dict[str, Any], report: dict[str, Any]) -> dict[str, int]:
+    scrap = e.get("station_scrap")
+    if scrap is None:
+        scrap = {m: report["machines"][m]["scrap_count"] for m in e.get("stations", [])}
+    return scrap
+
+
+def _scrap_cell(kind: str, name: str, e: dict[str, Any], report: dict[str, Any], lang: str):
+    """A line's scrap is every station's (what the last station alone scraps hides the rest),
+    each station's listed under it."""
+    if kind == "plant":
+        # Every station's scrap, as the lines' rows show it.
+        total = e.get(
+            "scrap_all_stations", sum(m["scrap_count"] for m in report["machines"].values())
+        )
+        return html.Td(fmt.integer(total, lang), **{"data-kpi": f"{kind}:{name}:scrap"})
+    if kind != "line":
+        return html.Td(fmt.integer(e["scrap_count"], lang), **{"data-kpi": f"{kind}:{name}:scrap"})
+    by_station = _station_scrap(e, report)
+    total = e.get("scrap_all_stations", sum(by_station.values()))
+    detail = " · ".join(f"{m} {fmt.integer(n, lang)}" for m, n in by_station.items())
+    return html.Td(
+        [html.Div(fmt.integer(total, lang)), html.Div(detail, className="station-scrap")],
+        title=f"{t('station_scrap', lang)}: {detail}",
+        **{"data-kpi": f"{kind}:{name}:scrap"},
+    )
+
+
+def _name_cell(kind: str, name: str, e: dict[str, Any], lang: str) -> html.Td:
+    children: list[Any] = [name]
+    if kind == "machine" and e.get("inferred"):
+        children += [" ", cards.inferred_badge(lang)]
+    return html.Td(children, className=f"row-{kind}")
+
+
+def _energy_cell(e: dict[str, Any], lang: str) -> html.Td:
+    children: list[Any] = [fmt.number(e["energy_kwh"], lang, 1)]
+    if e.get("energy_estimated"):
+        children = [
+            html.Span("≈ ", className="estimated-mark", title=t("estimated.title", lang)),
+            *children,
+        ]
+    return html.Td(children)
+
+
 def kpi_table(data: Overview, lang: str) -> html.Table:
     assert data.report is not None
-    head = html.Tr(
-        [
-            html.Th(t(k, lang))
-            for k in (
-                "machine",
-                "oee",
-                "availability",
-                "performance",
-                "quality",
-                "good",
-                "target",
-                "scrap",
-                "energy_kwh",
-            )
-        ]
-    )
-    rows = [("plant", t("plant", lang), data.report["plant"])]
-    rows += [("line", f"{t('line', lang)} {lid}", e) for lid, e in data.report["lines"].items()]
-    rows += [("machine", mid, e) for mid, e in data.report["machines"].items()]
+    report = data.report
+    head = html.Tr([html.Th(t(k, lang)) for k in COLUMNS])
+    rows = [("plant", t("plant", lang), report["plant"])]
+    rows += [("line", f"{t('line', lang)} {lid}", e) for lid, e in report["lines"].items()]
+    rows += [("machine", mid, e) for mid, e in report["machines"].items()]
     body = [
         html.Tr(
             [
-                html.Td(name),
+                _name_cell(kind, name, e, lang),
                 *(
-                    html.Td(f"{e[k] * 100:.1f}%", **{"data-kpi": f"{kind}:{name}:{k}"})
+                    html.Td(fmt.percent(e[k], lang, 1), **{"data-kpi": f"{kind}:{name}:{k}"})
                     for k in ("oee", "availability", "performance", "quality")
                 ),
-                html.Td(str(e["good_count"])),
+                html.Td(fmt.integer(e["good_count"], lang)),
                 html.Td(
-                    str(kpi.target_count(e["planned_s"], e["ideal_cycle_s"])),
+                    fmt.integer(kpi.target_count(e["planned_s"], e["ideal_cycle_s"]), lang),
                     **{"data-kpi": f"{kind}:{name}:target"},
                 ),
-                html.Td(str(e["scrap_count"])),
-                html.Td(f"{e['energy_kwh']:.1f}"),
-            ]
+                _scrap_cell(kind, name, e, report, lang),
+                html.Td(
+                    fmt.percent(e["yield"], lang, 1) if e.get("yield") is not None else "",
+                    **{"data-kpi": f"{kind}:{name}:yield"},
+                ),
+                _energy_cell(e, lang),
+            ],
+            className=f"row-{kind}" + (" row-inferred" if e.get("inferred") else ""),
+            **({"data-inferred": "true"} if e.get("inferred") else {}),
         )
         for kind, name, e in rows
     ]
-    return html.Table([html.Thead(head), html.Tbody(body)], className="kpi-table")
+    return html.Table(
+        [html.Thead(head), html.Tbody(body)],
+        className="table table-sm table-hover align-middle kpi-table",
+    )
 
 
 @callback(
@@ -102,6 +173,8 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
     Output(ids.OVERVIEW_MESSAGE, "children"),
     Output(ids.OVERVIEW_UPDATED, "children"),
     Output(ids.OVERVIEW_SHIFT, "children"),
+    Output(ids.OVERVIEW_CARDS, "children"),
+    Output(ids.OVERVIEW_LINES, "children"),
     *header_inputs(),
 )
 def refresh(
@@ -112,7 +185,8 @@ def refresh(
     end: str | None = None,
 ) -> tuple[Any, ...]:
     ctx = context()
-    return render(overview(ctx, range_spec(range_kind, start, end)), lang or "en", ctx.tz)
+    data = overview(ctx, range_spec(range_kind, start, end))
+    return render(data, lang or "en", ctx.tz, ctx.cfg)
 
 
 def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
@@ -128,7 +202,7 @@ def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
         ),
         *(
             html.Span(
-                f"{label} {t('oee', lang)} {e['oee'] * 100:.1f}%",
+                f"{label} {t('oee', lang)} {fmt.percent(e['oee'], lang, 1)}",
                 className="shift-kpi",
                 **{"data-kpi": f"shift:{kind}:{label}:oee"},
             )
@@ -137,10 +211,10 @@ def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
     ]
 
 
-def render(data: Overview, lang: str, tz: Any) -> tuple[Any, ...]:
-    updated = f"{t('updated', lang)} {datetime.fromtimestamp(clock.now_s(), tz):%H:%M:%S}"
+def render(data: Overview, lang: str, tz: Any, cfg: PlantConfig | None = None) -> tuple[Any, ...]:
+    updated = f"{t('updated', lang)} {fmt.clock_time(clock.now_s() * 1000, tz, lang, seconds=True)}"
     if data.report is None:
-        return {}, status_board(data, lang), None, data.error, updated, None
+        return {}, status_board(data, lang), None, data.error, updated, None, None, None
     return (
         figures.kpi_bars(data.report, lang),
         status_board(data, lang),
@@ -148,4 +222,6 @@ def render(data: Overview, lang: str, tz: Any) -> tuple[Any, ...]:
         None,
         updated,
         shift_strip(data, lang),
+        cards.plant_cards(data, targets_for(cfg), tz, lang),
+        cards.line_cards(data, lambda line: targets_for(cfg, line), tz, lang),
     )

@@ -66,7 +66,9 @@ def test_callback_draws_table_status_and_bars_in_both_languages(seeded, monkeypa
     real = data_mod.overview
     page = sys.modules["pages.overview"]
     monkeypatch.setattr(page, "overview", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    fig, status, table, message, updated, strip = page.refresh(1, "last_24h", "vi")
+    fig, status, table, message, updated, strip, plant_cards, line_cards = page.refresh(
+        1, "last_24h", "vi"
+    )
     assert updated.startswith("Cập nhật lúc ")
     assert strip[0].children == "Ca hiện tại B:"  # the last shift worked: Monday B
     assert message is None
@@ -76,11 +78,13 @@ def test_callback_draws_table_status_and_bars_in_both_languages(seeded, monkeypa
         for c in row.children
         if "data-kpi" in c.__dict__
     }
-    assert cells["plant:Nhà máy:oee"] == f"{truth['plant']['oee'] * 100:.1f}%"
+    # Vietnamese writes a decimal comma: 72,1%.
+    assert cells["plant:Nhà máy:oee"] == f"{truth['plant']['oee'] * 100:.1f}%".replace(".", ",")
     assert (
         cells["machine:cnc-01:availability"]
-        == f"{truth['machines']['cnc-01']['availability'] * 100:.1f}%"
+        == f"{truth['machines']['cnc-01']['availability'] * 100:.1f}%".replace(".", ",")
     )
+    assert plant_cards is not None and line_cards is not None
     assert len(status) == 11  # the legacy press has no states here: only the collector infers them
     assert {tr.name for tr in fig.data} >= {"Độ sẵn sàng"}
 
