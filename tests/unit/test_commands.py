@@ -28,6 +28,7 @@ def test_every_built_command_parses():
         commands.breakdown("operator_test", 5),
         commands.breakdown(),
         *(commands.set_params({p: 1.0}) for p in commands.LIVE_PARAMS),
+        commands.truth(0, 900_000),
     ]
     assert {commands.parse_command(c).action for c in built} == set(commands.ACTIONS)
     with pytest.raises(ValidationError):
