@@ -59,13 +59,15 @@ from shopfloor import alerts as alert_rules
 from shopfloor import clock, contract
 from shopfloor.config.schema import PlantConfig
 from shopfloor.mqtt_url import BrokerUrl, make_client
+from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import PermanentStoreError, Record, Store, StoreError
+from shopfloor.store.rollup import END_OF_TIME_MS
 
 log = logging.getLogger("shopfloor.collect")
 ALL_PLANTS = "shopfloor/v1/+/+/+/+/+/+"
 FATAL_EXIT = 70  # EX_SOFTWARE: a worker thread died; the supervisor restarts us
 STOP_GRACE_S = 5.0  # SIGTERM: time the store gets to take what is held (docker allows 10 s)
-MAX_RECORDS_PER_MESSAGE = 2  # a legacy machine's sample and the state inferred from it
+MAX_RECORDS_PER_MESSAGE = 3  # a legacy sample, its inferred state and estimated meter reading
 
 
 @dataclass(slots=True)
@@ -113,11 +115,14 @@ class Collector:
         on_fatal: Callable[[BaseException], None] | None = None,
         alerts: PlantConfig | None = None,
         alerts_every_s: float = 5.0,
+        calendar: ShiftCalendar | None = None,
     ):
         """`machines`: the plant config's (area, line, machine) triples; messages of any other
         machine are dead-lettered ("unknown_machine"). `on_fatal` is called when a worker
         thread dies; the default ends the process with exit code 70. `alerts`: a plant config
-        whose alert rules are evaluated every `alerts_every_s` and published (collector/alerts.py)."""
+        whose alert rules are evaluated every `alerts_every_s` and published (collector/alerts.py).
+        `calendar`: the plant's shifts, which tell a legacy machine's off and break time
+        (collector/legacy.py)."""
         self.url = url
         self.store = store
         self.topic = f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter
@@ -136,16 +141,19 @@ class Collector:
         self.stall_after_s = stall_after_s
         self.keepalive = keepalive
         self.on_fatal = on_fatal or _exit_process
-        self.power_states = PowerStates()
+        self.power_states = PowerStates(calendar)
         known: dict[str, int] = {}
         known_ts: dict[str, int] = {}
         try:
             known = store.max_seq()
+            legacy = []
             for m in store.machines():
                 if m.last_ts:
                     known_ts[m.machine] = m.last_ts  # the clock of the highest seq stored
                 if m.connectivity == "legacy" and m.power_kw:
                     self.power_states.learn(m.machine, m.power_kw)
+                    legacy.append(m.machine)
+            self._seed_legacy(legacy)
         except StoreError as exc:
             log.warning(
                 "store not reachable at start (%s): sequences start fresh; writes will retry", exc
@@ -185,6 +193,25 @@ class Collector:
             if alerts is not None and alert_rules.enabled(alerts)
             else None
         )
+
+    def _seed_legacy(self, machines: list[str]) -> None:
+        """Legacy machines go on from the store's newest estimated meter reading and inferred
+        state, so a restart neither resets nor counts twice (collector/legacy.py)."""
+        if not machines:
+            return
+        newest = self.store.last_changes(END_OF_TIME_MS)
+        for m in machines:
+            reading = self.store.counter_at("energy", END_OF_TIME_MS, m).get(m)
+            state = newest.get(m, (0, None, ""))[1]
+            if reading is None:
+                if state is not None:
+                    self.power_states.current[m] = state
+                continue
+            ts, value = reading
+            at = self.store.samples(m, ts, ts + 1)
+            self.power_states.seed(
+                m, ts, float(value["energy_kwh"]), at[-1][1] if at else None, state
+            )
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -470,7 +497,9 @@ class Collector:
             if rec.payload.get("online"):
                 self.seqs.restart(rec.machine)
                 if rec.payload.get("connectivity") == "legacy" and rec.payload.get("power_kw"):
-                    self.power_states.learn(rec.machine, rec.payload["power_kw"])
+                    self.power_states.learn(
+                        rec.machine, rec.payload["power_kw"], rec.payload.get("sample_interval_s")
+                    )
             return [rec]
         if retained:
             # The broker's copy of a machine's last state, sent on every (re)subscribe: old
@@ -491,9 +520,7 @@ class Collector:
         self.metrics.set_gaps(rec.machine, self.seqs.gaps(rec.machine))
         out = [rec]
         if rec.channel == "telemetry" and self.power_states.is_legacy(rec.machine):
-            inferred = self.power_states.infer(rec)
-            if inferred is not None:
-                out.append(inferred)
+            out += self.power_states.infer(rec)
         return out
 
     def _quarantine(self, rec: Record, topic: str, raw: bytes) -> None:
@@ -619,7 +646,7 @@ class Collector:
             rec.enterprise, rec.site, rec.area, rec.line, rec.machine, rec.channel
         )
         raw = json.dumps(rec.payload, default=repr).encode()
-        detail = f"{why[:500]}{' (a state inferred from power)' if rec.inferred else ''}"
+        detail = f"{why[:500]}{' (derived from a legacy power sample)' if rec.inferred else ''}"
         log.warning("the store refused a record of %s: %s", topic, why[:300])
         try:
             self._reject(topic, raw, "store_rejected", detail)

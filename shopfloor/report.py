@@ -52,14 +52,56 @@ def entry(
     return out
 
 
+# What a power meter cannot see: a legacy machine's states are inferred from its power (and
+# the shift calendar), its counts assume its ideal cycle and no scrap (store/report.py).
+INFERRED_FIELDS = (
+    "states", "availability", "performance", "quality", "oee",
+    "total_count", "good_count", "scrap_count",
+)  # fmt: skip
+# A line's figures that take every station's counts: partly assumed when a station is legacy.
+LINE_WIDE_FIELDS = ("scrap_all_stations", "yield")
+
+
+def _estimated_kwh(m: MachineFacts) -> float:
+    return m.energy_kwh if m.extra.get("energy_estimated") else 0.0
+
+
+def _inferred(m: MachineFacts) -> bool:
+    return bool(m.extra.get("inferred"))
+
+
 def machine_entry(m: MachineFacts) -> dict[str, Any]:
+    """Also says what is not measured: `inferred` (its OEE is) and `inferred_fields` (every
+    key a page marks as inferred), `energy_estimated` and `energy_estimated_kwh` (a meter-less
+    machine's kWh, integrated from its power samples). Line and plant entries say the same
+    (`inferred`: their OEE is inferred, i.e. a line ends in a legacy machine)."""
     e = entry(m.durations_s, m.total, m.good, m.scrap, m.ideal_cycle_s, m.energy_kwh)
-    e.update(line=m.line, area=m.area, **m.extra)
+    e.update(
+        line=m.line,
+        area=m.area,
+        inferred=False,
+        inferred_fields=list(INFERRED_FIELDS) if _inferred(m) else [],
+        energy_estimated=False,
+        energy_estimated_kwh=_estimated_kwh(m),
+    )
+    e.update(m.extra)
     return e
 
 
+def rolled_yield(stations: list[MachineFacts]) -> float:
+    """The line's yield from first to last station: the product of each station's good/total
+    (rolled throughput yield), so parts waiting in buffers do not count as losses; a station
+    that finished nothing in the range counts as 1."""
+    out = 1.0
+    for st in stations:
+        if st.total > 0:
+            out *= st.good / st.total
+    return out
+
+
 def line_entry(stations: list[MachineFacts]) -> dict[str, Any]:
-    """Time, counts and OEE of what leaves the line (its last station); energy of all of it."""
+    """Time, counts and OEE of what leaves the line (its last station); energy of all of it;
+    the scrap of every station (`station_scrap`, `scrap_all_stations`) and `yield`."""
     last = stations[-1]
     e = entry(
         last.durations_s,
@@ -69,7 +111,21 @@ def line_entry(stations: list[MachineFacts]) -> dict[str, Any]:
         last.ideal_cycle_s,
         sum(st.energy_kwh for st in stations),
     )
-    e.update(area=last.area, stations=[st.id for st in stations])
+    inferred_stations = [st.id for st in stations if _inferred(st)]
+    fields = list(INFERRED_FIELDS) if _inferred(last) else []
+    if inferred_stations:
+        fields += LINE_WIDE_FIELDS
+    e.update(
+        area=last.area,
+        stations=[st.id for st in stations],
+        station_scrap={st.id: st.scrap for st in stations},
+        scrap_all_stations=sum(st.scrap for st in stations),
+        inferred="oee" in fields,
+        inferred_fields=fields,
+        inferred_stations=inferred_stations,
+        energy_estimated_kwh=sum(_estimated_kwh(st) for st in stations),
+    )
+    e["yield"] = rolled_yield(stations)  # a keyword in Python, so not in update()
     return e
 
 
@@ -93,8 +149,18 @@ def build_report(
 ) -> dict[str, Any]:
     """`lines` maps each line id to its machines in flow order."""
     line_entries = {lid: line_entry(ms) for lid, ms in lines.items() if ms}
+    fields: list[str] = []
+    for e in line_entries.values():
+        fields += [f for f in e["inferred_fields"] if f not in fields]
+    plant = {
+        **sum_entries(line_entries.values()),
+        "scrap_all_stations": sum(e["scrap_all_stations"] for e in line_entries.values()),
+        "inferred": "oee" in fields,
+        "inferred_fields": fields,
+        "energy_estimated_kwh": sum(e["energy_estimated_kwh"] for e in line_entries.values()),
+    }
     return {
-        "plant": {**sum_entries(line_entries.values()), **plant_meta},
+        "plant": {**plant, **plant_meta},
         "lines": line_entries,
         "machines": {m.id: machine_entry(m) for ms in lines.values() for m in ms},
     }

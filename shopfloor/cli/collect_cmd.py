@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--config",
         help="plant config: subscribe to this plant only; messages of machines not in it are "
-        "dead-lettered (unknown_machine)",
+        "dead-lettered (unknown_machine); its shifts tell legacy machines' off and break time",
     )
     p.add_argument(
         "--client-id", default="shopfloor-collector", help="fixed, so the broker keeps our session"
@@ -102,6 +102,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.contract import plant_filter
     from shopfloor.mqtt_url import parse_broker_url
+    from shopfloor.shifts import ShiftCalendar
     from shopfloor.store import StoreError, open_store, parse_store_url
 
     try:
@@ -157,6 +158,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         on_fatal=on_fatal,
         alerts=cfg,  # the config's alert rules, published on the plant's alerts topic
         alerts_every_s=args.alerts_every,
+        # Legacy machines' off and break time from the shifts, not from their power.
+        calendar=ShiftCalendar(cfg.shifts, cfg.plant.timezone) if cfg is not None else None,
     ).start()
     log.info("collecting from %s into %s; bad messages to %s", url, store.url, dead_path)
 

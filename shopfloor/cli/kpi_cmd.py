@@ -60,8 +60,29 @@ def cmd_kpi(args: argparse.Namespace) -> int:
     rows += [(f"line {k}", v) for k, v in report["lines"].items()]
     rows += [(f"  {k}", v) for k, v in report["machines"].items()]
     for name, e in rows:
+        # "*": its OEE is inferred from power; "~": its kWh includes an estimate.
+        mark = "*" if e.get("inferred") and "oee" in e.get("inferred_fields", ()) else ""
+        est = "~" if e.get("energy_estimated_kwh", 0.0) > 0 else " "
         print(
-            f"{name[:24]:24} {e['oee']:7.1%} {e['availability']:7.1%} {e['performance']:7.1%} {e['quality']:7.1%} "
-            f"{e['good_count']:8d} {e['scrap_count']:6d} {e['energy_kwh']:9.1f}"
+            f"{(name[:23] + mark):24} {e['oee']:7.1%} {e['availability']:7.1%} {e['performance']:7.1%} {e['quality']:7.1%} "
+            f"{e['good_count']:8d} {e['scrap_count']:6d} {e['energy_kwh']:9.1f}{est}"
         )
+    print()
+    print(f"{'':24} {'scrap at every station':>24} {'yield':>7}")
+    for lid, e in report["lines"].items():
+        print(f"{('line ' + lid)[:24]:24} {e['scrap_all_stations']:24d} {e['yield']:7.1%}")
+    notes = []
+    if any(e.get("inferred") for _, e in rows):
+        notes.append(
+            "* inferred from power (a legacy machine with a power meter only): states, and "
+            "counts at its ideal cycle with no scrap"
+        )
+    estimated = report["plant"].get("energy_estimated_kwh", 0.0)
+    if estimated > 0:
+        notes.append(
+            f"~ includes estimated kWh (integrated from power samples): {estimated:.1f} kWh of "
+            f"the plant's {report['plant']['energy_kwh']:.1f}"
+        )
+    for note in notes:
+        print(note)
     return 0

@@ -204,9 +204,13 @@ def machine_facts(
     good = int(now["good"] - base["good"])
     scrap = int(now["scrap"] - base["scrap"])
     extra: dict[str, Any] = {"kind": info.kind, "connectivity": info.connectivity}
+    if info.connectivity == "legacy":
+        # Its meter readings are the collector's integral of its power samples.
+        extra["energy_estimated"] = True
     if info.connectivity == "legacy" and ideal_cycle_s > 0:
         # A power meter sees running time, not parts: assume it ran at its ideal cycle with
-        # no scrap, so availability is measured and performance and quality are 100%.
+        # no scrap, so availability is measured and performance and quality are 100%; the
+        # report marks all of it (shopfloor.report.INFERRED_FIELDS).
         total = good = int(durations["running"] // ideal_cycle_s)
         scrap = 0
         extra["inferred"] = True

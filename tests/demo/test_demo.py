@@ -17,17 +17,19 @@ import pytest
 
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
-from tests.support import BROKER_KINDS, MONDAY_1100, PLANT, cli, pinned_env, wait_for
+from tests.support import BROKER_KINDS, MONDAY_1100, PLANT, SENT_ENERGY, cli, pinned_env, wait_for
 
 MACHINES = {st.id for _, st in load_config(PLANT).stations()}
 
 
 def seqs(db: Path) -> dict[str, list[int]]:
-    """Every seq the store holds per machine, over all channels (inferred states aside)."""
+    """Every seq the store holds per machine, over all channels (inferred states and estimated
+    meter readings aside)."""
     con = sqlite3.connect(db)
     try:
         rows = con.execute(
-            "SELECT machine, seq FROM counts UNION ALL SELECT machine, seq FROM energy "
+            "SELECT machine, seq FROM counts "
+            f"UNION ALL SELECT machine, seq FROM energy WHERE {SENT_ENERGY} "
             "UNION ALL SELECT machine, seq FROM samples "
             "UNION ALL SELECT machine, seq FROM states WHERE inferred = 0"
         ).fetchall()

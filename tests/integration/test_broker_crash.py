@@ -21,7 +21,15 @@ from collector.deadletter import DeadLetter
 from collector.service import Collector
 from shopfloor.mqtt_url import parse_broker_url
 from shopfloor.store.sqlite import SqliteStore
-from tests.support import BROKER_KINDS, PLANT, cli, read_jsonl, running_broker, wait_for
+from tests.support import (
+    BROKER_KINDS,
+    PLANT,
+    SENT_ENERGY,
+    cli,
+    read_jsonl,
+    running_broker,
+    wait_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +59,9 @@ def stored_rows(db: Path) -> dict[tuple[str, int], list[dict]]:
         "SELECT machine, ts, seq, total, good, scrap FROM counts"
     ):
         out[m, seq].append({"ts": ts, "seq": seq, "total": total, "good": good, "scrap": scrap})
-    for m, ts, seq, kwh in con.execute("SELECT machine, ts, seq, energy_kwh FROM energy"):
+    for m, ts, seq, kwh in con.execute(
+        f"SELECT machine, ts, seq, energy_kwh FROM energy WHERE {SENT_ENERGY}"
+    ):
         out[m, seq].append({"ts": ts, "seq": seq, "energy_kwh": kwh})
     for m, ts, seq, kw, values in con.execute(
         'SELECT machine, ts, seq, power_kw, "values" FROM samples'

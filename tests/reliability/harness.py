@@ -42,6 +42,7 @@ from tests.servers import Influxd, influxd_path
 from tests.support import (
     BROKER_KINDS,
     PLANT,
+    SENT_ENERGY,
     Subscriber,
     cli,
     collector_subscribed,
@@ -143,7 +144,9 @@ def sqlite_rows(db: Path) -> dict[Key, list[Value]]:
             "SELECT machine, seq, ts, total, good, scrap FROM counts"
         ):
             out[(machine, "count", seq)].append((ts, total, good, scrap))
-        for machine, seq, ts, kwh in con.execute("SELECT machine, seq, ts, energy_kwh FROM energy"):
+        for machine, seq, ts, kwh in con.execute(
+            f"SELECT machine, seq, ts, energy_kwh FROM energy WHERE {SENT_ENERGY}"
+        ):
             out[(machine, "energy", seq)].append((ts, float(kwh)))
         for machine, seq, ts, kw, values in con.execute(
             'SELECT machine, seq, ts, power_kw, "values" FROM samples'
@@ -166,9 +169,10 @@ def sqlite_keys(db: Path) -> set[Key]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         for channel, table in TABLES.items():
-            where = " WHERE inferred = 0" if table == "states" else ""
+            where = {"states": " WHERE inferred = 0", "energy": f" WHERE {SENT_ENERGY}"}
             out.update(
-                (m, channel, s) for m, s in con.execute(f"SELECT machine, seq FROM {table}{where}")
+                (m, channel, s)
+                for m, s in con.execute(f"SELECT machine, seq FROM {table}{where.get(table, '')}")
             )
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
@@ -204,11 +208,15 @@ def influx_rows(url: str, *, settled: bool = True) -> dict[Key, list[Value]]:
     store = Influx1Store(url)
     out: dict[Key, list[Value]] = defaultdict(list)
     try:
+        # A legacy machine's meter readings are the collector's estimate, not something sent.
+        legacy = {m.machine for m in store.machines() if m.connectivity == "legacy"}
         for channel in TABLES:
             where = ' WHERE "inferred" = 0' if channel == "state" else ""
             for result in store._query(f'SELECT * FROM "{channel}"{where} GROUP BY machine'):
                 for s in result:
                     machine = s["tags"]["machine"]
+                    if channel == "energy" and machine in legacy:
+                        continue
                     cols = s["columns"]
                     for values in s["values"]:
                         r = dict(zip(cols, values, strict=True))
