@@ -84,6 +84,12 @@ def buffer_level(
     a repair is the last one before it (nothing moves while the calendar stops the line; a
     repair returns to what it interrupted). An unknown flow state counts as holding nothing,
     which can put the level up to 2 above the truth; the capacity caps it.
+
+    Two cases it cannot see: a breakdown injected (by command) into a starved station whose
+    part arrives during the repair puts the level 1 above the truth until the repair ends;
+    and a restarted simulator (`sim --continue-from`) starts its buffers empty while its counts
+    go on from the store, so the parts its buffers held at the stop stay counted (the level
+    shown is then above the truth by up to that many, within the capacity).
     """
     level = good_before - total_after
     level -= flow_before == "blocked"
