@@ -12,9 +12,41 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from dashboard import fmt
 from dashboard.colors import STATE_COLORS
 from dashboard.i18n import t
 from shopfloor import kpi
+from shopfloor.store.meter_rollup import QUARTER_MS
+
+# Every chart has a title and units, and every time axis says the plant's time zone and
+# carries Babel's labels, thinned to a readable number of ticks (issue 10).
+_TITLE_MARGIN = {"t": 56, "b": 40}
+
+
+def _titled(fig: go.Figure, key: str, lang: str) -> go.Figure:
+    fig.update_layout(
+        title={"text": t(key, lang), "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        separators=fmt.separators(lang),
+    )
+    return fig
+
+
+def _local_iso(ts_ms: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz).isoformat()
+
+
+def time_axis(t0_ms: float, t1_ms: float, tz: ZoneInfo, lang: str) -> dict[str, Any]:
+    """A date axis over [t0, t1] in the plant's local time: its zone in the title, at most
+    eight ticks labelled in the page's language (a week of hours is not 168 labels)."""
+    vals, texts = fmt.time_ticks(t0_ms, t1_ms, tz, lang)
+    return {
+        "type": "date",
+        "title": {"text": t("axis.time_tz", lang).format(tz=tz.key)},
+        "tickmode": "array",
+        "tickvals": vals,
+        "ticktext": texts,
+        "range": [_local_iso(t0_ms, tz), _local_iso(t1_ms, tz)],
+    }
 
 
 def kpi_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
@@ -28,9 +60,9 @@ def kpi_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
             y=[round(e[key] * 100, 1) for _, e in rows],
         )
     fig.update_layout(
-        barmode="group", yaxis={"title": "%", "range": [0, 105]}, margin={"t": 30, "b": 40}
+        barmode="group", yaxis={"title": "%", "range": [0, 105]}, margin=_TITLE_MARGIN
     )
-    return fig
+    return _titled(fig, "chart.kpi_bars", lang)
 
 
 def state_timeline(
@@ -64,14 +96,19 @@ def state_timeline(
             marker_color=STATE_COLORS[state],
         )
     fig.update_layout(
-        barmode="overlay",
-        xaxis={"type": "date", "title": t("time", lang)},
-        margin={"t": 30, "b": 40},
+        barmode="overlay", xaxis=time_axis(t0_ms, t1_ms, tz, lang), margin=_TITLE_MARGIN
     )
-    return fig
+    return _titled(fig, "chart.state_timeline", lang)
 
 
-def power_trace(samples: list[tuple[int, float]], tz: ZoneInfo, lang: str = "en") -> go.Figure:
+def power_trace(
+    samples: list[tuple[int, float]],
+    tz: ZoneInfo,
+    lang: str = "en",
+    t0_ms: float | None = None,
+    t1_ms: float | None = None,
+) -> go.Figure:
+    """Power in kW over the range (bucketed means), on the plant's local time axis."""
     fig = go.Figure(
         go.Scatter(
             x=[datetime.fromtimestamp(ts / 1000, tz).isoformat() for ts, _ in samples],
@@ -80,12 +117,14 @@ def power_trace(samples: list[tuple[int, float]], tz: ZoneInfo, lang: str = "en"
             name=t("power_kw", lang),
         )
     )
+    a = t0_ms if t0_ms is not None else (samples[0][0] if samples else 0)
+    b = t1_ms if t1_ms is not None else (samples[-1][0] if samples else a + 3_600_000)
     fig.update_layout(
-        yaxis={"title": t("power_kw", lang)},
-        xaxis={"title": t("time", lang)},
-        margin={"t": 30, "b": 40},
+        yaxis={"title": t("power_kw", lang), "rangemode": "nonnegative"},
+        xaxis=time_axis(a, b, tz, lang),
+        margin=_TITLE_MARGIN,
     )
-    return fig
+    return _titled(fig, "chart.power", lang)
 
 
 def time_by_state(entry: dict[str, Any], lang: str = "en") -> go.Figure:
@@ -98,8 +137,8 @@ def time_by_state(entry: dict[str, Any], lang: str = "en") -> go.Figure:
             marker_color=[STATE_COLORS[s] for s in states],
         )
     )
-    fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 30, "b": 40})
-    return fig
+    fig.update_layout(yaxis={"title": t("hours", lang)}, margin=_TITLE_MARGIN)
+    return _titled(fig, "chart.time_by_state", lang)
 
 
 def pareto(items: list[tuple[str, str, float]], lang: str = "en", top: int = 15) -> go.Figure:
@@ -111,7 +150,7 @@ def pareto(items: list[tuple[str, str, float]], lang: str = "en", top: int = 15)
     for _, _, h in shown:
         running += h
         cumulative.append(round(running / total * 100, 1))
-    labels = [f"{t('state.' + s, lang)}: {r}" for s, r, _ in shown]
+    labels = [f"{t('state.' + s, lang)}: {fmt.reason(r, lang)}" for s, r, _ in shown]
     fig = go.Figure()
     fig.add_bar(
         x=labels,
@@ -119,13 +158,16 @@ def pareto(items: list[tuple[str, str, float]], lang: str = "en", top: int = 15)
         marker_color=[STATE_COLORS[s] for s, _, _ in shown],
         name=t("hours", lang),
     )
-    fig.add_scatter(x=labels, y=cumulative, yaxis="y2", mode="lines+markers", name="%")
-    fig.update_layout(
-        yaxis={"title": t("hours", lang)},
-        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
-        margin={"t": 30, "b": 120},
+    fig.add_scatter(
+        x=labels, y=cumulative, yaxis="y2", mode="lines+markers", name=t("cumulative_share", lang)
     )
-    return fig
+    fig.update_layout(
+        yaxis={"title": t("hours", lang), "rangemode": "nonnegative"},
+        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
+        xaxis={"automargin": True},
+        margin={"t": 56, "b": 120},
+    )
+    return _titled(fig, "chart.pareto", lang)
 
 
 def waterfall(entry: dict[str, Any], lang: str = "en") -> go.Figure:
@@ -163,8 +205,8 @@ def waterfall(entry: dict[str, Any], lang: str = "en") -> go.Figure:
             measure=["absolute", "relative", "relative", "relative", "relative", "total"],
         )
     )
-    fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 30, "b": 60})
-    return fig
+    fig.update_layout(yaxis={"title": t("hours", lang)}, margin={"t": 56, "b": 60})
+    return _titled(fig, "chart.waterfall", lang)
 
 
 def energy_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
@@ -181,47 +223,90 @@ def energy_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
         y=[round(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3) for _, e in lines],
         yaxis="y2", mode="markers", marker={"size": 12}, name=t("kwh_per_good", lang),
     )  # fmt: skip
+    # kWh and kWh per part are never negative: a lone small value must not centre its
+    # axis on zero (Plotly's autorange does), which drew a negative kWh-per-part scale.
     fig.update_layout(
-        yaxis={"title": "kWh"},
-        yaxis2={"overlaying": "y", "side": "right", "title": t("kwh_per_good", lang)},
-        margin={"t": 30, "b": 40},
+        yaxis={"title": t("unit.kwh", lang), "rangemode": "nonnegative"},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "title": t("axis.kwh_per_good", lang),
+            "rangemode": "nonnegative",
+        },
+        margin=_TITLE_MARGIN,
     )
-    return fig
+    return _titled(fig, "chart.energy_bars", lang)
 
 
 def energy_by_state(by_state_kwh: dict[str, float], lang: str = "en") -> go.Figure:
+    """Shares of energy by machine state. Small slices' labels would overlap: each slice
+    shows only its percentage, inside it and hidden when it does not fit; the legend names
+    the states and the hover gives the kWh."""
     states = [s for s in kpi.STATES if by_state_kwh.get(s, 0) > 0]
-    return go.Figure(
+    fig = go.Figure(
         go.Pie(
             labels=[t(f"state.{s}", lang) for s in states],
             values=[round(by_state_kwh[s], 2) for s in states],
             marker={"colors": [STATE_COLORS[s] for s in states]},
             sort=False,
+            textinfo="percent",
+            textposition="inside",
+            insidetextorientation="horizontal",
+            hovertemplate="%{label}: %{value} kWh (%{percent})<extra></extra>",
         )
     )
+    fig.update_layout(uniformtext={"minsize": 11, "mode": "hide"}, margin=_TITLE_MARGIN)
+    return _titled(fig, "chart.energy_by_state", lang)
 
 
-def demand(points: list[tuple[int, float]], tz: ZoneInfo, lang: str = "en") -> go.Figure:
-    fig = go.Figure(
-        go.Bar(
-            x=[datetime.fromtimestamp(ts / 1000, tz).isoformat() for ts, _ in points],
-            y=[round(kw, 1) for _, kw in points],
+def demand(
+    points: list[tuple[int, float]],
+    tz: ZoneInfo,
+    lang: str = "en",
+    t0_ms: float | None = None,
+    t1_ms: float | None = None,
+) -> go.Figure:
+    """Mean kW per quarter hour. A quarter the range's end cuts (the one under way) is not
+    comparable with whole ones: drawn apart, hatched, at its mean kW so far."""
+    end = t1_ms if t1_ms is not None else float("inf")
+    done = [(ts, kw) for ts, kw in points if ts + QUARTER_MS <= end]
+    partial = [
+        (ts, kw * QUARTER_MS / (end - ts)) for ts, kw in points if ts + QUARTER_MS > end > ts
+    ]
+    fig = go.Figure()
+    for rows, key, style in (
+        (done, "chart.demand_done", {}),
+        (partial, "chart.demand_partial", {"pattern": {"shape": "/"}, "opacity": 0.55}),
+    ):
+        if not rows:
+            continue
+        fig.add_bar(
+            x=[_local_iso(ts + QUARTER_MS / 2, tz) for ts, _ in rows],
+            y=[round(kw, 1) for _, kw in rows],
+            width=QUARTER_MS * 0.9,
+            name=t(key, lang),
+            marker=style,
         )
+    a = t0_ms if t0_ms is not None else (points[0][0] if points else 0)
+    b = t1_ms if t1_ms is not None else (points[-1][0] + QUARTER_MS if points else a + QUARTER_MS)
+    fig.update_layout(
+        yaxis={"title": t("demand_kw", lang), "rangemode": "nonnegative"},
+        xaxis=time_axis(a, b, tz, lang),
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 56, "b": 80},
     )
-    fig.update_layout(yaxis={"title": t("demand_kw", lang)}, margin={"t": 30, "b": 40})
-    return fig
+    return _titled(fig, "chart.demand", lang)
 
 
-def shift_label(name: str, start_ms: int, tz: ZoneInfo) -> str:
-    local = datetime.fromtimestamp(start_ms / 1000, tz)
-    return f"{local:%a %d/%m} {name}".strip()
+def shift_label(name: str, start_ms: int, tz: ZoneInfo, lang: str = "en") -> str:
+    return fmt.shift_label(name, start_ms, tz, lang)
 
 
 def energy_by_shift(
     shifts: list[tuple[str, int, dict[str, Any]]], tz: ZoneInfo, lang: str = "en"
 ) -> go.Figure:
     """The trend across shifts: kWh, and kWh per good part (the number that should fall)."""
-    x = [shift_label(name, start, tz) for name, start, _ in shifts]
+    x = [shift_label(name, start, tz, lang) for name, start, _ in shifts]
     plant = [r["plant"] for _, _, r in shifts]
     fig = go.Figure()
     fig.add_bar(x=x, y=[round(p["energy_kwh"], 1) for p in plant], name=t("energy_kwh", lang))
@@ -231,11 +316,17 @@ def energy_by_shift(
         yaxis="y2", mode="lines+markers", name=t("kwh_per_good", lang),
     )  # fmt: skip
     fig.update_layout(
-        yaxis={"title": "kWh"},
-        yaxis2={"overlaying": "y", "side": "right", "title": t("kwh_per_good", lang)},
-        margin={"t": 30, "b": 60},
+        yaxis={"title": t("unit.kwh", lang), "rangemode": "nonnegative"},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "title": t("axis.kwh_per_good", lang),
+            "rangemode": "nonnegative",
+        },
+        xaxis={"title": t("axis.shift", lang), "type": "category"},
+        margin={"t": 56, "b": 60},
     )
-    return fig
+    return _titled(fig, "chart.energy_by_shift", lang)
 
 
 def oee_by_period(
@@ -251,5 +342,56 @@ def oee_by_period(
             name=t(key, lang),
             line={"width": 3 if key == "oee" else 1},
         )
-    fig.update_layout(yaxis={"title": "%", "range": [0, 105]}, margin={"t": 30, "b": 60})
-    return fig
+    fig.update_layout(yaxis={"title": "%", "range": [0, 105]}, margin={"t": 56, "b": 60})
+    return _titled(fig, "chart.oee_by_period", lang)
+
+
+def _factor(e: dict[str, Any] | None, key: str) -> float | None:
+    # A period with no planned time has no OEE (not 0%): a gap, not a dip to zero.
+    return round(e[key] * 100, 1) if e and e["planned_s"] else None
+
+
+def oee_by_hour(
+    hours: list[tuple[int, dict[str, Any] | None]],
+    t0_ms: float,
+    t1_ms: float,
+    tz: ZoneInfo,
+    lang: str = "en",
+) -> go.Figure:
+    """OEE and its factors per hour on a local time axis: each point at the middle of its
+    hour, gaps where nothing was planned, ticks thinned for long ranges."""
+    ends = [a for a, _ in hours[1:]] + [t1_ms]
+    x = [_local_iso((a + b) / 2, tz) for (a, _), b in zip(hours, ends, strict=True)]
+    fig = go.Figure()
+    for key in ("oee", "availability", "performance", "quality"):
+        fig.add_scatter(
+            x=x,
+            y=[_factor(e, key) for _, e in hours],
+            mode="lines+markers" if key == "oee" else "lines",
+            name=t(key, lang),
+            line={"width": 3 if key == "oee" else 1},
+            marker={"size": 5},
+        )
+    fig.update_layout(
+        yaxis={"title": "%", "range": [0, 105]},
+        xaxis=time_axis(t0_ms, t1_ms, tz, lang),
+        margin={"t": 56, "b": 60},
+    )
+    return _titled(fig, "chart.oee_by_hour", lang)
+
+
+def oee_by_shift(
+    shifts: list[tuple[str, int, dict[str, Any] | None]], tz: ZoneInfo, lang: str = "en"
+) -> go.Figure:
+    """OEE and its factors per shift as grouped bars (one shift is four bars, not a dot)."""
+    x = [shift_label(name, start, tz, lang) for name, start, _ in shifts]
+    fig = go.Figure()
+    for key in ("oee", "availability", "performance", "quality"):
+        fig.add_bar(x=x, y=[_factor(e, key) for _, _, e in shifts], name=t(key, lang))
+    fig.update_layout(
+        barmode="group",
+        yaxis={"title": "%", "range": [0, 105]},
+        xaxis={"title": t("axis.shift", lang), "type": "category"},
+        margin={"t": 56, "b": 60},
+    )
+    return _titled(fig, "chart.oee_by_shift", lang)

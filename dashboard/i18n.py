@@ -406,6 +406,99 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No data from the plant in the store yet.",
         "vi": "Kho dữ liệu chưa có dữ liệu nào của nhà máy.",
     },
+    # Alerts and the Truth page (issue 10: alerts, truth panel).
+    "page.Alerts": {"en": "Alerts", "vi": "Cảnh báo"},
+    "page.Truth": {"en": "Truth", "vi": "Đối chiếu"},
+    "alerts.banner": {"en": "{n} active alerts", "vi": "{n} cảnh báo đang hoạt động"},
+    "alerts.banner_one": {"en": "1 active alert", "vi": "1 cảnh báo đang hoạt động"},
+    "alerts.none": {"en": "No alert is active.", "vi": "Không có cảnh báo nào."},
+    "alerts.no_rules": {
+        "en": "No alert rules are set: add an alerts: section to the plant config.",
+        "vi": "Chưa đặt quy tắc cảnh báo nào: thêm mục alerts: vào cấu hình nhà máy.",
+    },
+    "alerts.rules": {"en": "Rules", "vi": "Quy tắc"},
+    "alerts.active": {"en": "Active alerts", "vi": "Cảnh báo đang hoạt động"},
+    "alerts.kind": {"en": "Alert", "vi": "Cảnh báo"},
+    "alerts.subject": {"en": "Where", "vi": "Vị trí"},
+    "alerts.since": {"en": "Since", "vi": "Từ lúc"},
+    "alerts.value": {"en": "Value", "vi": "Giá trị"},
+    "alerts.threshold": {"en": "Limit", "vi": "Ngưỡng"},
+    "alerts.kind.machine_down": {"en": "Machine down", "vi": "Máy hỏng"},
+    "alerts.kind.line_oee_low": {"en": "Line OEE low", "vi": "OEE dây chuyền thấp"},
+    "alerts.kind.demand_high": {"en": "Demand above limit", "vi": "Công suất vượt ngưỡng"},
+    "alerts.text.machine_down": {
+        "en": "{subject} down for {value} min since {since} (limit {threshold} min)",
+        "vi": "{subject} hỏng {value} phút, từ {since} (ngưỡng {threshold} phút)",
+    },
+    "alerts.text.line_oee_low": {
+        "en": "Line {subject}: OEE {value} over the last hour, below {threshold}",
+        "vi": "Dây chuyền {subject}: OEE giờ qua {value}, dưới {threshold}",
+    },
+    "alerts.text.demand_high": {
+        "en": "Plant 15-minute demand {value} kW from {since}, above the contracted {threshold} kW",
+        "vi": "Công suất 15 phút của nhà máy {value} kW từ {since}, vượt mức hợp đồng "
+        "{threshold} kW",
+    },
+    "alerts.rule.machine_down": {
+        "en": "A machine down for longer than {value} min",
+        "vi": "Máy hỏng lâu hơn {value} phút",
+    },
+    "alerts.rule.line_oee_low": {
+        "en": "A line's OEE over the last hour below {value}",
+        "vi": "OEE của dây chuyền trong giờ qua dưới {value}",
+    },
+    "alerts.rule.line_oee_target": {
+        "en": "A line's OEE over the last hour below its target",
+        "vi": "OEE của dây chuyền trong giờ qua dưới mục tiêu",
+    },
+    "alerts.rule.demand_high": {
+        "en": "The plant's 15-minute demand above {value} kW",
+        "vi": "Công suất 15 phút của nhà máy vượt {value} kW",
+    },
+    "alerts.store_error": {
+        "en": "Alerts cannot be judged: the store did not answer ({detail}).",
+        "vi": "Không thể xét cảnh báo: kho dữ liệu không phản hồi ({detail}).",
+    },
+    "min": {"en": "min", "vi": "phút"},
+    "truth.no_broker": {
+        "en": "Start the dashboard with --broker to compare with the simulator's ground truth.",
+        "vi": "Khởi động dashboard với --broker để đối chiếu với số liệu thực của bộ mô phỏng.",
+    },
+    "truth.no_reply": {
+        "en": "The simulator did not answer: is it running with this broker?",
+        "vi": "Bộ mô phỏng không trả lời: bộ mô phỏng có đang chạy với broker này không?",
+    },
+    "truth.refused": {
+        "en": "The simulator cannot give the truth of this range: {detail}",
+        "vi": "Bộ mô phỏng không thể cho số liệu thực của khoảng này: {detail}",
+    },
+    "truth.range": {
+        "en": "Simulator's ground truth beside the store's measurement for {start} – {end}.",
+        "vi": "Số liệu thực của bộ mô phỏng đặt cạnh số đo từ kho dữ liệu, từ {start} đến {end}.",
+    },
+    "truth.rounded": {
+        "en": "The simulator keeps its truth per quarter hour: the range's ends are rounded down "
+        "to a quarter hour (or to now).",
+        "vi": "Bộ mô phỏng lưu số liệu thực theo từng 15 phút: hai đầu khoảng thời gian được làm "
+        "tròn xuống mốc 15 phút (hoặc đến hiện tại).",
+    },
+    "truth.summary": {
+        "en": "{ok} of {n} figures within tolerance.",
+        "vi": "{ok} trên {n} số liệu nằm trong dung sai.",
+    },
+    "truth.tolerances": {
+        "en": "Tolerances: counts exact; OEE, availability, performance and quality within 0.5 "
+        "points; energy within one meter reading interval at each end of the range. A legacy "
+        "machine's counts are inferred from power and not judged.",
+        "vi": "Dung sai: số lượng khớp tuyệt đối; OEE, độ sẵn sàng, hiệu suất và chất lượng "
+        "lệch tối đa 0,5 điểm; điện năng lệch tối đa một chu kỳ đọc công tơ ở mỗi đầu khoảng. "
+        "Số lượng của máy đời cũ được suy ra từ công suất và không được xét.",
+    },
+    "truth.measured": {"en": "Measured", "vi": "Đo được"},
+    "truth.truth": {"en": "Truth", "vi": "Thực tế"},
+    "truth.diff": {"en": "Diff.", "vi": "Chênh lệch"},
+    "truth.points": {"en": "pts", "vi": "điểm"},
+    "truth.inferred": {"en": "inferred", "vi": "suy ra"},
 }
 
 

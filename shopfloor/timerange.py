@@ -35,6 +35,24 @@ def current_shift_s(now_s: float, cal: ShiftCalendar) -> tuple[float, float, str
     return segs[j].start_s, end, name
 
 
+def next_shift_s(after_s: float, cal: ShiftCalendar) -> tuple[str, float] | None:
+    """(name, start) of the first shift starting after `after_s` (within two weeks); None for
+    a plant without shifts (always planned) or a calendar with none in that time."""
+    if cal.always_on:
+        return None
+    day = 86400.0
+    for k in range(14):
+        # A shift under way at the window's start is not "next": it started before.
+        for seg in cal.segments(after_s + k * day, after_s + (k + 1) * day):
+            if (
+                seg.shift is not None
+                and seg.start_s > after_s
+                and cal.at(seg.start_s - 1e-3).shift != seg.shift
+            ):
+                return seg.shift, seg.start_s
+    return None
+
+
 def shift_windows(t0_s: float, t1_s: float, cal: ShiftCalendar) -> list[tuple[str, float, float]]:
     """(shift name, start, end) of each shift worked in [t0_s, t1_s), breaks included,
     clipped to the range; a plant without shifts gets one window per local day."""

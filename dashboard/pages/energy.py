@@ -8,11 +8,12 @@ from typing import Any
 import dash
 from dash import Output, callback, dcc, html
 
-from dashboard import figures, ids
+from dashboard import figures, fmt, ids, notices
 from dashboard.context import DashContext, context
-from dashboard.data import Energy, energy, range_spec
+from dashboard.data import Energy, energy, range_notice, range_spec, shift_caption, window_ms
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
+from dashboard.notices import no_planned
 from shopfloor import kpi, tariff
 
 dash.register_page(__name__, path="/energy", name="Energy", order=3)
@@ -22,18 +23,21 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             html.Div(id=ids.ENERGY_MESSAGE, className="message"),
-            html.Div(id=ids.ENERGY_SUMMARY),
-            html.Div(id=ids.ENERGY_TABLE),
-            dcc.Graph(id=ids.ENERGY_BARS),
-            dcc.Graph(id=ids.ENERGY_BY_STATE),
-            dcc.Graph(id=ids.ENERGY_PEAK),
-            dcc.Graph(id=ids.ENERGY_SHIFTS),
+            # Hidden behind a message (a custom range without dates, no data): never four
+            # empty charts.
+            html.Div(
+                [
+                    html.Div(id=ids.ENERGY_SUMMARY),
+                    html.Div(id=ids.ENERGY_TABLE),
+                    dcc.Graph(id=ids.ENERGY_BARS),
+                    dcc.Graph(id=ids.ENERGY_BY_STATE),
+                    dcc.Graph(id=ids.ENERGY_PEAK),
+                    dcc.Graph(id=ids.ENERGY_SHIFTS),
+                ],
+                id=ids.ENERGY_CHARTS,
+            ),
         ]
     )
-
-
-def money(value: float, currency: str) -> str:
-    return f"{value:,.0f} {currency}"
 
 
 def summary(data: Energy, ctx: DashContext, lang: str) -> html.Ul:
@@ -41,24 +45,31 @@ def summary(data: Energy, ctx: DashContext, lang: str) -> html.Ul:
     plant = data.report["plant"]
     total = sum(data.by_state_kwh.values())
     idle_share = 1 - data.by_state_kwh.get("running", 0.0) / total if total else 0.0
+    per_good = kpi.kwh_per_good(plant["energy_kwh"], plant["good_count"])
     items = [
-        ("total", f"{t('energy_kwh', lang)}: {plant['energy_kwh']:.1f}"),
-        ("per-good", f"{t('kwh_per_good', lang)}: {kpi.kwh_per_good(plant['energy_kwh'], plant['good_count']):.3f}"),
-        ("not-running", f"{t('not_running', lang)}: {idle_share * 100:.1f}%"),
-        ("peak", f"{t('peak_demand', lang)}: {kpi.peak_demand_kw(data.demand_kw):.1f} kW"),
+        ("total", f"{t('energy_kwh', lang)}: {fmt.number(plant['energy_kwh'], lang, 1)}"),
+        ("per-good", f"{t('kwh_per_good', lang)}: {fmt.number(per_good, lang, 3)}"),
+        ("not-running", f"{t('not_running', lang)}: {fmt.percent(idle_share, lang, 1)}"),
+        ("peak", f"{t('peak_demand', lang)}: {fmt.number(kpi.peak_demand_kw(data.demand_kw), lang, 1)} kW"),
     ]  # fmt: skip
     energy_cfg = ctx.cfg.energy if ctx.cfg else None
     if energy_cfg and energy_cfg.tariff:
         tf = energy_cfg.tariff
         by = tariff.kwh_by_period((q for rows in data.line_kwh.values() for q in rows), tf, ctx.tz)
-        items.append(("cost", f"{t('cost', lang)}: {money(tariff.cost(by, tf), tf.currency)}"))
+        items.append(
+            ("cost", f"{t('cost', lang)}: {fmt.money(tariff.cost(by, tf), tf.currency, lang)}")
+        )
         items += [
-            (f"period-{p}", f"{t('period', lang)} {p}: {kwh:.1f} kWh x {tf.price_per_kwh[p]:,g}")
+            (
+                f"period-{p}",
+                f"{t('period', lang)} {fmt.words(p, lang)}: {fmt.number(kwh, lang, 1)} kWh × "
+                f"{fmt.money(tf.price_per_kwh[p], tf.currency, lang)}",
+            )
             for p, kwh in by.items()
         ]
     if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
         co2 = tariff.co2e_kg(plant["energy_kwh"], energy_cfg) or 0.0
-        items.append(("co2e", f"{t('co2e', lang)}: {co2:,.1f} kg"))
+        items.append(("co2e", f"{t('co2e', lang)}: {fmt.number(co2, lang, 1)} kg"))
     return html.Ul([html.Li(text, **{"data-energy": key}) for key, text in items])
 
 
@@ -82,14 +93,14 @@ def line_table(data: Energy, ctx: DashContext, lang: str) -> html.Table:
     for kind, name, e, quarters in entries:
         cells = [
             name,
-            f"{e['energy_kwh']:.1f}",
-            f"{kpi.kwh_per_good(e['energy_kwh'], e['good_count']):.3f}",
+            fmt.number(e["energy_kwh"], lang, 1),
+            fmt.number(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), lang, 3),
         ]
         if tf:
             by = tariff.kwh_by_period(quarters.get(name, []), tf, ctx.tz)
-            cells.append(f"{tariff.cost(by, tf):,.0f}")
+            cells.append(fmt.number(tariff.cost(by, tf), lang, 0))
         if energy_cfg and energy_cfg.co2e_kg_per_kwh is not None:
-            cells.append(f"{tariff.co2e_kg(e['energy_kwh'], energy_cfg):,.1f}")
+            cells.append(fmt.number(tariff.co2e_kg(e["energy_kwh"], energy_cfg) or 0.0, lang, 1))
         rows.append(html.Tr([html.Td(c) for c in cells], **{f"data-{kind}": name}))
     return html.Table(
         [html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], className="kpi-table"
@@ -104,6 +115,7 @@ def line_table(data: Energy, ctx: DashContext, lang: str) -> html.Table:
     Output(ids.ENERGY_SUMMARY, "children"),
     Output(ids.ENERGY_TABLE, "children"),
     Output(ids.ENERGY_MESSAGE, "children"),
+    Output(ids.ENERGY_CHARTS, "style"),
     *header_inputs(),
 )
 def refresh(
@@ -115,15 +127,26 @@ def refresh(
 ) -> tuple[Any, ...]:
     lang = lang or "en"
     ctx = context()
-    data = energy(ctx, range_spec(range_kind, start, end))
+    spec = range_spec(range_kind, start, end)
+    bad_range = range_notice(ctx, spec)
+    if bad_range is not None:
+        return {}, {}, {}, {}, None, None, notices.message([bad_range], ctx.tz, lang), HIDE
+    data = energy(ctx, spec)
     if data.report is None:
-        return {}, {}, {}, {}, None, None, data.error
+        return {}, {}, {}, {}, None, None, notices.message([data.error], ctx.tz, lang), HIDE
+    t0_ms, t1_ms = window_ms(ctx, spec, None)
+    # Machines draw power off shift too, so the page stays, with the notice above it.
+    idle = no_planned(t1_ms, ctx.calendar) if data.report["plant"]["planned_s"] <= 0 else None
     return (
         figures.energy_bars(data.report, lang),
         figures.energy_by_state(data.by_state_kwh, lang),
-        figures.demand(data.demand_kw, ctx.tz, lang),
+        figures.demand(data.demand_kw, ctx.tz, lang, t0_ms, t1_ms),
         figures.energy_by_shift(data.shifts, ctx.tz, lang),
         summary(data, ctx, lang),
         line_table(data, ctx, lang),
-        None,
+        notices.message([shift_caption(spec, None, ctx), idle], ctx.tz, lang),
+        {},
     )
+
+
+HIDE = {"display": "none"}

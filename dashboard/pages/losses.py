@@ -7,9 +7,9 @@ from typing import Any
 import dash
 from dash import Output, callback, dcc, html
 
-from dashboard import figures, ids
+from dashboard import figures, ids, notices
 from dashboard.context import context
-from dashboard.data import losses, range_spec
+from dashboard.data import losses, range_spec, shift_caption
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 
@@ -20,9 +20,16 @@ def layout(**_: Any) -> html.Div:
     return html.Div(
         [
             html.Div(id=ids.LOSSES_MESSAGE, className="message"),
-            dcc.Graph(id=ids.LOSSES_PARETO),
-            dcc.Graph(id=ids.LOSSES_WATERFALL),
-            html.Div(id=ids.LOSSES_BOTTLENECKS),
+            # Hidden behind a notice (nothing planned, a custom range without dates, no data):
+            # one message, never empty charts.
+            html.Div(
+                [
+                    dcc.Graph(id=ids.LOSSES_PARETO),
+                    dcc.Graph(id=ids.LOSSES_WATERFALL),
+                    html.Div(id=ids.LOSSES_BOTTLENECKS),
+                ],
+                id=ids.LOSSES_CHARTS,
+            ),
         ]
     )
 
@@ -32,6 +39,7 @@ def layout(**_: Any) -> html.Div:
     Output(ids.LOSSES_WATERFALL, "figure"),
     Output(ids.LOSSES_BOTTLENECKS, "children"),
     Output(ids.LOSSES_MESSAGE, "children"),
+    Output(ids.LOSSES_CHARTS, "style"),
     *header_inputs(),
 )
 def refresh(
@@ -42,9 +50,13 @@ def refresh(
     end: str | None = None,
 ) -> tuple[Any, ...]:
     lang = lang or "en"
-    data = losses(context(), range_spec(range_kind, start, end))
+    ctx = context()
+    spec = range_spec(range_kind, start, end)
+    data = losses(ctx, spec)
+    caption = shift_caption(spec, None, ctx)
     if data.report is None:
-        return {}, {}, None, data.error
+        items = [caption, data.notice] if data.error is None else [data.notice or data.error]
+        return {}, {}, None, notices.message(items, ctx.tz, lang), {"display": "none"}
     rows = [
         html.Tr([html.Td(f"{t('line', lang)} {lid}"), html.Td(station, **{"data-bottleneck": lid})])
         for lid, station in data.bottlenecks.items()
@@ -59,5 +71,6 @@ def refresh(
         figures.pareto(data.pareto, lang),
         figures.waterfall(data.report["plant"], lang),
         table,
-        None,
+        notices.message([caption], ctx.tz, lang),
+        {},
     )

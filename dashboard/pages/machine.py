@@ -3,15 +3,14 @@ shift, recent breakdowns."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import figures, ids
+from dashboard import figures, fmt, ids, notices
 from dashboard.context import context
-from dashboard.data import MachineView, machine_paths, machine_view, range_spec
+from dashboard.data import MachineView, machine_paths, machine_view, range_spec, shift_caption
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 
@@ -29,15 +28,28 @@ def layout(**_: Any) -> html.Div:
                 clearable=False,
             ),
             html.Div(id=ids.MACHINE_MESSAGE, className="message"),
-            html.Div(id=ids.MACHINE_COUNTERS, className="counters"),
-            dcc.Graph(id=ids.MACHINE_GANTT),
-            dcc.Graph(id=ids.MACHINE_POWER),
-            dcc.Graph(id=ids.MACHINE_STATES),
-            html.H4(id=ids.MACHINE_BY_HOUR + "-title"),
-            dcc.Graph(id=ids.MACHINE_BY_HOUR),
-            html.H4(id=ids.MACHINE_BY_SHIFT + "-title"),
-            dcc.Graph(id=ids.MACHINE_BY_SHIFT),
-            html.Div(id=ids.MACHINE_BREAKDOWNS),
+            # Hidden when there is nothing to draw (a custom range without dates, no data):
+            # one message, never a page of empty charts.
+            html.Div(
+                [
+                    html.Div(id=ids.MACHINE_COUNTERS, className="counters"),
+                    dcc.Graph(id=ids.MACHINE_GANTT),
+                    dcc.Graph(id=ids.MACHINE_POWER),
+                    # Hidden when nothing was planned (OEE has no meaning then).
+                    html.Div(
+                        [
+                            dcc.Graph(id=ids.MACHINE_STATES),
+                            html.H4(id=ids.MACHINE_BY_HOUR + "-title"),
+                            dcc.Graph(id=ids.MACHINE_BY_HOUR),
+                            html.H4(id=ids.MACHINE_BY_SHIFT + "-title"),
+                            dcc.Graph(id=ids.MACHINE_BY_SHIFT),
+                        ],
+                        id=ids.MACHINE_OEE_CHARTS,
+                    ),
+                    html.Div(id=ids.MACHINE_BREAKDOWNS),
+                ],
+                id=ids.MACHINE_CHARTS,
+            ),
         ]
     )
 
@@ -54,9 +66,9 @@ def breakdown_table(view: MachineView, lang: str) -> html.Table:
     rows = [
         html.Tr(
             [
-                html.Td(f"{datetime.fromtimestamp(ts / 1000, ctx.tz):%Y-%m-%d %H:%M}"),
-                html.Td(f"{minutes:.1f}"),
-                html.Td(reason),
+                html.Td(fmt.date_time(ts, ctx.tz, lang)),
+                html.Td(fmt.number(minutes, lang, 1)),
+                html.Td(fmt.reason(reason, lang)),
             ]
         )
         for ts, minutes, reason in view.breakdowns[:20]
@@ -69,17 +81,16 @@ def counters(view: MachineView, lang: str) -> list[html.Span]:
     if not e:
         return []
     items = [
-        ("oee", f"{t('oee', lang)} {e['oee'] * 100:.1f}%"),
-        ("good", f"{t('good', lang)} {e['good_count']}"),
-        ("scrap", f"{t('scrap', lang)} {e['scrap_count']}"),
-        ("energy", f"{t('energy_kwh', lang)} {e['energy_kwh']:.1f}"),
+        ("oee", f"{t('oee', lang)} {fmt.percent(e['oee'], lang, 1)}"),
+        ("good", f"{t('good', lang)} {fmt.integer(e['good_count'], lang)}"),
+        ("scrap", f"{t('scrap', lang)} {fmt.integer(e['scrap_count'], lang)}"),
+        ("energy", f"{t('energy_kwh', lang)} {fmt.number(e['energy_kwh'], lang, 1)}"),
     ]
     return [html.Span(text, className="counter", **{"data-counter": k}) for k, text in items]
 
 
-def hour_labels(view: MachineView) -> list[str]:
-    tz = context().tz
-    return [f"{datetime.fromtimestamp(ts / 1000, tz):%d/%m %H:%M}" for ts, _ in view.by_hour]
+SHOW: dict[str, str] = {}
+HIDE = {"display": "none"}
 
 
 @callback(
@@ -93,6 +104,8 @@ def hour_labels(view: MachineView) -> list[str]:
     Output(ids.MACHINE_STATES, "figure"),
     Output(ids.MACHINE_BREAKDOWNS, "children"),
     Output(ids.MACHINE_MESSAGE, "children"),
+    Output(ids.MACHINE_CHARTS, "style"),
+    Output(ids.MACHINE_OEE_CHARTS, "style"),
     Input(ids.REFRESH, "n_intervals"),
     Input(ids.MACHINE_PICK, "value"),
     *header_inputs()[1:],
@@ -108,21 +121,26 @@ def refresh(
     lang = lang or "en"
     titles = (t("by_hour", lang), t("by_shift", lang))
     if not machine:
-        return None, {}, {}, *titles, {}, {}, {}, None, t("no_machines", lang)
+        return None, {}, {}, *titles, {}, {}, {}, None, t("no_machines", lang), HIDE, HIDE
     ctx = context()
-    view = machine_view(ctx, machine, range_spec(range_kind, start, end))
+    spec = range_spec(range_kind, start, end)
+    view = machine_view(ctx, machine, spec)
+    caption = shift_caption(spec, None, ctx)
     if view.error:
-        return None, {}, {}, *titles, {}, {}, {}, None, view.error
+        message = notices.message([view.notice or view.error], ctx.tz, lang)
+        return None, {}, {}, *titles, {}, {}, {}, None, message, HIDE, HIDE
+    message = notices.message([caption, view.notice], ctx.tz, lang)
     gantt = figures.state_timeline(view.changes, view.t0_ms, view.t1_ms, ctx.tz, machine, lang)
-    power = figures.power_trace(view.power, ctx.tz, lang)
+    power = figures.power_trace(view.power, ctx.tz, lang, view.t0_ms, view.t1_ms)
+    if view.notice is not None:  # nothing planned: the states and power say what happened
+        return (
+            counters(view, lang), {}, {}, *titles,
+            gantt, power, {}, breakdown_table(view, lang), message, SHOW, HIDE,
+        )  # fmt: skip
     states = figures.time_by_state(view.entry, lang) if view.entry else {}
-    by_hour = figures.oee_by_period(hour_labels(view), [e for _, e in view.by_hour], lang)
-    by_shift = figures.oee_by_period(
-        [figures.shift_label(n, a, ctx.tz) for n, a, _ in view.by_shift],
-        [e for _, _, e in view.by_shift],
-        lang,
-    )
+    by_hour = figures.oee_by_hour(view.by_hour, view.t0_ms, view.t1_ms, ctx.tz, lang)
+    by_shift = figures.oee_by_shift(view.by_shift, ctx.tz, lang)
     return (
         counters(view, lang), by_hour, by_shift, *titles,
-        gantt, power, states, breakdown_table(view, lang), None,
+        gantt, power, states, breakdown_table(view, lang), message, SHOW, SHOW,
     )  # fmt: skip

@@ -3,18 +3,18 @@ arrive (the command's reply, then the machine's state changes in the store)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 
-from dashboard import ids
-from dashboard.context import context
+from dashboard import fmt, ids, replies
+from dashboard.context import DashContext, context
 from dashboard.data import machine_paths
 from dashboard.i18n import t
-from shopfloor.commands import LIVE_PARAMS, breakdown, set_params, set_speed
+from shopfloor import clock
+from shopfloor.commands import LIVE_PARAMS, breakdown, cmd_topic, reply_topic, set_params, set_speed
 from shopfloor.store.base import StoreError
 from shopfloor.store.rollup import END_OF_TIME_MS
 
@@ -32,11 +32,20 @@ def layout(**_: Any) -> html.Div:
             html.Div(
                 [
                     html.Label(t("sim.speed", "en"), id=ids.SIM_SPEED + "-label"),
-                    dcc.Input(id=ids.SIM_SPEED, type="number", min=0.1, value=60, step="any"),
+                    # The speed in use (announced by the simulator), not a made-up default.
+                    dcc.Input(
+                        id=ids.SIM_SPEED,
+                        type="number",
+                        min=0.1,
+                        value=current_speed(ctx) or 1,
+                        step="any",
+                    ),
                     html.Button(t("sim.apply", "en"), id=ids.SIM_SPEED_GO),
                 ],
                 className="sim-row",
             ),
+            html.Div(id=ids.SIM_CLOCK, className="message sim-clock"),
+            html.Div(t("sim.speed_note", "en"), id=ids.SIM_NOTE, className="sim-note"),
             dcc.Dropdown(
                 id=ids.SIM_MACHINE,
                 options=machines,
@@ -55,7 +64,7 @@ def layout(**_: Any) -> html.Div:
                 [
                     dcc.Dropdown(
                         id=ids.SIM_PARAM,
-                        options=list(LIVE_PARAMS),
+                        options=[{"label": fmt.param(p, "en"), "value": p} for p in LIVE_PARAMS],
                         value="mttr_min",
                         clearable=False,
                         style={"width": "16em", "display": "inline-block"},
@@ -74,6 +83,54 @@ def layout(**_: Any) -> html.Div:
     )
 
 
+# The plant is "at the clock" when its newest stored message is this close to it: a live
+# plant is always behind by up to a sampling interval and the collector's batching.
+AT_CLOCK_MS = 60_000
+
+
+def current_speed(ctx: DashContext) -> float | None:
+    """The simulator's speed in use: the newest set_speed reply on the plant's reply topic
+    (each change is announced there, retained, so it is known from the page's start)."""
+    if ctx.commands is None:
+        return None
+    topic = reply_topic(cmd_topic(ctx.commands.enterprise, ctx.commands.site))
+    for r in list(ctx.commands.replies):
+        result = r.payload.get("result")
+        if r.topic == topic and r.payload.get("action") == "set_speed" and isinstance(result, dict):
+            speed = result.get("speed")
+            if isinstance(speed, int | float) and speed > 0:
+                return float(speed)
+    return None
+
+
+def clock_status(ctx: DashContext, lang: str, now_ms: int | None = None) -> list[html.P]:
+    """Where the plant's clock stands against the wall clock (the pages cut at the wall
+    clock), from the store's newest message, and the speed in use."""
+    now = clock.now_ms() if now_ms is None else now_ms
+    speed = current_speed(ctx)
+    lines = [
+        t("sim.speed_in_use", lang).format(speed=fmt.decimal(speed, lang))
+        if speed is not None
+        else t("sim.speed_unknown", lang)
+    ]
+    try:
+        newest = max((m.last_ts for m in ctx.store.machines() if m.last_ts), default=None)
+    except StoreError as exc:
+        return [html.P(line) for line in [*lines, str(exc)]]
+    if newest is None:
+        lines.append(t("sim.no_data", lang))
+    else:
+        when = f"{fmt.date(newest, ctx.tz, lang)} {fmt.clock_time(newest, ctx.tz, lang, True)}"
+        if newest > now + AT_CLOCK_MS:
+            lines.append(t("sim.ahead", lang).format(newest=when))
+        elif now - newest > AT_CLOCK_MS:
+            minutes = fmt.number((now - newest) / 60_000, lang, 1)
+            lines.append(t("sim.behind", lang).format(minutes=minutes, newest=when))
+        else:
+            lines.append(t("sim.at_clock", lang).format(newest=when))
+    return [html.P(line, **{"data-sim-clock": str(i)}) for i, line in enumerate(lines)]
+
+
 def command_for(
     trigger: str | None,
     speed: float | None,
@@ -81,18 +138,18 @@ def command_for(
     param: str | None,
     value: float | None,
 ) -> tuple[bool, dict[str, Any] | str]:
-    """(plant-wide?, the command) for the button pressed, or an error text."""
+    """(plant-wide?, the command) for the button pressed, or an error's catalogue key."""
     if trigger == ids.SIM_SPEED_GO:
         if not speed or speed <= 0:
-            return True, "speed must be a number above 0"
+            return True, "sim.err.speed"
         return True, set_speed(speed)
     if trigger == ids.SIM_BREAKDOWN_GO:
         return False, breakdown("dashboard", repair_min or None)
     if trigger == ids.SIM_PARAM_GO:
         if value is None or param is None:
-            return False, "pick a parameter and give it a value"
+            return False, "sim.err.param"
         return False, set_params({param: value})
-    return True, "nothing pressed"
+    return True, "sim.err.nothing"
 
 
 @callback(
@@ -105,6 +162,7 @@ def command_for(
     State(ids.SIM_REPAIR, "value"),
     State(ids.SIM_PARAM, "value"),
     State(ids.SIM_VALUE, "value"),
+    State(ids.LANG, "value"),
     prevent_initial_call=True,
 )
 def send(
@@ -116,25 +174,29 @@ def send(
     repair: Any,
     param: str | None,
     value: Any,
+    lang: str | None = None,
 ) -> str:
+    lang = lang or "en"
     ctx = context()
     if ctx.commands is None:
-        return t("sim.no_broker", "en")
+        return t("sim.no_broker", lang)
     plant_wide, cmd = command_for(dash_ctx.triggered_id, speed, repair, param, value)
     if isinstance(cmd, str):
-        return cmd
+        return t(cmd, lang)
     path = None if plant_wide else machine_paths(ctx).get(machine or "")
     if not plant_wide and path is None:
-        return "pick a machine"
+        return t("sim.err.machine", lang)
     reply = ctx.commands.send(ctx.commands.topic(path), cmd)
     if reply is None:
-        return "no reply within 3 s: is the simulator running with this broker?"
-    p = reply.payload
-    return (
-        f"{cmd['action']}: ok {p.get('result')}"
-        if p.get("ok")
-        else f"{cmd['action']}: {p.get('error')}"
-    )
+        return t("sim.no_reply", lang)
+    # The reply is English on the wire: rebuilt in the page's language from its structure.
+    return replies.describe(reply.topic, reply.payload, ctx.commands.prefix, ctx.tz, lang)
+
+
+@callback(Output(ids.SIM_PARAM, "options"), Input(ids.LANG, "value"))
+def param_options(lang: str | None) -> list[dict[str, str]]:
+    """The live parameters by their names, never their config keys."""
+    return [{"label": fmt.param(p, lang or "en"), "value": p} for p in LIVE_PARAMS]
 
 
 @callback(
@@ -145,12 +207,23 @@ def send(
     Output(ids.SIM_PARAM_GO, "children"),
     Output(ids.SIM_STATES + "-title", "children"),
     Output(ids.SIM_REPLIES + "-title", "children"),
+    Output(ids.SIM_NOTE, "children"),
     Input(ids.LANG, "value"),
 )
 def labels(lang: str | None) -> tuple[str, ...]:
     keys = ("sim.speed", "sim.apply", "sim.repair_min", "sim.breakdown", "sim.apply",
-            "sim.recent_states", "sim.replies")  # fmt: skip
+            "sim.recent_states", "sim.replies", "sim.speed_note")  # fmt: skip
     return tuple(t(k, lang or "en") for k in keys)
+
+
+@callback(
+    Output(ids.SIM_CLOCK, "children"),
+    Input(ids.REFRESH, "n_intervals"),
+    Input(ids.LANG, "value"),
+    Input(ids.SIM_RESULT, "children"),
+)
+def clock_line(_n: Any, lang: str | None, _result: Any) -> list[html.P]:
+    return clock_status(context(), lang or "en")
 
 
 @callback(
@@ -163,10 +236,11 @@ def labels(lang: str | None) -> tuple[str, ...]:
 def watch(_n: Any, machine: str | None, lang: str | None) -> tuple[Any, Any]:
     lang = lang or "en"
     ctx = context()
-    replies = html.Ul(
+    answers = html.Ul(
         [
             html.Li(
-                f"{r.topic.removeprefix(ctx.commands.prefix + '/')}: {r.payload}", className="reply"
+                replies.describe(r.topic, r.payload, ctx.commands.prefix, ctx.tz, lang),
+                className="reply",
             )
             for r in list(ctx.commands.replies)[:10]
         ]
@@ -174,7 +248,7 @@ def watch(_n: Any, machine: str | None, lang: str | None) -> tuple[Any, Any]:
         else []
     )
     if not machine:
-        return None, replies
+        return None, answers
     try:
         newest = ctx.store.last_changes(END_OF_TIME_MS, machine).get(machine)
         rows = (
@@ -183,13 +257,14 @@ def watch(_n: Any, machine: str | None, lang: str | None) -> tuple[Any, Any]:
             else []
         )
     except StoreError as exc:
-        return str(exc), replies
+        return str(exc), answers
     # Text from telemetry (reasons) stays text: Dash escapes children.
     items = [
         html.Li(
-            f"{datetime.fromtimestamp(ts / 1000, ctx.tz):%H:%M:%S} {t('state.' + state, lang)} {reason}",
+            f"{fmt.clock_time(ts, ctx.tz, lang, seconds=True)} {t('state.' + state, lang)} "
+            f"{fmt.reason(reason, lang)}",
             **{"data-state": state},
         )
         for ts, state, reason in reversed(rows[-10:])
     ]
-    return html.Ul(items, className="recent-states"), replies
+    return html.Ul(items, className="recent-states"), answers

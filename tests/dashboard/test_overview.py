@@ -80,10 +80,9 @@ def test_callback_draws_table_status_and_bars_in_both_languages(seeded, monkeypa
     }
     # Vietnamese writes a decimal comma: 72,1%.
     assert cells["plant:Nhà máy:oee"] == f"{truth['plant']['oee'] * 100:.1f}%".replace(".", ",")
-    assert (
-        cells["machine:cnc-01:availability"]
-        == f"{truth['machines']['cnc-01']['availability'] * 100:.1f}%".replace(".", ",")
-    )
+    assert cells[
+        "machine:cnc-01:availability"
+    ] == f"{truth['machines']['cnc-01']['availability'] * 100:.1f}%".replace(".", ",")
     assert plant_cards is not None and line_cards is not None
     assert len(status) == 11  # the legacy press has no states here: only the collector infers them
     assert {tr.name for tr in fig.data} >= {"Độ sẵn sàng"}
@@ -132,8 +131,10 @@ def test_machine_page_draws_what_the_simulator_knows(seeded, monkeypatch):
         page, "machine_view", lambda ctx, m, kind: real(ctx, m, kind, now_s=END_MS / 1000)
     )
     out = page.refresh(1, "cnc-02", "last_24h", "en")
-    counters, by_hour, by_shift, hour_title, shift_title, gantt, power, states, table, message = out
-    assert message is None
+    counters, by_hour, by_shift, hour_title, shift_title, gantt, power, states, table, message = (
+        out[:10]
+    )
+    assert message is None and out[10:] == ({}, {})  # every chart shown
     shown = {c.__dict__["data-counter"]: c.children for c in counters}
     assert shown["good"] == f"Good {truth['machines']['cnc-02']['good_count']}"
     assert (hour_title, shift_title) == ("OEE per hour", "OEE per shift")
@@ -146,7 +147,7 @@ def test_machine_page_draws_what_the_simulator_knows(seeded, monkeypatch):
     rows = table.children[1].children
     assert len(rows) == min(20, truth["machines"]["cnc-02"]["failures"])
     assert all(r.children[2].children for r in rows)  # each breakdown has its reason
-    assert page.refresh(1, None, "last_24h", "vi")[-1] == "Chưa có máy nào"
+    assert page.refresh(1, None, "last_24h", "vi")[-3] == "Chưa có máy nào"
 
 
 def test_losses_page_pareto_waterfall_and_bottlenecks(seeded, monkeypatch):
@@ -156,8 +157,8 @@ def test_losses_page_pareto_waterfall_and_bottlenecks(seeded, monkeypatch):
     page = sys.modules["pages.losses"]
     real = data_mod.losses
     monkeypatch.setattr(page, "losses", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    pareto, waterfall, table, message = page.refresh(1, "last_24h", "en")
-    assert message is None
+    pareto, waterfall, table, message, style = page.refresh(1, "last_24h", "en")
+    assert message is None and style == {}
     hours = list(pareto.data[0].y)
     assert hours == sorted(hours, reverse=True)
     non_legacy = [st.id for _, st in cfg.stations() if st.connectivity != "legacy"]
@@ -198,14 +199,15 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     page = sys.modules["pages.energy"]
     real = data_mod.energy
     monkeypatch.setattr(page, "energy", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    bars, by_state, demand, shifts, summary, table, message = page.refresh(1, "last_24h", "en")
-    assert message is None
+    out = page.refresh(1, "last_24h", "en")
+    bars, by_state, demand, shifts, summary, table, message, style = out
+    assert message is None and style == {}
     assert [tr.name for tr in bars.data] == ["Energy (kWh)", "kWh per good part"]
     assert "Running" in list(by_state.data[0].labels)
     metered = [st.id for _, st in cfg.stations() if st.connectivity != "legacy"]
     want_kwh = sum(truth["machines"][m]["energy_kwh"] for m in metered)
     items = {li.__dict__["data-energy"]: li.children for li in summary.children}
-    assert items["total"] == f"Energy (kWh): {want_kwh:.1f}"
+    assert items["total"] == f"Energy (kWh): {want_kwh:,.1f}"
     data = real(context(), "last_24h", END_MS / 1000)
     # Energy by state from durations x rated power equals the metered energy (the legacy
     # press has no stored states here: only the collector infers them).
@@ -217,12 +219,13 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     tf = cfg.energy.tariff
     periods = {k: v for k, v in items.items() if k.startswith("period-")}
     kwh_by = {
-        k[len("period-") :]: float(v.split(": ")[1].split(" kWh")[0]) for k, v in periods.items()
+        k[len("period-") :]: float(v.split(": ")[1].split(" kWh")[0].replace(",", ""))
+        for k, v in periods.items()
     }
     assert sum(kwh_by.values()) == pytest.approx(want_kwh, abs=0.5)
     assert kwh_by["peak"] > 0 and kwh_by["off_peak"] >= 0
     want_cost = sum(kwh_by[p] * tf.price_per_kwh[p] for p in kwh_by)
-    cost = float(items["cost"].split(": ")[1].split()[0].replace(",", ""))
+    cost = float("".join(c for c in items["cost"].split(": ")[1] if c.isdigit() or c == "."))
     assert cost == pytest.approx(want_cost, rel=0.002)
     assert items["co2e"] == f"CO2e: {want_kwh * 0.6592:,.1f} kg"
     # One bar per shift worked on the simulated Monday (A and B).
