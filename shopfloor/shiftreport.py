@@ -1,0 +1,565 @@
+"""The end-of-shift report: a one-page PDF and a CSV per shift, from a store.
+
+What a plant manager pins up after each shift: KPIs per line and station (OEE, A, P, Q, good,
+scrap, target), the top losses by reason, energy, its cost by tariff period and CO2e. The CLI
+(`shopfloor report`), the demo (at each shift end) and the dashboard's download links all
+call `collect` then `csv_bytes` / `pdf_bytes`, so the three can never disagree.
+
+Pure given a store, a config, a shift and a language: nothing here reads the clock. The PDF is
+drawn with ReportLab (pure Python; WeasyPrint would need Pango) in DejaVu Sans, shipped in
+shopfloor/fonts (its licence beside it), because ReportLab's built-in Helvetica has no
+Vietnamese diacritics. Numbers, money and dates go through shopfloor.fmt (Babel, as the
+dashboard). The CSV is data for a spreadsheet or a script: plain numbers with a dot and
+English column names whatever the language (a Vietnamese decimal comma would clash with the
+delimiter); the words are the PDF's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shopfloor import fmt, kpi, tariff
+from shopfloor.config.schema import PlantConfig
+from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.base import Store
+from shopfloor.store.report import energy_by_quarter, loss_durations, report_from_store
+from shopfloor.timerange import shift_windows
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
+# The KPI table's rows on the page (plant, lines, stations); a larger plant shows its lines and
+# its lowest-OEE stations, and says that the CSV has them all.
+MAX_TABLE_ROWS = 28
+TOP_LOSSES = 8
+
+# The report's words. The dashboard's catalogue (dashboard/i18n.py) lives in a room the kernel
+# cannot import; these are the few the report needs, worded as the dashboard words them.
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "End-of-shift report", "vi": "Báo cáo cuối ca"},
+    "shift": {"en": "Shift", "vi": "Ca"},
+    "plant": {"en": "Plant", "vi": "Nhà máy"},
+    "line": {"en": "Line", "vi": "Dây chuyền"},
+    "station": {"en": "Station", "vi": "Trạm"},
+    "oee": {"en": "OEE", "vi": "OEE"},
+    "availability": {"en": "A", "vi": "SS"},
+    "performance": {"en": "P", "vi": "HS"},
+    "quality": {"en": "Q", "vi": "CL"},
+    "good": {"en": "Good", "vi": "Đạt"},
+    "scrap": {"en": "Scrap", "vi": "Phế phẩm"},
+    "target": {"en": "Target", "vi": "Mục tiêu"},
+    "kwh": {"en": "kWh", "vi": "kWh"},
+    "kwh_per_good": {"en": "kWh/good", "vi": "kWh/SP đạt"},
+    "cost": {"en": "Energy cost", "vi": "Chi phí điện"},
+    "co2e": {"en": "CO2e", "vi": "Phát thải CO2e"},
+    "kpis": {"en": "KPIs per line and station", "vi": "Chỉ số theo dây chuyền và trạm"},
+    "legend": {
+        "en": "A availability, P performance, Q quality (ISO 22400); target = planned time / ideal cycle",
+        "vi": "SS độ sẵn sàng, HS hiệu suất, CL chất lượng (ISO 22400); mục tiêu = thời gian kế hoạch / chu kỳ lý tưởng",
+    },
+    "more_stations": {
+        "en": "{n} more stations, all in the CSV; shown: the {k} with the lowest OEE",
+        "vi": "còn {n} trạm khác, đầy đủ trong tệp CSV; hiển thị {k} trạm có OEE thấp nhất",
+    },
+    "losses": {"en": "Top losses by reason", "vi": "Tổn thất lớn nhất theo nguyên nhân"},
+    "loss_hours": {"en": "Machine hours lost", "vi": "Giờ máy tổn thất"},
+    "state": {"en": "State", "vi": "Trạng thái"},
+    "reason": {"en": "Reason", "vi": "Nguyên nhân"},
+    "hours": {"en": "Hours", "vi": "Giờ"},
+    "no_losses": {"en": "No losses recorded.", "vi": "Không ghi nhận tổn thất."},
+    "energy": {"en": "Energy", "vi": "Điện năng"},
+    "period": {"en": "Tariff period", "vi": "Khung giờ giá"},
+    "total": {"en": "Total", "vi": "Tổng"},
+    "no_tariff": {
+        "en": "No tariff in the config: energy in kWh only.",
+        "vi": "Cấu hình không có biểu giá: chỉ hiển thị kWh.",
+    },
+    "source": {"en": "Source: {store}", "vi": "Nguồn dữ liệu: {store}"},
+    "no_data": {
+        "en": "No data in the store for this shift.",
+        "vi": "Kho dữ liệu chưa có số liệu của ca này.",
+    },
+    "state.idle": {"en": "Idle", "vi": "Chờ việc"},
+    "state.starved": {"en": "Starved", "vi": "Thiếu phôi"},
+    "state.blocked": {"en": "Blocked", "vi": "Bị nghẽn"},
+    "state.down": {"en": "Down", "vi": "Hỏng"},
+    "state.setup": {"en": "Setup", "vi": "Chuyển đổi"},
+    "period.peak": {"en": "peak", "vi": "cao điểm"},
+    "period.normal": {"en": "normal", "vi": "bình thường"},
+    "period.off_peak": {"en": "off-peak", "vi": "thấp điểm"},
+    "reason.waiting_for": {"en": "waiting for {what}", "vi": "chờ {what}"},
+    "reason.waiting for material": {"en": "waiting for material", "vi": "chờ nguyên liệu"},
+    "reason.output buffer full": {"en": "output buffer full", "vi": "bộ đệm đầu ra đầy"},
+    "reason.changeover": {"en": "changeover", "vi": "chuyển đổi sản phẩm"},
+    "reason.inferred from power": {"en": "inferred from power", "vi": "suy ra từ công suất"},
+    "reason.tool_breakage": {"en": "tool breakage", "vi": "gãy dao"},
+    "reason.coolant_fault": {"en": "coolant fault", "vi": "lỗi dung dịch làm mát"},
+}
+
+
+def text(key: str, lang: str) -> str:
+    entry = TEXT[key]
+    return entry.get(lang, entry["en"])
+
+
+_WAITING = re.compile(r"^waiting for (?P<what>.+)$")
+
+
+def reason_words(reason: str, lang: str) -> str:
+    """A reason as the simulator or collector wrote it, in words of the language; one
+    nobody has translated yet still reads as words (no snake_case on the page)."""
+    match = _WAITING.match(reason)
+    if match and f"reason.{reason}" not in TEXT:
+        return text("reason.waiting_for", lang).format(what=match["what"])
+    key = f"reason.{reason}"
+    return text(key, lang) if key in TEXT else reason.replace("_", " ")
+
+
+def period_words(period: str, lang: str) -> str:
+    key = f"period.{period}"
+    return text(key, lang) if key in TEXT else period.replace("_", " ")
+
+
+# --- which shift ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShiftWindow:
+    """One worked shift, breaks included: [t0_ms, t1_ms), named by its local start date."""
+
+    name: str
+    day: date
+    t0_ms: int
+    t1_ms: int
+
+    @property
+    def key(self) -> str:
+        """2026-11-23/A, as the CLI's --shift and the download route take it."""
+        return f"{self.day.isoformat()}/{self.name}"
+
+    @property
+    def stem(self) -> str:
+        """A file name for it: 2026-11-23_A (a shift name is the config's free text)."""
+        return f"{self.day.isoformat()}_{re.sub(r'[^A-Za-z0-9._-]+', '-', self.name)}"
+
+
+def calendar(cfg: PlantConfig) -> ShiftCalendar:
+    return ShiftCalendar(cfg.shifts, ZoneInfo(cfg.plant.timezone))
+
+
+def shifts_overlapping(cfg: PlantConfig, t0_ms: int, t1_ms: int) -> list[ShiftWindow]:
+    """Every whole shift that overlaps [t0_ms, t1_ms), oldest first (a 24/7 plant: its days)."""
+    cal = calendar(cfg)
+    margin_s = 2 * 86400  # no shift is longer: the windows found are never clipped
+    out = []
+    for name, a, b in shift_windows(t0_ms / 1000 - margin_s, t1_ms / 1000 + margin_s, cal):
+        w = ShiftWindow(
+            name or "day",
+            datetime.fromtimestamp(a, cal.tz).date(),
+            round(a * 1000),
+            round(b * 1000),
+        )
+        if w.t1_ms > t0_ms and w.t0_ms < t1_ms:
+            out.append(w)
+    return out
+
+
+def shifts_ended(cfg: PlantConfig, after_ms: int, upto_ms: int) -> list[ShiftWindow]:
+    """The shifts whose end falls in (after_ms, upto_ms], oldest first."""
+    return [
+        w
+        for w in shifts_overlapping(cfg, after_ms - 1, upto_ms + 1)
+        if after_ms < w.t1_ms <= upto_ms
+    ]
+
+
+def find_shift(cfg: PlantConfig, day: date, name: str) -> ShiftWindow:
+    """The shift `name` that starts on the local date `day`; ValueError naming what exists."""
+    tz = ZoneInfo(cfg.plant.timezone)
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    t0 = int(start.timestamp() * 1000)
+    t1 = int((start + timedelta(days=1)).timestamp() * 1000)
+    that_day = [w for w in shifts_overlapping(cfg, t0, t1) if w.day == day]
+    for w in that_day:
+        if w.name == name:
+            return w
+    have = ", ".join(w.name for w in that_day) or "none (no shift that day)"
+    raise ValueError(f"no shift {name!r} on {day.isoformat()}; shifts that day: {have}")
+
+
+def parse_shift(cfg: PlantConfig, spec: str) -> ShiftWindow:
+    """`2026-11-23/A`: the local date the shift starts on, and its name in the config."""
+    day_text, sep, name = spec.partition("/")
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        day = None
+    if not sep or not name or day is None:
+        raise ValueError(f"{spec!r}: give the shift as DATE/NAME, e.g. 2026-11-23/A")
+    return find_shift(cfg, day, name)
+
+
+# --- the numbers ----------------------------------------------------------------------------
+
+
+@dataclass
+class ShiftData:
+    cfg: PlantConfig
+    window: ShiftWindow
+    report: dict[str, Any]
+    losses: list[tuple[str, str, float]]  # (state, reason, seconds), largest first
+    kwh_by_period: dict[str, float]  # the whole plant's metered kWh per tariff period
+    machine_cost: dict[str, float]  # each machine's energy priced by the period of each quarter
+    store_url: str
+
+    @property
+    def currency(self) -> str | None:
+        e = self.cfg.energy
+        return e.tariff.currency if e is not None and e.tariff is not None else None
+
+    def cost_of(self, machines: list[str]) -> float | None:
+        if self.currency is None:
+            return None
+        return sum(self.machine_cost.get(m, 0.0) for m in machines)
+
+    def co2e_of(self, kwh: float) -> float | None:
+        return None if self.cfg.energy is None else tariff.co2e_kg(kwh, self.cfg.energy)
+
+
+def collect(store: Store, cfg: PlantConfig, window: ShiftWindow) -> ShiftData:
+    """The shift's report, losses by reason and metered energy, from the store (StoreError
+    when it cannot be read)."""
+    t0, t1 = window.t0_ms, window.t1_ms
+    report = report_from_store(store, t0, t1, cfg)
+    ends = {
+        m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1
+        for m in store.machines()
+        if m.machine in report["machines"]
+    }
+    by_reason = loss_durations(store, t0, t1, ends)
+    losses = sorted(
+        ((s, r, secs) for (s, r), secs in by_reason.items() if secs > 0), key=lambda x: -x[2]
+    )
+    quarters = {
+        m: rows for m, rows in energy_by_quarter(store, t0, t1).items() if m in report["machines"]
+    }
+    tz = ZoneInfo(cfg.plant.timezone)
+    tar = cfg.energy.tariff if cfg.energy is not None else None
+    by_period: dict[str, float] = {}
+    machine_cost: dict[str, float] = {}
+    if tar is not None:
+        by_period = dict.fromkeys(tar.price_per_kwh, 0.0)
+        for m, rows in quarters.items():
+            mine = tariff.kwh_by_period(rows.items(), tar, tz)
+            machine_cost[m] = tariff.cost(mine, tar)
+            for p, kwh in mine.items():
+                by_period[p] += kwh
+    return ShiftData(cfg, window, report, losses, by_period, machine_cost, store.url)
+
+
+def rows(data: ShiftData) -> list[tuple[str, str, str, dict[str, Any], list[str]]]:
+    """(level, line, station, report entry, the machines whose energy it holds) for the plant,
+    each line and each station in flow order."""
+    rep = data.report
+    out = [("plant", "", "", rep["plant"], list(rep["machines"]))]
+    for lid, line in rep["lines"].items():
+        out.append(("line", lid, "", line, list(line["stations"])))
+        out += [("station", lid, m, rep["machines"][m], [m]) for m in line["stations"]]
+    return out
+
+
+CSV_COLUMNS = (
+    "date", "shift", "from", "to", "level", "line", "station", "oee", "availability",
+    "performance", "quality", "good", "scrap", "total", "target", "planned_s", "running_s",
+    "energy_kwh", "kwh_per_good", "cost", "currency", "co2e_kg",
+)  # fmt: skip
+
+
+def csv_bytes(data: ShiftData) -> bytes:
+    """One row per plant, line and station; UTF-8 with a BOM so a spreadsheet opens it in the
+    right encoding (station names may carry diacritics)."""
+    tz = ZoneInfo(data.cfg.plant.timezone)
+    w = data.window
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    frm = fmt.local(w.t0_ms, tz).isoformat()
+    to = fmt.local(w.t1_ms, tz).isoformat()
+
+    def num(x: float | None, digits: int = 6) -> str:
+        return "" if x is None else f"{round(x, digits):.{digits}f}".rstrip("0").rstrip(".")
+
+    for level, line, station, e, machines in rows(data):
+        kwh = e["energy_kwh"]
+        cost = data.cost_of(machines)
+        out.writerow([
+            w.day.isoformat(), w.name, frm, to, level, line, station,
+            num(e["oee"]), num(e["availability"]), num(e["performance"]), num(e["quality"]),
+            e["good_count"], e["scrap_count"], e["total_count"],
+            kpi.target_count(e["planned_s"], e["ideal_cycle_s"]),
+            num(e["planned_s"], 3), num(e["running_s"], 3), num(kwh),
+            num(kpi.kwh_per_good(kwh, e["good_count"])), num(cost, 2),
+            data.currency or "", num(data.co2e_of(kwh)),
+        ])  # fmt: skip
+    return ("\ufeff" + buf.getvalue()).encode()
+
+
+# --- the page -------------------------------------------------------------------------------
+
+_fonts_ready = False
+
+
+def _register_fonts() -> None:
+    global _fonts_ready
+    if _fonts_ready:
+        return
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(TTFont(FONT, str(FONT_DIR / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont(FONT_BOLD, str(FONT_DIR / "DejaVuSans-Bold.ttf")))
+    _fonts_ready = True
+
+
+def _table_rows(
+    data: ShiftData,
+) -> tuple[list[tuple[str, str, str, dict[str, Any], list[str]]], int]:
+    """The KPI rows that fit the page, and how many stations were left out."""
+    all_rows = rows(data)
+    if len(all_rows) <= MAX_TABLE_ROWS:
+        return all_rows, 0
+    fixed = [r for r in all_rows if r[0] != "station"]
+    stations = [r for r in all_rows if r[0] == "station"]
+    room = max(0, MAX_TABLE_ROWS - len(fixed))
+    worst = {id(r) for r in sorted(stations, key=lambda r: r[3]["oee"])[:room]}
+    return [r for r in all_rows if r[0] != "station" or id(r) in worst], len(stations) - room
+
+
+def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
+    """The one-page PDF (A4 portrait) in `lang` ("en" or "vi")."""
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        KeepInFrame,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    _register_fonts()
+    cfg, w, rep = data.cfg, data.window, data.report
+    margin = 12 * mm
+    doc_width = A4[0] - 2 * margin
+    tz = ZoneInfo(cfg.plant.timezone)
+    h1 = ParagraphStyle("h1", fontName=FONT_BOLD, fontSize=15, leading=19)
+    h2 = ParagraphStyle("h2", fontName=FONT_BOLD, fontSize=10.5, leading=14, spaceBefore=6)
+    body = ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=11)
+    small = ParagraphStyle("small", fontName=FONT, fontSize=7, leading=9, textColor=colors.grey)
+    pct = lambda x: fmt.percent(x, lang)  # noqa: E731
+    num = lambda x, d=1: fmt.number(x, lang, d)  # noqa: E731
+    money = lambda x: "" if x is None else fmt.money(x, data.currency or "", lang)  # noqa: E731
+
+    site = f"{cfg.plant.enterprise} / {cfg.plant.site}"
+    when = (
+        f"{text('shift', lang)} {w.name} · {fmt.weekday(w.t0_ms, tz, lang, short=False)} "
+        f"{fmt.date(w.t0_ms, tz, lang)} · {fmt.clock_time(w.t0_ms, tz, lang)}–"
+        f"{fmt.clock_time(w.t1_ms, tz, lang)} ({tz.key})"
+    )
+    story: list[Any] = [
+        Paragraph(f"{text('title', lang)} — {site}", h1),
+        Paragraph(when, body),
+        Spacer(1, 3 * mm),
+    ]
+    plant = rep["plant"]
+    if not rep["machines"]:
+        story.append(Paragraph(text("no_data", lang), body))
+    else:
+        kwh = plant["energy_kwh"]
+        co2 = data.co2e_of(kwh)
+        cost = data.cost_of(list(rep["machines"]))
+        headline = [
+            f"<b>{text('oee', lang)}</b> {pct(plant['oee'])}",
+            f"<b>{text('good', lang)}</b> {fmt.integer(plant['good_count'], lang)}",
+            f"<b>{text('scrap', lang)}</b> {fmt.integer(plant['scrap_count'], lang)}",
+            f"<b>{text('energy', lang)}</b> {num(kwh)} kWh",
+        ]
+        if cost is not None:
+            headline.append(f"<b>{text('cost', lang)}</b> {money(cost)}")
+        if co2 is not None:
+            headline.append(f"<b>{text('co2e', lang)}</b> {num(co2)} kg")
+        story.append(Paragraph(" · ".join(headline), body))
+
+        # KPIs per line and station
+        story.append(Paragraph(text("kpis", lang), h2))
+        head = [
+            text("line", lang) + " / " + text("station", lang), text("oee", lang),
+            text("availability", lang), text("performance", lang), text("quality", lang),
+            text("good", lang), text("scrap", lang), text("target", lang), text("kwh", lang),
+            text("kwh_per_good", lang), text("cost", lang),
+        ]  # fmt: skip
+        shown, left_out = _table_rows(data)
+        table = [head]
+        styles: list[tuple[Any, ...]] = [
+            ("FONT", (0, 0), (-1, -1), FONT, 7.5),
+            ("FONT", (0, 0), (-1, 0), FONT_BOLD, 7.5),
+            ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+            ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ]
+        for level, line, station, e, machines in shown:
+            name = {
+                "plant": text("plant", lang),
+                "line": f"{text('line', lang)} {line}",
+                "station": f"   {station}",
+            }[level]
+            table.append([
+                name, pct(e["oee"]), pct(e["availability"]), pct(e["performance"]),
+                pct(e["quality"]), fmt.integer(e["good_count"], lang),
+                fmt.integer(e["scrap_count"], lang),
+                fmt.integer(kpi.target_count(e["planned_s"], e["ideal_cycle_s"]), lang),
+                num(e["energy_kwh"]), num(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3),
+                money(data.cost_of(machines)),
+            ])  # fmt: skip
+            if level != "station":
+                r = len(table) - 1
+                styles.append(("FONT", (0, r), (-1, r), FONT_BOLD, 7.5))
+                styles.append(("BACKGROUND", (0, r), (-1, r), colors.Color(0.93, 0.95, 0.98)))
+        # Fits the A4 frame (186 mm): the name column takes what the number columns leave.
+        widths = [w_ * mm for w_ in (13, 12, 12, 13, 12, 16, 15, 13, 19, 22)]
+        kpi_table = Table(
+            table, colWidths=[doc_width - sum(widths), *widths], repeatRows=1, hAlign="LEFT"
+        )
+        kpi_table.setStyle(TableStyle(styles))
+        story.append(kpi_table)
+        legend = text("legend", lang)
+        if left_out:
+            room = len([r for r in shown if r[0] == "station"])
+            legend += "; " + text("more_stations", lang).format(
+                n=fmt.integer(left_out, lang), k=fmt.integer(room, lang)
+            )
+        story.append(Paragraph(legend, small))
+
+        # Top losses: table and bars side by side
+        story.append(Paragraph(text("losses", lang), h2))
+        top = data.losses[:TOP_LOSSES]
+        if not top:
+            story.append(Paragraph(text("no_losses", lang), body))
+        else:
+            labels = [
+                f"{text(f'state.{s}', lang)}: {reason_words(r, lang)}"[:44] for s, r, _ in top
+            ]
+            loss_rows = [[text("state", lang) + ": " + text("reason", lang), text("hours", lang)]]
+            loss_rows += [
+                [lab, num(secs / 3600, 2)] for lab, (_, _, secs) in zip(labels, top, strict=True)
+            ]
+            # Numbered rows tie each bar (1 = the largest) to its reason in the table.
+            for i, row in enumerate(loss_rows[1:], start=1):
+                row[0] = f"{i}. {row[0]}"
+            lt = Table(loss_rows, hAlign="LEFT")
+            lt.setStyle(
+                TableStyle([
+                    ("FONT", (0, 0), (-1, -1), FONT, 7.5),
+                    ("FONT", (0, 0), (-1, 0), FONT_BOLD, 7.5),
+                    ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+                ])
+            )  # fmt: skip
+            chart_w, chart_h = 80 * mm, 12 * mm + 5.5 * mm * len(top)
+            drawing = Drawing(chart_w, chart_h)
+            bars = HorizontalBarChart()
+            bars.x, bars.y = 4 * mm, 8 * mm
+            bars.width, bars.height = chart_w - 8 * mm, chart_h - 11 * mm
+            hours = [secs / 3600 for _, _, secs in top]
+            bars.data = [list(reversed(hours))]  # the largest on top
+            bars.categoryAxis.categoryNames = [str(i) for i in range(len(top), 0, -1)]
+            bars.categoryAxis.labels.fontName = FONT
+            bars.categoryAxis.labels.fontSize = 6.5
+            bars.valueAxis.valueMin = 0
+            bars.valueAxis.labels.fontName = FONT
+            bars.valueAxis.labels.fontSize = 6.5
+            tick_digits = 1 if max(hours) >= 2 else 2  # short shifts lose minutes, not hours
+            bars.valueAxis.labelTextFormat = lambda v: num(v, tick_digits)
+            bars.bars[0].fillColor = colors.Color(0.84, 0.27, 0.25)
+            bars.barLabels.fontName = FONT
+            drawing.add(bars)
+            from reportlab.graphics.shapes import String
+
+            drawing.add(String(chart_w / 2, 0, text("loss_hours", lang), fontName=FONT,
+                               fontSize=6.5, textAnchor="middle"))  # fmt: skip
+            side = Table([[lt, drawing]], hAlign="LEFT", colWidths=[95 * mm, chart_w])
+            side.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+            story.append(side)
+
+        # Energy, cost by tariff period, CO2e
+        story.append(Paragraph(text("energy", lang), h2))
+        if data.currency is None:
+            story.append(Paragraph(f"{num(kwh)} kWh. {text('no_tariff', lang)}", body))
+        else:
+            tar = cfg.energy.tariff if cfg.energy is not None else None
+            assert tar is not None
+            erows = [[text("period", lang), "kWh", text("cost", lang)]]
+            for p, pk in data.kwh_by_period.items():
+                erows.append([period_words(p, lang), num(pk), money(pk * tar.price_per_kwh[p])])
+            total_kwh = sum(data.kwh_by_period.values())
+            erows.append(
+                [text("total", lang), num(total_kwh), money(tariff.cost(data.kwh_by_period, tar))]
+            )
+            if co2 is not None:
+                erows.append([text("co2e", lang), f"{num(co2)} kg", ""])
+            et = Table(erows, hAlign="LEFT")
+            et.setStyle(
+                TableStyle([
+                    ("FONT", (0, 0), (-1, -1), FONT, 7.5),
+                    ("FONT", (0, 0), (-1, 0), FONT_BOLD, 7.5),
+                    ("FONT", (0, len(erows) - (2 if co2 is not None else 1)), (-1, -1), FONT_BOLD, 7.5),
+                    ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+                    ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+                    ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+                ])
+            )  # fmt: skip
+            story.append(et)
+    story.append(Spacer(1, 2 * mm))
+    story.append(Paragraph(text("source", lang).format(store=data.store_url), small))
+
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf, pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=margin,
+        bottomMargin=margin, title=f"{text('title', lang)} {w.key}", author="shopfloor",
+    )  # fmt: skip
+    # One page whatever the plant: the whole report shrinks to the page's frame if it must.
+    frame = KeepInFrame(doc.width, doc.height - 1, story, mode="shrink")
+    doc.build([frame])
+    return buf.getvalue()
+
+
+def write_files(
+    store: Store, cfg: PlantConfig, window: ShiftWindow, folder: Path, lang: str = "en"
+) -> tuple[Path, Path]:
+    """<folder>/<date>_<shift>.pdf and .csv, each written whole then renamed into place (a
+    reader never sees half a file)."""
+    data = collect(store, cfg, window)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ext, content in (("pdf", pdf_bytes(data, lang)), ("csv", csv_bytes(data))):
+        path = folder / f"{window.stem}.{ext}"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(content)
+        tmp.replace(path)
+        out.append(path)
+    return out[0], out[1]
