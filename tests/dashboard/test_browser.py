@@ -334,7 +334,9 @@ def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, bro
     browser.find_element(By.ID, "sim-repair").send_keys("30")
     browser.find_element(By.ID, "sim-breakdown-go").click()
     result = wait_for(lambda: text_of(browser, By.ID, "sim-result"), 15, "the command's reply")
-    assert result.startswith("breakdown: ok"), result
+    assert "cnc-01: breakdown injected (injected from the dashboard), repair 30 min" in result, (
+        result
+    )
 
     def newest_is_down() -> bool | None:
         items = browser.find_elements(By.CSS_SELECTOR, ".recent-states li")
@@ -348,7 +350,8 @@ def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, bro
             return None
 
     wait_for(newest_is_down, 30, "the breakdown in the store")
-    # A bad value gets the simulator's own error, and nothing breaks.
+    # A bad value gets the simulator's own error (rebuilt in the page's language), and
+    # nothing breaks.
     browser.find_element(By.ID, "sim-value").send_keys("7")
     param = browser.find_element(By.ID, "sim-param")
     param.click()
@@ -356,7 +359,7 @@ def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, bro
         lambda: (
             [
                 e
-                for e in browser.find_elements(By.XPATH, "//*[text()='scrap_rate']")
+                for e in browser.find_elements(By.XPATH, "//*[text()='Scrap rate']")
                 if e.is_displayed()
             ]
             or None
@@ -366,7 +369,10 @@ def test_simulation_page_injects_a_breakdown_and_shows_it_arrive(live_plant, bro
     )[-1].click()
     browser.find_element(By.ID, "sim-param-go").click()
     wait_for(
-        lambda: "scrap_rate: must be <= 1" in (text_of(browser, By.ID, "sim-result") or "") or None,
+        lambda: (
+            "Scrap rate: must be ≤ 1, got 7" in (text_of(browser, By.ID, "sim-result") or "")
+            or None
+        ),
         15,
         "the error reply",
     )
