@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Dash, Input, Output, callback, dcc, html
 
-from dashboard import ids
+from dashboard import alertview, ids
 from dashboard.commands import CommandClient
 from dashboard.context import DashContext, set_context
 from dashboard.i18n import t
@@ -20,6 +20,9 @@ from shopfloor.config.schema import PlantConfig
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import Store
 from shopfloor.timerange import RANGES
+
+# Registers the alert banner's callback (the banner is in the shell below).
+_ = alertview
 
 
 def create_app(
@@ -99,6 +102,12 @@ def create_app(
                 className="header app-header",
             ),
             dcc.Interval(id=ids.REFRESH, interval=int(refresh_s * 1000)),
+            # Alerts (issue 10): the active alerts above every page, filled by
+            # dashboard/alertview.py's callback; hidden while none is active.
+            dbc.Container(
+                html.Div(id=ids.ALERT_BANNER, className="alert-banner", style={"display": "none"}),
+                fluid=True,
+            ),
             dbc.Container(dash.page_container, fluid=True, class_name="page"),
         ]
     )
@@ -107,11 +116,15 @@ def create_app(
     return app
 
 
+# Pages that talk to the simulator over MQTT: shown only when the dashboard has --broker.
+BROKER_PAGES = frozenset({"/simulation", "/truth"})
+
+
 def nav_links(lang: str, simulation: bool) -> list[dcc.Link]:
     return [
         dcc.Link(t(f"page.{page['name']}", lang), href=page["relative_path"], className="nav-link")
         for page in dash.page_registry.values()
-        if simulation or page["path"] != "/simulation"
+        if simulation or page["path"] not in BROKER_PAGES
     ]
 
 

@@ -64,7 +64,10 @@ class CommandClient:
             return
         reply = Reply(msg.topic, payload)
         with self._lock:
-            self.replies.appendleft(reply)
+            # A truth reply (the Truth page's report, every machine's figures) is the page's
+            # answer, not an event for the Simulation page's list of replies.
+            if payload.get("action") != "truth":
+                self.replies.appendleft(reply)
             waiting = self._waiting.get(str(payload.get("id")))
         if waiting is not None:
             waiting[1].append(reply)

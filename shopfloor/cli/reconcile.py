@@ -1,9 +1,10 @@
 """End-to-end reconciliation: publish a seeded run through a real broker, let the running
 collector store it, and compare the store's KPIs with the simulator's ground truth.
 
-The same tolerances as the test suite: counts exact, state durations within 1 s (millisecond
-rounding of each ts), OEE within 0.5 percentage points, energy within 1e-3 kWh; a legacy
-machine's running time (inferred from power samples) within 2% or one sample interval.
+The same tolerances as the test suite and the dashboard's Truth page (shopfloor/tolerance.py):
+counts exact, state durations within 1 s (millisecond rounding of each ts), OEE within 0.5
+percentage points, energy within 1e-3 kWh; a legacy machine's running time (inferred from power
+samples) within 2% or one sample interval.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from shopfloor import kpi
+from shopfloor import kpi, tolerance
 from shopfloor.config.schema import PlantConfig
 from shopfloor.contract import parse_topic
 from shopfloor.store.base import Store
@@ -42,16 +43,16 @@ def compare(truth: dict[str, Any], got: dict[str, Any], cfg: PlantConfig) -> lis
                 f"{mid}.running_s",
                 have["running_s"],
                 want["running_s"],
-                max(0.02 * want["running_s"], interval),
+                tolerance.legacy_running_s(want["running_s"], interval),
             )
             continue
         for key in ("total_count", "good_count", "scrap_count"):
             if have[key] != want[key]:
                 out.append(f"{mid}.{key}: store {have[key]}, simulator {want[key]}")
         for state in kpi.STATES:
-            near(f"{mid}.{state}_s", have[f"{state}_s"], want[f"{state}_s"], 1.0)
-        near(f"{mid}.oee", have["oee"], want["oee"], 0.005)
-        near(f"{mid}.energy_kwh", have["energy_kwh"], want["energy_kwh"], 1e-3)
+            near(f"{mid}.{state}_s", have[f"{state}_s"], want[f"{state}_s"], tolerance.STATE_S)
+        near(f"{mid}.oee", have["oee"], want["oee"], tolerance.RATIO)
+        near(f"{mid}.energy_kwh", have["energy_kwh"], want["energy_kwh"], tolerance.ENERGY_KWH)
     for lid, want in truth["lines"].items():
         have = got["lines"].get(lid)
         if have is None:
@@ -61,7 +62,7 @@ def compare(truth: dict[str, Any], got: dict[str, Any], cfg: PlantConfig) -> lis
             out.append(
                 f"line {lid}.good_count: store {have['good_count']}, simulator {want['good_count']}"
             )
-        near(f"line {lid}.oee", have["oee"], want["oee"], 0.005)
+        near(f"line {lid}.oee", have["oee"], want["oee"], tolerance.RATIO)
     return out
 
 

@@ -1,0 +1,163 @@
+"""The Truth page against a real broker, a live simulator, a collector and SQLite on a pinned
+ticking clock: the truth it shows equals the simulator's own report of a seeded run over the
+same range, and what the store measured agrees with it within the reconcile tolerances."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import pytest
+import yaml
+
+from collector.service import Collector
+from dashboard.commands import CommandClient
+from shopfloor import clock, kpi
+from shopfloor.config import load_config
+from shopfloor.mqtt_url import parse_broker_url
+from shopfloor.store.sqlite import SqliteStore
+from simulator.run import run
+from simulator.sinks import NullSink
+from tests.support import MONDAY_1100, cli, instant_s, pinned_env, running_broker, wait_for
+
+HOUR_MS = 3_600_000
+# Two lines, breakdowns, scrap and setups: every figure of the table moves.
+PLANT: dict[str, Any] = {
+    "plant": {"enterprise": "acme", "site": "truth"},
+    "seed": 5,
+    "shifts": [{"name": "A", "start": "06:00", "end": "14:00",
+                "breaks": [{"start": "10:00", "minutes": 30}]}],
+    "telemetry": {"sample_interval_s": 10, "energy_interval_s": 30},
+    "lines": [
+        {"id": "l1", "area": "a1", "batch_size": 60, "stations": [
+            {"id": "cnc-1", "kind": "cnc", "ideal_cycle_s": 30, "cycle_s": {"mean": 33, "cv": 0.1},
+             "mtbf_min": 45, "mttr_min": 8, "scrap_rate": 0.03, "setup_min": 6,
+             "power_kw": {"running": 18, "idle": 4, "down": 1}},
+            {"id": "pack-1", "kind": "packaging", "ideal_cycle_s": 25,
+             "cycle_s": {"mean": 27, "cv": 0.05}, "mtbf_min": 120, "mttr_min": 5,
+             "power_kw": {"running": 6, "idle": 2}},
+        ]},
+        {"id": "l2", "area": "a1", "stations": [
+            {"id": "press-1", "kind": "press", "ideal_cycle_s": 20,
+             "cycle_s": {"mean": 22, "cv": 0.08}, "mtbf_min": 60, "mttr_min": 10,
+             "scrap_rate": 0.01, "power_kw": {"running": 30, "idle": 5, "down": 2}},
+        ]},
+    ],
+}  # fmt: skip
+
+
+def cells(component: Any) -> dict[str, str]:
+    """data-truth tag -> the text shown, from the page's rendered table."""
+    out: dict[str, str] = {}
+
+    def walk(c: Any) -> None:
+        if isinstance(c, list | tuple):
+            for x in c:
+                walk(x)
+            return
+        if not hasattr(c, "to_plotly_json"):
+            return
+        props = c.to_plotly_json()["props"]
+        if "data-truth" in props:
+            out[props["data-truth"]] = props["children"]
+        walk(props.get("children"))
+
+    walk(component)
+    return out
+
+
+@pytest.mark.slow
+def test_truth_page_shows_the_simulators_truth_and_the_store_agrees(tmp_path, monkeypatch):
+    from dashboard.app import create_app
+    from dashboard.context import context
+    from dashboard.truthdata import truth_vs_store
+
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump(PLANT))
+    cfg = load_config(path)
+    env = pinned_env(MONDAY_1100)
+    monkeypatch.setenv(clock.ENV, env[clock.ENV])
+    with running_broker() as broker:
+        store = SqliteStore(tmp_path / "s.db")
+        col = Collector(parse_broker_url(broker.url), store, client_id="truth-test").start()
+        wait_for(lambda: col.metrics.value("shopfloor_collector_subscribed") == 1, 10, "sub")
+        sim = subprocess.Popen(
+            cli("sim", "--config", str(path), "--broker", broker.url, "--backfill", "3h"),
+            stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        commands = CommandClient(parse_broker_url(broker.url), "acme", "truth")
+        try:
+            create_app(store, cfg, commands=commands)
+            from dashboard.pages import truth as page  # registers itself in a Dash app
+
+            ctx = context()
+            now = instant_s(MONDAY_1100) * 1000
+            # Backfilled to now and stored: the simulator answers, the store holds 10:59.
+            wait_for(
+                lambda: truth_vs_store(ctx, "last_hour", timeout_s=1).error is None,
+                60, "the simulator's truth",
+            )  # fmt: skip
+            wait_for(
+                lambda: all(m.last_ts >= now - 60_000 for m in store.machines())
+                and len(store.machines()) == 3,
+                60, "the backfill stored",
+            )  # fmt: skip
+            # A custom range of whole quarters, 08:15-10:45 local: the truth covers exactly it.
+            start, end = "2026-11-23T08:15", "2026-11-23T10:45"
+            view = truth_vs_store(ctx, f"custom|{start}|{end}")
+            assert view.error is None and not view.rounded
+            t0 = int(instant_s(start + ":00+07:00") * 1000)
+            t1 = int(instant_s(end + ":00+07:00") * 1000)
+            assert (view.from_ms, view.to_ms) == (t0, t1)
+            # The simulator's own report of the same seeded run: up to t1 less up to t0.
+            reply = commands.send(commands.topic(None), {"action": "truth", "from_ms": t0})
+            sim_start = reply.payload["result"]["plant"]["start_ms"]
+            a = run(cfg, NullSink(), sim_start, (t0 - sim_start) / 1000).report
+            b = run(cfg, NullSink(), sim_start, (t1 - sim_start) / 1000).report
+            shown = page.render(view, "en", ctx.tz)
+            table = cells(shown[3])
+            by_name = {(r.kind, r.name): r for r in view.rows}
+            for mid in b["machines"]:
+                row = by_name[("machine", mid)]
+                for key in ("good_count", "scrap_count"):
+                    want = b["machines"][mid][key] - a["machines"][mid][key]
+                    assert row.cells[key].truth == want, (mid, key)
+                    assert table[f"machine:{mid}:{key}:truth"] == f"{want:,}"
+                kwh = b["machines"][mid]["energy_kwh"] - a["machines"][mid]["energy_kwh"]
+                assert row.cells["energy_kwh"].truth == pytest.approx(kwh, abs=1e-4)
+            for lid in b["lines"]:
+                # A line is what leaves it: its OEE from its last station's time and parts.
+                last = b["lines"][lid]["stations"][-1]
+                good = b["machines"][last]["good_count"] - a["machines"][last]["good_count"]
+                total = b["machines"][last]["total_count"] - a["machines"][last]["total_count"]
+                run_s = b["machines"][last]["running_s"] - a["machines"][last]["running_s"]
+                planned = sum(
+                    b["machines"][last][f"{s}_s"] - a["machines"][last][f"{s}_s"]
+                    for s in kpi.STATES
+                    if s not in ("planned_stop", "off")
+                )
+                ideal = cfg.lines[[ln.id for ln in cfg.lines].index(lid)].stations[-1].ideal_cycle_s
+                want = kpi.oee(planned, run_s, ideal, total, good)
+                cell = by_name[("line", lid)].cells["oee"]
+                assert cell.truth == pytest.approx(want.oee, abs=1e-6)
+                assert table[f"line:{lid}:oee:truth"] == f"{want.oee * 100:.1f}%"
+            assert any(
+                by_name[("machine", m)].cells["scrap_count"].truth > 0 for m in b["machines"]
+            )
+            # Measured from the store, against the truth: every figure within tolerance.
+            off = [(r.name, k, c) for r in view.rows for k, c in r.cells.items() if c.off]
+            assert not off
+            judged = len(view.judged)
+            assert judged == 7 * (1 + 2 + 3)
+            summary = shown[2][0].to_plotly_json()["props"]
+            assert summary["data-truth-ok"] == summary["data-truth-n"] == str(judged)
+            # In Vietnamese: the same numbers as Vietnamese writes them.
+            vi = cells(page.render(view, "vi", ctx.tz)[3])
+            good = by_name[("plant", "plant")].cells["good_count"].truth
+            assert vi["plant:plant:good_count:truth"] == f"{good:,.0f}".replace(",", ".")
+        finally:
+            sim.terminate()
+            sim.wait(20)
+            commands.close()
+            col.stop()
+            store.close()
