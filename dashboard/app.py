@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import flask
 from dash import Dash, Input, Output, callback, dcc, html
 
-from dashboard import alertview, ids
+from dashboard import alertview, downloads, ids
 from dashboard.commands import CommandClient
 from dashboard.context import DashContext, set_context
 from dashboard.i18n import t
@@ -113,6 +113,9 @@ def create_app(
     )
     if auth:
         _basic_auth(app.server, auth)
+    # End-of-shift report (issue 10): /reports/<date>/<shift>.pdf|csv behind the same auth
+    # (a before_request hook covers every route of the server).
+    downloads.register(app.server)
     return app
 
 

@@ -499,6 +499,9 @@ LABELS: dict[str, dict[str, str]] = {
     "truth.diff": {"en": "Diff.", "vi": "Chênh lệch"},
     "truth.points": {"en": "pts", "vi": "điểm"},
     "truth.inferred": {"en": "inferred", "vi": "suy ra"},
+    # End-of-shift report (issue 10): the overview's download links (dashboard/downloads.py).
+    "reports.title": {"en": "End-of-shift reports", "vi": "Báo cáo cuối ca"},
+    "reports.so_far": {"en": "so far", "vi": "đến hiện tại"},
 }
 
 
