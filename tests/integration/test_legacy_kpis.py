@@ -32,7 +32,7 @@ from shopfloor.mqtt_url import parse_broker_url
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.report import report_from_store
 from shopfloor.store.sqlite import SqliteStore
-from tests.support import PLANT, cli, read_jsonl, running_broker, wait_for
+from tests.support import PLANT, cli, read_jsonl, run_cli, running_broker, wait_for
 
 START = "2026-11-23T00:00+07:00"  # a Monday: two shifts with a break each
 START_MS = 1_795_366_800_000
@@ -208,3 +208,17 @@ def test_lines_show_every_station_scrap_and_their_yield(day):
     assert got["plant"]["scrap_all_stations"] == sum(
         got["lines"][lid]["scrap_all_stations"] for lid in got["lines"]
     )
+
+
+def test_kpi_command_marks_inferred_and_estimated_values(day):
+    _, got, db, _, _ = day
+    out = run_cli("kpi", "--store", f"sqlite:///{db}", "--config", str(PLANT), "--from", START,
+                  "--to", "2026-11-24T00:00:00.001+07:00")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = {ln.split()[0]: ln for ln in out.stdout.splitlines() if ln.strip()}
+    assert rows["press-01*"].rstrip().endswith("~")  # inferred OEE, estimated kWh
+    assert not rows["cnc-01"].rstrip().endswith("~")
+    line = got["lines"]["assembly-1"]
+    assert f"{line['scrap_all_stations']:24d} {line['yield']:7.1%}" in out.stdout
+    estimated = got["plant"]["energy_estimated_kwh"]
+    assert f"{estimated:.1f} kWh of the plant's {got['plant']['energy_kwh']:.1f}" in out.stdout
