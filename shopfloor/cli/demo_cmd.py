@@ -55,6 +55,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.broker import free_port
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.cli.demo import DASH_USER, Stack
+    from shopfloor.cli.demo_reports import ShiftReports
     from shopfloor.store.base import StoreError
 
     if args.config is None:
@@ -99,8 +100,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{stack.password}; live at {args.speed:g}x; Ctrl-C stops)",
             flush=True,
         )
+        # End-of-shift report (issue 10): each shift's PDF and CSV into <data>/reports/ as it
+        # ends, from the backfill's start on (shopfloor/cli/demo_reports.py).
+        reports = ShiftReports(
+            cfg, stack._reads(), stack.data_dir / "reports", start_ms, stack.stored_until_ms
+        )
         while True:
             stack.check()
+            for path in reports.due(clock.now_ms()):
+                print(f"end-of-shift report: {path}", flush=True)
             time.sleep(0.5)
     except RuntimeError as exc:
         raise UserError(str(exc)) from None

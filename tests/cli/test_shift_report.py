@@ -191,3 +191,23 @@ def test_user_errors_are_named(shift_a):
     r = run_cli(*base, "--shift", "2026-11-23/B", "--csv", "-")
     assert r.returncode == 0 and r.stdout.startswith("date,shift,from,to,level")
     assert "Traceback" not in r.stderr
+
+
+def test_the_demos_writer_waits_for_the_end_and_for_the_data(shift_a, tmp_path):
+    from shopfloor.cli.demo_reports import ShiftReports
+
+    db = shift_a[0]
+    stored = {"until": A1 - 60_000}
+    store = SqliteStore(db, read_only=True)
+    writer = ShiftReports(CFG, store, tmp_path / "reports", MONDAY_MS, lambda: stored["until"])
+    assert writer.due(A1 - 1) == []  # shift A has not ended
+    assert writer.due(A1) == []  # ended, but its last minute is not stored yet
+    stored["until"] = A1 + 10_000
+    names = sorted(p.name for p in writer.due(A1 + 10_000))
+    assert names == ["2026-11-23_A.csv", "2026-11-23_A.pdf", "2026-11-23_A.vi.pdf"]
+    assert writer.due(A1 + 20_000) == []  # once
+    assert writer.next_shift().key == "2026-11-23/B"
+    # A restart whose backfill covered both ends reports B, and leaves A's files as they are.
+    again = ShiftReports(CFG, store, tmp_path / "reports", MONDAY_MS, lambda: A1 + 9 * HOUR_MS)
+    assert [p.name for p in again.due(A1 + 9 * HOUR_MS)][-1] == "2026-11-23_B.pdf"
+    store.close()
