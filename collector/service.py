@@ -500,6 +500,14 @@ class Collector:
                     self.power_states.learn(
                         rec.machine, rec.payload["power_kw"], rec.payload.get("sample_interval_s")
                     )
+                    if self.topic.startswith("$share/") and "legacy:shared" not in self._logged:
+                        self._logged.add("legacy:shared")
+                        log.warning(
+                            "legacy machine %s behind a shared subscription: its states and "
+                            "estimated energy need all of its samples, and this member gets "
+                            "only some (run one collector for a plant with legacy machines)",
+                            rec.machine,
+                        )
             return [rec]
         if retained:
             # The broker's copy of a machine's last state, sent on every (re)subscribe: old
