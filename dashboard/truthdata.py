@@ -97,7 +97,7 @@ def compare(measured: dict[str, Any], truth_report: dict[str, Any], ctx: DashCon
 
 
 def truth_vs_store(
-    ctx: DashContext, range_kind: str, now_s: float | None = None, timeout_s: float = 5.0
+    ctx: DashContext, range_kind: str, now_s: float | None = None, timeout_s: float = 2.0
 ) -> TruthView:
     if ctx.commands is None:
         return TruthView(error=("truth.no_broker", ""))
