@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -135,13 +136,16 @@ class Outcome:
 
 # -- running ---------------------------------------------------------------------------------
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 _configs: Sequence[PlantConfig] = ()
 _runner: Runner = simulate
 
 
 def _init_worker(configs: Sequence[PlantConfig], runner: Runner) -> None:
     # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops.
+    # (A worker starts with the signals its parent blocked while starting it: see run_all.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     global _configs, _runner
     _configs = configs
     _runner = runner
@@ -168,13 +172,14 @@ def run_all(
     exp: Experiment,
     workers: int,
     progress: Callable[[Outcome], None] | None = None,
-    runner: Runner = simulate,
+    runner: Runner | None = None,
 ) -> list[Outcome]:
     """Every run of the experiment, in (scenario, replication) order. `workers` 1 runs in this
     process; more use that many processes. KeyboardInterrupt stops the workers at once (a run
     has no side effects to finish) and propagates."""
     specs = exp.specs()
     configs = [sc.cfg for sc in exp.scenarios]
+    runner = runner or simulate  # looked up now, so a test can put a failing one in its place
     if workers <= 1:
         out = []
         for spec in specs:
@@ -184,17 +189,35 @@ def run_all(
                 progress(o)
         return out
     results: list[Outcome | None] = [None] * len(specs)
-    # spawn: a fresh interpreter per worker, never a fork of a process with threads (tqdm's).
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(configs, runner),
-    )
+    pool: ProcessPoolExecutor | None = None
     try:
-        pending: dict[Future[Outcome], int] = {
-            pool.submit(run_one, spec): i for i, spec in enumerate(specs)
-        }
+        # The workers start during the submits. A stop signal there would interrupt a start
+        # half done (the new process dies of an unpickling error, traceback and all) and one
+        # during a worker's own start-up would interrupt its imports: both signals wait,
+        # blocked, until every worker exists (a worker unblocks them once it ignores SIGINT,
+        # and SIGTERM, the parent's way to stop it, works from then on).
+        masked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        # Another thread (tqdm's monitor) may still take the signal for this process; Python
+        # runs the handler here anyway, so the handlers too only take note until then.
+        noted: list[int] = []
+        handlers = _note_signals(noted)
+        try:
+            # spawn: a fresh interpreter per worker, never a fork of a process with threads.
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(configs, runner),
+            )
+            pending: dict[Future[Outcome], int] = {
+                pool.submit(run_one, spec): i for i, spec in enumerate(specs)
+            }
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, masked)  # a waiting Ctrl-C lands here
+        if noted:
+            raise KeyboardInterrupt
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -206,11 +229,27 @@ def run_all(
                 results[i] = o
                 if progress is not None:
                     progress(o)
+        pool.shutdown(wait=True)
     except BaseException:
-        _stop_pool(pool)
+        if pool is not None:
+            _stop_pool(pool)
         raise
-    pool.shutdown(wait=True)
     return [o for o in results if o is not None]
+
+
+def _note_signals(noted: list[int]) -> dict[int, Any]:
+    """Replace the stop signals' handlers by a note of their arrival (main thread only);
+    returns the handlers to put back. An ignored signal stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    before: dict[int, Any] = {}
+    for sig in _STOP_SIGNALS:
+        current = signal.getsignal(sig)
+        if current in (signal.SIG_IGN, None):
+            continue
+        before[sig] = current
+        signal.signal(sig, lambda signum, frame: noted.append(signum))
+    return before
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -265,16 +304,22 @@ def _figures_of(run: dict[str, Any], level: str, ident: str | None) -> dict[str,
 
 
 def _group(
-    runs: Sequence[dict[str, Any] | None],
-    level: str,
-    ident: str | None,
-    fn: Callable[[Sequence[float]], dict[str, Any]],
+    runs: Sequence[dict[str, Any] | None], level: str, ident: str | None, values: bool = False
 ) -> dict[str, Any]:
+    """Each figure's mean and interval over the replications that ran; with `values`, every
+    replication's value too, in replication order (None where it failed): plant and lines,
+    for a chart of the spread or a comparison of one's own (stations would multiply the
+    document for little)."""
     ok = [r for r in runs if r is not None]
     if not ok:
         return {}
-    keys = list(_figures_of(ok[0], level, ident))
-    return {k: fn([_figures_of(r, level, ident)[k] for r in ok]) for k in keys}
+    out = {}
+    for k in _figures_of(ok[0], level, ident):
+        entry = _ci([_figures_of(r, level, ident)[k] for r in ok])
+        if values:
+            entry["values"] = [None if r is None else _figures_of(r, level, ident)[k] for r in runs]
+        out[k] = entry
+    return out
 
 
 def _paired(
@@ -368,17 +413,16 @@ def summarise(
                 "failed": sum(r is None for r in runs),
             },
             "seeds": [exp.seed_of(s, r) for r in range(n)],
-            "plant": {"figures": _group(runs, "plant", None, _ci)},
+            "plant": {"figures": _group(runs, "plant", None, values=True)},
             "lines": {
                 line.id: {
-                    "figures": _group(runs, "lines", line.id, _ci),
+                    "figures": _group(runs, "lines", line.id, values=True),
                     "bottleneck": _bottleneck(runs, line.id, [st.id for st in line.stations]),
                 }
                 for line in sc.cfg.lines
             },
             "stations": {
-                st.id: {"figures": _group(runs, "stations", st.id, _ci)}
-                for _, st in sc.cfg.stations()
+                st.id: {"figures": _group(runs, "stations", st.id)} for _, st in sc.cfg.stations()
             },
             "vs_baseline": None,
         }

@@ -1,0 +1,124 @@
+"""What-if statistics against independent truth: reliability and queueing theory, and the
+coverage a 95 % confidence interval promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopfloor.stats import variance
+
+from .helpers import experiment, plant, run, station
+
+MTBF = 60.0
+
+
+def _availability(sc):
+    return sc["stations"]["m"]["figures"]["availability"]
+
+
+def test_an_mttr_sweep_brackets_mtbf_over_mtbf_plus_mttr():
+    # A lone station never starves nor blocks: its availability is MTBF / (MTBF + MTTR).
+    # Each interval misses with probability 5 %; the seeds are fixed, so this run is one fixed
+    # draw (the next test checks the coverage rate itself over 100 experiments).
+    base = plant([station("m", ideal_cycle_s=600, mtbf_min=MTBF, mttr_min=15)])
+    doc = run(
+        experiment(
+            base, [{"stations.m.mttr_min": [5, 10, 30]}], duration_s=300 * 3600, warmup_s=3 * 3600
+        )
+    )
+    mttrs = [15, 5, 10, 30]
+    assert [sc["name"] for sc in doc["scenarios"]] == ["baseline"] + [
+        f"m.mttr_min={t}" for t in mttrs[1:]
+    ]
+    for sc, mttr in zip(doc["scenarios"], mttrs, strict=True):
+        a = _availability(sc)
+        assert a["n"] == 10
+        assert a["ci_low"] <= MTBF / (MTBF + mttr) <= a["ci_high"], (mttr, a)
+    # Every paired difference is significant: down for longer repairs, up for shorter ones.
+    for sc, mttr in zip(doc["scenarios"][1:], mttrs[1:], strict=True):
+        d = sc["vs_baseline"]["stations"]["m"]["figures"]["availability"]
+        assert d["significant"] and (d["mean"] < 0) is (mttr > 15)
+
+
+@pytest.mark.slow  # 1,000 runs: ten seconds on an idle core
+def test_95_percent_intervals_cover_the_true_availability_about_95_times_in_100():
+    base = plant([station("m", ideal_cycle_s=600, mtbf_min=MTBF, mttr_min=15)])
+    covered = 0
+    for k in range(100):
+        exp = experiment(base, [], duration_s=100 * 3600, warmup_s=3 * 3600, seed=10 * k)
+        a = _availability(run(exp)["scenarios"][0])
+        covered += a["ci_low"] <= 0.8 <= a["ci_high"]
+    # Binomial(100, 0.95): 88..99 holds with probability 0.99.
+    assert 88 <= covered <= 99, covered
+
+
+def _line(cv: float):
+    # s1 is the bottleneck: 60 s against 30 s on either side.
+    return plant(
+        [
+            station(f"s{i}", ideal_cycle_s=20, cycle_s={"mean": c, "cv": cv}, buffer=5)
+            for i, c in enumerate([30, 60, 30])
+        ]
+    )
+
+
+def test_speeding_up_a_non_bottleneck_changes_nothing_and_the_bottleneck_what_its_rate_says():
+    doc = run(
+        experiment(
+            _line(0.3),
+            [
+                {"stations.s0.cycle_s.mean": 25},
+                {"stations.s2.cycle_s.mean": 25},
+                {"stations.s1.cycle_s.mean": 45},
+            ],
+            duration_s=86400,
+            warmup_s=3600,
+        )
+    )
+    base, up, down, bottleneck = doc["scenarios"]
+    assert base["lines"]["l1"]["bottleneck"]["station"] == "s1"
+    assert base["plant"]["figures"]["throughput_per_h"]["mean"] == pytest.approx(60, rel=0.01)
+    for sc in (up, down):
+        d = sc["vs_baseline"]["plant"]["figures"]["throughput_per_h"]
+        assert d["ci_low"] <= 0 <= d["ci_high"] and not d["significant"], (sc["name"], d)
+    gain = bottleneck["vs_baseline"]["plant"]["figures"]["throughput_per_h"]
+    assert gain["significant"]
+    assert gain["mean"] == pytest.approx(3600 / 45 - 3600 / 60, rel=0.02)  # 20 parts an hour
+
+
+def test_common_random_numbers_shrink_the_variance_of_paired_differences():
+    base = plant(
+        [
+            station(
+                "a",
+                ideal_cycle_s=50,
+                cycle_s={"mean": 55, "cv": 0.2},
+                mtbf_min=120,
+                mttr_min=15,
+                buffer=4,
+            ),
+            station(
+                "b",
+                ideal_cycle_s=50,
+                cycle_s={"mean": 58, "cv": 0.2},
+                mtbf_min=150,
+                mttr_min=20,
+                buffer=4,
+            ),
+            station(
+                "c", ideal_cycle_s=50, cycle_s={"mean": 52, "cv": 0.2}, mtbf_min=200, mttr_min=10
+            ),
+        ]
+    )
+    var = {}
+    for crn in (True, False):
+        doc = run(
+            experiment(
+                base, [{"stations.b.mttr_min": 12}], duration_s=2 * 86400, warmup_s=3600, crn=crn
+            )
+        )
+        b, s = (sc["plant"]["figures"]["throughput_per_h"]["values"] for sc in doc["scenarios"])
+        var[crn] = variance([x - y for x, y in zip(s, b, strict=True)])
+        seeds = [sc["seeds"] for sc in doc["scenarios"]]
+        assert (seeds[0] == seeds[1]) is crn
+    assert var[True] / var[False] < 0.5, var
