@@ -295,7 +295,7 @@ LABELS: dict[str, dict[str, str]] = {
     "header.to": {"en": "To", "vi": "Đến"},
     # Line view and andon (issue 10)
     "page.Line": {"en": "Line view", "vi": "Sơ đồ dây chuyền"},
-    "page.Andon": {"en": "Andon (TV)", "vi": "Bảng Andon (TV)"},
+    "page.Andon": {"en": "Andon (TV)", "vi": "Màn hình Andon"},
     "line.all": {"en": "All lines", "vi": "Tất cả dây chuyền"},
     "line.buffer": {"en": "Buffer", "vi": "Bộ đệm"},
     "line.no_data": {

@@ -107,18 +107,29 @@ def flow_state(changes: list[tuple[int, str, str]]) -> str | None:
 
 
 def flow_states(
-    store: Store, t1_ms: int, machines: list[str]
+    store: Store, t1_ms: int, latest: dict[str, tuple[int, str, str]], machines: list[str]
 ) -> tuple[dict[str, str | None], set[str]]:
-    """Each machine's flow state at t1 (changes with ts < t1), None when it has had none yet
-    (every station starts with no part), and the machines whose flow state lies further back
-    than the longest look-back (unknown). One read for the plant over a short look-back,
-    longer ones only for machines whose overlay began before it."""
+    """Each machine's flow state at t1 (changes with ts < t1; `latest` is the newest of
+    each), None when it has had none yet (every station starts with no part), and the
+    machines whose flow state lies further back than the longest look-back (unknown). Only
+    the machines now under an overlay are read further back: alone when they are few, else
+    in one read for the plant (a break overlays every machine at once)."""
     out: dict[str, str | None] = {}
-    todo = list(machines)
+    todo = []
+    for m in machines:
+        if m in latest and latest[m][1] not in OVERLAYS:
+            out[m] = latest[m][1]
+        else:
+            todo.append(m)
     for back in LOOKBACK_MS:
         if not todo:
             break
-        changes = store.states(t1_ms - back, t1_ms)
+        if len(todo) <= 4:
+            changes = {}
+            for m in todo:
+                changes.update(store.states(t1_ms - back, t1_ms, m))
+        else:
+            changes = store.states(t1_ms - back, t1_ms)
         left = []
         for m in todo:
             got = changes.get(m, [])
@@ -169,7 +180,7 @@ def lines(
         if buffers:
             # ts <= t1 - 1 for counts, as ts < t1 for states: one instant for both.
             counts = ctx.store.counter_at("count", t1_ms - 1)
-            flows, unknown = flow_states(ctx.store, t1_ms, machines)
+            flows, unknown = flow_states(ctx.store, t1_ms, latest, machines)
     except StoreError as exc:
         return Lines([], str(exc), t0_ms, t1_ms)
     if not order:
