@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -359,36 +360,40 @@ class Energy:
     error: str | None
 
 
-def metered_quarters(
-    ctx: DashContext, t0_ms: int, t1_ms: int, machines: set[str]
-) -> dict[str, dict[int, float]]:
-    """kWh per machine per 15 minutes, from the meters (never raw power samples)."""
-    quarters = energy_by_quarter(ctx.store, t0_ms, t1_ms)
-    return {m: rows for m, rows in quarters.items() if m in machines}
-
-
 def shift_reports(
     ctx: DashContext, t0_ms: int, t1_ms: int, machine: str | None = None
 ) -> list[tuple[str, int, dict[str, Any]]]:
     """One report per shift worked in the range (breaks included)."""
+    wins = shift_list(ctx, t0_ms, t1_ms)
+    reports = report_windows(ctx.store, [(a, b) for _, a, b in wins], ctx.cfg, machine)
+    return [(name, a, r) for (name, a, _), r in zip(wins, reports, strict=True)]
+
+
+def shift_list(ctx: DashContext, t0_ms: int, t1_ms: int) -> list[tuple[str, int, int]]:
+    """(name, start ms, end ms) of each shift worked in the range, clipped to it. Only the
+    shifts: the nights and Sundays between them are no window of their own (reading them,
+    as consecutive bounds did, cost a third more windows for nothing)."""
     windows = shift_windows(t0_ms / 1000, t1_ms / 1000, ctx.calendar)
-    wins = [(name, int(a * 1000), int(b * 1000)) for name, a, b in windows]
-    bounds = sorted({t for _, a, b in wins for t in (a, b)})
-    reports = dict(
-        zip(pairwise(bounds), report_series(ctx.store, bounds, ctx.cfg, machine), strict=True)
-    )
-    return [(name, a, reports[(a, b)]) for name, a, b in wins if (a, b) in reports]
+    return [(name, int(a * 1000), int(b * 1000)) for name, a, b in windows]
 
 
 def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Energy:
     try:
         t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
-        report = report_from_store(ctx.store, t0_ms, t1_ms, ctx.cfg)
+        wins = shift_list(ctx, t0_ms, t1_ms)
+        # The range and each of its shifts in one report_windows: one machine list, one read
+        # of the newest changes and of the counters at each distinct instant for all of them
+        # (a week has ~13 shifts); the meter quarters meanwhile, side by side.
+        with ThreadPoolExecutor(1) as pool:
+            f_quarters = pool.submit(energy_by_quarter, ctx.store, t0_ms, t1_ms)
+            windows = [(t0_ms, t1_ms), *((a, b) for _, a, b in wins)]
+            report, *per_shift = report_windows(ctx.store, windows, ctx.cfg)
+            all_quarters = f_quarters.result()
         if not report["machines"]:
             return Energy(None, {}, [], {}, {}, [], NO_DATA)
         infos = {m.machine: m for m in ctx.store.machines()}
-        quarters = metered_quarters(ctx, t0_ms, t1_ms, set(report["machines"]))
-        shifts = shift_reports(ctx, t0_ms, t1_ms)
+        quarters = {m: q for m, q in all_quarters.items() if m in report["machines"]}
+        shifts = [(name, a, r) for (name, a, _), r in zip(wins, per_shift, strict=True)]
     except StoreError as exc:
         return Energy(None, {}, [], {}, {}, [], str(exc))
     plant: dict[int, float] = {}
