@@ -320,3 +320,55 @@ def test_the_collector_publishes_an_injected_breakdown_on_the_alerts_topic(tmp_p
             sub.close()
             col.stop()
             store.close()
+
+
+def test_an_evaluation_that_raises_is_counted_and_never_stops_the_collector(
+    tmp_path, monkeypatch, caplog
+):
+    from collector.service import Collector
+    from shopfloor.mqtt_url import parse_broker_url
+
+    calls: list[int] = []
+
+    def broken(store: Any, cfg: Any, now_ms: int) -> list:
+        calls.append(now_ms)
+        raise RuntimeError("alert rule bug")
+
+    monkeypatch.setattr(alerts, "evaluate", broken)
+    cfg = parse_config(LIVE)
+    with running_broker() as broker:
+        store = SqliteStore(tmp_path / "s.db")
+        col = Collector(
+            parse_broker_url(broker.url), store, client_id="alerts-fault",
+            alerts=cfg, alerts_every_s=0.05, on_fatal=pytest.fail,
+        ).start()  # fmt: skip
+        try:
+            wait_for(lambda: col.metrics.value("shopfloor_collector_subscribed") == 1, 10, "sub")
+            wait_for(lambda: len(calls) >= 5, 10, "five evaluations")
+            pub = Subscriber(broker.port, "nothing/#")
+            topic = "shopfloor/v1/acme/alive/a1/l1/m1/energy"
+            for seq in range(1, 21):
+                pub.publish(topic, {"ts": START_MS + seq * 1000, "seq": seq, "energy_kwh": 1.0})
+            wait_for(lambda: store.max_seq().get("m1") == 20, 10, "every message stored")
+            pub.close()
+            errors = col.metrics.value("shopfloor_collector_alert_errors_total")
+            assert errors >= 5 and col.health()[0] and col.failure() is None
+            # The traceback once, however often it raises.
+            assert (
+                sum("evaluating the alert rules raised" in r.message for r in caplog.records) == 1
+            )
+        finally:
+            col.stop()
+            store.close()
+
+
+def test_collect_names_a_bad_alerts_interval(tmp_path):
+    from tests.support import run_cli
+
+    got = run_cli(
+        "collect", "--broker", "mqtt://127.0.0.1:1", "--store", f"sqlite:///{tmp_path / 's.db'}",
+        "--alerts-every", "0",
+    )  # fmt: skip
+    assert got.returncode != 0
+    assert "--alerts-every: must be above 0 seconds, got 0" in got.stderr
+    assert "Traceback" not in got.stderr
