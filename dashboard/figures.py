@@ -91,7 +91,7 @@ def state_timeline(
             y=[machine] * len(spans),
             base=[datetime.fromtimestamp(s / 1000, tz).isoformat() for s, _, _ in spans],
             x=[e - s for s, e, _ in spans],
-            customdata=[r for _, _, r in spans],
+            customdata=[fmt.reason(r, lang) for _, _, r in spans],
             hovertemplate="%{customdata}<extra>%{fullData.name}</extra>",
             marker_color=STATE_COLORS[state],
         )
