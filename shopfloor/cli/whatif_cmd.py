@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
         "whatif",
         help="compare what-if scenarios of a plant with confidence intervals",
         description="Run the plant and scenarios of it (key paths set to other values) several "
-        "times each with common random numbers, and report every figure's mean with its 95%% "
+        "times each with common random numbers, and report every figure's mean with its 95 % "
         "confidence interval and each scenario's paired difference against the baseline "
         "(docs/whatif.md).",
     )

@@ -210,6 +210,14 @@ def set_at(data: dict[str, Any], loc: Loc, value: Any) -> None:
     cur[loc[-1]] = value
 
 
+def _default_cycle(data: dict[str, Any], loc: Loc) -> None:
+    """A station without `cycle_s` runs at its ideal cycle: setting only its cv keeps that."""
+    if len(loc) == 6 and loc[0] == "lines" and loc[2] == "stations" and loc[4] == "cycle_s":
+        st = data["lines"][loc[1]]["stations"][loc[3]]
+        if st.get("cycle_s") is None and "ideal_cycle_s" in st:
+            st["cycle_s"] = {"mean": st["ideal_cycle_s"], "cv": 0.0}
+
+
 def _annotation_at(loc: Loc) -> Any:
     """The schema's type at `loc` (None when the schema has no such key)."""
     tp: Any = PlantConfig
@@ -265,6 +273,7 @@ def apply(
                     "a scenario changes parameters, not the plant's structure (lines and "
                     "stations are compared with the baseline's by id)"
                 )
+            _default_cycle(data, loc)
             set_at(data, loc, value)
         except OverrideError as exc:
             errors.append(f"{path}: {exc}")

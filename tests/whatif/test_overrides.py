@@ -55,6 +55,12 @@ def test_a_scalar_cycle_can_have_its_mean_set_and_an_id_may_contain_dots():
     )
     cfg, _ = apply(base, {"lines.l.1.stations.m.1.cycle_s.mean": 35})
     assert (cfg.lines[0].stations[0].cycle.mean, cfg.lines[0].stations[0].cycle.cv) == (35, 0)
+    # A station without cycle_s runs at its ideal cycle: a cv alone keeps that mean.
+    bare = base.model_copy(deep=True)
+    data = bare.model_dump(mode="json", exclude_unset=True)
+    del data["lines"][0]["stations"][0]["cycle_s"]
+    cfg, _ = apply(parse_config(data), {"stations.m.1.cycle_s.cv": 0.1})
+    assert (cfg.lines[0].stations[0].cycle.mean, cfg.lines[0].stations[0].cycle.cv) == (30, 0.1)
 
 
 def test_sweeps_expand_to_one_scenario_each_and_combine(demo):
