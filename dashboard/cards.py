@@ -182,13 +182,14 @@ def kpi_card(
     )
 
 
-def energy_note(entries: list[dict[str, Any]], lang: str) -> html.Span | None:
-    """A marker on kWh per good part where some of the energy is estimated, not metered."""
+def energy_note(entries: list[dict[str, Any]], lang: str, short: bool = False) -> html.Span | None:
+    """A marker on kWh per good part where some of the energy is estimated, not metered
+    (`short`: a compact card's "≈", its word in the tooltip)."""
     estimated = [e for e in entries if e.get("energy_estimated")]
     if not estimated:
         return None
     return html.Span(
-        t("estimated", lang),
+        "≈" if short else t("estimated", lang),
         className="badge rounded-pill text-bg-light border estimated-mark",
         title=t("estimated.title", lang),
     )
@@ -247,7 +248,7 @@ def line_cards(
                     targets,
                     tz,
                     lang,
-                    energy_note(stations, lang) if key == "kwh_per_good_part" else None,
+                    energy_note(stations, lang, short=True) if key == "kwh_per_good_part" else None,
                     compact=True,
                 ),
                 xs=6,

@@ -8,10 +8,10 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import cards, figures, fmt, ids
+from dashboard import cards, figures, fmt, ids, notices
 from dashboard.colors import STATE_COLORS
 from dashboard.context import context
-from dashboard.data import Overview, overview, range_spec
+from dashboard.data import Overview, overview, range_spec, shift_caption
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 from shopfloor import clock, kpi
@@ -185,8 +185,9 @@ def refresh(
     end: str | None = None,
 ) -> tuple[Any, ...]:
     ctx = context()
-    data = overview(ctx, range_spec(range_kind, start, end))
-    return render(data, lang or "en", ctx.tz, ctx.cfg)
+    spec = range_spec(range_kind, start, end)
+    data = overview(ctx, spec)
+    return render(data, lang or "en", ctx.tz, ctx.cfg, shift_caption(spec, None, ctx))
 
 
 def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
@@ -211,15 +212,24 @@ def shift_strip(data: Overview, lang: str) -> list[html.Span] | None:
     ]
 
 
-def render(data: Overview, lang: str, tz: Any, cfg: PlantConfig | None = None) -> tuple[Any, ...]:
+def render(
+    data: Overview,
+    lang: str,
+    tz: Any,
+    cfg: PlantConfig | None = None,
+    caption: notices.Notice | None = None,
+) -> tuple[Any, ...]:
+    """The page's outputs; `caption` says which shift "current shift" shows."""
     updated = f"{t('updated', lang)} {fmt.clock_time(clock.now_s() * 1000, tz, lang, seconds=True)}"
     if data.report is None:
-        return {}, status_board(data, lang), None, data.error, updated, None, None, None
+        message = notices.message([data.notice or data.error], tz, lang)
+        return {}, status_board(data, lang), None, message, updated, None, None, None
     return (
         figures.kpi_bars(data.report, lang),
         status_board(data, lang),
         kpi_table(data, lang),
-        None,
+        # Nothing planned in the range: the cards read "–", and this says why.
+        notices.message([caption, data.notice], tz, lang),
         updated,
         shift_strip(data, lang),
         cards.plant_cards(data, targets_for(cfg), tz, lang),

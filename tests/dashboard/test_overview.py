@@ -293,7 +293,11 @@ def test_custom_range_in_plant_time_and_its_errors(seeded):
     assert bad.error == "custom range: the end must be after the start"
     assert "not a date" in overview(context(), range_spec("custom", "soon", "later")).error
     page = sys.modules["pages.overview"]
-    assert page.refresh(1, "custom", "en", "x", "y")[3].startswith("custom range:")
+    # The page says it as a notice in its language.
+    (shown,) = page.refresh(1, "custom", "en", "x", "y")[3]
+    assert shown.children.startswith("Custom range: ") and "not a date" in shown.children
+    (shown,) = page.refresh(1, "custom", "vi", "x", "y")[3]
+    assert "không phải là ngày giờ hợp lệ" in shown.children
 
 
 def test_the_current_shift_stays_in_view_beside_another_range(seeded):
