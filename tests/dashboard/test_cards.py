@@ -1,0 +1,65 @@
+"""The KPI cards' windows and builders without a browser: which shift is the previous one,
+how a range is cut for the sparklines, and what a card shows when a KPI is undefined."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from dashboard import cards
+from dashboard.context import DashContext
+from dashboard.data import Overview, previous_shift_s, trend_bounds
+from shopfloor.config import load_config
+from shopfloor.report import entry
+from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.sqlite import SqliteStore
+from shopfloor.targets import DEFAULTS
+from tests.support import PLANT, instant_s
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+CAL = ShiftCalendar(load_config(PLANT).shifts, TZ)  # A 06-14, B 14-22, Monday to Saturday
+
+
+def at(iso: str) -> float:
+    return instant_s(iso + "+07:00")
+
+
+def test_previous_shift_is_the_one_before_over_the_same_elapsed_time():
+    now, before = previous_shift_s(at("2026-11-23T15:30:00"), CAL)  # Monday, B under way
+    assert now == ("B", at("2026-11-23T14:00:00"), at("2026-11-23T15:30:00"))
+    assert before == ("A", at("2026-11-23T06:00:00"), at("2026-11-23T07:30:00"))
+    # Monday's first shift follows Saturday's last (no shifts on Sunday).
+    _, before = previous_shift_s(at("2026-11-23T07:00:00"), CAL)
+    assert before == ("B", at("2026-11-21T14:00:00"), at("2026-11-21T15:00:00"))
+    # After B has ended, "current" is the whole of B and the previous is the whole of A.
+    now, before = previous_shift_s(at("2026-11-23T23:00:00"), CAL)
+    assert (now[1], now[2]) == (at("2026-11-23T14:00:00"), at("2026-11-23T22:00:00"))
+    assert before == ("A", at("2026-11-23T06:00:00"), at("2026-11-23T14:00:00"))
+
+
+def test_a_plant_without_shifts_compares_with_the_day_before():
+    now, before = previous_shift_s(at("2026-11-23T10:00:00"), ShiftCalendar(None, TZ))
+    assert now == ("", at("2026-11-23T00:00:00"), at("2026-11-23T10:00:00"))
+    assert before == ("", at("2026-11-22T00:00:00"), at("2026-11-22T10:00:00"))
+
+
+def test_sparkline_buckets(tmp_path):
+    ctx = DashContext(SqliteStore(tmp_path / "s.db"), load_config(PLANT), TZ, CAL)
+    end = int(at("2026-11-24T00:00:00") * 1000)
+    day = trend_bounds(ctx, end - 86_400_000, end)
+    assert len(day) == 24 and all(b - a == 3_600_000 for a, b in day)
+    # A week by shift: Tuesday to Saturday and Monday, two shifts each.
+    week = trend_bounds(ctx, end - 7 * 86_400_000, end)
+    assert len(week) == 12
+    assert week[0] == (int(at("2026-11-17T06:00:00") * 1000), int(at("2026-11-17T14:00:00") * 1000))
+    # A long custom range: never more than 48 points, covering it all.
+    year = trend_bounds(ctx, end - 365 * 86_400_000, end)
+    assert len(year) <= 48 and year[0][0] == end - 365 * 86_400_000 and year[-1][1] == end
+
+
+def test_a_card_without_planned_time_reads_a_dash_and_has_no_colour():
+    idle = entry({"off": 3600.0}, 0, 0, 0, 45.0, 1.5)
+    data = Overview({"plant": idle, "lines": {}, "machines": {}}, {}, None, 0, 3_600_000)
+    card = cards.kpi_card("oee", "plant:oee", idle, data, lambda r: r["plant"], DEFAULTS, TZ, "en")
+    assert card.__dict__["data-status"] == "none"
+    body = card.children.children.children
+    assert body[1].children == "–"
