@@ -75,9 +75,8 @@ class PowerStates:
         self.current: dict[str, str] = {}
         self.interval_ms: dict[str, int] = {}
         self.meters: dict[str, _Meter] = {}
-        self.cursor = (
-            CalendarCursor(calendar) if calendar is not None and not calendar.always_on else None
-        )
+        # A 24/7 plant's calendar too: all of its time is working time (no power is idle).
+        self.cursor = CalendarCursor(calendar) if calendar is not None else None
 
     def learn(
         self, machine: str, power_kw: dict[str, float], sample_interval_s: float | None = None

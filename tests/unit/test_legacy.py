@@ -133,6 +133,13 @@ def test_calendar_breaks_and_off_time_come_from_the_shifts():
     ]
 
 
+def test_a_24_7_plant_has_no_off_time():
+    ps = PowerStates(ShiftCalendar(None, TZ))
+    ps.learn("press", POWER, 10)
+    got = states(feed(ps, [(ms("03:00:00"), 0.0), (ms("03:00:10"), 22.0)]))
+    assert [s for _, s, _ in got] == ["idle", "running"]
+
+
 def test_without_a_calendar_the_band_alone_decides():
     ps = PowerStates()
     ps.learn("press", POWER, 10)
