@@ -7,7 +7,8 @@ banner and Alerts page, computed from the same store) can never disagree on what
 The rules, each off until its key is set (shopfloor.config.schema.Alerts):
 
 - machine_down: a machine whose newest state is `down` and has been for longer than
-  `machine_down_min`; since = when it went down, value = minutes down so far. A break or the
+  `machine_down_min` up to the newest message heard from it (a store being backfilled holds
+  the past only up to its frontier); since = when it went down, value = minutes down so far. A break or the
   end of a shift overlays `down` with `planned_stop` or `off` (the repair pauses, no production
   is lost meanwhile), which clears the alert; a machine still down afterwards starts again.
 - line_oee_low: a line whose OEE over the last hour is below `line_oee_below` (or its OEE
@@ -87,9 +88,13 @@ def evaluate(store: Store, cfg: PlantConfig, now_ms: int) -> list[Alert]:
     out: list[Alert] = []
     if rules.machine_down_min is not None:
         limit_ms = rules.machine_down_min * 60_000
+        heard = {m.machine: m.last_ts for m in store.machines()}
         for machine, (ts, state, _) in store.last_changes(now_ms + 1).items():
-            if machine in known and state == "down" and now_ms - ts > limit_ms:
-                minutes = (now_ms - ts) / 60_000
+            # Down as far as the data goes: while a backfill fills the store, a machine's
+            # newest state says nothing of the time after its newest message.
+            until = min(now_ms, heard.get(machine) or now_ms)
+            if machine in known and state == "down" and until - ts > limit_ms:
+                minutes = (until - ts) / 60_000
                 out.append(Alert("machine_down", machine, ts, minutes, rules.machine_down_min))
     thresholds = {line.id: line_oee_threshold(cfg, line.id) for line in cfg.lines}
     if any(v is not None for v in thresholds.values()):
