@@ -123,6 +123,13 @@ def register(sub: Any) -> None:
         "what they buy: paired differences get wider)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # For the dashboard's What-if page (a subprocess it polls): machine-readable progress.
+    p.add_argument(
+        "--progress-jsonl",
+        metavar="PATH",
+        help='append one JSON line per finished run ({"done", "total", "failed"}, and one with '
+        '"done": 0 before the first) to PATH, for a program watching the experiment',
+    )
     p.set_defaults(func=cmd_whatif)
 
 
@@ -396,9 +403,23 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         total=total, unit="run", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True
     )
     failed = 0
+    # --progress-jsonl (the dashboard's What-if page): one flushed line per finished run, so a
+    # reader polling the file never needs to parse the bar. Counted here: a disabled bar
+    # (--no-progress) does not count.
+    progress_file = None
+    if args.progress_jsonl:
+        progress_file = open(args.progress_jsonl, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
+    done = 0
+
+    def report_progress() -> None:
+        if progress_file is not None:
+            progress_file.write(json.dumps({"done": done, "total": total, "failed": failed}) + "\n")
+            progress_file.flush()
+
+    report_progress()
 
     def progress(o: Any) -> None:
-        nonlocal failed
+        nonlocal failed, done
         if o.error is not None:
             failed += 1
             bar.write(
@@ -407,6 +428,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         bar.update(1)
+        done += 1
+        report_progress()
 
     try:
         outcomes = run_all(exp, workers, progress)
