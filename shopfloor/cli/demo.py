@@ -229,7 +229,7 @@ class Stack:
             "collector", "collect", "--broker", url, "--store", store_url,
             "--config", str(self.config), "--client-id", COLLECTOR_ID,
             "--metrics-port", str(self.metrics_port),
-            "--max-future", "3650d",  # --speed runs ahead of the clock
+            "--max-future", "3650d",  # a store an older run filled past the clock goes on ahead
         )  # fmt: skip
         # Nothing is published before the collector listens: a broker that keeps no offline
         # session (the embedded amqtt) would otherwise drop the first messages.
