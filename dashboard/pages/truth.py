@@ -53,14 +53,14 @@ def _value(key: str, v: float, lang: str) -> str:
 
 
 def _diff(key: str, d: float, lang: str) -> str:
+    """Signed, in percentage points for a ratio; a difference that rounds to zero is 0."""
     kind = dict(METRICS)[key]
-    if kind == "ratio":
-        text = f"{fmt.number(d * 100, lang, 2)} {t('truth.points', lang)}"
-    elif kind == "count":
-        text = fmt.integer(d, lang)
-    else:
-        text = fmt.number(d, lang, 3)
-    return f"+{text}" if d > 0 else text
+    value, digits = (d * 100, 2) if kind == "ratio" else (d, 0 if kind == "count" else 3)
+    value = round(value, digits)
+    if value == 0:
+        return fmt.number(0, lang, digits)
+    text = fmt.number(value, lang, digits)
+    return f"+{text}" if value > 0 else text
 
 
 def _cells(row: Row, key: str, cell: Cell, lang: str) -> list[html.Td]:
@@ -80,8 +80,14 @@ def table(view: TruthView, lang: str) -> html.Table:
         [html.Th("")]
         + [html.Th(t(HEADINGS[k], lang), colSpan=3, className="group-start") for k, _ in METRICS]
     )
-    sub = [t("truth.measured", lang), t("truth.truth", lang), t("truth.diff", lang)]
-    head2 = html.Tr([html.Th("")] + [html.Th(s) for _ in METRICS for s in sub])
+
+    def sub(kind: str) -> list[html.Th]:
+        diff = t("truth.diff", lang)
+        if kind == "ratio":
+            diff = f"{diff} ({t('truth.points', lang)})"
+        return [html.Th(t("truth.measured", lang)), html.Th(t("truth.truth", lang)), html.Th(diff)]
+
+    head2 = html.Tr([html.Th("")] + [th for _, kind in METRICS for th in sub(kind)])
     body = []
     for row in view.rows:
         if row.kind == "plant":
