@@ -23,6 +23,15 @@ from shopfloor import kpi
 from shopfloor.targets import LOWER_IS_BETTER, status
 
 RATIOS = ("oee", "availability", "performance", "quality")
+# The report's fields (its `inferred_fields`) each card's KPI is made of.
+FIELDS = {
+    "oee": {"oee"},
+    "availability": {"availability"},
+    "performance": {"performance"},
+    "quality": {"quality"},
+    "good": {"good_count"},
+    "kwh_per_good_part": {"good_count"},
+}
 KPIS = (*RATIOS, "good", "kwh_per_good_part")
 # Text colours of a KPI against its target (Bootstrap's success, warning and danger shades,
 # dark enough to read on white); "none": no target.
@@ -154,9 +163,14 @@ def kpi_card(
     state = status(key, v, tg)
     title = t(TITLES[key], lang)
     color = STATUS_COLORS[state]
+    notes = [note]
+    if FIELDS[key] & set(entry.get("inferred_fields") or ()):
+        notes.append(inferred_badge(lang))
+    if key == "kwh_per_good_part":
+        notes.append(energy_note(entry, lang, short=compact))
     body = [
         html.Div(
-            [html.Span(title, className="kpi-title"), note],
+            [html.Span(title, className="kpi-title"), *(n for n in notes if n is not None)],
             className="d-flex justify-content-between align-items-start gap-1",
         ),
         html.Div(
@@ -182,16 +196,16 @@ def kpi_card(
     )
 
 
-def energy_note(entries: list[dict[str, Any]], lang: str, short: bool = False) -> html.Span | None:
-    """A marker on kWh per good part where some of the energy is estimated, not metered
+def energy_note(entry: dict[str, Any], lang: str, short: bool = False) -> html.Span | None:
+    """A marker where some of an entry's energy is estimated, not metered, saying how much
     (`short`: a compact card's "≈", its word in the tooltip)."""
-    estimated = [e for e in entries if e.get("energy_estimated")]
-    if not estimated:
+    kwh = entry.get("energy_estimated_kwh") or 0.0
+    if kwh <= 0 and not entry.get("energy_estimated"):
         return None
     return html.Span(
         "≈" if short else t("estimated", lang),
         className="badge rounded-pill text-bg-light border estimated-mark",
-        title=t("estimated.title", lang),
+        title=t("estimated.part", lang).format(kwh=fmt.number(kwh, lang, 1)),
     )
 
 
@@ -200,19 +214,15 @@ def plant_cards(
 ) -> dbc.Row:
     assert data.report is not None
     report = data.report
-    machines = list(report["machines"].values())
 
     def plant(r: dict[str, Any]) -> dict[str, Any]:
         return r["plant"]
 
     cols = []
     for key in KPIS:
-        note = energy_note(machines, lang) if key == "kwh_per_good_part" else None
         cols.append(
             dbc.Col(
-                kpi_card(
-                    key, f"plant:{key}", report["plant"], data, plant, targets, tz, lang, note
-                ),
+                kpi_card(key, f"plant:{key}", report["plant"], data, plant, targets, tz, lang),
                 xs=6,
                 md=4,
                 xl=2,
@@ -236,7 +246,6 @@ def line_cards(
         def path(r: dict[str, Any], lid: str = lid) -> dict[str, Any] | None:
             return r["lines"].get(lid)
 
-        stations = [report["machines"][m] for m in entry.get("stations", [])]
         small = [
             dbc.Col(
                 kpi_card(
@@ -248,7 +257,6 @@ def line_cards(
                     targets,
                     tz,
                     lang,
-                    energy_note(stations, lang, short=True) if key == "kwh_per_good_part" else None,
                     compact=True,
                 ),
                 xs=6,
@@ -290,7 +298,7 @@ def line_flow(entry: dict[str, Any], report: dict[str, Any], lang: str, lid: str
     if scrap_all is None:
         scrap_all = sum(report["machines"][m]["scrap_count"] for m in entry.get("stations", []))
     line_yield = entry.get("yield")
-    inferred = any(report["machines"][m].get("inferred") for m in entry.get("stations", []))
+    inferred = {"scrap_all_stations", "yield"} & set(entry.get("inferred_fields") or ())
     parts = [
         html.Span(
             f"{t('scrap_all', lang)}: {fmt.integer(scrap_all, lang)}",
@@ -306,14 +314,14 @@ def line_flow(entry: dict[str, Any], report: dict[str, Any], lang: str, lid: str
             )
         )
     if inferred:
-        parts.append(inferred_badge(lang, "inferred-in-line"))
+        parts.append(inferred_badge(lang, "inferred-in-line", "inferred.part"))
     return html.Div(parts, className="line-flow d-flex flex-wrap gap-3 small mt-2")
 
 
-def inferred_badge(lang: str, extra: str = "") -> html.Span:
+def inferred_badge(lang: str, extra: str = "", why: str = "inferred.title") -> html.Span:
     """The marker of a KPI inferred from a power meter (a legacy machine), with why."""
     return html.Span(
         t("inferred", lang),
         className=f"badge rounded-pill text-bg-warning inferred-mark {extra}".strip(),
-        title=t("inferred.title", lang),
+        title=t(why, lang),
     )

@@ -274,15 +274,25 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "estimated": {"en": "estimated", "vi": "ước tính"},
     "estimated.title": {
-        "en": "Includes energy estimated from sampled power, not read from an energy meter",
-        "vi": "Bao gồm điện năng ước tính từ công suất lấy mẫu, không đọc từ công tơ điện",
+        "en": "Estimated from sampled power, not read from an energy meter",
+        "vi": "Ước tính từ công suất lấy mẫu, không đọc từ công tơ điện",
+    },
+    "estimated.part": {
+        "en": "Includes {kwh} kWh estimated from sampled power, not read from an energy meter",
+        "vi": "Bao gồm {kwh} kWh ước tính từ công suất lấy mẫu, không đọc từ công tơ điện",
+    },
+    "inferred.part": {
+        "en": "Includes the inferred counts of a legacy machine (a power meter only)",
+        "vi": "Bao gồm số lượng suy luận của máy đời cũ (chỉ có đồng hồ đo công suất)",
     },
     "scrap_all": {"en": "Scrap, all stations", "vi": "Phế phẩm, mọi trạm"},
     "station_scrap": {"en": "Scrap by station", "vi": "Phế phẩm theo trạm"},
     "yield": {"en": "Line yield", "vi": "Tỷ lệ đạt của dây chuyền"},
     "yield.title": {
-        "en": "Good parts leaving the last station per part started at the first",
-        "vi": "Số sản phẩm đạt ra khỏi trạm cuối trên mỗi sản phẩm bắt đầu ở trạm đầu",
+        "en": "Rolled throughput yield: the product of every station's good / total parts, "
+        "first to last station",
+        "vi": "Hiệu suất thông qua tích lũy: tích của tỷ lệ đạt / tổng số của mọi trạm, "
+        "từ trạm đầu đến trạm cuối",
     },
     "section.plant": {"en": "Plant KPIs", "vi": "Chỉ số nhà máy"},
     "section.lines": {"en": "Lines", "vi": "Dây chuyền"},

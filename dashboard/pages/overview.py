@@ -98,17 +98,30 @@ def _scrap_cell(kind: str, name: str, e: dict[str, Any], report: dict[str, Any],
         total = e.get(
             "scrap_all_stations", sum(m["scrap_count"] for m in report["machines"].values())
         )
-        return html.Td(fmt.integer(total, lang), **{"data-kpi": f"{kind}:{name}:scrap"})
+        return html.Td(
+            [fmt.integer(total, lang), _inferred_part(e, "scrap_all_stations", lang)],
+            **{"data-kpi": f"{kind}:{name}:scrap"},
+        )
     if kind != "line":
         return html.Td(fmt.integer(e["scrap_count"], lang), **{"data-kpi": f"{kind}:{name}:scrap"})
     by_station = _station_scrap(e, report)
     total = e.get("scrap_all_stations", sum(by_station.values()))
     detail = " · ".join(f"{m} {fmt.integer(n, lang)}" for m, n in by_station.items())
     return html.Td(
-        [html.Div(fmt.integer(total, lang)), html.Div(detail, className="station-scrap")],
+        [
+            html.Div([fmt.integer(total, lang), _inferred_part(e, "scrap_all_stations", lang)]),
+            html.Div(detail, className="station-scrap"),
+        ],
         title=f"{t('station_scrap', lang)}: {detail}",
         **{"data-kpi": f"{kind}:{name}:scrap"},
     )
+
+
+def _inferred_part(e: dict[str, Any], field: str, lang: str) -> html.Span | None:
+    """A line's or the plant's figure made with a legacy machine's inferred counts."""
+    if field not in (e.get("inferred_fields") or ()):
+        return None
+    return cards.inferred_badge(lang, "inferred-part ms-1", "inferred.part")
 
 
 def _name_cell(kind: str, name: str, e: dict[str, Any], lang: str) -> html.Td:
@@ -150,7 +163,9 @@ def kpi_table(data: Overview, lang: str) -> html.Table:
                 ),
                 _scrap_cell(kind, name, e, report, lang),
                 html.Td(
-                    fmt.percent(e["yield"], lang, 1) if e.get("yield") is not None else "",
+                    [fmt.percent(e["yield"], lang, 1), _inferred_part(e, "yield", lang)]
+                    if e.get("yield") is not None
+                    else "",
                     **{"data-kpi": f"{kind}:{name}:yield"},
                 ),
                 _energy_cell(e, lang),

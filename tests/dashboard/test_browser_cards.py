@@ -269,11 +269,13 @@ def test_change_against_the_previous_shift_is_the_truth_difference(cards_site, b
 MARKS = """
 const rows = [...document.querySelectorAll('.kpi-table tbody tr')];
 if (!rows.length) return null;
+const kind = r => ['plant', 'line', 'machine'].find(k => r.classList.contains('row-' + k));
 return {
   marked: rows.filter(r => r.querySelector('.inferred-mark'))
-              .map(r => [r.className, r.cells[0].innerText.split(/\\s/)[0]]),
-  flagged: rows.filter(r => r.dataset.inferred).length,
-  title: (document.querySelector('.kpi-table .inferred-mark') || {}).title,
+              .map(r => [kind(r), r.cells[0].innerText.replace(/\\s*inferred$/, '')]),
+  flagged: rows.filter(r => r.dataset.inferred).map(r => r.cells[0].innerText.split(/\\s/)[0]),
+  title: (document.querySelector('.kpi-table .row-machine .inferred-mark') || {}).title,
+  plant_cards: document.querySelectorAll('[data-card^="plant:"] .inferred-mark').length,
   cards: [...document.querySelectorAll('.line-card .inferred-mark')]
            .map(m => m.closest('.line-card').querySelector('.card-header').innerText),
 };
@@ -285,14 +287,20 @@ def test_inferred_marker_on_the_legacy_machine_only(cards_site, browser):
     open_day(browser, url)
     legacy = {st.id for _, st in cfg.stations() if st.connectivity == "legacy"}
     assert legacy == {"press-01"}
+    with_legacy = {line.id for line, st in cfg.stations() if st.id in legacy}
     got = read_until(browser, MARKS, lambda g: g["marked"], "the inferred marker")
-    # Exactly one row of the table, the legacy machine's, is marked and flagged.
-    assert [name for _, name in got["marked"]] == ["press-01"], got
-    assert "row-machine" in got["marked"][0][0].split()
-    assert got["flagged"] == 1
+    machines = [name for kind, name in got["marked"] if kind == "machine"]
+    assert machines == ["press-01"], got
+    assert got["flagged"] == ["press-01"], got
     assert "power meter" in got["title"]
-    # Of the line cards, only the press's line: its yield starts at the press's inferred count.
-    assert got["cards"] == ["Line assembly-1"], got
+    # The press's line and the plant count its inferred parts in their scrap of every station
+    # and yield; no other line does.
+    lines = [name for kind, name in got["marked"] if kind == "line"]
+    assert lines == [f"Line {lid}" for lid in sorted(with_legacy)], got
+    assert [kind for kind, _ in got["marked"]].count("plant") == 1
+    # The plant's OEE, A, P, Q and good parts come from the lines' last stations: not inferred.
+    assert got["plant_cards"] == 0
+    assert got["cards"] == [f"Line {lid}" for lid in sorted(with_legacy)], got
 
 
 def test_cards_in_vietnamese(cards_site, browser):
