@@ -23,8 +23,9 @@ from shopfloor.store.report import report_from_store
 OVERLAYS = frozenset({"planned_stop", "off", "down"})
 # The flow states in which a station holds a part it took and has not finished yet.
 HOLDING = frozenset({"running", "setup"})
-# How far back to look for the flow state under an overlay: a break, a night, a weekend.
-LOOKBACK_MS = (2 * 3_600_000, 2 * 86_400_000, 16 * 86_400_000)
+# Overlays in a row to read back through before giving up (a repair across a break and the
+# end of a shift is three).
+MAX_STEPS = 16
 
 
 @dataclass
@@ -41,8 +42,8 @@ class BufferView:
     after: str  # the station that fills it; the next station of the line empties it
     level: int | None  # parts in it; None when a neighbour sends no counts (legacy)
     capacity: int | None  # from the config's `buffer:` key (None without a config)
-    # False when a neighbour's flow state lies beyond the look-back (an overlay of more than
-    # 16 days): the level may then be up to 2 parts above the truth, see buffer_level.
+    # False when a neighbour's flow state lies under more than MAX_STEPS overlays in a row:
+    # the level may then be up to 2 parts above the truth, see buffer_level.
     exact: bool = True
 
 
@@ -109,40 +110,32 @@ def flow_state(changes: list[tuple[int, str, str]]) -> str | None:
 def flow_states(
     store: Store, t1_ms: int, latest: dict[str, tuple[int, str, str]], machines: list[str]
 ) -> tuple[dict[str, str | None], set[str]]:
-    """Each machine's flow state at t1 (changes with ts < t1; `latest` is the newest of
-    each), None when it has had none yet (every station starts with no part), and the
-    machines whose flow state lies further back than the longest look-back (unknown). Only
-    the machines now under an overlay are read further back: alone when they are few, else
-    in one read for the plant (a break overlays every machine at once)."""
+    """Each machine's flow state at t1 (`latest`: its newest change before t1), None when it
+    has had none yet (every station starts with no part), and the machines whose flow state
+    lies under more than MAX_STEPS overlays in a row (unknown). A machine under an overlay is
+    read back one change at a time, each an index seek (a weekend is one step)."""
     out: dict[str, str | None] = {}
-    todo = []
+    unknown: set[str] = set()
     for m in machines:
-        if m in latest and latest[m][1] not in OVERLAYS:
-            out[m] = latest[m][1]
+        if m not in latest:
+            out[m] = None
+            continue
+        ts, state, _ = latest[m]
+        flow: str | None = None if state in OVERLAYS else state
+        steps = 0
+        while flow is None and steps < MAX_STEPS:
+            # The change before ts, then every change at ts (same millisecond) in seq order.
+            got = store.states(ts, ts + 1, m).get(m, [])
+            flow = flow_state(got)
+            if flow is not None or not got or got[0][0] >= ts:
+                break  # found, or nothing before: overlays since the machine's first state
+            ts = got[0][0]
+            steps += 1
         else:
-            todo.append(m)
-    for back in LOOKBACK_MS:
-        if not todo:
-            break
-        if len(todo) <= 4:
-            changes = {}
-            for m in todo:
-                changes.update(store.states(t1_ms - back, t1_ms, m))
-        else:
-            changes = store.states(t1_ms - back, t1_ms)
-        left = []
-        for m in todo:
-            got = changes.get(m, [])
-            state = flow_state(got)
-            # The list starts with the change before the window, if there is one: when it
-            # starts inside the window, the window holds all of the machine's history.
-            if state is not None or not got or got[0][0] >= t1_ms - back:
-                out[m] = state
-            else:
-                left.append(m)
-        todo = left
-    out.update(dict.fromkeys(todo))
-    return out, set(todo)
+            if flow is None and state in OVERLAYS:
+                unknown.add(m)
+        out[m] = flow
+    return out, unknown
 
 
 def line_order(ctx: DashContext) -> dict[str, list[str]]:

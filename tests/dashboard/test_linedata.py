@@ -24,9 +24,8 @@ from tests.support import PLANT, instant_s
 
 START_S = instant_s("2026-11-23T06:00:00+07:00")  # a Monday, shift A starts
 # Instants (seconds after the start) to look at: mid-morning, inside the 10:00 break, the
-# afternoon shift, just after 22:00 (off) and 01:00 (off for 3 hours: past the first
-# look-back). The .5003 keeps every instant off the calendar's whole seconds and the
-# samples' 10 s grid.
+# afternoon shift, just after 22:00 (off) and 01:00 (off for 3 hours). The .5003 keeps every
+# instant off the calendar's whole seconds and the samples' 10 s grid.
 INSTANTS_S = [
     3 * 3600 + 17.5003,
     4 * 3600 + 600.5003,
