@@ -45,6 +45,8 @@ def time_axis(t0_ms: float, t1_ms: float, tz: ZoneInfo, lang: str) -> dict[str, 
         "tickmode": "array",
         "tickvals": vals,
         "ticktext": texts,
+        # Digits only: Plotly's month and weekday names are English whatever the page's.
+        "hoverformat": "%d/%m/%Y %H:%M",
         "range": [_local_iso(t0_ms, tz), _local_iso(t1_ms, tz)],
     }
 

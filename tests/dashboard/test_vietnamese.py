@@ -80,7 +80,7 @@ def english_patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 
 COLLECT = """
-const out = {text: document.body.innerText, svg: [], hover: [], titles: []};
+const out = {text: document.body.innerText, svg: [], hover: [], titles: [], dateAxes: []};
 document.querySelectorAll('.js-plotly-plot svg text').forEach(e => out.svg.push(e.textContent));
 document.querySelectorAll('[title]').forEach(e => {
   if (!e.closest('.modebar')) out.titles.push(e.getAttribute('title'));
@@ -95,6 +95,20 @@ document.querySelectorAll('.js-plotly-plot').forEach(gd => {
     if (typeof tr.hovertemplate === 'string')
       out.hover.push(tr.hovertemplate.replace(/%\\{[^}]*\\}/g, ' ').replace(/<extra>.*?<\\/extra>/g, ' ')
                        .replace(/<[^>]+>/g, ' '));
+  });
+  const full = gd._fullLayout || {};
+  // Plotly's own date labels and hover are English: a shown date axis needs Babel's ticks,
+  // and a hover that shows x a digits-only format.
+  const hoversX = (gd._fullData || []).some(tr => tr.hovertemplate
+    ? /%\\{(x|base)/.test(tr.hovertemplate)
+    : tr.hoverinfo === 'all' || /(^|\\+)x(\\+|$)/.test(tr.hoverinfo || ''));
+  Object.keys(full).filter(k => /^[xy]axis\\d*$/.test(k) && full[k].type === 'date').forEach(k => {
+    const ax = full[k];
+    const where = `${(gd.closest('[id]') || {}).id}.${k}`;
+    if (ax.visible && ax.showticklabels && ax.tickmode !== 'array')
+      out.dateAxes.push(`${where}: Plotly's tick labels`);
+    if (hoversX && (!ax.hoverformat || /%[aAbB]/.test(ax.hoverformat)))
+      out.dateAxes.push(`${where}: Plotly's hover format ${ax.hoverformat}`);
   });
 });
 out.busy = document.title === 'Updating...';
@@ -125,6 +139,7 @@ def violations(seen: dict, english: list[tuple[str, re.Pattern[str]]]) -> list[s
             for m in pattern.finditer(text):
                 around = text[max(0, m.start() - 30) : m.end() + 30]
                 found.append(f"{where}: English number or date {m.group(0)!r} in {around!r}")
+    found += [f"date axis with Plotly's English labels: {a}" for a in seen.get("dateAxes", [])]
     return sorted(set(found))
 
 
