@@ -114,11 +114,14 @@ def static_pages(driver: Any, tmp: Path) -> None:
 
     env = {**os.environ, clock.ENV: NOW_ISO}
     with dashboard(stored_day(tmp), env) as url:
-        for page, n_graphs in (("", 1), ("machine", 5), ("losses", 2), ("energy", 4)):
+        pages = (("", 1), ("machine", 5), ("losses", 2), ("energy", 4), ("line", 1), ("andon", 0))
+        for page, n_graphs in pages:
             driver.get(url + page)
             wait_for(lambda n=n_graphs: graphs(driver, n), 60, f"the graphs of /{page}")
             if page == "":
                 wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".kpi-table"), 30, "KPIs")
+            if page == "andon":
+                wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".andon-tile"), 30, "tiles")
             time.sleep(1.0)  # Plotly's transitions end; a picture, not a test
             driver.save_screenshot(str(DOCS / f"{page or 'overview'}.png"))
             print(f"wrote docs/{page or 'overview'}.png")
