@@ -77,6 +77,11 @@ class Station:
         self.calendar = calendar
         self.emitter = emitter
         self.rng = rng
+        # Failures (time to failure, reason, repair) and scrap draw from `rng` too unless a
+        # what-if run gives each its own stream (simulator/whatif/engine.py, split_streams):
+        # then the k-th failure of a station meets the same luck in every scenario.
+        self.fail_rng = rng
+        self.scrap_rng = rng
         self.noise_rng = noise_rng
         self.inbox = inbox
         self.outbox = outbox
@@ -183,7 +188,7 @@ class Station:
 
     def _finish(self) -> bool:
         self.total += 1
-        scrap = self.spec.scrap_rate > 0 and self.rng.random() < self.spec.scrap_rate
+        scrap = self.spec.scrap_rate > 0 and self.scrap_rng.random() < self.spec.scrap_rate
         if scrap:
             self.scrap += 1
         else:
@@ -250,11 +255,11 @@ class Station:
     ) -> Generator[simpy.Event, Any, None]:
         if reason is None:
             reasons, weights = zip(*self.kind.failure_modes, strict=True)
-            reason = self.rng.choices(reasons, weights)[0]
+            reason = self.fail_rng.choices(reasons, weights)[0]
         back_to, back_reason = self.proc_state, self.proc_reason
         self._set("down", reason)
         if repair_s is None:
-            repair_s = self.rng.expovariate(1.0 / self.mttr_s) if self.mttr_s > 0 else 0.0
+            repair_s = self.fail_rng.expovariate(1.0 / self.mttr_s) if self.mttr_s > 0 else 0.0
         self.failures.append((self.env.now, repair_s, reason))
         yield from self.repair(repair_s)
         self.ttf_s = self._draw_ttf()
@@ -285,7 +290,7 @@ class Station:
         self.mttr_s = spec.mttr_min * 60.0 if spec.mttr_min else 0.0
 
     def _draw_ttf(self) -> float:
-        return self.rng.expovariate(1.0 / self.mtbf_s) if self.mtbf_s < math.inf else math.inf
+        return self.fail_rng.expovariate(1.0 / self.mtbf_s) if self.mtbf_s < math.inf else math.inf
 
     # -- telemetry -------------------------------------------------------------------------
 

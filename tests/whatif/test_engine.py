@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import simpy
 
 from shopfloor.config import parse_config
-from simulator.run import run as sim_run
+from simulator.plant import Plant
 from simulator.sinks import NullSink
-from simulator.whatif.engine import RunSpec, simulate
+from simulator.whatif.engine import RunSpec, simulate, split_streams
 from simulator.whatif.experiment import run_all
 
 from .helpers import START_MS, experiment, plant, station
@@ -30,10 +31,20 @@ LINE = [
 
 
 def truth(cfg, duration_s, seed):
-    return sim_run(cfg, NullSink(), START_MS, duration_s, speed=None, seed=seed).report
+    """The full model's ground truth, telemetry sampler and messages included, with the
+    what-if runs' streams (split_streams)."""
+    env = simpy.Environment()
+    sink = NullSink()
+    p = Plant(env, cfg, sink, START_MS, seed=seed)
+    split_streams(p)
+    env.run(until=duration_s)
+    p.close()
+    assert sink.count > 0
+    return p.report()
 
 
-def test_a_run_books_what_the_simulator_books():
+def test_a_run_books_what_the_full_model_books():
+    # A what-if run drops the telemetry (no sampler, no messages): the model must not notice.
     cfg = plant(LINE)
     got = simulate(cfg, RunSpec(0, 0, 9, START_MS, 0.0, 2 * 86400))
     want = truth(cfg, 2 * 86400, 9)
