@@ -101,8 +101,13 @@ def run(
     try:
         plant = Plant(env, cfg, sink, start_ms, seed=seed, resume=resume)
         if inbox is not None:
-            env.on_wake = Commander(plant, inbox).drain
+            commander = Commander(plant, inbox)
+            env.on_wake = commander.drain
             env.pending = lambda: not inbox.empty()
+            if speed is not None and not then_live:
+                # A paced run's speed from its start (a live run announces it on reaching
+                # the clock): the Simulation page shows the speed in use, not a guess.
+                commander.announce_speed()
         pump = getattr(sink, "pump", None)
         if pump is not None:
             # A live run sleeps between events; a publish backlog is handed over meanwhile.
