@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from shopfloor.cli.config_cmd import load_or_exit
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _count, _open_out
-from shopfloor.timeparse import format_duration, parse_duration, parse_instant
+from shopfloor.timeparse import parse_duration, parse_instant
 
 log = logging.getLogger("shopfloor.whatif")
 
@@ -140,6 +140,17 @@ def _stop(signum: int, frame: object) -> None:
 # -- the terminal table ------------------------------------------------------------------------
 
 
+def span(seconds: float) -> str:
+    """30d, 1d 12h, 45m: a span as the options take it."""
+    left = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return " ".join(parts) or "0s"
+
+
 def _num(v: float | None, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -198,8 +209,8 @@ def render(doc: dict[str, Any]) -> str:
             _pm(f.get("throughput_per_h")),
             _delta(d.get("throughput_per_h")),
             _pm(f.get("oee"), 1, pct=True),
-            _pm(f.get("kwh_per_good"), 3),
-            _delta(d.get("kwh_per_good"), 3),
+            _pm(f.get("kwh_per_good"), 4),
+            _delta(d.get("kwh_per_good"), 4),
         ]
         if has_cost:
             row.append(_pm(f.get("cost_per_good"), 0))
@@ -267,8 +278,8 @@ def render(doc: dict[str, Any]) -> str:
     out.append("")
     n = exp["replications"]
     out.append(
-        f"{n} replications of {format_duration(exp['duration_s'])} after a "
-        f"{format_duration(exp['warmup_s'])} warm-up, from {exp['start']}; ± is the half-width "
+        f"{n} replications of {span(exp['duration_s'])} after a "
+        f"{span(exp['warmup_s'])} warm-up, from {exp['start']}; ± is the half-width "
         f"of the 95 % confidence interval (t, {n - 1} df); [a, b] the 95 % interval of the paired "
         "difference against the baseline, * where it excludes 0."
     )
@@ -391,8 +402,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         len(scenarios),
         args.replications,
         total,
-        format_duration(args.duration),
-        format_duration(args.warmup),
+        span(args.duration),
+        span(args.warmup),
         workers,
         "s" if workers != 1 else "",
     )
