@@ -18,6 +18,7 @@ from dashboard.linedata import BufferView, LineView
 UNKNOWN_COLOR = "#757575"  # no state stored yet (or a legacy machine before inference)
 BUFFER_COLOR = "#455a64"
 STEP = 2.0  # x distance between two stations; their buffer sits half way
+PLOT_PX = 1300  # the figure's usual width on a plant manager's screen
 BOX_W, BOX_Y0, BOX_Y1 = 0.55, 0.2, 0.8
 TANK_W, TANK_Y0, TANK_Y1 = 0.26, 0.3, 0.7
 
@@ -34,6 +35,17 @@ def buffer_label(buf: BufferView, lang: str) -> str:
     if buf.capacity is not None:
         text += "/" + fmt.integer(buf.capacity, lang)
     return text if buf.exact else "≈" + text
+
+
+def wrap_id(machine: str, width: int) -> str:
+    """A machine id on as many lines as its box needs, broken after its dashes."""
+    lines: list[str] = []
+    for piece in machine.replace("-", "-\n").split("\n"):
+        if lines and len(lines[-1]) + len(piece) <= width:
+            lines[-1] += piece
+        else:
+            lines.append(piece)
+    return "<br>".join(lines)
 
 
 def buffer_fraction(buf: BufferView) -> float:
@@ -53,6 +65,10 @@ def line_figure(view: LineView, lang: str = "en") -> go.Figure:
     ]  # fmt: skip
     notes: list[dict[str, object]] = []
     hover_x, hover_text = [], []
+    size = 13 if n <= 6 else 11  # a long line's boxes are narrower
+    # Characters that fit across a box on a figure about PLOT_PX wide (0.6 em per character).
+    box_px = PLOT_PX * 2 * BOX_W / (STEP * max(n - 1, 0) + 2 * BOX_W + 0.6)
+    width = max(6, int(box_px / (0.6 * size)))
     for i, st in enumerate(view.stations):
         x = STEP * i
         shapes.append(
@@ -63,8 +79,8 @@ def line_figure(view: LineView, lang: str = "en") -> go.Figure:
         state_word = t(f"state.{st.state}", lang) if st.state else "–"
         oee = fmt.percent(st.entry["oee"], lang) if st.entry else "–"
         notes.append(
-            {"x": x, "y": 0.5, "showarrow": False, "font": {"color": "white", "size": 13},
-             "text": f"<b>{st.machine}</b><br>{state_word}<br>{t('oee', lang)} {oee}"}
+            {"x": x, "y": 0.5, "showarrow": False, "font": {"color": "white", "size": size},
+             "text": f"<b>{wrap_id(st.machine, width)}</b><br>{state_word}<br>{t('oee', lang)} {oee}"}
         )  # fmt: skip
         hover_x.append(x)
         reason = fmt.reason(st.reason, lang)
@@ -92,7 +108,7 @@ def line_figure(view: LineView, lang: str = "en") -> go.Figure:
              "fillcolor": BUFFER_COLOR, "line": {"width": 0}, "name": f"buffer-fill:{buf.after}"}
         )  # fmt: skip
         notes.append(
-            {"x": x, "y": TANK_Y0 - 0.1, "showarrow": False, "font": {"size": 13},
+            {"x": x, "y": TANK_Y0 - 0.1, "showarrow": False, "font": {"size": size},
              "text": buffer_label(buf, lang), "name": f"buffer-label:{buf.after}"}
         )  # fmt: skip
         hover_x.append(x)

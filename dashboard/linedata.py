@@ -62,7 +62,6 @@ class Lines:
     error: str | None
     t0_ms: int
     t1_ms: int
-    shift: str | None = None  # the current shift's name, for the andon
 
 
 def buffer_level(

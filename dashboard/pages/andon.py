@@ -94,6 +94,10 @@ def body(
     good = fmt.integer(e["good_count"], lang) if e else "–"
     target = fmt.integer(kpi.target_count(e["planned_s"], e["ideal_cycle_s"]), lang) if e else "–"
     worst = longest_down(view, now_ms)
+    # One row of tiles up to 6 stations, then 2 or 3 rows, the type shrinking to fit (CSS).
+    n = max(1, len(view.stations))
+    rows = 1 if n <= 6 else 2 if n <= 12 else 3
+    per_row = -(-n // rows)
     if worst is None:
         down = t("andon.none_down", lang)
     else:
@@ -150,6 +154,7 @@ def body(
             html.Div(
                 [tile(s.machine, s.state, s.reason, lang) for s in view.stations],
                 className="andon-tiles",
+                style={"gridTemplateColumns": f"repeat({per_row}, minmax(0, 1fr))"},
             ),
             html.Div(down, className="andon-down" + (" is-down" if worst else "")),
             html.Div(
@@ -158,7 +163,7 @@ def body(
                 className="andon-pager",
             ),
         ],
-        className="andon-screen",
+        className=f"andon-screen rows-{rows}",
         **{"data-line": view.line},
     )
 

@@ -4,7 +4,7 @@ how, in both languages."""
 from __future__ import annotations
 
 from dashboard.colors import STATE_COLORS
-from dashboard.flow import UNKNOWN_COLOR, buffer_label, line_figure
+from dashboard.flow import UNKNOWN_COLOR, buffer_label, line_figure, wrap_id
 from dashboard.linedata import BufferView, LineView, StationView, longest_down
 
 
@@ -112,3 +112,14 @@ def test_longest_down():
     station, minutes = got
     assert station.machine == "b" and abs(minutes - 5.0) < 1e-9
     assert longest_down(LineView("l", [view.stations[2]], [], None, None), 0) is None
+
+
+def test_long_ids_wrap_after_their_dashes_to_fit_a_box():
+    assert wrap_id("l01-s3-injection-molding", 12) == "l01-s3-<br>injection-<br>molding"
+    assert wrap_id("cnc-01", 12) == "cnc-01"
+    # A line of nine stations has narrower boxes than one of four: its long ids wrap.
+    long = LineView(
+        "l", [StationView(f"l01-s{i}-injection-molding", "running", "", 0, None) for i in range(9)],
+        [], None, None,
+    )  # fmt: skip
+    assert all("<br>" in a.text.split("</b>")[0] for a in line_figure(long).layout.annotations)
