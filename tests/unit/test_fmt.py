@@ -102,7 +102,9 @@ def test_no_snake_case_comes_out_of_words_even_for_an_unknown_token():
 def test_every_catalogue_entry_has_vietnamese_with_no_snake_case():
     for key, texts in LABELS.items():
         assert texts.get("en") and texts.get("vi"), key
-        assert not SNAKE.search(texts["en"]) and not SNAKE.search(texts["vi"]), key
+        # {placeholders} are filled in before anything shows.
+        shown = [re.sub(r"\{\w*\}", "", texts[lang]) for lang in ("en", "vi")]
+        assert not any(SNAKE.search(text) for text in shown), key
 
 
 @pytest.fixture
