@@ -209,20 +209,30 @@ def test_demand_above_the_contracted_limit_raises_for_the_quarters_the_truth_exc
 def test_line_oee_below_its_threshold_over_the_last_hour_as_the_truth_says(tmp_path):
     cfg = parse_config({**plant_data(), "alerts": {"line_oee_below": 0.7}})
     plant, store = simulate(cfg, 24, tmp_path)
+    # The same rule against each line's OEE target: the plant's 0.7, one line's own 0.95.
+    data = plant_data()
+    data["targets"] = {"oee": 0.7}
+    data["lines"][1]["targets"] = {"oee": 0.95}
+    by_target = parse_config({**data, "alerts": {"line_oee_below_target": True}})
+    below = {ln.id: 0.95 if i == 1 else 0.7 for i, ln in enumerate(cfg.lines)}
     checked = 0
     for now in range(START_MS + 3_600_000, START_MS + 24 * 3_600_000, QUARTER_MS):
         truth = plant.truth.report(now - 3_600_000, now)
-        got = {a.subject: a for a in alerts.evaluate(store, cfg, now)}
-        for lid, e in truth["lines"].items():
-            if e["planned_s"] < 1800 or abs(e["oee"] - 0.7) < 0.01:
-                assert lid not in got or e["planned_s"] >= 1800
-                continue
-            assert (lid in got) == (e["oee"] < 0.7), (now, lid, e["oee"])
-            if lid in got:
-                assert got[lid].value == pytest.approx(e["oee"], abs=0.005)
-                assert got[lid].kind == "line_oee_low"
-            checked += 1
-    assert checked > 100
+        for rules, threshold in ((cfg, dict.fromkeys(below, 0.7)), (by_target, below)):
+            got = {a.subject: a for a in alerts.evaluate(store, rules, now)}
+            for lid, e in truth["lines"].items():
+                if abs(e["planned_s"] - 1800) < 2 or abs(e["oee"] - threshold[lid]) < 0.01:
+                    continue  # on an edge: a millisecond of rounding decides
+                if e["planned_s"] < 1800:  # less than half the hour planned: not judged
+                    assert lid not in got
+                    continue
+                assert (lid in got) == (e["oee"] < threshold[lid]), (now, lid, e["oee"])
+                if lid in got:
+                    assert got[lid].value == pytest.approx(e["oee"], abs=0.005)
+                    assert got[lid].kind == "line_oee_low"
+                    assert got[lid].threshold == threshold[lid]
+                checked += 1
+    assert checked > 200
 
 
 def test_a_bad_rule_is_named_by_its_key_path(base_config):
