@@ -357,6 +357,13 @@ def test_every_page_in_vietnamese_has_no_english_no_snake_case_and_vietnamese_nu
                 return len(items) >= len(replies) or None
 
             wait_for(shown, 30, "the simulator's replies on the page")
+            # A command no simulator answers: the page's own message, in Vietnamese.
+            vi_browser.find_element(By.ID, ids.SIM_BREAKDOWN_GO).click()
+            wait_for(
+                lambda: vi_browser.find_element(By.ID, ids.SIM_RESULT).text or None,
+                30,
+                "the command's outcome",
+            )
         # The default range (the current shift: at the pinned Tuesday 00:00 the plant is off,
         # so the pages say so and name the next shift), then the simulated day.
         for label in (None, LABELS["range.last_24h"]["vi"]):
