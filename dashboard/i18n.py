@@ -313,16 +313,12 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "Chưa có dữ liệu cho khoảng thời gian này",
     },
     "line.buffer_note": {
-        "en": "Buffer levels (parts/capacity) are worked out from each station's counts and "
-        "state, as the simulator fills them within one run; ≈: may be up to 2 parts above the "
-        "truth; ?: a machine without counts (legacy). A restarted simulator starts its buffers "
-        "empty while its counts go on: a buffer may then show up to what it held at the "
-        "restart above the truth.",
-        "vi": "Mức bộ đệm (chi tiết/sức chứa) được tính từ số đếm và trạng thái của từng trạm, "
-        "đúng như bộ mô phỏng trong một lần chạy; ≈: có thể cao hơn thực tế tối đa 2 chi tiết; "
-        "?: máy không gửi số đếm (máy đời cũ). Bộ mô phỏng khởi động lại sẽ bắt đầu với bộ đệm "
-        "rỗng trong khi số đếm vẫn tiếp tục: khi đó bộ đệm có thể hiển thị cao hơn thực tế, "
-        "tối đa bằng số chi tiết nó chứa lúc khởi động lại.",
+        "en": "Buffer levels (parts/capacity) are worked out from the counts and states of the "
+        "stations on either side (no machine reports them); ≈: may be up to 2 parts above the "
+        "truth; ?: a machine without counts (legacy).",
+        "vi": "Mức bộ đệm (chi tiết/sức chứa) được tính từ số đếm và trạng thái của các trạm hai "
+        "bên (không máy nào báo trực tiếp); ≈: có thể cao hơn thực tế tối đa 2 chi tiết; "
+        "?: máy không gửi số đếm (máy đời cũ).",
     },
     "andon.down_longest": {"en": "Down longest", "vi": "Hỏng lâu nhất"},
     "andon.none_down": {"en": "No machine down", "vi": "Không có máy nào hỏng"},
@@ -512,6 +508,205 @@ LABELS: dict[str, dict[str, str]] = {
     # End-of-shift report (issue 10): the overview's download links (dashboard/downloads.py).
     "reports.title": {"en": "End-of-shift reports", "vi": "Báo cáo cuối ca"},
     "reports.so_far": {"en": "so far", "vi": "đến hiện tại"},
+    # What-if page (issue 11: what-if experiments; dashboard/pages/whatif.py, whatif_figures.py)
+    "page.What-if": {"en": "What-if", "vi": "Giả định"},
+    "param.buffer": {"en": "Buffer after (places)", "vi": "Bộ đệm phía sau (chỗ)"},
+    "whatif.no_config": {
+        "en": "Start the dashboard with --config: a what-if experiment runs on the plant's config.",
+        "vi": "Khởi động dashboard với --config: thử nghiệm giả định chạy trên cấu hình của nhà máy.",
+    },
+    "whatif.base": {
+        "en": "Base: the running plant's config ({lines} lines, {stations} stations). Each "
+        "scenario is compared with it, run for run, with the same random numbers.",
+        "vi": "Cơ sở: cấu hình của nhà máy đang chạy ({lines} dây chuyền, {stations} trạm). Mỗi "
+        "kịch bản được so với nó theo từng lần chạy, với cùng các số ngẫu nhiên.",
+    },
+    "whatif.source.editor": {"en": "Change parameters", "vi": "Thay đổi thông số"},
+    "whatif.source.file": {"en": "Scenario file", "vi": "Tệp kịch bản"},
+    "whatif.name": {"en": "Scenario name (optional)", "vi": "Tên kịch bản (không bắt buộc)"},
+    "whatif.value_hint": {
+        "en": "Pick a station, a parameter and its new value. Several values separated by ; "
+        "make a sweep: one scenario per value.",
+        "vi": "Chọn một trạm, một thông số và giá trị mới. Nhiều giá trị cách nhau bởi dấu ; "
+        "tạo thành một dãy: mỗi giá trị một kịch bản.",
+    },
+    "whatif.upload": {
+        "en": "Drop a scenario file (YAML) here or click to pick one",
+        "vi": "Thả tệp kịch bản (YAML) vào đây hoặc bấm để chọn",
+    },
+    "whatif.file_ok": {
+        "en": "{file}: {n} scenario(s), all valid.",
+        "vi": "{file}: {n} kịch bản, tất cả đều hợp lệ.",
+    },
+    "whatif.duration": {"en": "Duration", "vi": "Thời lượng"},
+    "whatif.warmup": {"en": "Warm-up", "vi": "Khởi động"},
+    "whatif.replications": {"en": "Replications", "vi": "Số lần lặp"},
+    "whatif.duration_hint": {
+        "en": "Simulated time of each run, e.g. 12h or 7d (at most 90d); the warm-up (at most "
+        "7d, 0 for none) is simulated first and left out of every figure.",
+        "vi": "Thời gian mô phỏng của mỗi lần chạy, ví dụ 12h hoặc 7d (tối đa 90d); phần khởi "
+        "động (tối đa 7d, 0 nếu không có) được mô phỏng trước và không tính vào số liệu nào.",
+    },
+    "whatif.launch": {"en": "Launch", "vi": "Chạy thử nghiệm"},
+    "whatif.which_first": {
+        "en": "Which machine first? (sensitivity)",
+        "vi": "Máy nào trước? (độ nhạy)",
+    },
+    "whatif.stop": {"en": "Stop", "vi": "Dừng"},
+    "whatif.started": {
+        "en": "Experiment started: {n} runs.",
+        "vi": "Đã bắt đầu thử nghiệm: {n} lần chạy.",
+    },
+    "whatif.stopped": {"en": "Experiment stopped.", "vi": "Đã dừng thử nghiệm."},
+    "whatif.nothing_running": {
+        "en": "No experiment is running.",
+        "vi": "Không có thử nghiệm nào đang chạy.",
+    },
+    "whatif.status.starting": {
+        "en": "Starting the experiment…",
+        "vi": "Đang khởi động thử nghiệm…",
+    },
+    "whatif.status.running": {
+        "en": "Running: {done} of {total} runs done.",
+        "vi": "Đang chạy: xong {done} trên {total} lần chạy.",
+    },
+    "whatif.status.done": {
+        "en": "Done: {total} runs.",
+        "vi": "Hoàn tất: {total} lần chạy.",
+    },
+    "whatif.status.some_failed": {
+        "en": "{n} run(s) failed and are left out of the figures.",
+        "vi": "{n} lần chạy bị lỗi và không được tính vào số liệu.",
+    },
+    "whatif.status.stopped": {"en": "The experiment was stopped.", "vi": "Thử nghiệm đã bị dừng."},
+    "whatif.status.failed": {
+        "en": "The experiment failed:",
+        "vi": "Thử nghiệm thất bại:",
+    },
+    "whatif.err.busy": {
+        "en": "An experiment is already running: wait for it or stop it first.",
+        "vi": "Đang có một thử nghiệm chạy: hãy chờ nó xong hoặc dừng nó trước.",
+    },
+    "whatif.err.duration": {
+        "en": "Duration: '{value}' is not a duration (e.g. 12h, 7d).",
+        "vi": "Thời lượng: '{value}' không phải là khoảng thời gian (ví dụ 12h, 7d).",
+    },
+    "whatif.err.warmup": {
+        "en": "Warm-up: '{value}' is not a duration (e.g. 0, 12h, 1d).",
+        "vi": "Khởi động: '{value}' không phải là khoảng thời gian (ví dụ 0, 12h, 1d).",
+    },
+    "whatif.err.duration_max": {
+        "en": "Duration: must be more than 0 and at most {limit} days.",
+        "vi": "Thời lượng: phải lớn hơn 0 và tối đa {limit} ngày.",
+    },
+    "whatif.err.warmup_max": {
+        "en": "Warm-up: at most {limit} days.",
+        "vi": "Khởi động: tối đa {limit} ngày.",
+    },
+    "whatif.err.replications": {
+        "en": "Replications: a whole number from {low} to {high}.",
+        "vi": "Số lần lặp: một số nguyên từ {low} đến {high}.",
+    },
+    "whatif.err.scenarios": {
+        "en": "Scenarios: {n} is too many (at most {limit}, the baseline included).",
+        "vi": "Kịch bản: {n} là quá nhiều (tối đa {limit}, kể cả kịch bản cơ sở).",
+    },
+    "whatif.err.total": {
+        "en": "The experiment would simulate {days} days in all (at most {limit}): shorten "
+        "the duration or use fewer replications.",
+        "vi": "Thử nghiệm sẽ mô phỏng tổng cộng {days} ngày (tối đa {limit}): hãy rút ngắn "
+        "thời lượng hoặc giảm số lần lặp.",
+    },
+    "whatif.err.row_incomplete": {
+        "en": "Row {row}: pick a station and a parameter.",
+        "vi": "Dòng {row}: hãy chọn một trạm và một thông số.",
+    },
+    "whatif.err.row_value": {
+        "en": "Row {row}: '{value}' is not a number (or numbers separated by ;).",
+        "vi": "Dòng {row}: '{value}' không phải là số (hoặc các số cách nhau bởi ;).",
+    },
+    "whatif.err.row_twice": {
+        "en": "Row {row}: this station's parameter is already set above.",
+        "vi": "Dòng {row}: thông số này của trạm đã được đặt ở dòng trên.",
+    },
+    "whatif.err.no_rows": {
+        "en": "Give at least one new value.",
+        "vi": "Hãy nhập ít nhất một giá trị mới.",
+    },
+    "whatif.err.no_file": {
+        "en": "Upload a scenario file first.",
+        "vi": "Hãy tải lên một tệp kịch bản trước.",
+    },
+    "whatif.err.not_text": {
+        "en": "{file}: not a text (YAML) file.",
+        "vi": "{file}: không phải tệp văn bản (YAML).",
+    },
+    "whatif.err.scenarios_bad": {
+        "en": "The scenarios have {n} error(s), named by key path below; nothing ran.",
+        "vi": "Các kịch bản có {n} lỗi, ghi theo đường dẫn khóa bên dưới; chưa chạy gì.",
+    },
+    "whatif.err.no_result": {
+        "en": "Run an experiment first.",
+        "vi": "Hãy chạy một thử nghiệm trước.",
+    },
+    "whatif.err.pick_scenario": {
+        "en": "Pick a scenario to apply.",
+        "vi": "Hãy chọn một kịch bản để áp dụng.",
+    },
+    "whatif.result_note": {
+        "en": "{n} replications of {duration} days after a warm-up of {warmup} days. Whiskers: "
+        "95 % confidence interval; * marks a difference chance does not explain.",
+        "vi": "{n} lần lặp, mỗi lần {duration} ngày sau {warmup} ngày khởi động. Râu: khoảng tin "
+        "cậy 95 %; * đánh dấu chênh lệch không phải do ngẫu nhiên.",
+    },
+    "whatif.metric.throughput_per_h": {"en": "Throughput", "vi": "Sản lượng"},
+    "whatif.metric.oee": {"en": "OEE", "vi": "OEE"},
+    "whatif.metric.kwh_per_good": {"en": "kWh per good part", "vi": "kWh mỗi sản phẩm đạt"},
+    "whatif.unit.throughput_per_h": {
+        "en": "good parts per planned hour",
+        "vi": "sản phẩm đạt mỗi giờ kế hoạch",
+    },
+    "whatif.unit.oee": {"en": "OEE (%)", "vi": "OEE (%)"},
+    "whatif.unit.kwh_per_good": {"en": "kWh per good part", "vi": "kWh mỗi sản phẩm đạt"},
+    "whatif.axis.scenario": {"en": "Scenario", "vi": "Kịch bản"},
+    "whatif.axis.diff": {
+        "en": "Change against the baseline ({unit})",
+        "vi": "Thay đổi so với cơ sở ({unit})",
+    },
+    "whatif.chart.bars": {
+        "en": "{metric} of the plant per scenario (95 % interval)",
+        "vi": "{metric} của nhà máy theo kịch bản (khoảng tin cậy 95 %)",
+    },
+    "whatif.chart.diffs": {
+        "en": "{metric}: paired difference against the baseline",
+        "vi": "{metric}: chênh lệch cặp so với cơ sở",
+    },
+    "whatif.chart.tornado": {
+        "en": "Which machine first? {metric} of the plant, each parameter moved alone",
+        "vi": "Máy nào trước? {metric} của nhà máy, mỗi thông số thay đổi riêng",
+    },
+    "whatif.tornado.low": {"en": "−{pct} %", "vi": "−{pct} %"},
+    "whatif.tornado.high": {"en": "+{pct} %", "vi": "+{pct} %"},
+    "whatif.ci": {"en": "(95 %: {low} to {high})", "vi": "(95 %: {low} đến {high})"},
+    "whatif.no_value": {"en": "none", "vi": "không có"},
+    "whatif.significant": {
+        "en": "significant: the interval excludes 0",
+        "vi": "có ý nghĩa: khoảng tin cậy không chứa 0",
+    },
+    "whatif.not_significant": {
+        "en": "not significant: chance may explain it",
+        "vi": "không có ý nghĩa: có thể do ngẫu nhiên",
+    },
+    "whatif.apply_title": {"en": "Apply to the live plant", "vi": "Áp dụng cho nhà máy đang chạy"},
+    "whatif.apply": {"en": "Apply to the live plant", "vi": "Áp dụng cho nhà máy đang chạy"},
+    "whatif.nothing_live": {
+        "en": "This scenario has no parameter a running plant can take.",
+        "vi": "Kịch bản này không có thông số nào nhà máy đang chạy có thể nhận.",
+    },
+    "whatif.needs_restart": {
+        "en": "Needs a restart with the edited config: {keys}",
+        "vi": "Cần khởi động lại với cấu hình đã sửa: {keys}",
+    },
 }
 
 

@@ -85,11 +85,13 @@ def buffer_level(
     repair returns to what it interrupted). An unknown flow state counts as holding nothing,
     which can put the level up to 2 above the truth; the capacity caps it.
 
-    Two cases it cannot see: a breakdown injected (by command) into a starved station whose
+    A restarted simulator (`sim --continue-from`) starts its buffers empty while its counts go
+    on from the store: the counts are then taken from its birth on (see run_starts). Two
+    cases this cannot see: a breakdown injected (by command) into a starved station whose
     part arrives during the repair puts the level 1 above the truth until the repair ends;
-    and a restarted simulator (`sim --continue-from`) starts its buffers empty while its counts
-    go on from the store, so the parts its buffers held at the stop stay counted (the level
-    shown is then above the truth by up to that many, within the capacity).
+    and an instant viewed before the newest restart, whose run's birth the store no longer
+    holds, is counted from the first run (above the truth by what the buffer held at each
+    restart since, within the capacity).
     """
     level = good_before - total_after
     level -= flow_before == "blocked"
@@ -137,6 +139,23 @@ def flow_states(
     return out, unknown
 
 
+def run_starts(
+    ctx: DashContext, order: dict[str, list[str]], t1_ms: int
+) -> dict[tuple[str, str], int]:
+    """Per buffer (the stations before and after it), when the run that fills it now began:
+    the later of the two stations' newest births, if before t1. A simulator starts every
+    buffer empty, so a restarted one (sim --continue-from, the demo's second start) has its
+    levels counted from there; the counts before it belong to parts the model dropped."""
+    births = {i.machine: i.birth_ts for i in ctx.store.machines() if 0 < i.birth_ts < t1_ms}
+    out = {}
+    for ids in order.values():
+        for before, after in pairwise(ids):
+            start = max(births.get(before, 0), births.get(after, 0))
+            if start:
+                out[(before, after)] = start
+    return out
+
+
 def line_order(ctx: DashContext) -> dict[str, list[str]]:
     """Each line's stations in flow order: from the config, else from the births' positions."""
     if ctx.cfg is not None:
@@ -169,10 +188,14 @@ def lines(
         counts: dict[str, tuple[int, dict[str, float]]] = {}
         flows: dict[str, str | None] = {}
         unknown: set[str] = set()
+        starts: dict[tuple[str, str], int] = {}
+        bases: dict[int, dict[str, tuple[int, dict[str, float]]]] = {}
         if buffers:
             # ts <= t1 - 1 for counts, as ts < t1 for states: one instant for both.
             counts = ctx.store.counter_at("count", t1_ms - 1)
             flows, unknown = flow_states(ctx.store, t1_ms, latest, machines)
+            starts = run_starts(ctx, order, t1_ms)
+            bases = {ts: ctx.store.counter_at("count", ts) for ts in set(starts.values())}
     except StoreError as exc:
         return Lines([], str(exc), t0_ms, t1_ms)
     if not order:
@@ -189,9 +212,13 @@ def lines(
             for before, after in pairwise(ids):
                 level = None
                 if before in counts and after in counts:
+                    # Counted from the publisher's current run, which began with it empty.
+                    base = bases.get(starts.get((before, after), -1), {})
                     level = buffer_level(
-                        int(counts[before][1].get("good", 0)),
-                        int(counts[after][1].get("total", 0)),
+                        int(counts[before][1].get("good", 0))
+                        - int(base.get(before, (0, {}))[1].get("good", 0)),
+                        int(counts[after][1].get("total", 0))
+                        - int(base.get(after, (0, {}))[1].get("total", 0)),
                         flows.get(before),
                         flows.get(after),
                         caps.get(before),

@@ -56,6 +56,9 @@ class MachineInfo:
     power_kw: dict[str, float] | None = None
     online: bool = False
     last_ts: int = 0
+    # The ts of its newest birth: when the publisher's current run began (a restarted
+    # simulator starts its buffers empty there; the dashboard's line view counts from it).
+    birth_ts: int = 0
 
 
 class Store(Protocol):

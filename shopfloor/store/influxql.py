@@ -83,7 +83,7 @@ class InfluxQLReader:
                     line_length=int(row.get("line_length") or 1), ideal_cycle_s=float(row.get("ideal_cycle_s") or 0.0),
                     connectivity=row.get("connectivity") or "full",
                     power_kw=json.loads(row["power_kw"]) if row.get("power_kw") else None,
-                    online=is_online.get(m, False), last_ts=last_ts.get(m, 0),
+                    online=is_online.get(m, False), last_ts=last_ts.get(m, 0), birth_ts=_ms(row["time"]),
                 )
             )  # fmt: skip
         return sorted(out, key=lambda i: (i.area, i.line, i.position, i.machine))

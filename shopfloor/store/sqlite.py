@@ -373,7 +373,7 @@ class SqliteStore:
                     kind=d["kind"] or "generic", position=d["position"] or 0, line_length=d["line_length"] or 1,
                     ideal_cycle_s=d["ideal_cycle_s"] or 0.0, connectivity=d["connectivity"] or "full",
                     power_kw=json.loads(d["power_kw"]) if d["power_kw"] else None,
-                    online=bool(d["online"]), last_ts=d["last_ts"] or 0,
+                    online=bool(d["online"]), last_ts=d["last_ts"] or 0, birth_ts=d["status_ts"] or 0,
                 )
             )  # fmt: skip
         return out

@@ -90,6 +90,8 @@ def test_machines(store):
         True,
     )
     assert ms["m1"].last_ts == 9000
+    # The newest birth, which a death after it leaves alone (the line view counts from it).
+    assert (ms["m1"].birth_ts, ms["m2"].birth_ts) == (1000, 1000)
 
 
 def test_states_include_the_one_before_the_window(store):
