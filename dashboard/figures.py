@@ -41,7 +41,7 @@ def time_axis(t0_ms: float, t1_ms: float, tz: ZoneInfo, lang: str) -> dict[str, 
     vals, texts = fmt.time_ticks(t0_ms, t1_ms, tz, lang)
     return {
         "type": "date",
-        "title": {"text": t("axis.time_tz", lang).format(tz=tz.key)},
+        "title": {"text": t("axis.time_tz", lang).format(tz=fmt.zone(tz, lang))},
         "tickmode": "array",
         "tickvals": vals,
         "ticktext": texts,

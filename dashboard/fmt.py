@@ -80,6 +80,12 @@ def time_ticks(
     return vals, texts
 
 
+def zone(tz: tzinfo, lang: str | None) -> str:
+    """The plant's time zone as a reader names it (Vietnam Time / Giờ Việt Nam, Berlin), not
+    its IANA key with underscores (Asia/Ho_Chi_Minh)."""
+    return babel_dates.get_timezone_location(tz, locale=locale(lang))
+
+
 def separators(lang: str | None) -> str:
     """Plotly's layout.separators (the decimal mark, then the group mark) for the language,
     so numeric axes and hover labels read 1.234,5 on a Vietnamese page."""

@@ -97,7 +97,8 @@ def test_every_chart_has_a_title_and_time_axes_name_the_plant_zone(seeded):
         assert fig.layout.title.text == t(f"chart.{key}", "vi"), key
         assert fig.layout.separators == ",."  # 1.234,5 on a Vietnamese page
     for key in ("state_timeline", "power", "demand", "oee_by_hour"):
-        assert figs[key].layout.xaxis.title.text == "Thời gian (Asia/Ho_Chi_Minh)", key
+        # The zone as a reader names it (CLDR), not the IANA key with its underscores.
+        assert figs[key].layout.xaxis.title.text == "Thời gian (Giờ Việt Nam)", key
     # Units on the value axes.
     assert figs["power"].layout.yaxis.title.text == "Công suất (kW)"
     assert figs["energy_bars"].layout.yaxis.title.text == "kWh"

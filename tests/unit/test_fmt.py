@@ -54,6 +54,8 @@ def test_dates_are_day_month_year_with_vietnamese_weekday_and_month_names():
     assert fmt.day_month(MONDAY_0930_MS, TZ, "vi") == "23 thg 11"
     assert fmt.day_month(MONDAY_0930_MS, TZ, "en") == "23 Nov"
     assert fmt.shift_label("A", MONDAY_0930_MS, TZ, "vi") == "Thứ 2 23/11 A"
+    assert fmt.zone(TZ, "vi") == "Giờ Việt Nam"
+    assert fmt.zone(TZ, "en") == "Vietnam Time"
 
 
 def test_time_ticks_fall_on_the_local_clock_and_are_labelled_in_the_language():
