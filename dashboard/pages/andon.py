@@ -171,10 +171,14 @@ def body(
 @callback(
     Output(ids.ANDON_BODY, "children"),
     Input(ids.ANDON_TICK, "n_intervals"),
+    # The app's live refresh too: a line shown for a minute still changes as the floor does.
+    Input(ids.REFRESH, "n_intervals"),
     State(ids.ANDON_LANG, "data"),
     State(ids.ANDON_EVERY, "data"),
 )
-def refresh(n: int | None, lang: str | None, every: dict[str, Any] | None) -> Any:
+def refresh(
+    n: int | None, _live: int | None, lang: str | None, every: dict[str, Any] | None
+) -> Any:
     lang = lang or "en"
     ctx = context()
     now_s = clock.now_s()

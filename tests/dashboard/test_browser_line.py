@@ -313,3 +313,29 @@ def test_andon_in_vietnamese_names_a_bad_interval(served, browser):
     note = browser.find_element(By.CSS_SELECTOR, ".andon-note").text
     assert "every=soon" in note and "10 giây" in note
     assert browser.find_element(By.CSS_SELECTOR, ".andon-line").text.startswith("Dây chuyền")
+
+
+def test_andon_follows_the_floor_between_two_lines(served, browser):
+    """Shown for ten minutes, a line still changes as its machines do (the live refresh)."""
+    from selenium.webdriver.common.by import By
+
+    url, cfg, truth, tmp = served
+    browser.get(url + "andon?every=600")
+    first = cfg.lines[0]
+    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, ".andon-tile") or None, 30, "tiles")
+    machine = first.stations[-1].id
+    area = first.area
+    write_state(tmp, area, first.id, machine, END_MS - 200, "setup", "changeover")
+    try:
+
+        def in_setup() -> bool | None:
+            tiles = browser.find_elements(
+                By.CSS_SELECTOR, f'.andon-tile[data-machine="{machine}"][data-state="setup"]'
+            )
+            return bool(tiles) or None
+
+        wait_for(in_setup, 20, f"{machine}'s tile in setup")
+        screen = browser.find_element(By.CSS_SELECTOR, ".andon-screen")
+        assert screen.get_attribute("data-line") == first.id  # no cycle in between
+    finally:
+        write_state(tmp, area, first.id, machine, END_MS - 100, truth["states"][machine], "")
