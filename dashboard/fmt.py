@@ -81,8 +81,12 @@ def time_ticks(
 
 
 def zone(tz: tzinfo, lang: str | None) -> str:
-    """The plant's time zone as a reader names it (Vietnam Time / Giờ Việt Nam, Berlin), not
-    its IANA key with underscores (Asia/Ho_Chi_Minh)."""
+    """The plant's time zone: in English its IANA key, as the config's `timezone:` spells it
+    (Asia/Ho_Chi_Minh); in another language CLDR's name for it (Giờ Việt Nam), since the
+    key's words are English."""
+    key = getattr(tz, "key", None)
+    if (lang or "en") == "en" and key:
+        return str(key)
     return babel_dates.get_timezone_location(tz, locale=locale(lang))
 
 

@@ -99,9 +99,11 @@ def text(notice: Notice, tz: tzinfo, lang: str | None) -> str:
                 if same_day
                 else f"{fmt.weekday(value, tz, lang)} {fmt.date_time(value, tz, lang)}"
             )
+        elif key == "tz":
+            values[key] = fmt.zone(tz, lang)  # Giờ Việt Nam on a Vietnamese page
         else:
             values[key] = str(value)
-    values.setdefault("tz", getattr(tz, "key", str(tz)))
+    values.setdefault("tz", fmt.zone(tz, lang))
     return t(notice.key, lang).format(**values)
 
 
