@@ -122,6 +122,13 @@ def register(sub: Any) -> None:
         help="give every run its own seed instead of common random numbers (only to measure "
         "what they buy: paired differences get wider)",
     )
+    p.add_argument(
+        "--telemetry",
+        metavar="DIR",
+        help="also write each run's telemetry, every message as a JSON line, to "
+        "DIR/scenario-SSS-rep-RRR.jsonl (slower: runs discard it unless asked; the figures are "
+        "the same)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # For the dashboard's What-if page (a subprocess it polls): machine-readable progress.
     p.add_argument(
@@ -386,7 +393,13 @@ def cmd_whatif(args: argparse.Namespace) -> int:
             return 1
     else:
         scenarios = sensitivity(cfg, args.sensitivity)
+    if args.telemetry is not None:
+        try:
+            os.makedirs(args.telemetry, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--telemetry: cannot make {args.telemetry}: {exc.strerror}") from None
     exp = Experiment(
+        telemetry_dir=args.telemetry,
         scenarios=scenarios,
         replications=args.replications,
         start_ms=start_ms,

@@ -22,7 +22,7 @@ from shopfloor.config.schema import PlantConfig
 from shopfloor.config.semantics import shift_span_min
 from shopfloor.report import MachineFacts, build_report
 from simulator.plant import Plant
-from simulator.sinks import NullSink
+from simulator.sinks import JsonlSink, NullSink
 from simulator.station import Station
 
 QUARTER_S = 900.0  # energy is priced per quarter hour, as the dashboard prices it
@@ -57,6 +57,9 @@ class RunSpec:
     start_ms: int
     warmup_s: float
     duration_s: float
+    # Asked for (`--telemetry DIR`): the run's every message as JSON lines in this file, from
+    # the full model (sampler included); the figures are the same either way.
+    jsonl: str | None = None
 
 
 @dataclass
@@ -230,11 +233,24 @@ def split_streams(plant: Plant) -> None:
 
 def simulate(cfg: PlantConfig, spec: RunSpec) -> dict[str, Any]:
     """Run one replication; its figures over [warmup, warmup + duration) (docs/whatif.md)."""
+    if spec.jsonl is not None:
+        with open(spec.jsonl, "wb") as f:
+            sink = JsonlSink(f)
+            figures = _simulate(cfg, spec, Plant, sink)
+            sink.close()
+            return figures
+    return _simulate(cfg, spec, QuietPlant, None)
+
+
+def _simulate(
+    cfg: PlantConfig, spec: RunSpec, kind: type[Plant], sink: JsonlSink | None
+) -> dict[str, Any]:
     env = simpy.Environment()
-    plant = QuietPlant(env, cfg, NullSink(), spec.start_ms, seed=spec.seed)
+    plant = kind(env, cfg, sink or NullSink(), spec.start_ms, seed=spec.seed)
     split_streams(plant)
-    for st in plant.stations:
-        st.emitter = _Silent()  # type: ignore[assignment]
+    if sink is None:
+        for st in plant.stations:
+            st.emitter = _Silent()  # type: ignore[assignment]
     if spec.warmup_s > 0:
         env.run(until=spec.warmup_s)
     before = {st.id: _snap(st, env.now) for st in plant.stations}
@@ -247,6 +263,8 @@ def simulate(cfg: PlantConfig, spec: RunSpec) -> dict[str, Any]:
         st.close_books()
     if pricer is not None:
         pricer.settle()  # the last, partial quarter
+    if sink is not None:
+        plant.close()  # final meter readings and the machines' death messages
     end = env.now
     lines = {
         lid: [_facts(st, before[st.id], _snap(st, end)) for st in sts]

@@ -11,6 +11,7 @@ change the plant, and differences are paired (docs/whatif.md, Statistics).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
 import traceback
@@ -112,6 +113,7 @@ class Experiment:
     duration_s: float
     seed: int
     common_random_numbers: bool = True
+    telemetry_dir: str | None = None  # each run's messages as JSON lines there (telemetry_file)
 
     def seed_of(self, scenario: int, replication: int) -> int:
         if self.common_random_numbers:
@@ -119,9 +121,24 @@ class Experiment:
         # Independent streams for every run: only to measure what CRN buys (bench/).
         return self.seed + scenario * self.replications + replication
 
+    def telemetry_file(self, scenario: int, replication: int) -> str | None:
+        if self.telemetry_dir is None:
+            return None
+        return os.path.join(
+            self.telemetry_dir, f"scenario-{scenario:03d}-rep-{replication:03d}.jsonl"
+        )
+
     def specs(self) -> list[RunSpec]:
         return [
-            RunSpec(s, r, self.seed_of(s, r), self.start_ms, self.warmup_s, self.duration_s)
+            RunSpec(
+                s,
+                r,
+                self.seed_of(s, r),
+                self.start_ms,
+                self.warmup_s,
+                self.duration_s,
+                self.telemetry_file(s, r),
+            )
             for s in range(len(self.scenarios))
             for r in range(self.replications)
         ]

@@ -270,3 +270,23 @@ def test_ctrl_c_stops_cleanly(files, tmp_path, group):
     assert not out.exists()
     # The workers are gone, none left running the model.
     wait_for(lambda: not any(_alive(p) for p in workers), timeout=10, what="the workers to end")
+
+
+def test_telemetry_is_written_only_when_asked(files, tmp_path):
+    plant, scenarios = files
+    folder = tmp_path / "telemetry"
+    out = {}
+    for extra in ([], ["--telemetry", str(folder)]):
+        j = tmp_path / f"t{len(extra)}.json"
+        proc = sf("whatif", "--config", str(plant), "--scenarios", str(scenarios), "--duration", "6h",
+                  "--warmup", "0", "--replications", "2", "--workers", "1", "--json", str(j),
+                  "--no-progress", *extra)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        out[len(extra)] = j.read_bytes()
+    assert out[0] == out[2]  # the same figures, telemetry or not
+    files_written = sorted(p.name for p in folder.iterdir())
+    assert files_written == [
+        f"scenario-{s:03d}-rep-{r:03d}.jsonl" for s in range(4) for r in range(2)
+    ]
+    first = json.loads((folder / files_written[0]).read_bytes().splitlines()[0])
+    assert first["topic"].endswith("/status") and first["payload"]["online"] is True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import simpy
 
@@ -161,3 +163,15 @@ def test_a_change_to_one_station_leaves_the_others_draws_alone():
         assert other_line["lines"]["l2"] != base["lines"]["l2"]
         assert same_line["stations"]["a"] == base["stations"]["a"]
         assert same_line["stations"]["b"] != base["stations"]["b"]
+
+
+def test_telemetry_when_asked_changes_no_figure(tmp_path):
+    cfg = plant(LINE)
+    quiet = simulate(cfg, RunSpec(0, 0, 4, START_MS, 3600.0, 86400))
+    path = tmp_path / "run.jsonl"
+    loud = simulate(cfg, RunSpec(0, 0, 4, START_MS, 3600.0, 86400, str(path)))
+    assert loud == quiet
+    channels = {
+        json.loads(line)["topic"].rsplit("/", 1)[1] for line in path.read_bytes().splitlines()
+    }
+    assert channels == {"status", "state", "count", "telemetry", "energy"}
