@@ -167,3 +167,47 @@ def test_an_unknown_refusal_still_reads_as_a_refusal():
     assert replies.error_text("mttr_min: required when mtbf_min is set", "en") == (
         "Mean time to repair (min): required when Mean time between failures (min) is set"
     )
+
+
+def test_every_reason_a_simulated_day_writes_reads_in_vietnamese():
+    """The reasons the simulator really writes (a day of the demo plant: starving, blocking,
+    changeovers, breaks, off shift, breakdowns), each translated, none left as written."""
+    from shopfloor.config import load_config
+    from simulator.run import run
+    from tests.support import PLANT
+
+    sink = ListSink()
+    run(load_config(PLANT), sink, START_MS, 86400)
+    reasons = {p["reason"] for topic, p, _ in sink.messages if topic.endswith("/state")}
+    reasons.discard("")
+    assert {"outside shift", "break", "output buffer full"} <= reasons, reasons
+    assert any(r.startswith("waiting for ") for r in reasons), reasons
+    for reason in reasons:
+        vi = fmt.reason(reason, "vi")
+        assert vi != reason and not SNAKE.search(vi), (reason, vi)
+        assert not SNAKE.search(fmt.reason(reason, "en")), reason
+
+
+def test_every_tariff_period_of_every_example_config_is_a_word_in_both_languages():
+    from pathlib import Path
+
+    import yaml
+
+    from shopfloor.config import load_config
+
+    periods: set[str] = set()
+    for path in sorted(Path(__file__).parents[2].glob("config/*.yaml")):
+        if "plant" not in (yaml.safe_load(path.read_text()) or {}):
+            continue  # not a plant config (what-if scenarios)
+        tariff = load_config(path).energy.tariff
+        if tariff is not None:
+            periods |= set(tariff.price_per_kwh) | {w.period for w in tariff.windows}
+    assert {"peak", "normal", "off_peak"} <= periods
+    for period in periods:
+        assert f"word.{period}" in LABELS, period
+        assert not SNAKE.search(fmt.words(period, "en")), period
+    assert [fmt.words(p, "vi") for p in ("peak", "normal", "off_peak")] == [
+        "cao điểm",
+        "bình thường",
+        "thấp điểm",
+    ]
