@@ -109,12 +109,16 @@ def flow_state(changes: list[tuple[int, str, str]]) -> str | None:
 
 
 def flow_states(
-    store: Store, t1_ms: int, latest: dict[str, tuple[int, str, str]], machines: list[str]
+    store: Store,
+    latest: dict[str, tuple[int, str, str]],
+    machines: list[str],
+    births: dict[str, int],
 ) -> tuple[dict[str, str | None], set[str]]:
-    """Each machine's flow state at t1 (`latest`: its newest change before t1), None when it
-    has had none yet (every station starts with no part), and the machines whose flow state
-    lies under more than MAX_STEPS overlays in a row (unknown). A machine under an overlay is
-    read back one change at a time, each an index seek (a weekend is one step)."""
+    """Each machine's flow state at an instant (`latest`: its newest change before it), None
+    when it has had none yet in its current run (which starts every station with no part:
+    `births`, see run_starts), and the machines whose flow state lies under more than
+    MAX_STEPS overlays in a row (unknown). A machine under an overlay is read back one change
+    at a time, each an index seek (a weekend is one step)."""
     out: dict[str, str | None] = {}
     unknown: set[str] = set()
     for m in machines:
@@ -123,10 +127,12 @@ def flow_states(
             continue
         ts, state, _ = latest[m]
         flow: str | None = None if state in OVERLAYS else state
+        birth = births.get(m, 0)
         steps = 0
         while flow is None and steps < MAX_STEPS:
-            # The change before ts, then every change at ts (same millisecond) in seq order.
-            got = store.states(ts, ts + 1, m).get(m, [])
+            # The change before ts, then every change at ts (same millisecond) in seq order;
+            # an earlier run's changes say nothing of this one.
+            got = [c for c in store.states(ts, ts + 1, m).get(m, []) if c[0] >= birth]
             flow = flow_state(got)
             if flow is not None or not got or got[0][0] >= ts:
                 break  # found, or nothing before: overlays since the machine's first state
@@ -139,14 +145,16 @@ def flow_states(
     return out, unknown
 
 
-def run_starts(
-    ctx: DashContext, order: dict[str, list[str]], t1_ms: int
-) -> dict[tuple[str, str], int]:
+def births_before(store: Store, t1_ms: int) -> dict[str, int]:
+    """Each machine's newest birth, when it is before t1: the start of its current run."""
+    return {i.machine: i.birth_ts for i in store.machines() if 0 < i.birth_ts < t1_ms}
+
+
+def run_starts(order: dict[str, list[str]], births: dict[str, int]) -> dict[tuple[str, str], int]:
     """Per buffer (the stations before and after it), when the run that fills it now began:
-    the later of the two stations' newest births, if before t1. A simulator starts every
-    buffer empty, so a restarted one (sim --continue-from, the demo's second start) has its
-    levels counted from there; the counts before it belong to parts the model dropped."""
-    births = {i.machine: i.birth_ts for i in ctx.store.machines() if 0 < i.birth_ts < t1_ms}
+    the later of the two stations' births. A simulator starts every buffer empty, so a
+    restarted one (sim --continue-from, the demo's second start) has its levels counted from
+    there; the counts before it belong to parts the model dropped."""
     out = {}
     for ids in order.values():
         for before, after in pairwise(ids):
@@ -193,8 +201,9 @@ def lines(
         if buffers:
             # ts <= t1 - 1 for counts, as ts < t1 for states: one instant for both.
             counts = ctx.store.counter_at("count", t1_ms - 1)
-            flows, unknown = flow_states(ctx.store, t1_ms, latest, machines)
-            starts = run_starts(ctx, order, t1_ms)
+            births = births_before(ctx.store, t1_ms)
+            flows, unknown = flow_states(ctx.store, latest, machines, births)
+            starts = run_starts(order, births)
             bases = {ts: ctx.store.counter_at("count", ts) for ts in set(starts.values())}
     except StoreError as exc:
         return Lines([], str(exc), t0_ms, t1_ms)

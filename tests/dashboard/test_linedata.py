@@ -129,9 +129,10 @@ def test_flow_state_looks_under_breaks_nights_and_repairs():
 
 
 def test_levels_after_a_restarted_simulator_count_from_its_birth(tmp_path):
-    """A plant stopped at 09:00 with parts in its buffers and started again at 09:05 from
-    the store (as the demo's second start does): its buffers start empty while its counts go
-    on, and the levels shown are those of the new run's buffers."""
+    """A plant stopped at 09:00 with parts in its buffers and started again from the store
+    at 10:05, in the break (as the demo's second start does): its buffers start empty while
+    its counts go on, its stations hold no part, and the levels shown are those of the new
+    run's buffers, in the break and after it."""
     cfg = load_config(PLANT)
     store = SqliteStore(tmp_path / "s.db")
 
@@ -151,10 +152,10 @@ def test_levels_after_a_restarted_simulator_count_from_its_birth(tmp_path):
 
     second = ListSink()
     env = simpy.Environment()
-    start2_s = START_S + 3 * 3600 + 300
+    start2_s = START_S + 4 * 3600 + 300
     plant = Plant(env, cfg, second, int(start2_s * 1000), resume=from_store(store))
     truths = []
-    for x in (600.5003, 1800.5003):
+    for x in (600.5003, 2700.5003):
         env.run(until=x)
         truths.append((x, plant.buffer_levels()))
     plant.close()
