@@ -385,6 +385,13 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         raise UserError(f"--start: {exc}") from None
     if args.json == "-" and args.csv == "-":
         raise UserError("--json and --csv cannot both write to standard output")
+    for flag, path in (("--json", args.json), ("--csv", args.csv)):
+        # Named now, not after an hour of runs.
+        folder = os.path.dirname(os.path.abspath(path)) if path not in (None, "-") else None
+        if folder is not None and not os.path.isdir(folder):
+            raise UserError(f"{flag}: cannot write {path}: no folder {folder}")
+        if folder is not None and not os.access(folder, os.W_OK):
+            raise UserError(f"{flag}: cannot write {path}: the folder is not writable")
     if args.scenarios is not None:
         try:
             scenarios = load_scenarios(args.scenarios, cfg)

@@ -135,6 +135,10 @@ def test_a_bad_scenario_is_named_by_its_key_path_before_anything_runs(files, tmp
         (["--start", "tomorrow"], "--start: 'tomorrow' is not an ISO 8601 time"),
         (["--json", "-", "--csv", "-"], "cannot both write to standard output"),
         (["--sensitivity", "150"], "--sensitivity: must be between 0 and 100"),
+        (
+            ["--json", "/no/such/folder/out.json"],
+            "--json: cannot write /no/such/folder/out.json: no folder",
+        ),
     ],
 )
 def test_user_errors_are_one_clear_line(files, args, needle):
