@@ -3,8 +3,9 @@
 An experiment needs the model's facts, not its messages: the plant runs with no sampler (power
 and process samples were ~60% of the model's time, bench/README.md) and with emitters that
 drop every message before it is made. Neither changes the model: samples read the state and
-draw from their own noise stream, so a run here books exactly what `simulator.run` books for
-the same config, seed and span (tests/whatif/test_engine.py).
+draw from their own noise stream, so a run here books exactly what the full model, telemetry
+and all, books for the same config, seed, streams and span (tests/whatif/test_engine.py).
+Each station's draws are split by purpose first (split_streams: common random numbers).
 """
 
 from __future__ import annotations
