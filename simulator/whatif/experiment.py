@@ -304,14 +304,6 @@ def _diff(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def _entities(cfg: PlantConfig) -> list[tuple[str, str | None]]:
-    """(level, id) of every figure group, in config order."""
-    out: list[tuple[str, str | None]] = [("plant", None)]
-    out += [("lines", line.id) for line in cfg.lines]
-    out += [("stations", st.id) for _, st in cfg.stations()]
-    return out
-
-
 def _figures_of(run: dict[str, Any], level: str, ident: str | None) -> dict[str, float]:
     if level == "plant":
         return run["plant"]
