@@ -36,8 +36,10 @@ def current_shift_s(now_s: float, cal: ShiftCalendar) -> tuple[float, float, str
 
 
 def next_shift_s(after_s: float, cal: ShiftCalendar) -> tuple[str, float] | None:
-    """(name, start) of the first shift starting after `after_s` (within two weeks); None for
-    a plant without shifts (always planned) or a calendar with none in that time."""
+    """(name, start) of the first shift starting at or after `after_s` (within two weeks);
+    None for a plant without shifts (always planned) or a calendar with none in that time.
+    `after_s` is typically a range's end, which is exclusive: a shift starting exactly there
+    is the next one (a range over the weekend's off time ends at Monday's first shift)."""
     if cal.always_on:
         return None
     day = 86400.0
@@ -46,7 +48,7 @@ def next_shift_s(after_s: float, cal: ShiftCalendar) -> tuple[str, float] | None
         for seg in cal.segments(after_s + k * day, after_s + (k + 1) * day):
             if (
                 seg.shift is not None
-                and seg.start_s > after_s
+                and seg.start_s >= after_s
                 and cal.at(seg.start_s - 1e-3).shift != seg.shift
             ):
                 return seg.shift, seg.start_s
