@@ -70,6 +70,7 @@ def breakdown_post(machine: str, repair_min: float) -> dict[str, Any]:
             {"id": ids.SIM_REPAIR, "property": "value", "value": repair_min},
             {"id": ids.SIM_PARAM, "property": "value", "value": None},
             {"id": ids.SIM_VALUE, "property": "value", "value": None},
+            {"id": ids.LANG, "property": "value", "value": "en"},
         ],
     }
 
