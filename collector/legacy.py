@@ -18,6 +18,11 @@ machines"). From each sample the collector derives, and stores marked inferred:
   meter, since the interval it falls in was already bridged. The meter goes on from the
   store's last reading when the collector starts again (`seed`).
 
+A sample drawing more than PLAUSIBLE_X times the machine's highest stated power (a garbled or
+forged value: 1e305 kW is a valid JSON number) is stored but not believed: it changes neither
+state nor meter, as if lost. Integrated, it would leave the cumulative estimate infinite or so
+large that later samples no longer move it, for good (the next start seeds from it).
+
 The derived records reuse the sample's seq: they are the collector's own (an inferred state
 is flagged in the store; an estimated reading is told apart by its machine's connectivity),
 so they never raise a machine's highest seq nor fill a hole.
@@ -26,6 +31,8 @@ so they never raise a machine's highest seq nor fill a hole.
 from __future__ import annotations
 
 import bisect
+import logging
+import math
 from dataclasses import dataclass
 
 from shopfloor.shifts import OFF, PLANNED_STOP, PRODUCTION, Segment, ShiftCalendar
@@ -38,6 +45,9 @@ CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
 POWER_REASON = "inferred from power"
 GAP_SAMPLES = 5  # sample intervals bridged by the meter estimate (a few lost samples)
 DEFAULT_SAMPLE_INTERVAL_S = 10.0
+PLAUSIBLE_X = 10.0  # a sample above this many times the highest stated power is not believed
+
+log = logging.getLogger("shopfloor.collect")
 
 
 class CalendarCursor:
@@ -75,6 +85,7 @@ class PowerStates:
         self.current: dict[str, str] = {}
         self.interval_ms: dict[str, int] = {}
         self.meters: dict[str, _Meter] = {}
+        self.implausible: dict[str, int] = {}  # samples not believed, per machine
         # A 24/7 plant's calendar too: all of its time is working time (no power is idle).
         self.cursor = CalendarCursor(calendar) if calendar is not None else None
 
@@ -123,6 +134,16 @@ class PowerStates:
         meter = self.meters.get(m)
         if meter is not None and sample.ts <= meter.ts:
             return []  # late: its interval is already bridged, its state already told
+        top = self.bands[m][-1][0] if self.bands.get(m) else 0.0
+        if top > 0 and not kw <= PLAUSIBLE_X * top:
+            n = self.implausible[m] = self.implausible.get(m, 0) + 1
+            if n == 1:
+                log.warning(
+                    "legacy machine %s: a sample of %g kW, over %g times its highest stated "
+                    "power (%g kW), is stored but changes neither its state nor its estimated "
+                    "energy (further ones are not logged)", m, kw, PLAUSIBLE_X, top,
+                )  # fmt: skip
+            return []
         out: list[Record] = []
         state, reason, seg_start = self.state_at(m, sample.ts, kw)
         before = self.current.get(m)
@@ -139,7 +160,8 @@ class PowerStates:
             kwh = meter.kwh
             dt = sample.ts - meter.ts
             if meter.kw is not None and dt <= GAP_SAMPLES * self.interval_ms.get(m, 10_000):
-                kwh += (meter.kw + kw) / 2.0 * dt / 3_600_000.0
+                step = (meter.kw + kw) / 2.0 * dt / 3_600_000.0
+                kwh += step if math.isfinite(step) else 0.0
         self.meters[m] = _Meter(sample.ts, kw, kwh)
         out.append(self._derived(sample, "energy", sample.ts, {"energy_kwh": round(kwh, 6)}))
         return out

@@ -193,3 +193,23 @@ def test_a_line_ending_in_a_legacy_machine_has_an_inferred_oee():
     assert "oee" in rep["plant"]["inferred_fields"]
     # Not estimated energy: m2 is inferred but has a meter of its own here.
     assert rep["lines"]["l1"]["energy_estimated_kwh"] == 0.0
+
+
+@pytest.mark.parametrize("huge", [1e305, 1.7976931348623157e308, 1e20, 221.0])
+def test_an_implausible_power_sample_changes_neither_state_nor_meter(huge):
+    """A valid JSON number far beyond the machine's stated power (a garbled or forged sample)
+    is not integrated: before, 1e305 kW made the estimate infinite for good (stored as inf,
+    the next start seeded from it, `simulator.resume.from_store` refused it) and 1e20 froze it
+    (later samples too small to move it). It is skipped as if lost: the meter bridges over it."""
+    ps = PowerStates()
+    ps.learn("press", POWER, 10)
+    t0 = ms("07:00:00")
+    got = feed(ps, [(t0, 22.0), (t0 + 10_000, huge), (t0 + 20_000, 22.0), (t0 + 30_000, 22.0)])
+    assert [ts for ts, _ in readings(got)] == [t0, t0 + 20_000, t0 + 30_000]
+    assert readings(got)[-1][1] == pytest.approx(22.0 * 30 / 3600, abs=1e-6)
+    assert [s for _, s, _ in states(got)] == ["running"]
+    # Ten times the highest stated power is still believed (a start-up surge, a bad band).
+    ok = PowerStates()
+    ok.learn("press", POWER, 10)
+    got = feed(ok, [(t0, 22.0), (t0 + 10_000, 220.0)])
+    assert readings(got)[-1][1] == pytest.approx(121.0 * 10 / 3600, abs=1e-6)
