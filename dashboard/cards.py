@@ -124,6 +124,17 @@ def _target_line(key: str, tg: dict[str, Any], lang: str) -> str:
     return t("card.target", lang).format(value=show(key, target, lang))
 
 
+# The hover's value of each KPI as Plotly writes it (d3 format, the page's separators).
+HOVER = {
+    "oee": "%{y:.1f}%",
+    "availability": "%{y:.1f}%",
+    "performance": "%{y:.1f}%",
+    "quality": "%{y:.1f}%",
+    "good": "%{y:,.0f}",
+    "kwh_per_good_part": "%{y:,.3f} kWh",
+}
+
+
 def _spark(
     key: str, data: Overview, path: Callable[[dict[str, Any]], dict[str, Any] | None],
     targets: dict[str, float | None], tz: ZoneInfo, lang: str, color: str, title: str,
@@ -131,19 +142,14 @@ def _spark(
     points = []
     for a, b, report in data.trend:
         e = path(report)
-        v = value(e, key) if e else None
-        points.append((a, b, v, show(key, v, lang)))
+        points.append((a, b, value(e, key) if e else None))
+    target = targets.get(key) if key in (*RATIOS, "kwh_per_good_part") else None
     if key in RATIOS:
         # In percent, so the target line and the values share a scale.
-        points = [(a, b, None if v is None else v * 100, s) for a, b, v, s in points]
-        target = targets.get(key)
+        points = [(a, b, None if v is None else v * 100) for a, b, v in points]
         target = None if target is None else target * 100
-    elif key == "kwh_per_good_part":
-        target = targets.get(key)
-    else:
-        target = None
     return dcc.Graph(
-        figure=sparkline(points, tz, lang, color, title, target),
+        figure=sparkline(points, tz, lang, color, title, HOVER[key], target),
         config={"displayModeBar": False, "responsive": True},
         className="kpi-spark",
         style={"height": "46px"},
@@ -232,6 +238,36 @@ def plant_cards(
     return dbc.Row(cols, class_name="g-3")
 
 
+def kpi_item(
+    key: str, card: str, entry: dict[str, Any], targets: dict[str, float | None], lang: str
+) -> html.Div:
+    """A KPI in a line's card, compactly: its name and its value coloured against the target,
+    which the tooltip states (a refresh draws 25 lines x 5 of these on config/large.yaml)."""
+    tg = entry_targets(entry, targets)
+    v = value(entry, key)
+    state = status(key, v, tg)
+    notes = []
+    if FIELDS[key] & set(entry.get("inferred_fields") or ()):
+        notes.append(inferred_badge(lang))
+    if key == "kwh_per_good_part":
+        notes.append(energy_note(entry, lang, short=True))
+    return html.Div(
+        [
+            html.Span(t(TITLES[key], lang), className="kpi-title"),
+            html.Span(
+                show(key, v, lang),
+                className="kpi-value",
+                style={"color": STATUS_COLORS[state]},
+                **{"data-card-value": card},
+            ),
+            *(n for n in notes if n is not None),
+        ],
+        className=f"line-kpi kpi-{state}",
+        title=f"{_target_line(key, tg, lang)} · {t(f'status.{state}', lang)}",
+        **{"data-card": card, "data-status": state},
+    )
+
+
 def line_cards(
     data: Overview, targets_of: Callable[[str], dict[str, float | None]], tz: ZoneInfo, lang: str
 ) -> dbc.Row:
@@ -246,25 +282,6 @@ def line_cards(
         def path(r: dict[str, Any], lid: str = lid) -> dict[str, Any] | None:
             return r["lines"].get(lid)
 
-        small = [
-            dbc.Col(
-                kpi_card(
-                    key,
-                    f"line:{lid}:{key}",
-                    entry,
-                    data,
-                    path,
-                    targets,
-                    tz,
-                    lang,
-                    compact=True,
-                ),
-                xs=6,
-                lg=4,
-                class_name="mb-2",
-            )
-            for key in KPIS[1:]
-        ]
         cols.append(
             dbc.Col(
                 dbc.Card(
@@ -277,7 +294,13 @@ def line_cards(
                                 kpi_card(
                                     "oee", f"line:{lid}:oee", entry, data, path, targets, tz, lang
                                 ),
-                                dbc.Row(small, class_name="g-2 mt-1"),
+                                html.Div(
+                                    [
+                                        kpi_item(k, f"line:{lid}:{k}", entry, targets, lang)
+                                        for k in KPIS[1:]
+                                    ],
+                                    className="line-kpis",
+                                ),
                                 line_flow(entry, report, lang, lid),
                             ]
                         ),

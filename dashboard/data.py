@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,20 +156,26 @@ def previous_shift_s(now_s: float, cal: ShiftCalendar) -> tuple[tuple[str, float
     return (name or "", s0, s1), (b_name, b0, min(b1, b0 + (s1 - s0)))
 
 
+# A sparkline's points at most: each is a report of the whole plant, read and built with the
+# range's (bench/bench_dash.py: the refresh's budget on config/large.yaml).
+TREND_POINTS = 12
+
+
 def trend_bounds(ctx: DashContext, t0_ms: int, t1_ms: int) -> list[tuple[int, int]]:
     """The sparklines' buckets: hours for a day or less, else shifts (days for a plant without
-    shifts), fewer and wider past 48 (a refresh must stay cheap on any range)."""
+    shifts); past TREND_POINTS, neighbours are merged (two hours, two shifts, ...)."""
     if t1_ms - t0_ms <= 26 * 3_600_000:
-        return list(pairwise(hour_bounds(t0_ms, t1_ms)))
-    # A window ending at the range's end shares its end (and so its counter reads).
-    wins = [
-        (max(t0_ms, round(a * 1000)), t1_ms if b * 1000 >= t1_ms - 1 else round(b * 1000))
-        for _, a, b in shift_windows(t0_ms / 1000, t1_ms / 1000, ctx.calendar)
-    ]
-    if len(wins) > 48:
-        step = -(-(t1_ms - t0_ms) // 48)
-        return [(a, min(a + step, t1_ms)) for a in range(t0_ms, t1_ms, step)]
-    return wins
+        wins = list(pairwise(hour_bounds(t0_ms, t1_ms)))
+    else:
+        # A window ending at the range's end shares its end (and so its counter reads).
+        wins = [
+            (max(t0_ms, round(a * 1000)), t1_ms if b * 1000 >= t1_ms - 1 else round(b * 1000))
+            for _, a, b in shift_windows(t0_ms / 1000, t1_ms / 1000, ctx.calendar)
+        ]
+    if len(wins) <= TREND_POINTS:
+        return wins
+    k = -(-len(wins) // TREND_POINTS)
+    return [(wins[i][0], wins[min(i + k, len(wins)) - 1][1]) for i in range(0, len(wins), k)]
 
 
 @dataclass
@@ -196,6 +204,48 @@ class CardWindows:
         return trend, pair
 
 
+class ClosedBuckets:
+    """Reports of sparkline buckets that ended over a minute ago, kept for a minute: a live
+    page refreshes every few seconds and such a bucket changes only when data arrives late
+    (then its point shows it within a minute). An entry holds its store and config, so it is
+    found only for those same objects."""
+
+    TTL_S = 60.0
+    SETTLED_MS = 60_000  # a bucket's late records (the collector's batches) are in by then
+    MOST = 512
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[int, int], tuple[float, Any, Any, dict[str, Any]]] = {}
+
+    def get(
+        self, ctx: DashContext, windows: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], dict[str, Any]]:
+        fresh = time.monotonic() - self.TTL_S
+        with self._lock:
+            found = {w: self._kept.get(w) for w in windows}
+        return {
+            w: hit[3]
+            for w, hit in found.items()
+            if hit is not None and hit[0] > fresh and hit[1] is ctx.store and hit[2] is ctx.cfg
+        }
+
+    def put(
+        self, ctx: DashContext, reports: dict[tuple[int, int], dict[str, Any]], now_s: float
+    ) -> None:
+        settled = now_s * 1000 - self.SETTLED_MS
+        stamp = time.monotonic()
+        with self._lock:
+            if len(self._kept) > self.MOST:
+                self._kept = {k: v for k, v in self._kept.items() if v[0] > stamp - self.TTL_S}
+            for w, report in reports.items():
+                if w[1] <= settled and report["machines"] and len(self._kept) <= self.MOST:
+                    self._kept[w] = (stamp, ctx.store, ctx.cfg, report)
+
+
+CLOSED_BUCKETS = ClosedBuckets()
+
+
 def card_windows(ctx: DashContext, now_s: float, t0_ms: int, t1_ms: int) -> CardWindows:
     return CardWindows(trend_bounds(ctx, t0_ms, t1_ms), previous_shift_s(now_s, ctx.calendar))
 
@@ -209,9 +259,12 @@ def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> O
             s0, s1, name = current_shift_s(now, ctx.calendar)
             windows.append((int(s0 * 1000), int(s1 * 1000) + 1))
         cards = card_windows(ctx, now, t0_ms, t1_ms)
+        kept = CLOSED_BUCKETS.get(ctx, cards.trend)
         # One set of reads for all the windows (duplicates read once).
-        unique = list(dict.fromkeys(windows + cards.windows()))
+        unique = [w for w in dict.fromkeys(windows + cards.windows()) if w not in kept]
         by_window = dict(zip(unique, report_windows(ctx.store, unique, ctx.cfg), strict=True))
+        CLOSED_BUCKETS.put(ctx, {w: by_window[w] for w in cards.trend if w in by_window}, now)
+        by_window.update(kept)
         reports = [by_window[w] for w in windows]
         report = reports[0]
         latest = ctx.store.last_changes(t1_ms)

@@ -2,13 +2,16 @@
 
 Plain figure dicts, not plotly.graph_objects: a refresh draws one per card (six for the
 plant, one per line; 25 lines in config/large.yaml), and the objects' validation would cost
-more than the KPI math. x is the plant's local wall-clock time; the hover text is written by
-dashboard.fmt in the page's language.
+more than the KPI math. x is the plant's local wall-clock time. The hover shows the bucket
+(written once per bucket by dashboard.fmt) and the value, which Plotly writes with the
+language's decimal and group marks (layout.separators): formatting every point of every card
+with Babel would cost more than the rest of the refresh.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,39 +25,42 @@ def _local_iso(ts_ms: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, tz).replace(tzinfo=None).isoformat()
 
 
-def bucket_label(a_ms: int, b_ms: int, tz: ZoneInfo, lang: str, span_ms: int) -> str:
-    """06:00–07:00 for the hours of a day; the start's date and time for longer ranges."""
-    if span_ms <= 26 * 3_600_000:
+@lru_cache(maxsize=1024)
+def bucket_label(a_ms: int, b_ms: int, tz: ZoneInfo, lang: str, long: bool) -> str:
+    """06:00–07:00 within a day; the start's date and time before it for longer ranges."""
+    if not long:
         return f"{fmt.clock_time(a_ms, tz, lang)}–{fmt.clock_time(b_ms - 1, tz, lang)}"
     return f"{fmt.date_time(a_ms, tz, lang)}–{fmt.clock_time(b_ms - 1, tz, lang)}"
 
 
 def sparkline(
-    points: list[tuple[int, int, float | None, str]],
+    points: list[tuple[int, int, float | None]],
     tz: ZoneInfo,
     lang: str,
     color: str,
     title: str,
+    value_format: str,
     target: float | None = None,
 ) -> dict[str, Any]:
-    """`points`: (bucket start ms, end ms, value or None for no planned time, value as text).
-    A bucket without a value leaves a gap; the target, if any, is a dashed line."""
+    """`points`: (bucket start ms, end ms, value or None for no planned time); `value_format`
+    the hover's value as a Plotly template (`%{y:.1f}%`). A bucket without a value leaves a
+    gap; the target, if any, is a dashed line."""
     if not points:
-        return {"data": [], "layout": _layout(title)}
-    span = points[-1][1] - points[0][0]
-    x = [_local_iso(a, tz) for a, _, _, _ in points]
-    hover = [f"{bucket_label(a, b, tz, lang, span)}: {text}" for a, b, _, text in points]
+        return {"data": [], "layout": _layout(title, lang)}
+    long = points[-1][1] - points[0][0] > 26 * 3_600_000
+    x = [_local_iso(a, tz) for a, _, _ in points]
+    labels = [bucket_label(a, b, tz, lang, long) for a, b, _ in points]
     data: list[dict[str, Any]] = [
         {
             "type": "scatter",
             "mode": "lines+markers" if len(points) < 3 else "lines",
             "x": x,
-            "y": [v for _, _, v, _ in points],
+            "y": [v for _, _, v in points],
             "line": {"color": color, "width": 2, "shape": "hv"},
             "marker": {"size": 4, "color": color},
             "connectgaps": False,
-            "hovertext": hover,
-            "hoverinfo": "text",
+            "customdata": labels,
+            "hovertemplate": f"%{{customdata}}: {value_format}<extra></extra>",
             "name": title,
         }
     ]
@@ -69,11 +75,12 @@ def sparkline(
                 "hoverinfo": "skip",
             }
         )
-    return {"data": data, "layout": _layout(title)}
+    return {"data": data, "layout": _layout(title, lang)}
 
 
-def _layout(title: str) -> dict[str, Any]:
+def _layout(title: str, lang: str) -> dict[str, Any]:
     return {
+        "separators": fmt.separators(lang),
         "height": 46,
         "margin": {"l": 2, "r": 2, "t": 2, "b": 2},
         "xaxis": {"visible": False, "fixedrange": True},

@@ -9,7 +9,9 @@ patterns: Vietnamese reads 1.234.567,8, "3.123.590 ₫", 23/11/2026 and "Thứ H
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import lru_cache
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
@@ -20,10 +22,17 @@ def locale(lang: str | None) -> str:
     return LOCALES.get(lang or "en", LOCALES["en"])
 
 
+@lru_cache(maxsize=64)  # bounded: `lang` comes from a page
+def _number_format(lang: str | None, pattern: str) -> tuple[babel_numbers.NumberPattern, Locale]:
+    # Parsed once: a page writes thousands of numbers per refresh (the overview's table and
+    # cards on a 225-station plant), and parsing the pattern and locale each time doubled it.
+    return babel_numbers.parse_pattern(pattern), Locale.parse(locale(lang))
+
+
 def number(value: float, lang: str | None, digits: int = 1) -> str:
     """1,234,567.8 in English, 1.234.567,8 in Vietnamese."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    return babel_numbers.format_decimal(value, format=pattern, locale=locale(lang))
+    pattern, loc = _number_format(lang, "#,##0" + ("." + "0" * digits if digits > 0 else ""))
+    return babel_numbers.format_decimal(value, format=pattern, locale=loc)
 
 
 def integer(value: float, lang: str | None) -> str:
@@ -32,8 +41,8 @@ def integer(value: float, lang: str | None) -> str:
 
 def percent(ratio: float, lang: str | None, digits: int = 1) -> str:
     """A ratio (0.975) as a percentage: 97.5% / 97,5%."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%"
-    return babel_numbers.format_percent(ratio, format=pattern, locale=locale(lang))
+    pattern, loc = _number_format(lang, "#,##0" + ("." + "0" * digits if digits > 0 else "") + "%")
+    return babel_numbers.format_percent(ratio, format=pattern, locale=loc)
 
 
 def money(value: float, currency: str, lang: str | None) -> str:

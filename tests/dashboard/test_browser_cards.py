@@ -208,12 +208,12 @@ def test_plant_cards_show_the_days_ground_truth(cards_site, browser):
     legacy = truth["machines"]["press-01"]["energy_kwh"]
     assert card.find_elements(By.CSS_SELECTOR, ".estimated-mark")
     assert abs(kwh - plant["energy_kwh"] / plant["good_count"]) <= 0.0015, (kwh, legacy)
-    # The sparkline: one point per hour of the day.
+    # The sparkline: one point per two hours of the day (at most 12 points).
     points = browser.execute_script(
         "const g = document.querySelector('[data-card=\"plant:oee\"] .js-plotly-plot');"
         "return g && g.data ? g.data[0].y.length : null;"
     )
-    assert points == 24
+    assert points == 12
 
 
 CARD_STATE = """

@@ -317,3 +317,31 @@ def test_the_current_shift_stays_in_view_beside_another_range(seeded):
     strip = sys.modules["pages.overview"].shift_strip(data, "en")
     shown = {s.__dict__["data-kpi"]: s.children for s in strip[1:]}
     assert shown["shift:plant:Plant:oee"] == f"Plant OEE {want['plant']['oee'] * 100:.1f}%"
+
+
+def test_sparkline_buckets_add_up_to_the_day_and_closed_ones_are_kept_a_minute(seeded, monkeypatch):
+    import dashboard.data as data_mod
+    from dashboard.context import context
+
+    _, truth, _, _ = seeded
+    first = data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
+    # Back to back over the day: the buckets' good parts are the day's, line by line.
+    assert first.trend[0][0] == START_MS and first.trend[-1][1] == END_MS + 1
+    for lid, want in truth["lines"].items():
+        assert sum(r["lines"][lid]["good_count"] for _, _, r in first.trend) == want["good_count"]
+    # A refresh within the minute takes the closed buckets as they were, without reading them.
+    reads: list[list[tuple[int, int]]] = []
+    real = data_mod.report_windows
+
+    def counted(store, windows, cfg=None, machine=None):
+        reads.append(list(windows))
+        return real(store, windows, cfg, machine)
+
+    monkeypatch.setattr(data_mod, "report_windows", counted)
+    again = data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
+    assert [r for _, _, r in again.trend] == [r for _, _, r in first.trend]
+    assert not set(reads[0]) & {(a, b) for a, b, _ in first.trend[:-1]}
+    # Past the minute they are read again.
+    monkeypatch.setattr(data_mod.ClosedBuckets, "TTL_S", 0.0)
+    data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
+    assert {(a, b) for a, b, _ in first.trend} <= set(reads[1])
