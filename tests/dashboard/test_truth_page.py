@@ -46,6 +46,26 @@ PLANT: dict[str, Any] = {
 }  # fmt: skip
 
 
+def cells_attr(tree: Any, name: str) -> dict[str, str]:
+    """data-truth tag -> another attribute of that cell, from a component's JSON tree."""
+    out: dict[str, str] = {}
+
+    def walk(c: Any) -> None:
+        if isinstance(c, list | tuple):
+            for x in c:
+                walk(x)
+        elif isinstance(c, dict):
+            props = c.get("props", {})
+            if "data-truth" in props and name in props:
+                out[props["data-truth"]] = props[name]
+            walk(props.get("children"))
+        elif hasattr(c, "to_plotly_json"):
+            walk(c.to_plotly_json())
+
+    walk(tree)
+    return out
+
+
 def cells(component: Any) -> dict[str, str]:
     """data-truth tag -> the text shown, from the page's rendered table."""
     out: dict[str, str] = {}
@@ -70,7 +90,8 @@ def cells(component: Any) -> dict[str, str]:
 def test_truth_page_shows_the_simulators_truth_and_the_store_agrees(tmp_path, monkeypatch):
     from dashboard.app import create_app
     from dashboard.context import context
-    from dashboard.truthdata import truth_vs_store
+    from dashboard.truthdata import TruthView, compare, truth_vs_store
+    from shopfloor.store.report import report_from_store
 
     path = tmp_path / "plant.yaml"
     path.write_text(yaml.safe_dump(PLANT))
@@ -151,6 +172,23 @@ def test_truth_page_shows_the_simulators_truth_and_the_store_agrees(tmp_path, mo
             assert judged == 7 * (1 + 2 + 3)
             summary = shown[2][0].to_plotly_json()["props"]
             assert summary["data-truth-ok"] == summary["data-truth-n"] == str(judged)
+            # One part less in the store for cnc-1: exactly that figure is flagged, and drawn so.
+            truth_report = commands.send(
+                commands.topic(None), {"action": "truth", "from_ms": t0, "to_ms": t1}
+            ).payload["result"]
+            measured = report_from_store(store, t0, t1, cfg)
+            measured["machines"]["cnc-1"]["good_count"] -= 1
+            flagged = [
+                (r.kind, r.name, k)
+                for r in compare(measured, truth_report, ctx)
+                for k, c in r.cells.items()
+                if c.off
+            ]
+            assert flagged == [("machine", "cnc-1", "good_count")]
+            bad = TruthView(compare(measured, truth_report, ctx), None, t0, t1)
+            drawn = page.table(bad, "en").to_plotly_json()
+            offs = [k for k, v in cells_attr(drawn, "data-off").items() if v == "1"]
+            assert offs == ["machine:cnc-1:good_count:diff"]
             # In Vietnamese: the same numbers as Vietnamese writes them.
             vi = cells(page.render(view, "vi", ctx.tz)[3])
             good = by_name[("plant", "plant")].cells["good_count"].truth
