@@ -654,11 +654,13 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "Hãy chọn một kịch bản để áp dụng.",
     },
     "whatif.result_note": {
-        "en": "{n} replications of {duration} days after a warm-up of {warmup} days. Whiskers: "
+        "en": "{n} replications of {duration} each, after a warm-up of {warmup}. Whiskers: "
         "95 % confidence interval; * marks a difference chance does not explain.",
-        "vi": "{n} lần lặp, mỗi lần {duration} ngày sau {warmup} ngày khởi động. Râu: khoảng tin "
+        "vi": "{n} lần lặp, mỗi lần {duration}, sau {warmup} khởi động. Râu: khoảng tin "
         "cậy 95 %; * đánh dấu chênh lệch không phải do ngẫu nhiên.",
     },
+    "whatif.span.days": {"en": "{n} d", "vi": "{n} ngày"},
+    "whatif.span.hours": {"en": "{n} h", "vi": "{n} giờ"},
     "whatif.metric.throughput_per_h": {"en": "Throughput", "vi": "Sản lượng"},
     "whatif.metric.oee": {"en": "OEE", "vi": "OEE"},
     "whatif.metric.kwh_per_good": {"en": "kWh per good part", "vi": "kWh mỗi sản phẩm đạt"},
