@@ -8,7 +8,7 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import figures, fmt, ids, notices
+from dashboard import cards, figures, fmt, ids, notices
 from dashboard.context import context
 from dashboard.data import MachineView, machine_paths, machine_view, range_spec, shift_caption
 from dashboard.i18n import t
@@ -86,7 +86,13 @@ def counters(view: MachineView, lang: str) -> list[html.Span]:
         ("scrap", f"{t('scrap', lang)} {fmt.integer(e['scrap_count'], lang)}"),
         ("energy", f"{t('energy_kwh', lang)} {fmt.number(e['energy_kwh'], lang, 1)}"),
     ]
-    return [html.Span(text, className="counter", **{"data-counter": k}) for k, text in items]
+    out = [html.Span(text, className="counter", **{"data-counter": k}) for k, text in items]
+    # A legacy machine's counts are inferred and its energy estimated: said beside them.
+    if e.get("inferred"):
+        out.append(cards.inferred_badge(lang, "align-self-center"))
+    if e.get("energy_estimated"):
+        out.append(cards.energy_note(e, lang))
+    return out
 
 
 SHOW: dict[str, str] = {}

@@ -71,3 +71,29 @@ def test_a_card_without_planned_time_reads_a_dash_and_has_no_colour():
     assert card.__dict__["data-status"] == "none"
     body = card.children.children.children
     assert body[1].children == "–"
+
+
+def test_machine_page_marks_a_legacy_machines_counters(tmp_path):
+    import sys
+    from types import SimpleNamespace
+
+    import dashboard.app  # noqa: F401  (registers the pages)
+
+    page = sys.modules.get("pages.machine")
+    if page is None:
+        from dashboard.app import create_app
+
+        create_app(SqliteStore(tmp_path / "s.db"), load_config(PLANT))
+        page = sys.modules["pages.machine"]
+    legacy = entry({"running": 3600.0}, 80, 80, 0, 45.0, 12.0)
+    legacy.update(inferred=True, energy_estimated=True, energy_estimated_kwh=12.0)
+    marks = [
+        c.className.split()
+        for c in page.counters(SimpleNamespace(entry=legacy), "en")
+        if "data-counter" not in c.__dict__
+    ]
+    assert ["inferred-mark" in m for m in marks] == [True, False]
+    assert "estimated-mark" in marks[1]
+    full = entry({"running": 3600.0}, 80, 78, 2, 45.0, 12.0)
+    shown = page.counters(SimpleNamespace(entry=full), "en")
+    assert all("data-counter" in c.__dict__ for c in shown)
