@@ -50,8 +50,12 @@ class AlertPublisher:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """No more evaluations; waits (bounded) for one under way, so the store is not closed
+        beneath it."""
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
 
     def _main(self) -> None:
         while not self._stop.wait(self.every_s):
