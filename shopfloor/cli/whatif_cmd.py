@@ -429,6 +429,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     )
     from tqdm import tqdm
 
+    # No monitor thread: the workers are forked from this process, which must then have one.
+    tqdm.monitor_interval = 0
     signal.signal(signal.SIGTERM, _stop)
     bar = tqdm(
         total=total, unit="run", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True

@@ -153,16 +153,17 @@ class Outcome:
 
 # -- running ---------------------------------------------------------------------------------
 
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _configs: Sequence[PlantConfig] = ()
 _runner: Runner = simulate
 
 
 def _init_worker(configs: Sequence[PlantConfig], runner: Runner) -> None:
-    # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops.
-    # (A worker starts with the signals its parent blocked while starting it: see run_all.)
+    # Ctrl-C at a terminal reaches the whole process group: the parent decides what stops,
+    # and stops a worker with SIGTERM (a worker starts with the parent's note-taking
+    # handlers: see run_all).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     global _configs, _runner
     _configs = configs
     _runner = runner
@@ -208,21 +209,18 @@ def run_all(
     results: list[Outcome | None] = [None] * len(specs)
     pool: ProcessPoolExecutor | None = None
     try:
-        # The workers start during the submits. A stop signal there would interrupt a start
-        # half done (the new process dies of an unpickling error, traceback and all) and one
-        # during a worker's own start-up would interrupt its imports: both signals wait,
-        # blocked, until every worker exists (a worker unblocks them once it ignores SIGINT,
-        # and SIGTERM, the parent's way to stop it, works from then on).
-        masked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-        # Another thread (tqdm's monitor) may still take the signal for this process; Python
-        # runs the handler here anyway, so the handlers too only take note until then.
+        # The workers are forked during the first submit, from this process as it is then:
+        # one thread (the CLI turns tqdm's monitor thread off; the pool starts its own threads
+        # after forking, for this reason), the configs already in memory, nothing to import.
+        # Meanwhile a stop signal only takes note, here and in a worker not yet past its
+        # initializer (it inherits these handlers): an exception there would leave a worker
+        # half made, or print a worker's traceback. Noted, it stops everything just after.
         noted: list[int] = []
         handlers = _note_signals(noted)
         try:
-            # spawn: a fresh interpreter per worker, never a fork of a process with threads.
             pool = ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=_context(),
                 initializer=_init_worker,
                 initargs=(configs, runner),
             )
@@ -232,7 +230,6 @@ def run_all(
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-            signal.pthread_sigmask(signal.SIG_SETMASK, masked)  # a waiting Ctrl-C lands here
         if noted:
             raise KeyboardInterrupt
         while pending:
@@ -252,6 +249,14 @@ def run_all(
             _stop_pool(pool)
         raise
     return [o for o in results if o is not None]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where there is one (Linux: workers start at once, with no bootstrap during which
+    a Ctrl-C could reach a half-started interpreter), spawn elsewhere."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _note_signals(noted: list[int]) -> dict[int, Any]:
@@ -277,7 +282,10 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
         if p.is_alive():
             p.terminate()
     for p in procs:
-        p.join(timeout=5)
+        p.join(timeout=2)
+        if p.is_alive():  # it took SIGTERM before its initializer could hear it
+            p.kill()
+            p.join(timeout=5)
 
 
 # -- summarising -----------------------------------------------------------------------------
