@@ -160,7 +160,7 @@ def kpi_card(
     key: str, card: str, entry: dict[str, Any], data: Overview,
     path: Callable[[dict[str, Any]], dict[str, Any] | None],
     targets: dict[str, float | None], tz: ZoneInfo, lang: str,
-    note: Any = None, compact: bool = False,
+    note: Any = None,
 ) -> html.Div:  # fmt: skip
     """One KPI: its value coloured against the target, the target, the change against the
     previous shift and the trend over the range."""
@@ -173,7 +173,7 @@ def kpi_card(
     if FIELDS[key] & set(entry.get("inferred_fields") or ()):
         notes.append(inferred_badge(lang))
     if key == "kwh_per_good_part":
-        notes.append(energy_note(entry, lang, short=compact))
+        notes.append(energy_note(entry, lang))
     body = [
         html.Div(
             [html.Span(title, className="kpi-title"), *(n for n in notes if n is not None)],
@@ -192,11 +192,10 @@ def kpi_card(
         ),
         delta(key, path, data.shifts, tz, lang, card),
     ]
-    if not compact:
-        body.append(_spark(key, data, path, targets, tz, lang, color, title))
+    body.append(_spark(key, data, path, targets, tz, lang, color, title))
     return html.Div(
         dbc.Card(dbc.CardBody(body), class_name="h-100"),
-        className=f"kpi-card kpi-{state}" + (" kpi-compact" if compact else ""),
+        className=f"kpi-card kpi-{state}",
         title=t(f"status.{state}", lang),
         **{"data-card": card, "data-status": state},
     )
@@ -204,7 +203,7 @@ def kpi_card(
 
 def energy_note(entry: dict[str, Any], lang: str, short: bool = False) -> html.Span | None:
     """A marker where some of an entry's energy is estimated, not metered, saying how much
-    (`short`: a compact card's "≈", its word in the tooltip)."""
+    (`short`: a line item's "≈", its word in the tooltip)."""
     kwh = entry.get("energy_estimated_kwh") or 0.0
     if kwh <= 0 and not entry.get("energy_estimated"):
         return None
