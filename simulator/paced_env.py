@@ -24,6 +24,11 @@ from simpy.core import EmptySchedule, Infinity, StopSimulation
 
 from shopfloor import clock
 
+# The longest single sleep: threading's wait raises OverflowError past TIMEOUT_MAX (about 292
+# years), which a valid set_speed of 1e-9 reaches for an event 10 s of plant time away; the
+# loop in step() recomputes the delay after each sleep, so a cap changes nothing else.
+MAX_SLEEP_S = 3600.0
+
 
 class PacedEnvironment(simpy.Environment):
     def __init__(self, speed: float | None = None, wake: threading.Event | None = None):
@@ -100,7 +105,7 @@ class PacedEnvironment(simpy.Environment):
                     break
                 if self.on_idle is not None:
                     self.on_idle()  # flush before sleeping: nothing waits for the next event
-                if self.wake.wait(delay):
+                if self.wake.wait(min(delay, MAX_SLEEP_S)):
                     if self.stopping:
                         raise StopSimulation(None)
                     self._woken(min(evt_time, max(self.now, self.wall_now_sim())))
