@@ -294,3 +294,19 @@ def test_telemetry_is_written_only_when_asked(files, tmp_path):
     ]
     first = json.loads((folder / files_written[0]).read_bytes().splitlines()[0])
     assert first["topic"].endswith("/status") and first["payload"]["online"] is True
+
+
+def test_config_init_gives_scenarios_that_run_as_they_are(tmp_path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        return subprocess.run(
+            cli(*args), capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+        )
+
+    init = run("config", "init")
+    assert init.returncode == 0, init.stderr
+    assert "shopfloor whatif --config plant.yaml --scenarios whatif.yaml" in init.stdout
+    proc = run("whatif", "--config", "plant.yaml", "--scenarios", "whatif.yaml", "--start", "2024-01-01T06:00",
+               "--duration", "4h", "--warmup", "0", "--replications", "2", "--no-progress")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "cnc-01 buffer (cnc-01.buffer=64)" in proc.stdout
