@@ -250,6 +250,49 @@ LABELS: dict[str, dict[str, str]] = {
     "chart.demand": {"en": "15-minute demand (kW)", "vi": "Công suất trung bình 15 phút (kW)"},
     "chart.energy_by_shift": {"en": "Energy per shift", "vi": "Điện năng theo ca"},
     "chart.oee_by_period": {"en": "OEE and its factors (%)", "vi": "OEE và các thành phần (%)"},
+    # Plotly's own words (dashboard/plotly_locale.py builds its Vietnamese locale from these).
+    "plotly.Zoom": {"en": "Zoom", "vi": "Phóng to vùng chọn"},
+    "plotly.Pan": {"en": "Pan", "vi": "Kéo"},
+    "plotly.Box Select": {"en": "Box Select", "vi": "Chọn theo hình chữ nhật"},
+    "plotly.Lasso Select": {"en": "Lasso Select", "vi": "Chọn tự do"},
+    "plotly.Zoom in": {"en": "Zoom in", "vi": "Phóng to"},
+    "plotly.Zoom out": {"en": "Zoom out", "vi": "Thu nhỏ"},
+    "plotly.Autoscale": {"en": "Autoscale", "vi": "Tự động co giãn"},
+    "plotly.Reset axes": {"en": "Reset axes", "vi": "Đặt lại trục"},
+    "plotly.Reset view": {"en": "Reset view", "vi": "Đặt lại khung nhìn"},
+    "plotly.Download plot as a PNG": {"en": "Download plot as a PNG", "vi": "Tải biểu đồ dạng PNG"},
+    "plotly.Download plot": {"en": "Download plot", "vi": "Tải biểu đồ"},
+    "plotly.Share chart...": {"en": "Share chart...", "vi": "Chia sẻ biểu đồ..."},
+    "plotly.Produced with Plotly.js": {
+        "en": "Produced with Plotly.js",
+        "vi": "Vẽ bằng Plotly.js",
+    },
+    "plotly.Toggle Spike Lines": {"en": "Toggle Spike Lines", "vi": "Bật/tắt đường gióng"},
+    "plotly.Show closest data on hover": {
+        "en": "Show closest data on hover",
+        "vi": "Hiện dữ liệu gần nhất khi di chuột",
+    },
+    "plotly.Compare data on hover": {
+        "en": "Compare data on hover",
+        "vi": "So sánh dữ liệu khi di chuột",
+    },
+    "plotly.Double-click to zoom back out": {
+        "en": "Double-click to zoom back out",
+        "vi": "Nhấp đúp để thu nhỏ lại",
+    },
+    "plotly.Double-click on legend to isolate one trace": {
+        "en": "Double-click on legend to isolate one trace",
+        "vi": "Nhấp đúp vào chú giải để chỉ hiện một chuỗi",
+    },
+    "plotly.Taking snapshot - this may take a few seconds": {
+        "en": "Taking snapshot - this may take a few seconds",
+        "vi": "Đang chụp ảnh biểu đồ, có thể mất vài giây",
+    },
+    "plotly.Snapshot succeeded": {"en": "Snapshot succeeded", "vi": "Đã chụp ảnh biểu đồ"},
+    "plotly.Sorry, there was a problem downloading your snapshot!": {
+        "en": "Sorry, there was a problem downloading your snapshot!",
+        "vi": "Rất tiếc, không tải được ảnh biểu đồ!",
+    },
     # --- end of Vietnamese done properly
     # --- KPI cards and the app shell (issue 10, a dashboard that looks like a product)
     "card.good_parts": {"en": "Good parts", "vi": "Sản phẩm đạt"},
@@ -516,7 +559,7 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "Khởi động dashboard với --config: thử nghiệm giả định chạy trên cấu hình của nhà máy.",
     },
     "whatif.base": {
-        "en": "Base: the running plant's config ({lines} lines, {stations} stations). Each "
+        "en": "Base: the running plant's config ({lines} line(s), {stations} stations). Each "
         "scenario is compared with it, run for run, with the same random numbers.",
         "vi": "Cơ sở: cấu hình của nhà máy đang chạy ({lines} dây chuyền, {stations} trạm). Mỗi "
         "kịch bản được so với nó theo từng lần chạy, với cùng các số ngẫu nhiên.",

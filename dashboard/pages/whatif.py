@@ -329,6 +329,9 @@ def launch(
     cfg = ctx.cfg
     if cfg is None:
         return t("whatif.no_config", lang), ""
+    running = jobs().status()
+    if running is not None and not running.finished:
+        return t("whatif.err.busy", lang), ""  # said first: whatever is typed cannot run now
     problems: list[str] = []
     dur = duration(duration_text)
     if dur is None:

@@ -207,6 +207,56 @@ def test_a_bad_value_shows_its_key_path_error_and_sizes_are_bounded(served, brow
              in (text_of(browser, By.ID, "whatif-message") or "") or None, 20, "the bound")  # fmt: skip
 
 
+def test_which_machine_first_bounds_stops_and_draws_the_cli_ranking(served, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from shopfloor.config import load_config
+    from shopfloor.config.overrides import sensitivity
+
+    n = len(sensitivity(load_config(GOLDEN), 10))  # the baseline and each parameter's two moves
+    _wait_page(browser, served)
+
+    def message() -> str:
+        return text_of(browser, By.ID, "whatif-message") or ""
+
+    # Too much altogether: refused with the total, nothing started.
+    _size(browser, "30d", "0", "10")
+    browser.find_element(By.ID, "whatif-sensitivity").click()
+    days = f"{n * 10 * 30:,}"
+    wait_for(lambda: f"would simulate {days} days in all (at most 2,000)" in message() or None,
+             20, "the total's bound")  # fmt: skip
+    # Within the bounds but long: it runs, shows its progress, and Stop ends it.
+    _size(browser, "7d", "0", "10")
+    browser.find_element(By.ID, "whatif-sensitivity").click()
+    wait_for(lambda: f"Experiment started: {n * 10:,} runs." in message() or None, 20, "the launch")
+    wait_for(lambda: f"of {n * 10:,} runs done" in (text_of(browser, By.ID, "whatif-status") or "")
+             or None, 60, "the progress")  # fmt: skip
+    browser.find_element(By.ID, "whatif-launch").click()  # a second one is refused
+    wait_for(lambda: "already running" in message() or None, 20, "the refusal")
+    browser.find_element(By.ID, "whatif-stop").click()
+    wait_for(lambda: "The experiment was stopped." in (text_of(browser, By.ID, "whatif-status") or "")
+             or None, 30, "the stop")  # fmt: skip
+    # A short one to the end (a day: the plant works 06:00-14:00): the tornado is the CLI's
+    # ranking, largest swing on top.
+    _size(browser, "1d", "0", "2")
+    browser.find_element(By.ID, "whatif-sensitivity").click()
+    low, high = wait_for(lambda: _figure(browser, "whatif-tornado"), 120, "the tornado")
+    r = run_cli("whatif", "--config", str(GOLDEN), "--sensitivity", "--duration", "1d", "--warmup",
+                "0", "--replications", "2", "--workers", "1", "--no-progress", "--json",
+                str(tmp_path / "sens.json"), timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    ranking = json.loads((tmp_path / "sens.json").read_text())["sensitivity"]["ranking"]
+    ranking.sort(key=lambda row: row["rank_throughput"])
+    assert len(low["y"]) == min(15, len(ranking))
+    assert [y.split(" · ")[0] for y in low["y"]] == [row["station"] for row in ranking][:15]
+    for trace, side in ((low, "low"), (high, "high")):
+        assert (
+            trace["x"]
+            == [(row["throughput_per_h"][side] or {}).get("mean") for row in ranking][:15]
+        )
+    browser.save_screenshot(str(tmp_path / "tornado.png"))
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """A broker, a live simulator of the golden plant and the dashboard with --broker, on one
@@ -241,7 +291,7 @@ def test_apply_to_the_live_plant_sets_what_the_scenario_changed(live, browser, t
     )
     wait_for(lambda: "live.yaml: 1 scenario(s), all valid." in (text_of(browser, By.ID, "whatif-file-note") or "")
              or None, 20, "the file checked")  # fmt: skip
-    _size(browser, "4h", "0", "2")
+    _size(browser, "1d", "0", "2")
     browser.find_element(By.ID, "whatif-launch").click()
     wait_for(lambda: _figure(browser, "whatif-bars"), 120, "the comparison")
     wait_for(
