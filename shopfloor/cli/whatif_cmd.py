@@ -469,7 +469,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         bar.close()
         print(
-            f"shopfloor whatif: stopped after {bar.n} of {total} runs; nothing written",
+            f"shopfloor whatif: stopped after {done} of {total} runs; nothing written",
             file=sys.stderr,
         )
         return 130

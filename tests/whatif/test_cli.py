@@ -310,3 +310,32 @@ def test_config_init_gives_scenarios_that_run_as_they_are(tmp_path):
                "--duration", "4h", "--warmup", "0", "--replications", "2", "--no-progress")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "cnc-01 buffer (cnc-01.buffer=64)" in proc.stdout
+
+
+def test_ctrl_c_after_some_runs_says_how_many_finished(files, tmp_path):
+    plant, scenarios = files
+    progress = tmp_path / "progress.jsonl"
+
+    def done() -> int:
+        lines = progress.read_text().splitlines() if progress.exists() else []
+        return json.loads(lines[-1])["done"] if lines else 0
+
+    proc = subprocess.Popen(
+        cli("whatif", "--config", str(plant), "--scenarios", str(scenarios), "--duration", "120d",
+            "--replications", "6", "--workers", "2", "--no-progress", "--progress-jsonl", str(progress)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    try:
+        wait_for(lambda: done() >= 1, timeout=120, what="a first finished run")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    n = done()
+    assert 1 <= n < 24
+    assert f"stopped after {n} of 24 runs; nothing written" in err
+    assert "Traceback" not in err
