@@ -50,6 +50,7 @@ SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 # Numbers and dates only English writes: a point before 1-2 or 4+ decimals (Vietnamese groups
 # have exactly 3 digits), a comma between groups of 3 twice or before a decimal point, 0.xxx,
 # ISO dates, English weekday and month names.
+_NAMES = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 ENGLISH_NUMBERS = (
     re.compile(r"(?<![\d.])\d+\.(?:\d{1,2}|\d{4,})(?![\d.])"),
     re.compile(r"\d,\d{3},\d{3}"),
@@ -57,7 +58,8 @@ ENGLISH_NUMBERS = (
     re.compile(r"(?<![\d.])0\.\d{3}(?![\d.])"),
     re.compile(r"\d\.\d+\s?%"),
     re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
-    re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"),
+    # "Thu nhỏ" is Vietnamese: an English name counts beside a day number ("Nov 23", "23 Nov").
+    re.compile(rf"\b{_NAMES}\b(?=,? \d)|(?<=\d ){_NAMES}\b"),
 )
 VIETNAMESE = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]")
 PLACEHOLDER = re.compile(r"\\\{\w+\\\}")
@@ -83,9 +85,9 @@ def english_patterns() -> list[tuple[str, re.Pattern[str]]]:
 COLLECT = """
 const out = {text: document.body.innerText, svg: [], hover: [], titles: [], dateAxes: []};
 document.querySelectorAll('.js-plotly-plot svg text').forEach(e => out.svg.push(e.textContent));
-document.querySelectorAll('[title]').forEach(e => {
-  if (!e.closest('.modebar')) out.titles.push(e.getAttribute('title'));
-});
+document.querySelectorAll('[title]').forEach(e => out.titles.push(e.getAttribute('title')));
+// The charts' toolbar tooltips (Plotly's own words, in its locale).
+document.querySelectorAll('[data-title]').forEach(e => out.titles.push(e.getAttribute('data-title')));
 document.querySelectorAll('.js-plotly-plot').forEach(gd => {
   (gd.data || []).forEach(tr => {
     const put = v => {

@@ -211,3 +211,20 @@ def test_every_tariff_period_of_every_example_config_is_a_word_in_both_languages
         "bình thường",
         "thấp điểm",
     ]
+
+
+def test_the_plotly_locale_asset_is_what_the_catalogue_and_cldr_make():
+    """dashboard/assets/plotly-locale.js is generated; a catalogue change regenerates it."""
+    from pathlib import Path
+
+    from dashboard import plotly_locale
+
+    asset = Path(plotly_locale.__file__).parent / "assets" / "plotly-locale.js"
+    assert asset.read_text(encoding="utf-8") == plotly_locale.script(), (
+        "run: python -m dashboard.plotly_locale > dashboard/assets/plotly-locale.js"
+    )
+    vi = plotly_locale.number_format("vi")
+    assert vi["days"][:2] == ["Chủ Nhật", "Thứ Hai"]  # d3 weeks start on Sunday
+    assert vi["shortMonths"][10] == "thg 11"
+    assert (vi["decimal"], vi["thousands"]) == (",", ".")
+    assert plotly_locale.dictionary("vi")["Reset axes"] == "Đặt lại trục"
