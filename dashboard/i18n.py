@@ -250,6 +250,27 @@ LABELS: dict[str, dict[str, str]] = {
     "chart.demand": {"en": "15-minute demand (kW)", "vi": "Công suất trung bình 15 phút (kW)"},
     "chart.energy_by_shift": {"en": "Energy per shift", "vi": "Điện năng theo ca"},
     "chart.oee_by_period": {"en": "OEE and its factors (%)", "vi": "OEE và các thành phần (%)"},
+    # The simulator's answers to the truth command (the Truth page asks it).
+    "reply.ok.truth": {
+        "en": "ground truth of {start} to {end}",
+        "vi": "số liệu thực từ {start} đến {end}",
+    },
+    "reply.err.plant_truth": {
+        "en": "the ground truth is asked of the whole plant, on the plant's command topic",
+        "vi": "số liệu thực được hỏi cho cả nhà máy, qua kênh lệnh của nhà máy",
+    },
+    "reply.err.truth_future": {
+        "en": "the range starts after the simulation's present",
+        "vi": "khoảng thời gian bắt đầu sau thời điểm hiện tại của mô phỏng",
+    },
+    "reply.err.truth_past": {
+        "en": "the range ends before this simulator run started",
+        "vi": "khoảng thời gian kết thúc trước khi lần chạy mô phỏng này bắt đầu",
+    },
+    "reply.err.truth_quarter": {
+        "en": "the range holds no whole quarter hour (the truth is kept per quarter hour)",
+        "vi": "khoảng thời gian không chứa trọn một khoảng 15 phút nào (số liệu thực được lưu theo từng 15 phút)",
+    },
     # Plotly's own words (dashboard/plotly_locale.py builds its Vietnamese locale from these).
     "plotly.Zoom": {"en": "Zoom", "vi": "Phóng to vùng chọn"},
     "plotly.Pan": {"en": "Pan", "vi": "Kéo"},

@@ -14,13 +14,17 @@ from datetime import tzinfo
 from typing import Any
 
 from dashboard import fmt
-from dashboard.i18n import t
+from dashboard.i18n import LABELS, t
 
 _FIXED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), key)
     for pattern, key in (
         (r"^not JSON\b", "reply.err.not_json"),
         (r"^set_speed is a plant command\b", "reply.err.plant_command"),
+        (r"^truth is a plant command\b", "reply.err.plant_truth"),
+        (r"^from_ms \d+ is not before the simulation's now\b", "reply.err.truth_future"),
+        (r"^to_ms \d+ is not after this run's start\b", "reply.err.truth_past"),
+        (r"^no whole quarter hour between\b", "reply.err.truth_quarter"),
         (r"^this run cannot change its speed$", "reply.err.fixed_speed"),
         (r"^\S+ needs the cmd topic of a machine of this plant$", "reply.err.not_machine"),
     )
@@ -44,10 +48,14 @@ def _num(text: str, lang: str) -> str:
         return text
 
 
-def _field(path: str, lang: str) -> str:
+def _bare(path: str) -> str:
     for prefix in _PREFIXES:
         path = path.removeprefix(prefix)
-    return fmt.param(path, lang)
+    return path
+
+
+def _field(path: str, lang: str) -> str:
+    return fmt.param(_bare(path), lang)
 
 
 def _why(text: str, lang: str) -> str:
@@ -68,8 +76,10 @@ def _why(text: str, lang: str) -> str:
     return t("reply.err.invalid", lang)
 
 
-def error_text(error: str, lang: str) -> str:
-    """A refusal's error text in the page's language."""
+def error_text(error: str, lang: str, fallback: str | None = None) -> str:
+    """A refusal's error text in the page's language; one of a shape not known here reads
+    `fallback`, else "the simulator refused the command"."""
+    other = t("reply.err.other", lang) if fallback is None else fallback
     for pattern, key in _FIXED:
         if pattern.match(error):
             return t(key, lang)
@@ -80,14 +90,16 @@ def error_text(error: str, lang: str) -> str:
     parts = []
     for part in error.split("; "):
         m = _FIELD.match(part)
-        if m is None:
-            return t("reply.err.other", lang)
+        if m is None or (fallback is not None and f"param.{_bare(m['field'])}" not in LABELS):
+            return other  # with a fallback, only a known parameter's error is reworded
         why = _why(m["why"], lang)
         parts.append(t("reply.err.field", lang).format(field=_field(m["field"], lang), why=why))
-    return "; ".join(parts) if parts else t("reply.err.other", lang)
+    return "; ".join(parts) if parts else other
 
 
-def result_text(action: str | None, result: dict[str, Any], lang: str) -> str:
+def result_text(
+    action: str | None, result: dict[str, Any], lang: str, tz: tzinfo | None = None
+) -> str:
     """What an accepted command did, in the page's language."""
     if action == "set_speed" and "speed" in result:
         return t("reply.ok.set_speed", lang).format(speed=fmt.decimal(result["speed"], lang))
@@ -103,6 +115,13 @@ def result_text(action: str | None, result: dict[str, Any], lang: str) -> str:
             if isinstance(v, int | float)
         )
         return t("reply.ok.set", lang).format(values=values)
+    plant = result.get("plant")
+    if action == "truth" and tz is not None and isinstance(plant, dict):
+        a, b = plant.get("from_ms"), plant.get("to_ms")
+        if isinstance(a, int) and isinstance(b, int):
+            return t("reply.ok.truth", lang).format(
+                start=fmt.date_time(a, tz, lang), end=fmt.date_time(b, tz, lang)
+            )
     return t("reply.ok.other", lang)
 
 
@@ -113,7 +132,9 @@ def describe(topic: str, payload: dict[str, Any], prefix: str, tz: tzinfo, lang:
     who = path.strip("/").rsplit("/", 1)[-1] or t("plant", lang)
     if payload.get("ok"):
         result = payload.get("result")
-        what = result_text(payload.get("action"), result if isinstance(result, dict) else {}, lang)
+        what = result_text(
+            payload.get("action"), result if isinstance(result, dict) else {}, lang, tz
+        )
     else:
         what = t("reply.refused", lang).format(why=error_text(str(payload.get("error", "")), lang))
     ts = payload.get("ts")

@@ -12,7 +12,7 @@ from typing import Any
 import dash
 from dash import Output, callback, html
 
-from dashboard import fmt, ids
+from dashboard import fmt, ids, replies
 from dashboard.context import context
 from dashboard.data import range_spec
 from dashboard.i18n import t
@@ -107,6 +107,8 @@ def table(view: TruthView, lang: str) -> html.Table:
 def render(view: TruthView, lang: str, tz: Any) -> tuple[Any, ...]:
     if view.error is not None:
         key, detail = view.error
+        # The simulator's refusal is English on the wire: worded in the page's language.
+        detail = replies.error_text(detail, lang, fallback=detail) if detail else detail
         return t(key, lang).format(detail=detail), None, None, None
     span = t("truth.range", lang).format(
         start=fmt.date_time(view.from_ms, tz, lang), end=fmt.date_time(view.to_ms, tz, lang)

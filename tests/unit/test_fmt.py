@@ -228,3 +228,35 @@ def test_the_plotly_locale_asset_is_what_the_catalogue_and_cldr_make():
     assert vi["shortMonths"][10] == "thg 11"
     assert (vi["decimal"], vi["thousands"]) == (",", ".")
     assert plotly_locale.dictionary("vi")["Reset axes"] == "Đặt lại trục"
+
+
+def test_the_simulators_truth_answers_read_in_vietnamese():
+    cfg = plant([station("m1", mtbf_min=600, mttr_min=10)])
+    env = simpy.Environment()
+    sim = Plant(env, cfg, ListSink(), START_MS)
+    env.run(until=3600)
+    commander = Commander(sim, queue.SimpleQueue())
+    whole = commands.cmd_topic("acme", "hcm")
+
+    def said(topic: str, cmd: dict) -> str:
+        payload = dict(commander.handle(topic, orjson.dumps(cmd)))
+        return replies.describe(
+            commands.reply_topic(topic), payload, plant_prefix("acme", "hcm"), TZ, "vi"
+        )
+
+    assert said(whole, commands.truth(START_MS, START_MS + 1_800_000)).endswith(
+        "Nhà máy: số liệu thực từ 23/11/2026 00:00 đến 23/11/2026 00:30"
+    )
+    assert said(whole, commands.truth(START_MS + 7_200_000)).endswith(
+        "bị từ chối: khoảng thời gian bắt đầu sau thời điểm hiện tại của mô phỏng"
+    )
+    assert said(whole, commands.truth(START_MS + 60_000, START_MS + 120_000)).endswith(
+        "bị từ chối: khoảng thời gian không chứa trọn một khoảng 15 phút nào "
+        "(số liệu thực được lưu theo từng 15 phút)"
+    )
+    machine = commands.cmd_topic("acme", "hcm", "a/l1/m1")
+    assert said(machine, commands.truth(START_MS)).endswith(
+        "bị từ chối: số liệu thực được hỏi cho cả nhà máy, qua kênh lệnh của nhà máy"
+    )
+    # A store's error shown beside them stays as it is (it is not the simulator's).
+    assert replies.error_text("sqlite: database is locked", "vi", fallback="x") == "x"
