@@ -118,9 +118,9 @@ LABELS: dict[str, dict[str, str]] = {
     "word.conveyor_stop": {"en": "conveyor stop", "vi": "băng tải dừng"},
     "word.filter_clogged": {"en": "clogged filter", "vi": "tắc bộ lọc"},
     "word.breakdown": {"en": "breakdown", "vi": "hỏng máy"},
-    "word.injected": {"en": "injected breakdown", "vi": "sự cố được tạo"},
+    "word.injected": {"en": "injected breakdown", "vi": "sự cố giả lập"},
     "word.dashboard": {"en": "injected from the dashboard", "vi": "tạo từ bảng điều khiển"},
-    "word.operator_test": {"en": "operator test", "vi": "người vận hành thử"},
+    "word.operator_test": {"en": "operator test", "vi": "thử nghiệm của người vận hành"},
     # Live parameters (shopfloor.commands.LIVE_PARAMS), by their config key path.
     "param.cycle_s.mean": {"en": "Mean cycle time (s)", "vi": "Chu kỳ trung bình (giây)"},
     "param.cycle_s.cv": {
