@@ -32,8 +32,12 @@ EVERY_RANGE = (3, 600)
 TARGET_COLORS = {"above": "#66bb6a", "near": "#ffca28", "below": "#ef5350", "none": "#f5f5f5"}
 
 
-def every_s(text: str | None) -> tuple[int, str | None]:
-    """Seconds per line from the query string, and the problem with it if it is unusable."""
+def every_s(text: str | list[str] | None) -> tuple[int, str | None]:
+    """Seconds per line from the query string, and the problem with it if it is unusable.
+    A repeated `?every=3&every=4` reaches the layout as a list (Dash's parse_qs): unusable,
+    named as it was typed, rather than a TypeError that left the TV blank."""
+    if isinstance(text, list):
+        return EVERY_S, "&every=".join(text)
     if text is None or text == "":
         return EVERY_S, None
     try:
@@ -45,7 +49,9 @@ def every_s(text: str | None) -> tuple[int, str | None]:
     return value, None
 
 
-def layout(every: str | None = None, lang: str | None = None, **_: Any) -> html.Div:
+def layout(
+    every: str | list[str] | None = None, lang: str | list[str] | None = None, **_: Any
+) -> html.Div:
     seconds, bad = every_s(every)
     return html.Div(
         [
