@@ -158,6 +158,8 @@ class Collector:
             log.warning(
                 "store not reachable at start (%s): sequences start fresh; writes will retry", exc
             )
+            # Legacy meters start at 0 here; the first write adds what the store holds.
+            self._legacy_seeded = False
         self.seqs = SeqTracker(known, known_ts=known_ts)
         self._buf: list[Record] = []
         self._writing: list[Record] = []  # the batch being written: counts against the bound
@@ -193,6 +195,32 @@ class Collector:
             if alerts is not None and alert_rules.enabled(alerts)
             else None
         )
+
+    _legacy_seeded = True  # the estimated meters go on from the store's (see _seed_late)
+
+    def _seed_late(self) -> None:
+        """The store was down when the collector started, so each legacy machine's estimated
+        meter began at 0 here. Before the first write, add the store's newest estimate to it,
+        in the meter and in every reading held (nothing was written yet): a restart while the
+        store is down neither resets the meter nor counts twice. Runs on the writer thread; a
+        StoreError leaves it to the next attempt, like the write itself."""
+        stored: dict[str, tuple[int, float]] = {}
+        for m in self.store.machines():
+            if m.connectivity == "legacy":
+                reading = self.store.counter_at("energy", END_OF_TIME_MS, m.machine).get(m.machine)
+                if reading is not None:
+                    stored[m.machine] = (reading[0], float(reading[1]["energy_kwh"]))
+        with self._intake, self._cond:
+            for m, (ts, kwh) in stored.items():
+                meter = self.power_states.meters.get(m)
+                if meter is None:
+                    self.power_states.seed(m, ts, kwh, None)  # no sample yet: nothing to shift
+                    continue
+                meter.kwh += kwh
+                for rec in (*self._writing, *self._buf):
+                    if rec.machine == m and rec.channel == "energy" and rec.inferred:
+                        rec.payload["energy_kwh"] = round(rec.payload["energy_kwh"] + kwh, 6)
+            self._legacy_seeded = True
 
     def _seed_legacy(self, machines: list[str]) -> None:
         """Legacy machines go on from the store's newest estimated meter reading and inferred
@@ -625,6 +653,8 @@ class Collector:
         """Write `batch`; on a permanent error split it in halves until the records the store
         refuses are alone. Returns (records stored, [(refused record, the store's message)]).
         A transient StoreError propagates: the caller retries the whole batch (idempotent)."""
+        if not self._legacy_seeded:
+            self._seed_late()
         try:
             self.store.write(batch)
             return len(batch), []
