@@ -8,6 +8,8 @@ test or a reader of the figure finds what was drawn for which machine.
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 
 from dashboard import fmt
@@ -83,7 +85,9 @@ def line_figure(view: LineView, lang: str = "en") -> go.Figure:
              "text": f"<b>{wrap_id(st.machine, width)}</b><br>{state_word}<br>{t('oee', lang)} {oee}"}
         )  # fmt: skip
         hover_x.append(x)
-        reason = fmt.reason(st.reason, lang)
+        # A reason is free text from telemetry, and Plotly reads <b>, <br>, <a href> in hover
+        # text as markup: escaped, it shows as typed (Plotly turns &lt; back into <).
+        reason = html.escape(fmt.reason(st.reason, lang), quote=False)
         hover_text.append(f"{st.machine}: {state_word}" + (f" ({reason})" if reason else ""))
         if st.machine == view.bottleneck:
             shapes.append(

@@ -123,3 +123,16 @@ def test_long_ids_wrap_after_their_dashes_to_fit_a_box():
         [], None, None,
     )  # fmt: skip
     assert all("<br>" in a.text.split("</b>")[0] for a in line_figure(long).layout.annotations)
+
+
+def test_a_reason_reaches_the_hover_as_text_never_markup():
+    # Reasons are free text from telemetry; Plotly would draw <b> bold and <a href> as a link.
+    evil = '<a href="https://example.com">call</a> <b>jam</b> & <br>'
+    view = LineView(
+        "l", [StationView("cnc-01", "down", evil, 0, None)], [], None, None
+    )  # fmt: skip
+    hover = line_figure(view).data[0].hovertext[0]
+    assert "<" not in hover and ">" not in hover.replace("→", "")
+    # Plotly turns the entities back into the characters: the reason shows as typed.
+    shown = hover.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert shown.endswith(f"({evil})")
