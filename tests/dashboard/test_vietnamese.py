@@ -426,5 +426,6 @@ def test_every_page_in_vietnamese_has_no_english_no_snake_case_and_vietnamese_nu
     caught = "\n".join(violations(english_seen, english))
     assert "English 'oee'" not in caught and "English 'availability'" in caught, caught
     assert "English number" in caught, caught
+    assert "snake_case" not in caught, caught  # no language shows snake_case
     assert LABELS["range.last_hour"]["en"] in dropdown_options(vi_browser)  # options are read
     assert not report, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in report.items())
