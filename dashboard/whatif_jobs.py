@@ -10,6 +10,7 @@ the CLI's own error text (its key-path errors for a bad scenario), never a trace
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -290,9 +291,12 @@ _JOBS_LOCK = threading.Lock()
 
 
 def jobs() -> WhatifJobs:
-    """The dashboard process's one registry (made on first use)."""
+    """The dashboard process's one registry (made on first use). An experiment still running
+    when the dashboard exits is stopped with it: it runs in its own session, so no signal
+    sent to the dashboard alone (a supervisor's SIGTERM) would reach it."""
     global _JOBS
     with _JOBS_LOCK:
         if _JOBS is None:
             _JOBS = WhatifJobs()
+            atexit.register(_JOBS.close)
         return _JOBS

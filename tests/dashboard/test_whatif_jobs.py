@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,24 @@ def test_stop_ends_the_subprocess_and_a_second_launch_is_refused(registry):
                            warmup_s=0, replications=2)  # fmt: skip
     assert again.id != job.id
     assert (registry.wait(60) or again).state == "done"
+
+
+def test_an_experiment_ends_with_the_dashboard_process(tmp_path):
+    """The dashboard's registry stops its experiment when the process exits (a supervisor's
+    SIGTERM ends `shopfloor dash` normally; the experiment runs in its own session)."""
+    script = (
+        "import sys\n"
+        "from dashboard.whatif_jobs import jobs\n"
+        f"text = open({str(PLANT)!r}).read()\n"
+        "job = jobs().start(text, sensitivity_pct=10, duration_s=60 * 86400, warmup_s=0,"
+        " replications=10)\n"
+        "print(job.pid, flush=True)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=60, cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pid = int(r.stdout.split()[0])
+    wait_for(lambda: not _alive(pid), 20, "the experiment to end with its dashboard")
 
 
 def test_bounds_name_the_field_that_is_too_large():
