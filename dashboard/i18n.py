@@ -575,6 +575,7 @@ LABELS: dict[str, dict[str, str]] = {
     # What-if page (issue 11: what-if experiments; dashboard/pages/whatif.py, whatif_figures.py)
     "page.What-if": {"en": "What-if", "vi": "Giả định"},
     "param.buffer": {"en": "Buffer after (places)", "vi": "Bộ đệm phía sau (chỗ)"},
+    "param.cycle_s": {"en": "Cycle time (s)", "vi": "Chu kỳ (giây)"},
     "whatif.no_config": {
         "en": "Start the dashboard with --config: a what-if experiment runs on the plant's config.",
         "vi": "Khởi động dashboard với --config: thử nghiệm giả định chạy trên cấu hình của nhà máy.",
@@ -723,6 +724,7 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "{n} lần lặp, mỗi lần {duration}, sau {warmup} khởi động. Râu: khoảng tin "
         "cậy 95 %; * đánh dấu chênh lệch không phải do ngẫu nhiên.",
     },
+    "whatif.baseline": {"en": "Baseline (as configured)", "vi": "Cơ sở (như cấu hình)"},
     "whatif.span.days": {"en": "{n} d", "vi": "{n} ngày"},
     "whatif.span.hours": {"en": "{n} h", "vi": "{n} giờ"},
     "whatif.metric.throughput_per_h": {"en": "Throughput", "vi": "Sản lượng"},

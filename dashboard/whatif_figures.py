@@ -9,6 +9,7 @@ Scenario names and station ids are user text: they go into figures as data, neve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import plotly.graph_objects as go
@@ -37,6 +38,32 @@ def _titled(fig: go.Figure, title: str, lang: str) -> go.Figure:
         margin=_MARGIN,
     )
     return fig
+
+
+# A name the CLI made from keys (`cnc-01.mttr_min=5`, a sweep's `(cnc-01.buffer=4)`): shown
+# with the parameter's name, so no config key reaches a page.
+_MADE_NAME = re.compile(
+    r"(?P<station>[^\s(,=]+)\.(?P<param>mttr_min|mtbf_min|cycle_s\.mean|cycle_s\.cv|cycle_s"
+    r"|scrap_rate|buffer|setup_min\.mean|setup_min\.cv|setup_min|ideal_cycle_s)=(?P<value>[^,)\s]+)"
+)
+
+
+def _value(text: str, lang: str) -> str:
+    try:
+        return fmt.decimal(float(text), lang)
+    except ValueError:
+        return text
+
+
+def scenario_label(sc: dict[str, Any], lang: str) -> str:
+    """A scenario as the page names it: the baseline in the page's language, a name made from
+    config keys with the parameters' names."""
+    if sc.get("baseline"):
+        return t("whatif.baseline", lang)
+    return _MADE_NAME.sub(
+        lambda m: f"{m['station']} · {fmt.param(m['param'], lang)} = {_value(m['value'], lang)}",
+        str(sc["name"]),
+    )
 
 
 def metric_label(metric: str, lang: str) -> str:
@@ -77,7 +104,7 @@ def scenario_bars(doc: dict[str, Any], metric: str, lang: str = "en") -> go.Figu
     for sc in doc["scenarios"]:
         f = sc["plant"]["figures"].get(metric)
         mean, up, down = whiskers(f, metric)
-        names.append(sc["name"])
+        names.append(scenario_label(sc, lang))
         means.append(mean)
         plus.append(up)
         minus.append(down)
@@ -140,7 +167,7 @@ def paired_diffs(doc: dict[str, Any], metric: str, lang: str = "en") -> go.Figur
             continue
         d = ((sc.get("vs_baseline") or {}).get("plant") or {}).get("figures", {}).get(metric)
         mean, up, down = whiskers(d, metric)
-        names.append(sc["name"])
+        names.append(scenario_label(sc, lang))
         means.append(mean)
         plus.append(up)
         minus.append(down)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -557,7 +558,7 @@ def poll(_n: Any, metric: str | None, lang: str | None, shown: str | None) -> tu
     if job.state == "done" and job.result is not None:
         results = results_view(job.result, metric, lang)
         options = [
-            {"label": sc["name"], "value": sc["index"]}
+            {"label": whatif_figures.scenario_label(sc, lang), "value": sc["index"]}
             for sc in job.result["scenarios"]
             if not sc.get("baseline")
         ]
@@ -569,6 +570,24 @@ def poll(_n: Any, metric: str | None, lang: str | None, shown: str | None) -> tu
     pick = options[0]["value"] if options else None
     return (status_text(job, lang), job.done, total, bar_style, results, options, pick,
             apply_style, key, errors, not running)  # fmt: skip
+
+
+_STATION_KEY = re.compile(r"^lines\[(?P<line>\d+)\]\.stations\[(?P<st>\d+)\]\.(?P<key>.+)$")
+
+
+def key_path_label(path: str, cfg: PlantConfig | None, lang: str) -> str:
+    """A key path a running plant cannot take, as words: `lines[0].stations[0].buffer` ->
+    `cnc-01 · Buffer after (places)`; another key's words (`shifts[0].end` -> `shifts[0].end`
+    with no underscores)."""
+    m = _STATION_KEY.match(path)
+    if m and cfg is not None:
+        try:
+            station = cfg.lines[int(m["line"])].stations[int(m["st"])].id
+        except IndexError:
+            station = None
+        if station is not None:
+            return f"{station} · {fmt.param(m['key'], lang)}"
+    return fmt.words(path, lang)
 
 
 def live_commands(scenario: dict[str, Any]) -> tuple[dict[str, dict[str, float]], list[str]]:
@@ -602,6 +621,7 @@ def apply_live(_n: Any, index: Any, lang: str | None) -> Any:
     if chosen is None or chosen.get("baseline"):
         return t("whatif.err.pick_scenario", lang)
     commands, not_live = live_commands(chosen)
+    not_live = [key_path_label(k, ctx.cfg, lang) for k in not_live]
     items: list[Any] = []
     for path, values in commands.items():
         reply = ctx.commands.send(ctx.commands.topic(path), set_params(values))

@@ -147,7 +147,7 @@ def test_an_experiment_from_the_page_draws_what_the_cli_computes(
     assert [s["name"] for s in scenarios] == ["baseline", "faster repair"]
     tp = [s["plant"]["figures"]["throughput_per_h"] for s in scenarios]
     (trace,) = bars
-    assert trace["x"] == ["baseline", "faster repair"]
+    assert trace["x"] == ["Baseline (as configured)", "faster repair"]
     assert trace["y"] == [f["mean"] for f in tp]  # exact: same config, scenario and seeds
     assert trace["err_y"]["array"] == [f["ci_high"] - f["mean"] for f in tp]
     assert trace["err_y"]["arrayminus"] == [f["mean"] - f["ci_low"] for f in tp]
@@ -306,4 +306,6 @@ def test_apply_to_the_live_plant_sets_what_the_scenario_changed(live, browser, t
     )
     # The simulator's own reply: cnc-01 took the new repair time; the buffer needs a restart.
     assert "cnc-01: set Mean time to repair" in result and "= 4" in result, result
-    assert "Needs a restart with the edited config: lines[0].stations[0].buffer" in result, result
+    assert "Needs a restart with the edited config: cnc-01 · Buffer after (places)" in result, (
+        result
+    )

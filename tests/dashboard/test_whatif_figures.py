@@ -45,7 +45,14 @@ def test_bars_are_the_means_with_their_intervals(docs):
         fig = wf.scenario_bars(doc, metric, "en")
         bar = fig.data[0]
         figs = [sc["plant"]["figures"][metric] for sc in doc["scenarios"]]
-        assert list(bar.x) == [sc["name"] for sc in doc["scenarios"]]
+        # The baseline by its name on the page; names the CLI made from keys, in words.
+        assert list(bar.x) == [
+            "Baseline (as configured)",
+            "slow press",
+            "pack sweep (pack-01 · Cycle time (s) = 40.5)",
+            "pack sweep (pack-01 · Cycle time (s) = 41)",
+        ]
+        assert [sc["name"] for sc in doc["scenarios"]][2] == "pack sweep (pack-01.cycle_s=40.5)"
         assert list(bar.y) == pytest.approx([f["mean"] * scale for f in figs])
         assert list(bar.error_y.array) == pytest.approx(
             [(f["ci_high"] - f["mean"]) * scale for f in figs]
@@ -64,7 +71,7 @@ def test_paired_differences_are_marked_by_their_own_interval(docs):
     bar = fig.data[0]
     others = [sc for sc in doc["scenarios"] if not sc["baseline"]]
     diffs = [sc["vs_baseline"]["plant"]["figures"]["throughput_per_h"] for sc in others]
-    assert list(bar.y) == [sc["name"] for sc in others]
+    assert list(bar.y) == [wf.scenario_label(sc, "en") for sc in others]
     assert list(bar.x) == pytest.approx([d["mean"] for d in diffs])
     assert list(bar.error_x.array) == pytest.approx([d["ci_high"] - d["mean"] for d in diffs])
     # A press 54 % slower loses output for sure (the interval lies below 0): red and marked.
