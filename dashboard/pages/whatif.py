@@ -659,6 +659,19 @@ def labels(lang: str | None) -> tuple[list[str], str]:
     return [t(k, lang) for k in keys], base
 
 
+@callback(
+    Output(ids.WHATIF_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.WHATIF_FILE_NOTE, "children", allow_duplicate=True),
+    Output(ids.WHATIF_APPLY_RESULT, "children", allow_duplicate=True),
+    Input(ids.LANG, "value"),
+    prevent_initial_call=True,
+)
+def clear_messages(_lang: str | None) -> tuple[str, str, str]:
+    """A message answers a click in the language of that moment: a switch clears it rather
+    than leave the other language on the page (the status and the figures redraw)."""
+    return "", "", ""
+
+
 # Each of these alone: a page without a config has none of them, and a callback whose only
 # output is absent simply does not run.
 @callback(Output(ids.WHATIF_SOURCE, "options"), Input(ids.LANG, "value"))

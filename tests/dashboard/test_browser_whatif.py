@@ -177,6 +177,19 @@ def test_an_experiment_from_the_page_draws_what_the_cli_computes(
         "Vietnamese figure",
     )
     wait_for(lambda: "Chạy thử nghiệm" in browser.page_source or None, 20, "Vietnamese labels")
+    # The results too, by the Vietnamese test's rules: no English text of the catalogue, no
+    # snake_case, numbers written the Vietnamese way (charts, hover texts, toolbar included).
+    from tests.dashboard.test_vietnamese import COLLECT, english_patterns, violations
+
+    english = english_patterns()
+
+    def settled_vietnamese() -> list[str] | None:
+        seen = browser.execute_script(COLLECT)
+        if seen["busy"] or "Cơ sở (như cấu hình)" not in " ".join(seen["svg"]):
+            return None
+        return violations(seen, english) or ["none"]
+
+    assert wait_for(settled_vietnamese, 20, "the Vietnamese results") == ["none"]
     browser.find_element(By.XPATH, "//label[contains(., 'English')]").click()
     wait_for(lambda: "Launch" in browser.page_source or None, 20, "English again")
 
