@@ -28,6 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 from shopfloor.contract import plant_filter, plant_prefix
 
 MAX_COMMAND_BYTES = 4096
+# The largest answer a simulator sends. A broker with a packet limit (the compose Mosquitto's
+# max_packet_size 65536) disconnects a client that publishes more, and a QoS 1 publisher sends
+# the same packet again on every reconnect: one truth reply of a 225-station plant (~130 kB)
+# cut the simulator off its broker for good. Room is left for the topic and the header.
+MAX_REPLY_BYTES = 60 * 1024
 # Station parameters a `set` command may change while the plant runs (config key paths).
 LIVE_PARAMS: tuple[str, ...] = (
     "cycle_s.mean",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from shopfloor.commands import (
     MAX_COMMAND_BYTES,
+    MAX_REPLY_BYTES,
     Breakdown,
     Command,
     CommandEnvelope,
@@ -102,13 +103,22 @@ class Commander:
                     )
                 ) from None
             result = self._apply(topic, cmd)
+            reply = ok_reply(cmd.id, cmd.action, result, self._ts())
+            size = len(orjson.dumps(reply))
+            if size > MAX_REPLY_BYTES:
+                raise CommandError(
+                    f"the answer is {size} bytes, above the {MAX_REPLY_BYTES} bytes a reply may "
+                    "be (a broker's packet limit would cut the simulator off)"
+                )
         except CommandError as exc:
             self.rejected += 1
             log.warning("rejected command on %s: %s", topic, exc)
             return error_reply(cmd_id, str(exc), self._ts())
         self.handled += 1
-        log.info("command on %s: %s -> %s", topic, cmd.action, result)
-        return ok_reply(cmd.id, cmd.action, result, self._ts())
+        # A truth's result is a whole report (kB per station): its size is enough for a log.
+        said: Any = f"{size} bytes" if cmd.action == "truth" else result
+        log.info("command on %s: %s -> %s", topic, cmd.action, said)
+        return reply
 
     def _ts(self) -> int:
         return self.plant.start_ms + round(self.plant.env.now * 1000)

@@ -20,6 +20,7 @@ from tests.support import PLANT
 START_MS = 1_795_366_800_000  # Monday 00:00 +07:00
 HOUR_MS = 3_600_000
 PLANT_CMD = commands.cmd_topic("acme-vn", "hcm")
+LARGE = PLANT.parent / "large.yaml"  # 225 stations
 
 
 def difference(later: dict, earlier: dict) -> dict:
@@ -91,3 +92,28 @@ def test_bad_truth_requests_get_error_replies():
     ]:
         reply = ask(commander, cmd, topic)
         assert reply["ok"] is False and needle in reply["error"], reply
+
+
+def test_a_truth_too_large_for_a_reply_is_refused_and_the_plant_goes_on():
+    """A reply above MAX_REPLY_BYTES would be refused by a broker with a 64 KiB packet limit
+    (the compose Mosquitto), which disconnects the simulator; QoS 1 sends it again on every
+    reconnect, so the simulator never delivered again. 225 stations: ~130 kB of truth."""
+    cfg = load_config(LARGE)
+    env = PacedEnvironment(None)
+    plant = Plant(env, cfg, NullSink(), START_MS)
+    env.run(until=3600 + 12.3)
+    commander = Commander(plant, queue.SimpleQueue())
+    topic = commands.cmd_topic(cfg.plant.enterprise, cfg.plant.site)
+    # Worth checking: this plant's truth is larger than a reply may be.
+    assert len(orjson.dumps(plant.truth.report(START_MS))) > commands.MAX_REPLY_BYTES
+    reply = ask(commander, commands.truth(START_MS), topic)
+    assert reply["ok"] is False and reply["id"] == "t"
+    assert f"above the {commands.MAX_REPLY_BYTES} bytes" in reply["error"]
+    assert len(orjson.dumps(reply)) <= commands.MAX_REPLY_BYTES
+    # The plant goes on, and answers what fits.
+    env.run(until=2 * 3600)
+    machine = plant.stations[0]
+    path = f"{machine.area}/{machine.line_id}/{machine.id}"
+    reply = ask(commander, commands.breakdown("probe", 1), commands.cmd_topic(
+        cfg.plant.enterprise, cfg.plant.site, path))  # fmt: skip
+    assert reply["ok"] is True and reply["result"]["machine"] == machine.id
