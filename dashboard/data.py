@@ -19,6 +19,7 @@ from shopfloor.store.meter_rollup import QUARTER_MS
 from shopfloor.store.report import (
     energy_by_quarter,
     loss_durations,
+    plant_energy_by_quarter,
     report_from_store,
     report_series,
     report_windows,
@@ -407,8 +408,10 @@ class Energy:
     report: dict[str, Any] | None
     by_state_kwh: dict[str, float]  # the whole plant, from state durations x rated power per state
     demand_kw: list[tuple[int, float]]  # 15-minute mean demand of the plant
-    line_kwh: dict[str, list[tuple[int, float]]]  # metered kWh per 15 minutes, per line
-    machine_kwh: dict[str, list[tuple[int, float]]]  # and per machine
+    # Metered kWh per 15 minutes per line and per machine: with a tariff only (they price the
+    # cost; without one the page draws none of them).
+    line_kwh: dict[str, list[tuple[int, float]]]
+    machine_kwh: dict[str, list[tuple[int, float]]]
     shifts: list[tuple[str, int, dict[str, Any]]]  # (shift, start ms, its report)
     error: str | None
 
@@ -434,28 +437,42 @@ def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Ene
     try:
         t0_ms, t1_ms = window_ms(ctx, range_kind, now_s)
         wins = shift_list(ctx, t0_ms, t1_ms)
+        infos = {m.machine: m for m in ctx.store.machines()}
+        ours = [st.id for _, st in ctx.cfg.stations()] if ctx.cfg is not None else list(infos)
+        priced = ctx.cfg is not None and ctx.cfg.energy is not None and ctx.cfg.energy.tariff
         # The range and each of its shifts in one report_windows: one machine list, one read
         # of the newest changes and of the counters at each distinct instant for all of them
-        # (a week has ~13 shifts); the meter quarters meanwhile, side by side.
+        # (a week has ~13 shifts); the meter quarters meanwhile, side by side. Each machine's
+        # quarters only price the lines' and machines' cost: without a tariff the page draws
+        # the plant's demand alone, which the store sums (a week of 225 machines is 150,000
+        # quarters, the plant's curve 672).
         with ThreadPoolExecutor(1) as pool:
-            f_quarters = pool.submit(energy_by_quarter, ctx.store, t0_ms, t1_ms)
+            f_quarters = (
+                pool.submit(energy_by_quarter, ctx.store, t0_ms, t1_ms)
+                if priced
+                else pool.submit(plant_energy_by_quarter, ctx.store, t0_ms, t1_ms, ours)
+            )
             windows = [(t0_ms, t1_ms), *((a, b) for _, a, b in wins)]
-            report, *per_shift = report_windows(ctx.store, windows, ctx.cfg)
-            all_quarters = f_quarters.result()
+            # The shifts' trend draws the plant: no machine entries for them.
+            report, *per_shift = report_windows(ctx.store, windows, ctx.cfg, lean=1)
+            got = f_quarters.result()
         if not report["machines"]:
             return Energy(None, {}, [], {}, {}, [], NO_DATA)
-        infos = {m.machine: m for m in ctx.store.machines()}
-        quarters = {m: q for m, q in all_quarters.items() if m in report["machines"]}
         shifts = [(name, a, r) for (name, a, _), r in zip(wins, per_shift, strict=True)]
     except StoreError as exc:
         return Energy(None, {}, [], {}, {}, [], str(exc))
-    plant: dict[int, float] = {}
+    quarters: dict[str, dict[int, float]] = {}
     lines: dict[str, dict[int, float]] = {}
-    for mid, rows in quarters.items():
-        line = lines.setdefault(report["machines"][mid]["line"], {})
-        for ts, kwh in rows.items():
-            plant[ts] = plant.get(ts, 0.0) + kwh
-            line[ts] = line.get(ts, 0.0) + kwh
+    if priced:
+        quarters = {m: q for m, q in got.items() if m in report["machines"]}
+        plant: dict[int, float] = {}
+        for mid, rows in quarters.items():
+            line = lines.setdefault(report["machines"][mid]["line"], {})
+            for ts, kwh in rows.items():
+                plant[ts] = plant.get(ts, 0.0) + kwh
+                line[ts] = line.get(ts, 0.0) + kwh
+    else:
+        plant = got
     demand = [(ts, kwh * 3_600_000 / QUARTER_MS) for ts, kwh in sorted(plant.items())]
     by_state: dict[str, float] = {}
     for mid, m in report["machines"].items():

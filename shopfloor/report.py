@@ -145,9 +145,10 @@ def sum_entries(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def build_report(
-    lines: Mapping[str, list[MachineFacts]], plant_meta: Mapping[str, Any]
+    lines: Mapping[str, list[MachineFacts]], plant_meta: Mapping[str, Any], machines: bool = True
 ) -> dict[str, Any]:
-    """`lines` maps each line id to its machines in flow order."""
+    """`lines` maps each line id to its machines in flow order. machines=False leaves the
+    machines' entries out (empty): a trend of many windows that draws the plant and lines."""
     line_entries = {lid: line_entry(ms) for lid, ms in lines.items() if ms}
     fields: list[str] = []
     for e in line_entries.values():
@@ -162,5 +163,7 @@ def build_report(
     return {
         "plant": {**plant, **plant_meta},
         "lines": line_entries,
-        "machines": {m.id: machine_entry(m) for ms in lines.values() for m in ms},
+        "machines": {m.id: machine_entry(m) for ms in lines.values() for m in ms}
+        if machines
+        else {},
     }

@@ -104,6 +104,10 @@ class Store(Protocol):
         """Per machine, (quarter start, kWh metered in it) for the quarters in [q0, q1) that
         have readings: each reading's increase over the one before (see meter_rollup)."""
 
+    def energy_quarter_sums(self, q0: int, q1: int, machines: list[str]) -> dict[int, float]:
+        """kWh per quarter in [q0, q1) summed over `machines` (the plant's demand curve):
+        energy_quarters' numbers, added up by the store."""
+
     def max_seq(self) -> dict[str, int]:
         """Per machine, the highest seq stored (inferred states excluded)."""
 

@@ -284,5 +284,10 @@ class InfluxQLQueries:
 
         return {m: sorted(rows.items()) for m, rows in quarters_from_readings(self, q0, q1).items()}
 
+    def energy_quarter_sums(self, q0: int, q1: int, machines: list[str]) -> dict[int, float]:
+        from shopfloor.store.report import sum_quarters
+
+        return sum_quarters(self.energy_quarters(q0, q1), dict.fromkeys(machines, "")).get("", {})
+
     def max_seq(self) -> dict[str, int]:
         return self.reader.max_seq()

@@ -77,6 +77,10 @@ def hour_split(
     h0, h1 = ceil_hour(t0), floor_hour(t1)
     if h1 - h0 < HOUR_MS:
         return None
+    if t0 == h0 and t1 == h1 and newest is not None:
+        # Whole hours (a shift): the rollup is the only read, no threads to start for it
+        # (a week's energy page has a window per shift).
+        return HourSplit(h0, h1, {}, {}, whole(h0, h1), newest)
     with ThreadPoolExecutor(4) as pool:
         f_head = pool.submit(store.states, t0, h0, machine) if t0 < h0 else None
         f_tail = pool.submit(store.states, h1, t1, machine) if h1 < t1 else None
@@ -109,7 +113,16 @@ def state_durations(
         return {m: durations_from_changes(raw.get(m, []), t0, end) for m, end in ends.items()}
     h0, h1 = split.h0, split.h1
     out = {}
+    zero = dict.fromkeys(kpi.STATES, 0.0)
     for m, end in ends.items():
+        if not split.head and not split.tail and end >= h1:
+            # Whole hours only (a shift): the rollup plus the open interval, if any.
+            d = dict(split.whole.get(m) or zero)
+            opened = split.open_interval(m, end)
+            if opened:
+                add(d, durations_from_changes(opened, h0, h1))
+            out[m] = d
+            continue
         d = durations_from_changes(split.head.get(m, []), t0, min(h0, end))
         add(d, split.whole.get(m, {}))
         add(d, durations_from_changes(split.open_interval(m, end), h0, min(h1, end)))
@@ -191,6 +204,39 @@ def energy_by_quarter(store: Store, t0: int, t1: int) -> dict[str, dict[int, flo
     return out
 
 
+def sum_quarters(quarters: dict[str, Any], groups: dict[str, str]) -> dict[str, dict[int, float]]:
+    """Per group, kWh per quarter summed over its machines' (quarter, kWh) pairs or dicts."""
+    out: dict[str, dict[int, float]] = {}
+    for m, rows in quarters.items():
+        if m not in groups:
+            continue
+        mine = out.setdefault(groups[m], {})
+        for q, kwh in rows.items() if isinstance(rows, dict) else rows:
+            mine[q] = mine.get(q, 0.0) + kwh
+    return out
+
+
+def plant_energy_by_quarter(
+    store: Store, t0: int, t1: int, machines: list[str]
+) -> dict[int, float]:
+    """energy_by_quarter summed over `machines`: whole quarters summed by the store, the
+    partial ones at both ends from the readings."""
+    qa, qb = floor_quarter(t0 + QUARTER_MS - 1), floor_quarter(t1)
+    plant = dict.fromkeys(machines, "")
+    if qb <= qa:
+        return sum_quarters(quarters_from_readings(store, t0, t1), plant).get("", {})
+    out = store.energy_quarter_sums(qa, qb, machines)
+    edges = []
+    if t0 < qa:
+        edges.append(quarters_from_readings(store, t0, qa))
+    if qb < t1:
+        edges.append(quarters_from_readings(store, qb, t1))
+    for part in edges:
+        for q, kwh in sum_quarters(part, plant).get("", {}).items():
+            out[q] = out.get(q, 0.0) + kwh
+    return out
+
+
 def machine_facts(
     info: MachineInfo,
     durations: dict[str, float],
@@ -241,9 +287,13 @@ def report_windows(
     windows: list[tuple[int, int]],
     cfg: PlantConfig | None = None,
     machine: str | None = None,
+    lean: int | None = None,
 ) -> list[dict[str, Any]]:
     """One report per window [t0, t1), sharing the reads of the machine list, of the newest
-    state changes and of the counters at each distinct window end; `machine`: that one only."""
+    state changes and of the counters at each distinct window end; `machine`: that one only.
+    `lean`: the windows from that index on get the plant and lines only, no machine entries
+    (a page's trend over many shifts draws those; building 225 machine entries per shift was
+    half of a week's energy page)."""
     ends_ms = sorted({t for w in windows for t in w})
     with ThreadPoolExecutor(4) as pool:  # independent reads: side by side on a networked store
         f_infos = pool.submit(store.machines)
@@ -272,7 +322,7 @@ def report_windows(
         ]
         all_durations = [f.result() for f in f_durations]
     out = []
-    for (t0, t1), durations in zip(windows, all_durations, strict=True):
+    for i, ((t0, t1), durations) in enumerate(zip(windows, all_durations, strict=True)):
         c0, c1, e0, e1 = counts[t0], counts[t1], meters[t0], meters[t1]
         lines: dict[str, list[MachineFacts]] = defaultdict(list)
         for info in infos:
@@ -291,5 +341,5 @@ def report_windows(
         meta: dict[str, Any] = {"from_ms": t0, "to_ms": t1, "store": store.url}
         if infos:
             meta.update(enterprise=infos[0].enterprise, site=infos[0].site)
-        out.append(build_report(lines, meta))
+        out.append(build_report(lines, meta, machines=lean is None or i < lean))
     return out

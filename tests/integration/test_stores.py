@@ -193,3 +193,21 @@ def test_loss_hours_by_reason(store):
         {("starved", "waiting for m0"): (2 * H - 9000) / 1000}
     )
     assert store.loss_hours(2 * H, 3 * H) == {}
+
+
+def test_quarter_sums_add_up_each_machines_quarters(store):
+    # Energy page (issue 10): the plant's demand curve summed by the store itself.
+    q = 900_000
+    store.write(
+        [
+            rec("m2", "energy", 2000, 2, energy_kwh=1.0),
+            rec("m2", "energy", q + 1000, 3, energy_kwh=1.75),
+            rec("m1", "energy", q + 2000, 30, energy_kwh=2.0),
+        ]
+    )
+    per_machine = store.energy_quarters(0, 2 * q)
+    assert per_machine["m1"] == [(0, pytest.approx(1.25)), (q, pytest.approx(0.75))]
+    assert per_machine["m2"] == [(0, pytest.approx(1.0)), (q, pytest.approx(0.75))]
+    assert store.energy_quarter_sums(0, 2 * q, ["m1", "m2"]) == pytest.approx({0: 2.25, q: 1.5})
+    assert store.energy_quarter_sums(q, 2 * q, ["m2", "m9"]) == pytest.approx({q: 0.75})
+    assert store.energy_quarter_sums(0, 2 * q, []) == {}
