@@ -24,10 +24,10 @@ from dash import ctx as dash_ctx
 from dashboard import fmt, ids, replies, whatif_figures
 from dashboard.context import DashContext, context
 from dashboard.i18n import t
-from dashboard.whatif_jobs import Bounds, Busy, Job, check_bounds, jobs
+from dashboard.whatif_jobs import MAX_SCENARIOS, Bounds, Busy, Job, check_bounds, jobs
 from shopfloor.commands import set_params
 from shopfloor.config import ConfigError
-from shopfloor.config.overrides import expand, sensitivity
+from shopfloor.config.overrides import TooManyScenarios, expand, sensitivity
 from shopfloor.config.schema import PlantConfig
 from shopfloor.timeparse import parse_duration
 
@@ -274,9 +274,13 @@ def file_scenarios(text: str) -> tuple[Any, str | None]:
 
 def key_path_errors(cfg: PlantConfig, data: Any, source: str) -> tuple[int, list[str]]:
     """(number of scenarios with the baseline, []) or (0, every key-path error), by the same
-    rules as `shopfloor whatif` (shopfloor/config/overrides.py)."""
+    rules as `shopfloor whatif` (shopfloor/config/overrides.py). Sweeps that make more than
+    the page's bound are counted, not made (a few sweeps multiply into millions): their
+    count comes back, for check_bounds to refuse."""
     try:
-        return len(expand(cfg, data, source)), []
+        return len(expand(cfg, data, source, max_scenarios=MAX_SCENARIOS)), []
+    except TooManyScenarios as exc:
+        return exc.count, []
     except ConfigError as exc:
         return 0, list(exc.errors)
 
@@ -465,6 +469,9 @@ def upload(contents: str | None, filename: str | None, lang: str | None) -> tupl
     if errors:
         note = t("whatif.err.scenarios_bad", lang).format(n=len(errors))
         return {"name": name, "text": text}, note, "\n".join(errors), "file"
+    if n > MAX_SCENARIOS:
+        note = bounds_text(Bounds("scenarios", MAX_SCENARIOS, n), lang)
+        return {"name": name, "text": text}, note, "", "file"
     note = t("whatif.file_ok", lang).format(file=name, n=fmt.integer(n - 1, lang))
     return {"name": name, "text": text}, note, "", "file"
 

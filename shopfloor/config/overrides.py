@@ -47,6 +47,27 @@ class OverrideError(ValueError):
     """A key path that names nothing in the config; the message says what is there."""
 
 
+# The most scenarios (the baseline included) a scenario file may expand to unless the caller
+# says otherwise: sweeps multiply (six keys of ten values are a million scenarios, which took
+# 2 GB and never ended before this bound), and more than this would not run in a day anyway.
+MAX_SCENARIOS = 10_000
+
+
+class TooManyScenarios(ConfigError):
+    """The sweeps of a scenario file make more scenarios than allowed."""
+
+    def __init__(self, source: str, count: int, limit: int):
+        self.count = count
+        self.limit = limit
+        super().__init__(
+            source,
+            [
+                f"the sweeps make {count:,} scenarios (with the baseline), more than "
+                f"{limit:,}: sweep fewer values, or split the file"
+            ],
+        )
+
+
 @dataclass(frozen=True)
 class Override:
     path: str  # as the user wrote it
@@ -351,11 +372,18 @@ def _short(ov_path: str, loc: Loc, cfg: PlantConfig) -> str:
     return ov_path
 
 
-def expand(base: PlantConfig, data: Any, source: str = "scenarios") -> list[Scenario]:
+def expand(
+    base: PlantConfig,
+    data: Any,
+    source: str = "scenarios",
+    max_scenarios: int = MAX_SCENARIOS,
+) -> list[Scenario]:
     """The scenarios of a parsed scenario file, sweeps expanded (a list value for a key that is
     not itself a list gives one scenario per item; several sweeps in one scenario give every
     combination). The baseline (the base config unchanged) comes first. Every scenario is
-    validated before any runs; ConfigError lists every problem of every scenario."""
+    validated before any runs; ConfigError lists every problem of every scenario.
+    TooManyScenarios when the sweeps would make more than `max_scenarios` (the baseline
+    included): counted before any is made, since a few sweeps multiply into millions."""
     if not isinstance(data, dict):
         raise ConfigError(source, ["(top level): must be a mapping with a `scenarios:` list"])
     try:
@@ -366,29 +394,37 @@ def expand(base: PlantConfig, data: Any, source: str = "scenarios") -> list[Scen
     out: list[Scenario] = [Scenario(BASELINE, base)]
     errors: list[str] = []
     seen: dict[str, str] = {BASELINE: "the base config"}
+    # First every scenario's axes (and its key-path errors), to count the combinations before
+    # making any; then each combination made and validated, errors kept in scenario order.
+    plans: list[tuple[int, _ScenarioSpec, list[list[tuple[str, Any]]], list[str]]] = []
     for i, sc in enumerate(spec.scenarios):
         where = f"scenarios[{i}]"
         axes: list[list[tuple[str, Any]]] = []
-        bad = False
+        own: list[str] = []
         for path, value in sc.set.items():
             try:
                 loc = resolve(probe, path)
             except OverrideError as exc:
-                errors.append(f"{where}.set.{path}: {exc}")
-                bad = True
+                own.append(f"{where}.set.{path}: {exc}")
                 continue
             if isinstance(value, list) and not is_list_key(loc):
                 if not value:
-                    errors.append(f"{where}.set.{path}: an empty sweep (give at least one value)")
-                    bad = True
+                    own.append(f"{where}.set.{path}: an empty sweep (give at least one value)")
                     continue
                 axes.append([(path, v) for v in value])
             elif isinstance(value, list) and value and all(isinstance(v, list) for v in value):
                 axes.append([(path, v) for v in value])  # a sweep of lists (shift days ...)
             else:
                 axes.append([(path, value)])
-        if bad:
+        plans.append((i, sc, axes, own))
+    count = 1 + sum(math.prod(len(a) for a in axes) for _, _, axes, own in plans if not own)
+    if count > max_scenarios:
+        raise TooManyScenarios(source, count, max_scenarios)
+    for i, sc, axes, own in plans:
+        if own:
+            errors.extend(own)
             continue
+        where = f"scenarios[{i}]"
         sweep = any(len(a) > 1 for a in axes)
         for combo in itertools.product(*axes):
             values = dict(combo)

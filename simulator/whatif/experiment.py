@@ -348,7 +348,10 @@ def _paired(
     pairs = [(r, b) for r, b in zip(runs, base, strict=True) if r is not None and b is not None]
     if not pairs:
         return {}
-    keys = list(_figures_of(pairs[0][0], level, ident))
+    # Only the figures both sides have: a scenario may add what the baseline lacks (a
+    # co2e factor or a tariff set by the scenario gives it a CO2e or cost per good part).
+    have = _figures_of(pairs[0][1], level, ident)
+    keys = [k for k in _figures_of(pairs[0][0], level, ident) if k in have]
     return {
         k: _diff(
             [_figures_of(r, level, ident)[k] - _figures_of(b, level, ident)[k] for r, b in pairs]

@@ -1,0 +1,57 @@
+"""The What-if page refuses sweeps past its bound by their count, before making any
+(found by the cold review of issue 11: a file or four editor rows of long `;` lists made
+every combination in the request thread before the bound was checked)."""
+
+from __future__ import annotations
+
+import base64
+
+import yaml
+
+from dashboard import ids
+from dashboard.app import create_app
+from dashboard.context import context
+from dashboard.whatif_jobs import MAX_SCENARIOS, jobs
+from shopfloor.config import load_config
+from shopfloor.store.sqlite import SqliteStore
+from tests.support import PLANT
+
+SWEEP = list(range(1, 101))
+
+
+def test_a_sweep_past_the_bound_is_counted_and_refused(tmp_path):
+    cfg = load_config(PLANT)
+    create_app(SqliteStore(tmp_path / "s.db"), cfg)
+    from dashboard.pages import whatif as page  # registers itself in a Dash app
+
+    # 100 x 100 x 100 = a million scenarios: counted, not made.
+    data = {
+        "scenarios": [
+            {
+                "set": {
+                    "stations.cnc-01.mttr_min": SWEEP,
+                    "stations.cnc-02.mttr_min": SWEEP,
+                    "stations.imm-01.mttr_min": SWEEP,
+                }
+            }
+        ]
+    }
+    assert page.key_path_errors(cfg, data, "f.yaml") == (100**3 + 1, [])
+    text = yaml.safe_dump(data)
+    contents = "data:application/x-yaml;base64," + base64.b64encode(text.encode()).decode()
+    stored, note, errors, source = page.upload(contents, "f.yaml", "en")
+    assert stored["text"] == text and errors == "" and source == "file"
+    assert "1,000,001" in note and f"{MAX_SCENARIOS:,}" in note
+    before = jobs().status()
+    message, errors = page.launch(context(), ids.WHATIF_LAUNCH, "file", None, [], [], [],
+                                  stored, "1d", "0", 2, "en")  # fmt: skip
+    assert "1,000,001" in message and errors == ""
+    assert jobs().status() == before  # nothing started
+    # The editor's rows too: four rows of 100 values are 10^8 scenarios.
+    message, _ = page.launch(
+        context(), ids.WHATIF_LAUNCH, "editor", None,
+        ["cnc-01", "cnc-02", "imm-01", "trim-01"], ["mttr_min"] * 4,
+        [";".join(map(str, SWEEP))] * 4, None, "1d", "0", 2, "en",
+    )  # fmt: skip
+    assert "100,000,001" in message
+    assert jobs().status() == before

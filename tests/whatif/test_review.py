@@ -1,0 +1,54 @@
+"""Found by the cold review of issue 11: sweeps are counted before they are made, and a
+scenario may carry a figure the baseline has not."""
+
+from __future__ import annotations
+
+import pytest
+
+from shopfloor.config import ConfigError
+from shopfloor.config.overrides import MAX_SCENARIOS, TooManyScenarios, expand
+
+from .helpers import experiment, plant, run, station
+
+
+def _sweeps(keys: int, values: int) -> dict:
+    paths = ["stations.m.mttr_min", "stations.m.mtbf_min", "stations.m.scrap_rate",
+             "stations.m.cycle_s.cv"][:keys]  # fmt: skip
+    return {"scenarios": [{"set": {p: [0.01 * (v + 1) for v in range(values)] for p in paths}}]}
+
+
+def test_sweeps_that_multiply_past_the_bound_are_refused_by_their_count():
+    base = plant([station("m", mtbf_min=60, mttr_min=5)])
+    # Four keys of twenty values: 160,000 scenarios. Before the bound they were all made and
+    # validated one by one (six keys of ten took 2 GB and did not end in a minute).
+    with pytest.raises(TooManyScenarios) as exc:
+        expand(base, _sweeps(4, 20))
+    assert (exc.value.count, exc.value.limit) == (20**4 + 1, MAX_SCENARIOS)
+    assert "160,001 scenarios" in exc.value.errors[0]
+    assert isinstance(exc.value, ConfigError)  # the CLI prints it as any scenario error
+    # The bound counts the baseline: 2 x 2 sweeps and the baseline are 5.
+    assert len(expand(base, _sweeps(2, 2), max_scenarios=5)) == 5
+    with pytest.raises(TooManyScenarios):
+        expand(base, _sweeps(2, 2), max_scenarios=4)
+
+
+def test_a_scenario_may_add_a_figure_the_baseline_has_not():
+    # The base has no CO2e factor, the scenario sets one: before, summarising raised a
+    # KeyError after every run had finished, and the whole experiment was lost.
+    base = plant([station("m", mtbf_min=60, mttr_min=5)])
+    doc = run(
+        experiment(
+            base,
+            [{"energy.co2e_kg_per_kwh": 0.5, "stations.m.mttr_min": 1}],
+            replications=2,
+            duration_s=6 * 3600,
+        )
+    )
+    baseline, scenario = doc["scenarios"]
+    assert "co2e_kg_per_good" not in baseline["plant"]["figures"]
+    co2 = scenario["plant"]["figures"]["co2e_kg_per_good"]["mean"]
+    kwh = scenario["plant"]["figures"]["kwh_per_good"]["mean"]
+    assert co2 == pytest.approx(0.5 * kwh)
+    diffs = scenario["vs_baseline"]["plant"]["figures"]
+    assert "co2e_kg_per_good" not in diffs
+    assert diffs["availability"]["mean"] > 0  # shorter repairs: the comparison is still made
