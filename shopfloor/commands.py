@@ -10,6 +10,7 @@ command contract).
     {"action": "breakdown", "reason": "operator_test", "repair_min": 5}
     {"action": "set", "values": {"mttr_min": 30, "cycle_s.mean": 50, "scrap_rate": 0.05}}
     {"action": "truth", "from_ms": 1795399200000, "to_ms": 1795402800000}
+    {"action": "truth", "from_ms": 1795399200000, "lines": ["line-01", "line-02"]}
 
 Every command may carry an "id" (at most 100 characters), echoed in its reply:
     {"id": ..., "ok": true, "action": ..., "result": {...}, "ts": ...}
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, model_validator
 
 from shopfloor.contract import plant_filter, plant_prefix
 
@@ -73,11 +74,19 @@ class SetParams(_Command):
 class Truth(_Command):
     """The simulator's ground truth of [from_ms, to_ms) in the report shape
     (shopfloor.report); to_ms absent: up to now. Kept per quarter hour (simulator/truth.py):
-    both ends snap down to a quarter, or to now, and the report says which range it covers."""
+    both ends snap down to a quarter, or to now, and the report says which range it covers.
+    `lines`: only those lines (their machines and line entries; the plant entry sums them):
+    a large plant's whole truth is larger than a reply may be (MAX_REPLY_BYTES), so a client
+    asks for a few lines at a time and adds the answers up (shopfloor.report.merge_reports).
+    Strict integers: JSON's `true` is not the instant 1."""
 
     action: Literal["truth"]
-    from_ms: Annotated[int, Field(ge=0, le=2**53 - 1)]
-    to_ms: Annotated[int, Field(ge=0, le=2**53 - 1)] | None = None
+    from_ms: Annotated[StrictInt, Field(ge=0, le=2**53 - 1)]
+    to_ms: Annotated[StrictInt, Field(ge=0, le=2**53 - 1)] | None = None
+    lines: (
+        Annotated[list[Annotated[str, Field(max_length=100)]], Field(min_length=1, max_length=500)]
+        | None
+    ) = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Truth:
@@ -145,10 +154,12 @@ def breakdown(reason: str = "injected", repair_min: float | None = None) -> dict
     return cmd
 
 
-def truth(from_ms: int, to_ms: int | None = None) -> dict[str, Any]:
+def truth(from_ms: int, to_ms: int | None = None, lines: list[str] | None = None) -> dict[str, Any]:
     cmd: dict[str, Any] = {"action": "truth", "from_ms": int(from_ms)}
     if to_ms is not None:
         cmd["to_ms"] = int(to_ms)
+    if lines is not None:
+        cmd["lines"] = list(lines)
     return cmd
 
 

@@ -144,24 +144,52 @@ def sum_entries(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     )
 
 
+def plant_entry(line_entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The plant's figures from its lines' entries (what leaves each line, summed)."""
+    items = list(line_entries)
+    fields: list[str] = []
+    for e in items:
+        fields += [f for f in e["inferred_fields"] if f not in fields]
+    return {
+        **sum_entries(items),
+        "scrap_all_stations": sum(e["scrap_all_stations"] for e in items),
+        "inferred": "oee" in fields,
+        "inferred_fields": fields,
+        "energy_estimated_kwh": sum(e["energy_estimated_kwh"] for e in items),
+    }
+
+
+def merge_reports(
+    parts: list[dict[str, Any]], line_order: list[str] | None = None
+) -> dict[str, Any]:
+    """One report from reports of disjoint sets of lines over the same range (a large plant's
+    truth asked a few lines at a time): lines and machines side by side, the plant entry
+    recomputed from the lines by plant_entry, the metadata (range, seed...) of the first part.
+    `line_order`: the lines' order in the result (the config's); the parts' order otherwise.
+    Raises ValueError when the parts cover different ranges."""
+    if not parts:
+        raise ValueError("no report to merge")
+    spans = {(p["plant"].get("from_ms"), p["plant"].get("to_ms")) for p in parts}
+    if len(spans) > 1:
+        raise ValueError(f"the reports cover different ranges: {sorted(spans)}")
+    lines = {lid: e for p in parts for lid, e in p["lines"].items()}
+    machines = {mid: e for p in parts for mid, e in p["machines"].items()}
+    if line_order is not None:
+        lines = {lid: lines[lid] for lid in line_order if lid in lines}
+        machines = {m: machines[m] for e in lines.values() for m in e["stations"] if m in machines}
+    figures = plant_entry(lines.values())
+    meta = {k: v for k, v in parts[0]["plant"].items() if k not in figures}
+    return {"plant": {**figures, **meta}, "lines": lines, "machines": machines}
+
+
 def build_report(
     lines: Mapping[str, list[MachineFacts]], plant_meta: Mapping[str, Any], machines: bool = True
 ) -> dict[str, Any]:
     """`lines` maps each line id to its machines in flow order. machines=False leaves the
     machines' entries out (empty): a trend of many windows that draws the plant and lines."""
     line_entries = {lid: line_entry(ms) for lid, ms in lines.items() if ms}
-    fields: list[str] = []
-    for e in line_entries.values():
-        fields += [f for f in e["inferred_fields"] if f not in fields]
-    plant = {
-        **sum_entries(line_entries.values()),
-        "scrap_all_stations": sum(e["scrap_all_stations"] for e in line_entries.values()),
-        "inferred": "oee" in fields,
-        "inferred_fields": fields,
-        "energy_estimated_kwh": sum(e["energy_estimated_kwh"] for e in line_entries.values()),
-    }
     return {
-        "plant": {**plant, **plant_meta},
+        "plant": {**plant_entry(line_entries.values()), **plant_meta},
         "lines": line_entries,
         "machines": {m.id: machine_entry(m) for ms in lines.values() for m in ms}
         if machines

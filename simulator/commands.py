@@ -137,7 +137,7 @@ class Commander:
             if topic != self.plant_topic:
                 raise CommandError(f"truth is a plant command: send it to {self.plant_topic}")
             try:
-                return self.plant.truth.report(cmd.from_ms, cmd.to_ms)
+                return self.plant.truth.report(cmd.from_ms, cmd.to_ms, cmd.lines)
             except TruthError as exc:
                 raise CommandError(str(exc)) from None
         parts = parse_topic(topic)

@@ -117,3 +117,55 @@ def test_a_truth_too_large_for_a_reply_is_refused_and_the_plant_goes_on():
     reply = ask(commander, commands.breakdown("probe", 1), commands.cmd_topic(
         cfg.plant.enterprise, cfg.plant.site, path))  # fmt: skip
     assert reply["ok"] is True and reply["result"]["machine"] == machine.id
+
+
+def test_a_large_plants_truth_asked_a_few_lines_at_a_time_adds_up_to_the_whole():
+    """Each answer of a few lines fits in a reply; merged (plant entry recomputed from the
+    lines by shopfloor.report) they are the whole plant's truth, which alone would not fit."""
+    from shopfloor.report import merge_reports
+
+    cfg = load_config(LARGE)
+    env = PacedEnvironment(None)
+    plant = Plant(env, cfg, NullSink(), START_MS)
+    env.run(until=8 * 3600 + 12.3)
+    commander = Commander(plant, queue.SimpleQueue())
+    topic = commands.cmd_topic(cfg.plant.enterprise, cfg.plant.site)
+    t0, t1 = START_MS + 6 * HOUR_MS + 15 * 60_000, START_MS + 8 * HOUR_MS
+    whole = plant.truth.report(t0, t1)
+    assert len(orjson.dumps(whole)) > commands.MAX_REPLY_BYTES
+    ids = [line.id for line in cfg.lines]
+    chunks = [ids[i : i + 4] for i in range(0, len(ids), 4)]
+    parts = []
+    for chunk in reversed(chunks):  # any order: the merge follows the config's
+        reply = ask(commander, commands.truth(t0, t1, chunk), topic)
+        assert reply["ok"] is True, reply.get("error")
+        assert len(orjson.dumps(reply)) <= commands.MAX_REPLY_BYTES
+        assert set(reply["result"]["lines"]) == set(chunk)
+        parts.append(reply["result"])
+    merged = merge_reports(parts, ids)
+    assert list(merged["lines"]) == ids
+    assert list(merged["machines"]) == list(whole["machines"])
+    assert merged["machines"] == whole["machines"]
+    assert merged["lines"] == whole["lines"]
+    assert set(merged["plant"]) == set(whole["plant"])
+    for k, v in whole["plant"].items():
+        assert merged["plant"][k] == (pytest.approx(v, rel=1e-12) if isinstance(v, float) else v), k
+    assert whole["plant"]["good_count"] > 0 and whole["plant"]["scrap_all_stations"] > 0
+    # A line this plant does not have is named in the refusal.
+    reply = ask(commander, commands.truth(t0, t1, ["line-01", "nope"]), topic)
+    assert reply["ok"] is False and "no line nope" in reply["error"]
+
+
+def test_truth_instants_are_strict_integers():
+    """JSON's true is not the instant 1 (pydantic's lax int would take it)."""
+    _, commander = live_plant(1)
+    for cmd in (
+        {"action": "truth", "from_ms": True},
+        {"action": "truth", "from_ms": START_MS, "to_ms": True},
+        {"action": "truth", "from_ms": float(START_MS)},
+        {"action": "truth", "from_ms": str(START_MS)},
+    ):
+        reply = ask(commander, cmd)
+        assert reply["ok"] is False
+        assert "from_ms" in reply["error"] or "to_ms" in reply["error"], reply["error"]
+    assert ask(commander, commands.truth(START_MS))["ok"] is True
