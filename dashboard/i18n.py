@@ -569,6 +569,20 @@ LABELS: dict[str, dict[str, str]] = {
     "truth.diff": {"en": "Diff.", "vi": "Chênh lệch"},
     "truth.points": {"en": "pts", "vi": "điểm"},
     "truth.inferred": {"en": "inferred", "vi": "suy ra"},
+    # Truth page review fixes (issue 10): a range ending now is compared up to the store's
+    # latest whole quarter hour.
+    "truth.cut": {
+        "en": "The range ends now: both are compared up to {end}, the latest whole quarter "
+        "hour the store has from every machine.",
+        "vi": "Khoảng thời gian kết thúc ở hiện tại: hai bên được đối chiếu đến {end}, mốc 15 "
+        "phút gần nhất mà kho dữ liệu đã nhận đủ từ mọi máy.",
+    },
+    "truth.not_stored": {
+        "en": "The store does not yet hold a whole quarter hour of this range from every "
+        "machine: try again in a few minutes.",
+        "vi": "Kho dữ liệu chưa có đủ trọn một mốc 15 phút của khoảng này từ mọi máy: hãy thử "
+        "lại sau vài phút.",
+    },
     # End-of-shift report (issue 10): the overview's download links (dashboard/downloads.py).
     "reports.title": {"en": "End-of-shift reports", "vi": "Báo cáo cuối ca"},
     "reports.so_far": {"en": "so far", "vi": "đến hiện tại"},
@@ -705,6 +719,11 @@ LABELS: dict[str, dict[str, str]] = {
     "whatif.err.not_text": {
         "en": "{file}: not a text (YAML) file.",
         "vi": "{file}: không phải tệp văn bản (YAML).",
+    },
+    # What-if review fix (issue 11): an uploaded scenario file's size is bounded.
+    "whatif.err.too_large": {
+        "en": "{file}: larger than {limit} kB, too large for a scenario file.",
+        "vi": "{file}: lớn hơn {limit} kB, quá lớn đối với một tệp kịch bản.",
     },
     "whatif.err.scenarios_bad": {
         "en": "The scenarios have {n} error(s), named by key path below; nothing ran.",

@@ -46,6 +46,11 @@ EDIT_PARAMS: tuple[str, ...] = (
 SENSITIVITY_PCT = 10.0
 DEFAULTS = {"duration": "7d", "warmup": "1d", "replications": 5}
 POLL_MS = 1000
+# An uploaded scenario file's bound: a real one is a few kB. The browser refuses to send more
+# than UPLOAD_REFUSED_BYTES; up to it the server answers with a message, and never decodes or
+# parses a file over MAX_UPLOAD_BYTES (PyYAML reads about a MB a second, in a request thread).
+MAX_UPLOAD_BYTES = 1024 * 1024
+UPLOAD_REFUSED_BYTES = 8 * MAX_UPLOAD_BYTES
 
 
 def _label(key: str, tag: Any = html.Span, **kw: Any) -> Any:
@@ -117,6 +122,7 @@ def layout(**_: Any) -> html.Div:
                 id=ids.WHATIF_UPLOAD,
                 children=_label("whatif.upload", html.Div),
                 accept=".yaml,.yml",
+                max_size=UPLOAD_REFUSED_BYTES,
                 className="whatif-upload",
             ),
             dcc.Store(id=ids.WHATIF_FILE),
@@ -456,8 +462,15 @@ def upload(contents: str | None, filename: str | None, lang: str | None) -> tupl
     cfg = context().cfg
     if not contents or cfg is None:
         return None, "", "", no_update
+    payload = contents.split(",", 1)[-1]
+    # Its size from the base64 text alone (3 bytes per 4 characters, less the padding).
+    if len(payload) * 3 // 4 - payload[-2:].count("=") > MAX_UPLOAD_BYTES:
+        note = t("whatif.err.too_large", lang).format(
+            file=filename or "", limit=fmt.integer(MAX_UPLOAD_BYTES // 1024, lang)
+        )
+        return None, note, "", "file"
     try:
-        text = base64.b64decode(contents.split(",", 1)[-1]).decode("utf-8")
+        text = base64.b64decode(payload).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None, t("whatif.err.not_text", lang).format(file=filename or ""), "", "file"
     name = filename or "scenarios.yaml"

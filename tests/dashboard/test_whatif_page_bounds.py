@@ -55,3 +55,26 @@ def test_a_sweep_past_the_bound_is_counted_and_refused(tmp_path):
     )  # fmt: skip
     assert "100,000,001" in message
     assert jobs().status() == before
+
+
+def test_an_uploaded_file_over_the_bound_is_refused_unread(tmp_path):
+    cfg = load_config(PLANT)
+    create_app(SqliteStore(tmp_path / "s.db"), cfg)
+    from dashboard.pages import whatif as page
+
+    # Valid YAML a comment long, a byte over the bound: before, every byte of a file of any
+    # size was decoded and parsed in the request thread, and echoed back into the page.
+    body = "scenarios:\n  - set: {stations.cnc-01.mttr_min: 5}\n"
+    text = body + "#" * (page.MAX_UPLOAD_BYTES - len(body)) + "\n"
+    contents = "data:application/x-yaml;base64," + base64.b64encode(text.encode()).decode()
+    stored, note, errors, source = page.upload(contents, "big.yaml", "en")
+    assert stored is None and errors == "" and source == "file"
+    assert note == "big.yaml: larger than 1,024 kB, too large for a scenario file."
+    stored, note, _, _ = page.upload(contents, "big.yaml", "vi")
+    assert note == "big.yaml: lớn hơn 1.024 kB, quá lớn đối với một tệp kịch bản."
+    # At the bound it is read and checked as any file.
+    text = text[:-2] + "\n"
+    contents = "data:application/x-yaml;base64," + base64.b64encode(text.encode()).decode()
+    stored, note, errors, _ = page.upload(contents, "big.yaml", "en")
+    assert stored["text"] == text and errors == ""
+    assert note == "big.yaml: 1 scenario(s), all valid."
