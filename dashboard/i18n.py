@@ -271,6 +271,14 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "the range holds no whole quarter hour (the truth is kept per quarter hour)",
         "vi": "khoảng thời gian không chứa trọn một khoảng 15 phút nào (số liệu thực được lưu theo từng 15 phút)",
     },
+    "reply.err.answer_too_large": {
+        "en": "the answer would be {size} bytes, above the {n} bytes a reply may be",
+        "vi": "câu trả lời sẽ dài {size} byte, vượt quá {n} byte cho phép của một phản hồi",
+    },
+    "reply.err.no_line": {
+        "en": "no line {lines} in this plant",
+        "vi": "nhà máy không có dây chuyền {lines}",
+    },
     # Plotly's own words (dashboard/plotly_locale.py builds its Vietnamese locale from these).
     "plotly.Zoom": {"en": "Zoom", "vi": "Phóng to vùng chọn"},
     "plotly.Pan": {"en": "Pan", "vi": "Kéo"},

@@ -30,6 +30,8 @@ _FIXED: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _TOO_LARGE = re.compile(r"^command larger than (?P<n>\d+) bytes$")
+_ANSWER_TOO_LARGE = re.compile(r"^the answer is (?P<size>\d+) bytes, above the (?P<n>\d+) bytes\b")
+_NO_LINE = re.compile(r"^no line (?P<lines>.+) in this plant$")
 _ALREADY_DOWN = re.compile(r"^(?P<machine>\S+) is already down$")
 _FIELD = re.compile(r"^(?P<field>[A-Za-z0-9_.\[\]]+): (?P<why>.+)$")
 _NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
@@ -85,6 +87,12 @@ def error_text(error: str, lang: str, fallback: str | None = None) -> str:
             return t(key, lang)
     if m := _TOO_LARGE.match(error):
         return t("reply.err.too_large", lang).format(n=fmt.integer(int(m["n"]), lang))
+    if m := _ANSWER_TOO_LARGE.match(error):
+        return t("reply.err.answer_too_large", lang).format(
+            size=fmt.integer(int(m["size"]), lang), n=fmt.integer(int(m["n"]), lang)
+        )
+    if m := _NO_LINE.match(error):
+        return t("reply.err.no_line", lang).format(lines=m["lines"])
     if m := _ALREADY_DOWN.match(error):
         return t("reply.err.already_down", lang).format(machine=m["machine"])
     parts = []

@@ -258,5 +258,11 @@ def test_the_simulators_truth_answers_read_in_vietnamese():
     assert said(machine, commands.truth(START_MS)).endswith(
         "bị từ chối: số liệu thực được hỏi cho cả nhà máy, qua kênh lệnh của nhà máy"
     )
+    assert said(whole, {**commands.truth(START_MS), "lines": ["nope"]}).endswith(
+        "bị từ chối: nhà máy không có dây chuyền nope"
+    )
+    assert replies.error_text(
+        "the answer is 70000 bytes, above the 61440 bytes a reply may be (a broker's ...)", "vi"
+    ) == ("câu trả lời sẽ dài 70.000 byte, vượt quá 61.440 byte cho phép của một phản hồi")
     # A store's error shown beside them stays as it is (it is not the simulator's).
     assert replies.error_text("sqlite: database is locked", "vi", fallback="x") == "x"
