@@ -27,6 +27,7 @@ from dashboard.i18n import t
 from dashboard.whatif_jobs import MAX_SCENARIOS, Bounds, Busy, Job, check_bounds, jobs
 from shopfloor.commands import set_params
 from shopfloor.config import ConfigError
+from shopfloor.config.load import _Loader
 from shopfloor.config.overrides import TooManyScenarios, expand, sensitivity
 from shopfloor.config.schema import PlantConfig
 from shopfloor.timeparse import parse_duration
@@ -269,9 +270,11 @@ def editor_scenario(
 
 
 def file_scenarios(text: str) -> tuple[Any, str | None]:
-    """An uploaded scenario file's data, or its YAML error."""
+    """An uploaded scenario file's data, or its YAML error. Read as the CLI reads it (the
+    config's YAML 1.2 loader): YAML 1.1's safe_load reads an unquoted 13:30 as 810 and a
+    power_kw key `off` as False, so the page judged another file than the CLI runs."""
     try:
-        return yaml.safe_load(text), None
+        return yaml.load(text, Loader=_Loader), None  # _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

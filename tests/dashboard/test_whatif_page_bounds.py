@@ -5,6 +5,7 @@ every combination in the request thread before the bound was checked)."""
 from __future__ import annotations
 
 import base64
+import json
 
 import yaml
 
@@ -13,8 +14,9 @@ from dashboard.app import create_app
 from dashboard.context import context
 from dashboard.whatif_jobs import MAX_SCENARIOS, jobs
 from shopfloor.config import load_config
+from shopfloor.config.load import _Loader
 from shopfloor.store.sqlite import SqliteStore
-from tests.support import PLANT
+from tests.support import PLANT, run_cli
 
 SWEEP = list(range(1, 101))
 
@@ -78,3 +80,28 @@ def test_an_uploaded_file_over_the_bound_is_refused_unread(tmp_path):
     stored, note, errors, _ = page.upload(contents, "big.yaml", "en")
     assert stored["text"] == text and errors == ""
     assert note == "big.yaml: 1 scenario(s), all valid."
+
+
+def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path):
+    cfg = load_config(PLANT)
+    create_app(SqliteStore(tmp_path / "s.db"), cfg)
+    from dashboard.pages import whatif as page
+
+    # Unquoted times, as a config file may have them (YAML 1.2: strings; safe_load's YAML 1.1
+    # made 810 of 13:30 and refused the file the CLI runs).
+    text = "scenarios:\n  - name: shorter A\n    set:\n      shifts.A.end: 13:30\n"
+    path = tmp_path / "sc.yaml"
+    path.write_text(text)
+    r = run_cli("whatif", "--config", str(PLANT), "--scenarios", str(path), "--duration", "1h",
+                "--warmup", "0", "--replications", "2", "--workers", "1", "--no-progress",
+                "--json", str(tmp_path / "out.json"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["scenarios"][1]["overrides"][0]["value"] == "13:30"
+    contents = "data:application/x-yaml;base64," + base64.b64encode(text.encode()).decode()
+    stored, note, errors, _ = page.upload(contents, "sc.yaml", "en")
+    assert (note, errors) == ("sc.yaml: 1 scenario(s), all valid.", "")
+    # What the page hands the CLI keeps the time a string.
+    data, _ = page.file_scenarios(stored["text"])
+    assert yaml.load(yaml.safe_dump(data), Loader=_Loader) == data
+    assert data["scenarios"][0]["set"]["shifts.A.end"] == "13:30"
