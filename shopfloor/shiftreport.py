@@ -274,6 +274,12 @@ def rows(data: ShiftData) -> list[tuple[str, str, str, dict[str, Any], list[str]
     return out
 
 
+def scrap_of(e: dict[str, Any]) -> int:
+    """A line's or the plant's scrap is every station's, as the overview shows it (what the
+    last station alone scraps hides the rest); a station's is its own."""
+    return int(e.get("scrap_all_stations", e["scrap_count"]))
+
+
 CSV_COLUMNS = (
     "date", "shift", "from", "to", "level", "line", "station", "oee", "availability",
     "performance", "quality", "good", "scrap", "total", "target", "planned_s", "running_s",
@@ -301,7 +307,7 @@ def csv_bytes(data: ShiftData) -> bytes:
         out.writerow([
             w.day.isoformat(), w.name, frm, to, level, line, station,
             num(e["oee"]), num(e["availability"]), num(e["performance"]), num(e["quality"]),
-            e["good_count"], e["scrap_count"], e["total_count"],
+            e["good_count"], scrap_of(e), e["total_count"],
             kpi.target_count(e["planned_s"], e["ideal_cycle_s"]),
             num(e["planned_s"], 3), num(e["running_s"], 3), num(kwh),
             num(kpi.kwh_per_good(kwh, e["good_count"])), num(cost, 2),
@@ -392,7 +398,7 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
         headline = [
             f"<b>{text('oee', lang)}</b> {pct(plant['oee'])}",
             f"<b>{text('good', lang)}</b> {fmt.integer(plant['good_count'], lang)}",
-            f"<b>{text('scrap', lang)}</b> {fmt.integer(plant['scrap_count'], lang)}",
+            f"<b>{text('scrap', lang)}</b> {fmt.integer(scrap_of(plant), lang)}",
             f"<b>{text('energy', lang)}</b> {num(kwh)} kWh",
         ]
         if cost is not None:
@@ -428,7 +434,7 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
             table.append([
                 name, pct(e["oee"]), pct(e["availability"]), pct(e["performance"]),
                 pct(e["quality"]), fmt.integer(e["good_count"], lang),
-                fmt.integer(e["scrap_count"], lang),
+                fmt.integer(scrap_of(e), lang),
                 fmt.integer(kpi.target_count(e["planned_s"], e["ideal_cycle_s"]), lang),
                 num(e["energy_kwh"]), num(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3),
                 money(data.cost_of(machines)),

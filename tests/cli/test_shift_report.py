@@ -127,6 +127,13 @@ def test_csv_equals_the_simulators_ground_truth_for_the_shift(shift_a):
         last = line["stations"][-1]
         want_good = upto["machines"][last]["good_count"] - before["machines"][last]["good_count"]
         assert int(rows[("line", lid)]["good"]) == want_good
+        # A line's scrap is every station's (the overview's too), not its last station's.
+        want_scrap = sum(
+            upto["machines"][m]["scrap_count"] - before["machines"][m]["scrap_count"]
+            for m in line["stations"]
+            if m not in LEGACY
+        )
+        assert int(rows[("line", lid)]["scrap"]) == want_scrap
     plant_good = sum(int(rows[("line", lid)]["good"]) for lid in upto["lines"])
     assert int(rows[("plant", "")]["good"]) == plant_good
 
