@@ -28,7 +28,7 @@ from dashboard.whatif_jobs import MAX_SCENARIOS, Bounds, Busy, Job, check_bounds
 from shopfloor.commands import set_params
 from shopfloor.config import ConfigError
 from shopfloor.config.load import _Loader
-from shopfloor.config.overrides import TooManyScenarios, expand, sensitivity
+from shopfloor.config.overrides import TooManyScenarios, expand, sensitivity_count
 from shopfloor.config.schema import PlantConfig
 from shopfloor.timeparse import parse_duration
 
@@ -363,7 +363,7 @@ def launch(
     errors: list[str] = []
     scenarios_yaml: str | None = None
     if trigger == ids.WHATIF_SENSITIVITY:
-        n_scenarios = len(sensitivity(cfg, SENSITIVITY_PCT))
+        n_scenarios = sensitivity_count(cfg, SENSITIVITY_PCT)  # counted, not made
     else:
         if source == "file":
             if not file:

@@ -15,8 +15,9 @@ from dashboard.context import context
 from dashboard.whatif_jobs import MAX_SCENARIOS, jobs
 from shopfloor.config import load_config
 from shopfloor.config.load import _Loader
+from shopfloor.config.overrides import sensitivity_count
 from shopfloor.store.sqlite import SqliteStore
-from tests.support import PLANT, run_cli
+from tests.support import PLANT, ROOT, run_cli
 
 SWEEP = list(range(1, 101))
 
@@ -105,3 +106,17 @@ def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path):
     data, _ = page.file_scenarios(stored["text"])
     assert yaml.load(yaml.safe_dump(data), Loader=_Loader) == data
     assert data["scenarios"][0]["set"]["shifts.A.end"] == "13:30"
+
+
+def test_which_machine_first_on_a_large_plant_is_refused_by_its_count(tmp_path):
+    cfg = load_config(ROOT / "config" / "large.yaml")
+    create_app(SqliteStore(tmp_path / "s.db"), cfg)
+    from dashboard.pages import whatif as page
+
+    before = jobs().status()
+    message, _ = page.launch(context(), ids.WHATIF_SENSITIVITY, "editor", None, [], [], [],
+                             None, "1d", "0", 2, "en")  # fmt: skip
+    n = sensitivity_count(cfg, page.SENSITIVITY_PCT)
+    assert n > MAX_SCENARIOS
+    assert f"{n:,}" in message and f"{MAX_SCENARIOS:,}" in message
+    assert jobs().status() == before

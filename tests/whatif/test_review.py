@@ -52,3 +52,18 @@ def test_a_scenario_may_add_a_figure_the_baseline_has_not():
     diffs = scenario["vs_baseline"]["plant"]["figures"]
     assert "co2e_kg_per_good" not in diffs
     assert diffs["availability"]["mean"] > 0  # shorter repairs: the comparison is still made
+
+
+def test_sensitivity_is_counted_as_it_is_made():
+    # The page refuses a large plant's sensitivity run by this count (1,751 scenarios of the
+    # 225-station plant took ~25 s to make only to be refused).
+    from shopfloor.config import load_config
+    from shopfloor.config.overrides import sensitivity, sensitivity_count
+    from tests.support import ROOT
+
+    for path in ("config/plant.yaml", "tests/golden/small.yaml"):
+        cfg = load_config(ROOT / path)
+        for pct in (10, 50, 99):
+            assert sensitivity_count(cfg, pct) == len(sensitivity(cfg, pct)), (path, pct)
+    with pytest.raises(ValueError):
+        sensitivity_count(cfg, 100)
