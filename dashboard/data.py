@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -185,8 +185,15 @@ class CardWindows:
     shifts: tuple[tuple[str, float, float], ...]
 
     def shift_ms(self) -> list[tuple[int, int]]:
-        # The current shift's window as window_ms makes it, so it is read once with the range.
-        return [(int(a * 1000), int(b * 1000) + 1) for _, a, b in self.shifts]
+        """The current shift's window as window_ms makes it (so it is read once with the
+        range), and the previous one's over exactly the same length: it ends on a whole hour
+        when the current one does, so it needs no raw read of a partial hour."""
+        if not self.shifts:
+            return []
+        (_, s0, s1), (_, b0, _) = self.shifts
+        now = (int(s0 * 1000), int(s1 * 1000) + 1)
+        before = int(b0 * 1000)
+        return [now, (before, before + int(s1 * 1000) - now[0])]
 
     def windows(self) -> list[tuple[int, int]]:
         return self.trend + self.shift_ms()
@@ -203,6 +210,40 @@ class CardWindows:
             return trend, None
         pair = ShiftPair(name, int(s0 * 1000), now, b_name, int(b0 * 1000), before)
         return trend, pair
+
+
+class SharedReads:
+    """A store for one refresh whose identical reads go to the store once: the windows of a
+    refresh that end at the range's end (the range, the current shift, the open sparkline
+    bucket) each read the same partial last hour raw, and InfluxDB answers each such read in
+    about as long as a whole hour's. Everything else is the store's own."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._reads: dict[tuple[Any, ...], Future[Any]] = {}
+
+    def _once(self, key: tuple[Any, ...], read: Any) -> Any:
+        with self._lock:
+            fut = self._reads.get(key)
+            mine = fut is None
+            if fut is None:
+                fut = self._reads[key] = Future()
+        if mine:
+            try:
+                fut.set_result(read())
+            except BaseException as exc:
+                fut.set_exception(exc)
+        return fut.result()
+
+    def states(self, t0: int, t1: int, machine: str | None = None) -> Any:
+        return self._once(("states", t0, t1, machine), lambda: self._store.states(t0, t1, machine))
+
+    def state_hours(self, h0: int, h1: int) -> Any:
+        return self._once(("hours", h0, h1), lambda: self._store.state_hours(h0, h1))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 class ClosedBuckets:
@@ -263,7 +304,8 @@ def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> O
         kept = CLOSED_BUCKETS.get(ctx, cards.trend)
         # One set of reads for all the windows (duplicates read once).
         unique = [w for w in dict.fromkeys(windows + cards.windows()) if w not in kept]
-        by_window = dict(zip(unique, report_windows(ctx.store, unique, ctx.cfg), strict=True))
+        reports = report_windows(SharedReads(ctx.store), unique, ctx.cfg)  # type: ignore[arg-type]
+        by_window = dict(zip(unique, reports, strict=True))
         CLOSED_BUCKETS.put(ctx, {w: by_window[w] for w in cards.trend if w in by_window}, now)
         by_window.update(kept)
         reports = [by_window[w] for w in windows]
