@@ -9,6 +9,7 @@ Scenario names and station ids are user text: they go into figures as data, neve
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -66,6 +67,13 @@ def scenario_label(sc: dict[str, Any], lang: str) -> str:
     )
 
 
+def _as_text(label: str) -> str:
+    """A label as Plotly shows it typed: it reads <b>, <br> and <a href> in tick and hover
+    text as markup, and a scenario's name is free text from an uploaded file, seen by every
+    page of the dashboard (Plotly turns the entities back, so `a < b` still reads so)."""
+    return html.escape(label, quote=False)
+
+
 def metric_label(metric: str, lang: str) -> str:
     return t(f"whatif.metric.{metric}", lang)
 
@@ -104,7 +112,7 @@ def scenario_bars(doc: dict[str, Any], metric: str, lang: str = "en") -> go.Figu
     for sc in doc["scenarios"]:
         f = sc["plant"]["figures"].get(metric)
         mean, up, down = whiskers(f, metric)
-        names.append(scenario_label(sc, lang))
+        names.append(_as_text(scenario_label(sc, lang)))
         means.append(mean)
         plus.append(up)
         minus.append(down)
@@ -167,7 +175,7 @@ def paired_diffs(doc: dict[str, Any], metric: str, lang: str = "en") -> go.Figur
             continue
         d = ((sc.get("vs_baseline") or {}).get("plant") or {}).get("figures", {}).get(metric)
         mean, up, down = whiskers(d, metric)
-        names.append(scenario_label(sc, lang))
+        names.append(_as_text(scenario_label(sc, lang)))
         means.append(mean)
         plus.append(up)
         minus.append(down)
