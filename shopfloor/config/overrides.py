@@ -302,7 +302,24 @@ def apply(
         done.append(Override(path, loc, value))
     if errors:
         raise ConfigError(source, errors)
-    return parse_config(data, source), tuple(done)
+    cfg = parse_config(data, source)
+    if _structure(cfg) != _structure(base):
+        # A whole line or station set at once (`lines[0]`, `lines.l1.stations.b`) passes the
+        # key checks above; compared by id with the baseline, its runs could not be paired.
+        whole = [o.path for o in done if o.loc[:1] == ("lines",) and len(o.loc) <= 4]
+        raise ConfigError(
+            source,
+            [
+                f"{path}: a scenario changes parameters, not the plant's structure (its lines "
+                "and stations, by id and in order, stay the baseline's)"
+                for path in whole or [o.path for o in done]
+            ],
+        )
+    return cfg, tuple(done)
+
+
+def _structure(cfg: PlantConfig) -> list[tuple[str, list[str]]]:
+    return [(line.id, [st.id for st in line.stations]) for line in cfg.lines]
 
 
 def live_params(

@@ -110,3 +110,27 @@ def _nested(change: dict) -> dict:
     if key == "cycle_s.mean":
         return {"cycle_s": {"mean": value, "cv": 0.3}}
     return {key: value}
+
+
+def test_a_whole_line_or_station_set_at_once_keeps_the_structure():
+    # Before, these passed the key checks, every run ran, and summarising raised KeyError on
+    # the station the baseline had not (a traceback after the whole experiment).
+    a = station("a", mtbf_min=60, mttr_min=5, buffer=4)
+    b = station("b", mtbf_min=60, mttr_min=5)
+    base = plant([a, b])
+    other = {**b, "id": "z"}
+    refused = {
+        "lines[0].stations[1]": other,
+        "lines.l1.stations.b": other,
+        "lines[0]": {"id": "l1", "area": "a", "stations": [b, {**a, "buffer": 4}]},  # reordered
+    }
+    for path, value in refused.items():
+        with pytest.raises(ConfigError) as exc:
+            expand(base, {"scenarios": [{"set": {path: value}}]})
+        assert exc.value.errors == [
+            f"scenarios[0]: {path}: a scenario changes parameters, not the plant's structure "
+            "(its lines and stations, by id and in order, stay the baseline's)"
+        ], path
+    # The same station set whole with other parameters is a parameter change.
+    (_, sc) = expand(base, {"scenarios": [{"set": {"lines[0].stations[1]": {**b, "mttr_min": 2}}}]})
+    assert sc.cfg.lines[0].stations[1].mttr_min == 2
