@@ -392,6 +392,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
             raise UserError(f"{flag}: cannot write {path}: no folder {folder}")
         if folder is not None and not os.access(folder, os.W_OK):
             raise UserError(f"{flag}: cannot write {path}: the folder is not writable")
+        if folder is not None and os.path.isdir(path):
+            raise UserError(f"{flag}: cannot write {path}: it is a folder")
     if args.scenarios is not None:
         try:
             scenarios = load_scenarios(args.scenarios, cfg)
@@ -441,7 +443,13 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     # (--no-progress) does not count.
     progress_file = None
     if args.progress_jsonl:
-        progress_file = open(args.progress_jsonl, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
+        try:
+            progress_file = open(args.progress_jsonl, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
+        except OSError as exc:
+            bar.close()
+            raise UserError(
+                f"--progress-jsonl: cannot write {args.progress_jsonl}: {exc.strerror}"
+            ) from None
     done = 0
 
     def report_progress() -> None:

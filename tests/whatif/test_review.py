@@ -134,3 +134,20 @@ def test_a_whole_line_or_station_set_at_once_keeps_the_structure():
     # The same station set whole with other parameters is a parameter change.
     (_, sc) = expand(base, {"scenarios": [{"set": {"lines[0].stations[1]": {**b, "mttr_min": 2}}}]})
     assert sc.cfg.lines[0].stations[1].mttr_min == 2
+
+
+def test_unwritable_outputs_are_named_before_anything_runs(tmp_path):
+    from tests.support import GOLDEN, run_cli
+
+    (tmp_path / "out.json").mkdir()
+    common = ("whatif", "--config", str(GOLDEN), "--sensitivity", "--duration", "1h",
+              "--warmup", "0", "--replications", "2", "--workers", "1", "--no-progress")  # fmt: skip
+    for args, needle in (
+        # Before: a traceback (FileNotFoundError) before the first run...
+        (["--progress-jsonl", str(tmp_path / "no" / "p.jsonl")], "--progress-jsonl: cannot write"),
+        # ...and a folder named by --json was found out after the last.
+        (["--json", str(tmp_path / "out.json")], "it is a folder"),
+    ):
+        r = run_cli(*common, *args)
+        assert r.returncode == 1 and needle in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and "replications of" not in r.stdout
