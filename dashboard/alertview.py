@@ -4,6 +4,7 @@ as sentences in the page's language, and the banner every page shows above its c
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,14 +26,43 @@ class ActiveAlerts:
     now_ms: int = 0
 
 
-def active(ctx: DashContext, now_ms: int | None = None) -> ActiveAlerts:
-    now = clock.now_ms() if now_ms is None else now_ms
+# Every open tab asks every refresh (the banner on every page, the Alerts page again): one
+# evaluation per clock bucket of this length serves them all. At most half a refresh period,
+# so an alert that becomes active shows on the next refresh at the latest.
+CACHE_MS = 2_500
+_cache: tuple[Any, Any, int, ActiveAlerts] | None = None  # store, config, bucket, the answer
+# Held while evaluating: callbacks arriving meanwhile wait for that evaluation, not run theirs.
+_cache_lock = threading.Lock()
+
+
+def _evaluate(ctx: DashContext, now: int) -> ActiveAlerts:
     if ctx.cfg is None or not alerts.enabled(ctx.cfg):
         return ActiveAlerts(now_ms=now)
     try:
         return ActiveAlerts(alerts.evaluate(ctx.store, ctx.cfg, now), True, None, now)
     except StoreError as exc:
         return ActiveAlerts([], True, str(exc), now)
+
+
+def active(ctx: DashContext, now_ms: int | None = None) -> ActiveAlerts:
+    """The alerts active now, evaluated once per clock bucket (CACHE_MS, at most half the
+    refresh period) for every tab and page: `now_ms` of the result is when it was judged."""
+    global _cache
+    now = clock.now_ms() if now_ms is None else now_ms
+    bucket_ms = max(1, min(CACHE_MS, int(ctx.refresh_s * 500)))
+    bucket = now // bucket_ms
+    with _cache_lock:
+        # By identity, the objects held: another app's store (a test's) never hits.
+        if (
+            _cache is not None
+            and _cache[0] is ctx.store
+            and _cache[1] is ctx.cfg
+            and _cache[2] == bucket
+        ):
+            return _cache[3]
+        found = _evaluate(ctx, now)
+        _cache = (ctx.store, ctx.cfg, bucket, found)
+        return found
 
 
 def value_text(a: alerts.Alert, lang: str) -> tuple[str, str]:

@@ -27,6 +27,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import orjson
+
 from shopfloor.config.schema import PlantConfig
 from shopfloor.store.base import Store
 from shopfloor.store.meter_rollup import QUARTER_MS, floor_quarter
@@ -121,6 +123,34 @@ def evaluate(store: Store, cfg: PlantConfig, now_ms: int) -> list[Alert]:
     return sorted(out, key=lambda a: (KINDS.index(a.kind), a.subject))
 
 
-def payload(alerts: list[Alert], ts: int) -> dict[str, Any]:
-    """What the collector publishes (retained) on the alerts topic."""
-    return {"ts": ts, "alerts": [a.as_dict() for a in alerts]}
+# The largest alerts message: the collector publishes it on its intake connection, and a
+# broker's packet limit (the compose Mosquitto's max_packet_size 65536) disconnects a client
+# that publishes more, after which QoS 1 sends the same packet again on every reconnect and
+# intake stops. A plant of 225 machines in a power cut has ~550 alerts (~70 kB). Room is left
+# for the topic and the header, as for a command's reply (shopfloor.commands.MAX_REPLY_BYTES).
+MAX_PAYLOAD_BYTES = 60 * 1024
+# Which alerts a capped message keeps first: the plant's, then the lines', then machines.
+_KEEP_FIRST = {"demand_high": 0, "line_oee_low": 1, "machine_down": 2}
+
+
+def payload(alerts: list[Alert], ts: int, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """What the collector publishes (retained) on the alerts topic: {"ts", "alerts",
+    "truncated"}. At most max_bytes of JSON: beyond that the plant's and lines' alerts are kept
+    first, then the machines down longest (the oldest `since`), in the list's usual order;
+    `truncated` says how many more are active (0: the list is complete)."""
+    items = [(a, a.as_dict()) for a in alerts]
+    size = len(orjson.dumps({"ts": ts, "alerts": [], "truncated": len(alerts)}))
+    kept: set[int] = set()
+    for i, (_, d) in sorted(
+        enumerate(items), key=lambda x: (_KEEP_FIRST.get(x[1][0].kind, 3), x[1][0].since, x[0])
+    ):
+        need = len(orjson.dumps(d)) + 1  # and its comma
+        if size + need > max_bytes:
+            break
+        size += need
+        kept.add(i)
+    return {
+        "ts": ts,
+        "alerts": [d for i, (_, d) in enumerate(items) if i in kept],
+        "truncated": len(alerts) - len(kept),
+    }

@@ -136,3 +136,65 @@ def test_banner_on_every_page_and_the_alerts_list_in_both_languages(served, brow
         20, "vi rules",
     )  # fmt: skip
     assert "Cảnh báo" in (text_of(browser, By.ID, "nav") or "")
+
+
+def test_every_tab_in_a_clock_bucket_shares_one_evaluation_and_a_new_alert_shows(
+    tmp_path, monkeypatch
+):
+    """The banner (every page, every tab) and the Alerts page all refresh every 5 s: one
+    evaluation of the rules serves them within a short clock bucket, and an alert that
+    becomes active still shows on the next refresh."""
+    from dashboard import alertview
+    from dashboard.app import create_app
+    from shopfloor import alerts, clock
+
+    data = {**BREAKY, "alerts": {"machine_down_min": N_MIN}}
+    (tmp_path / "plant.yaml").write_text(yaml.safe_dump(data))
+    cfg = load_config(tmp_path / "plant.yaml")
+    sink = ListSink()
+    env = PacedEnvironment(None)
+    plant = Plant(env, cfg, sink, START_MS)
+    env.run(until=8 * 3600)
+    m, start_s = next(
+        (st.id, s) for st in plant.stations for s, r, _ in st.failures if r > (N_MIN + 4) * 60
+    )
+    store = SqliteStore(tmp_path / "s.db")
+    end_ms = START_MS + 8 * 3_600_000
+    recs = [validate(t, orjson.dumps(p), end_ms, 10**12, 10**6) for t, p, _ in sink.messages]
+    store.write([r for r in recs if isinstance(r, Record)])
+    create_app(store, cfg)
+    from dashboard.pages import alerts as page
+
+    calls: list[int] = []
+    real = alerts.evaluate
+
+    def counted(store: object, cfg: object, now_ms: int) -> list:
+        calls.append(now_ms)
+        return real(store, cfg, now_ms)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(alerts, "evaluate", counted)
+    # Half a second before m has been down N minutes: not yet active.
+    raised_ms = START_MS + start_s * 1000 + N_MIN * 60_000
+    before = raised_ms - 500
+
+    def at(ms: int) -> None:
+        iso = datetime.fromtimestamp(ms / 1000, TZ).isoformat(timespec="milliseconds")
+        monkeypatch.setenv(clock.ENV, iso)
+
+    def shown(banner: tuple) -> set[str]:
+        return {c.to_plotly_json()["props"].get("data-alert") for c in banner[0] or []} - {None}
+
+    at(before)
+    tab1 = alertview.refresh_banner(1, "en")
+    tab2 = alertview.refresh_banner(1, "vi")
+    listed = page.refresh(1, "en")
+    assert len(calls) == 1, calls
+    assert f"machine_down:{m}" not in shown(tab1) | shown(tab2)
+    assert listed[2] is None  # rules set, store answered
+    # One refresh period later (5 s): a new evaluation, and m's alert is on the banner.
+    at(before + 5_000)
+    tab1 = alertview.refresh_banner(2, "en")
+    tab2 = alertview.refresh_banner(2, "en")
+    assert len(calls) == 2, calls
+    assert f"machine_down:{m}" in shown(tab1) and shown(tab1) == shown(tab2)
+    store.close()

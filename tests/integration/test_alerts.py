@@ -399,3 +399,64 @@ def test_collect_names_a_bad_alerts_interval(tmp_path):
     assert got.returncode != 0
     assert "--alerts-every: must be above 0 seconds, got 0" in got.stderr
     assert "Traceback" not in got.stderr
+
+
+@pytest.mark.slow
+def test_a_power_cut_of_a_large_plant_fits_one_alerts_message_and_intake_goes_on(
+    tmp_path, monkeypatch
+):
+    """~550 machines down (a 225-station plant's power cut, with its lines) is ~70 kB of
+    alerts: more than the compose Mosquitto takes in a packet (max_packet_size 65536), which
+    would disconnect the collector that shares the connection with its intake. The message is
+    capped (the plant's and lines' alerts first, then the machines down longest) and says how
+    many are left out; the collector goes on storing."""
+    from collector.service import Collector
+    from shopfloor.mqtt_url import parse_broker_url
+    from tests.limited_broker import COMPOSE_MAX_PACKET, limited_broker
+
+    now = START_MS + 10 * 3_600_000
+    many = [alerts.Alert("machine_down", f"l{i // 9:02d}-s{i % 9}-injection-molding",
+                         now - 600_000 - i * 1000, 10.0 + i / 60, 5.0)
+            for i in range(600)]  # fmt: skip
+    many += [alerts.Alert("line_oee_low", f"line-{i:02d}", now - 3_600_000, 0.0, 0.6)
+             for i in range(25)]  # fmt: skip
+    many.append(alerts.Alert("demand_high", "plant", now - 900_000, 5000.0, 4000.0))
+    many.sort(key=lambda a: (alerts.KINDS.index(a.kind), a.subject))
+    assert len(orjson.dumps(alerts.payload(many, now, max_bytes=10**9))) > COMPOSE_MAX_PACKET
+    monkeypatch.setattr(alerts, "evaluate", lambda store, cfg, now_ms: list(many))
+    cfg = parse_config(LIVE)
+    topic = alerts_topic("acme", "alive")
+    with limited_broker(tmp_path) as (url, log):
+        port = int(url.rsplit(":", 1)[1])
+        store = SqliteStore(tmp_path / "s.db")
+        col = Collector(
+            parse_broker_url(url), store, client_id="alerts-big",
+            alerts=cfg, alerts_every_s=0.2, on_fatal=pytest.fail,
+        ).start()  # fmt: skip
+        sub = Subscriber(port, topic)
+        pub = Subscriber(port, "nothing/#")
+        try:
+            got = wait_for(lambda: sub.snapshot(), 20, "the alerts message")
+            msg = got[-1][1]
+            assert isinstance(msg, dict), "not JSON"
+            assert len(orjson.dumps(msg)) <= alerts.MAX_PAYLOAD_BYTES
+            kinds = [a["kind"] for a in msg["alerts"]]
+            assert kinds.count("demand_high") == 1 and kinds.count("line_oee_low") == 25
+            downs = [a for a in msg["alerts"] if a["kind"] == "machine_down"]
+            assert msg["truncated"] == len(many) - len(msg["alerts"]) > 0
+            # The machines down longest are the ones kept, listed in the usual order.
+            longest = sorted((a for a in many if a.kind == "machine_down"), key=lambda a: a.since)
+            assert {a["subject"] for a in downs} == {a.subject for a in longest[: len(downs)]}
+            assert [a["subject"] for a in downs] == sorted(a["subject"] for a in downs)
+            # Intake goes on: the collector was not disconnected for an oversize packet.
+            machine = "shopfloor/v1/acme/alive/a1/l1/m1/energy"
+            for seq in range(1, 31):
+                pub.publish(machine, {"ts": START_MS + seq * 1000, "seq": seq, "energy_kwh": 1.0})
+            wait_for(lambda: store.max_seq().get("m1") == 30, 20, "every message stored")
+            assert "oversize" not in log.read_text()
+            assert col.metrics.value("shopfloor_collector_alert_errors_total") == 0
+        finally:
+            pub.close()
+            sub.close()
+            col.stop()
+            store.close()
