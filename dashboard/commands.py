@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from shopfloor.contract import plant_prefix
 from shopfloor.mqtt_url import BrokerUrl, make_client
 
 log = logging.getLogger("shopfloor.dash.cmd")
+UNLISTED_KEEP = 1000
 
 
 @dataclass
@@ -38,6 +40,8 @@ class CommandClient:
         self.prefix = plant_prefix(enterprise, site)
         self.replies: deque[Reply] = deque(maxlen=keep)
         self._waiting: dict[str, tuple[threading.Event, list[Reply]]] = {}
+        # Ids of requests whose replies stay out of `replies` (the newest UNLISTED_KEEP).
+        self._unlisted: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self.connected = threading.Event()
         self.client = make_client(url, f"shopfloor-dash-{uuid.uuid4().hex[:8]}")
@@ -64,11 +68,14 @@ class CommandClient:
             return
         reply = Reply(msg.topic, payload)
         with self._lock:
+            cmd_id = str(payload.get("id"))
             # A truth reply (the Truth page's report, every machine's figures) is the page's
-            # answer, not an event for the Simulation page's list of replies.
-            if payload.get("action") != "truth":
+            # answer, not an event for the Simulation page's list of replies; nor is the
+            # answer to any request sent unlisted (a refused truth carries no action, so
+            # only its id tells it apart). An id stays known a while: a late answer too.
+            if payload.get("action") != "truth" and cmd_id not in self._unlisted:
                 self.replies.appendleft(reply)
-            waiting = self._waiting.get(str(payload.get("id")))
+            waiting = self._waiting.get(cmd_id)
         if waiting is not None:
             waiting[1].append(reply)
             waiting[0].set()
@@ -77,22 +84,41 @@ class CommandClient:
         """The plant's cmd topic, or a machine's (machine_path: area/line/machine)."""
         return cmd_topic(self.enterprise, self.site, machine_path)
 
-    def send(self, topic: str, command: dict[str, Any], timeout_s: float = 3.0) -> Reply | None:
-        """Publish and wait for the reply; None when none came (simulator not running)."""
-        cmd_id = uuid.uuid4().hex[:12]
-        done = threading.Event()
-        box: list[Reply] = []
+    def send(
+        self, topic: str, command: dict[str, Any], timeout_s: float = 3.0, listed: bool = True
+    ) -> Reply | None:
+        """Publish and wait for the reply; None when none came (simulator not running).
+        listed=False: its reply stays out of `replies` (the Simulation page's list)."""
+        return self.send_many(topic, [command], timeout_s, listed)[0]
+
+    def send_many(
+        self, topic: str, commands: list[dict[str, Any]], timeout_s: float = 3.0,
+        listed: bool = True,
+    ) -> list[Reply | None]:  # fmt: skip
+        """Publish them all at once, then await every reply (one wait, not one per command):
+        the replies in the commands' order, None where none came within timeout_s."""
+        ids = [uuid.uuid4().hex[:12] for _ in commands]
+        boxes: list[tuple[threading.Event, list[Reply]]] = [(threading.Event(), []) for _ in ids]
         with self._lock:
-            self._waiting[cmd_id] = (done, box)
+            for cmd_id, box in zip(ids, boxes, strict=True):
+                self._waiting[cmd_id] = box
+                if not listed:
+                    self._unlisted[cmd_id] = None
+            while len(self._unlisted) > UNLISTED_KEEP:
+                self._unlisted.popitem(last=False)
+        deadline = time.monotonic() + timeout_s
         try:
             if not self.connected.wait(timeout_s):
-                return None
-            self.client.publish(topic, orjson.dumps({**command, "id": cmd_id}), qos=1)
-            done.wait(timeout_s)
-            return box[0] if box else None
+                return [None for _ in ids]
+            for cmd_id, command in zip(ids, commands, strict=True):
+                self.client.publish(topic, orjson.dumps({**command, "id": cmd_id}), qos=1)
+            for done, _ in boxes:
+                done.wait(max(0.0, deadline - time.monotonic()))
+            return [box[0] if box else None for _, box in boxes]
         finally:
             with self._lock:
-                self._waiting.pop(cmd_id, None)
+                for cmd_id in ids:
+                    self._waiting.pop(cmd_id, None)
 
     def close(self) -> None:
         self.client.disconnect()

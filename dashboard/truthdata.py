@@ -12,6 +12,7 @@ from dashboard.context import DashContext
 from dashboard.data import window_ms
 from shopfloor import clock, tolerance
 from shopfloor.commands import truth
+from shopfloor.report import merge_reports
 from shopfloor.store.base import StoreError
 from shopfloor.store.report import report_from_store
 
@@ -54,6 +55,9 @@ class TruthView:
     from_ms: int = 0
     to_ms: int = 0
     rounded: bool = False  # the truth's range differs from the one asked
+    # A range ending now is compared up to this instant (the latest whole quarter hour the
+    # store holds from every machine); None for a range that ends in the past.
+    cut_ms: int | None = None
 
     @property
     def judged(self) -> list[Cell]:
@@ -96,6 +100,40 @@ def compare(measured: dict[str, Any], truth_report: dict[str, Any], ctx: DashCon
     return rows
 
 
+# Machines per truth request: ~0.7 kB of reply each, so a request of this many stays far
+# below MAX_REPLY_BYTES (60 KiB); the simulator refuses a larger reply in any case.
+STATIONS_PER_ASK = 40
+QUARTER_MS = 900_000
+
+
+def line_chunks(ctx: DashContext) -> list[list[str]] | None:
+    """The plant's lines in groups of at most STATIONS_PER_ASK machines (a line larger than
+    that alone), each group one truth request; None without a config: one request for all."""
+    if ctx.cfg is None:
+        return None
+    chunks: list[list[str]] = []
+    n = 0
+    for line in ctx.cfg.lines:
+        if chunks and n + len(line.stations) <= STATIONS_PER_ASK:
+            chunks[-1].append(line.id)
+            n += len(line.stations)
+        else:
+            chunks.append([line.id])
+            n = len(line.stations)
+    return chunks
+
+
+def store_frontier(ctx: DashContext) -> int | None:
+    """The instant up to which the store has heard from every machine of the plant (the
+    oldest of their last messages); None while one has not been heard from."""
+    heard = {m.machine: m.last_ts for m in ctx.store.machines()}
+    wanted = [st.id for _, st in ctx.cfg.stations()] if ctx.cfg is not None else list(heard)
+    last = [heard.get(m, 0) for m in wanted]
+    if not last or min(last) <= 0:
+        return None
+    return min(last)
+
+
 def truth_vs_store(
     ctx: DashContext, range_kind: str, now_s: float | None = None, timeout_s: float = 2.0
 ) -> TruthView:
@@ -104,20 +142,39 @@ def truth_vs_store(
     now = clock.now_s() if now_s is None else now_s
     try:
         t0, t1 = window_ms(ctx, range_kind, now)
+        # A range that ends now: the store ends each machine at its last message (up to a
+        # sample interval ago), the simulator counts to its own now. Both stop at the latest
+        # whole quarter hour the store has from every machine (the truth is kept per quarter).
+        frontier = store_frontier(ctx) if t1 > int(now * 1000) else None
     except StoreError as exc:
         return TruthView(error=("truth.refused", str(exc)))
-    # A named range ends at now (t1 includes the instant now): ask for the truth up to now.
-    reply = ctx.commands.send(ctx.commands.topic(None), truth(t0, t1), timeout_s)
-    if reply is None:
+    cut: int | None = None
+    if t1 > int(now * 1000):
+        if frontier is None:
+            return TruthView(error=("truth.not_stored", ""))
+        cut = min(frontier, int(now * 1000)) // QUARTER_MS * QUARTER_MS
+        if cut <= t0:  # no whole quarter of the range is stored yet
+            return TruthView(error=("truth.not_stored", ""))
+        t1 = cut
+    chunks = line_chunks(ctx)
+    asks = [truth(t0, t1, lines) for lines in chunks] if chunks else [truth(t0, t1)]
+    replies = ctx.commands.send_many(ctx.commands.topic(None), asks, timeout_s, listed=False)
+    if any(r is None for r in replies):
         return TruthView(error=("truth.no_reply", ""))
-    if not reply.payload.get("ok"):
-        return TruthView(error=("truth.refused", str(reply.payload.get("error", ""))))
-    report = reply.payload["result"]
+    for r in replies:
+        assert r is not None
+        if not r.payload.get("ok"):
+            return TruthView(error=("truth.refused", str(r.payload.get("error", ""))))
+    parts = [r.payload["result"] for r in replies if r is not None]
+    order = [line.id for line in ctx.cfg.lines] if ctx.cfg is not None else None
+    try:
+        report = merge_reports(parts, order)
+    except ValueError as exc:
+        return TruthView(error=("truth.refused", str(exc)))
     a, b = int(report["plant"]["from_ms"]), int(report["plant"]["to_ms"])
     try:
         measured = report_from_store(ctx.store, a, b, ctx.cfg)
     except StoreError as exc:
         return TruthView(error=("truth.refused", str(exc)))
-    # "Now" is the simulator's latest event, a few seconds behind the clock at most.
-    rounded = a != t0 or abs(b - t1) > 60_000
-    return TruthView(compare(measured, report, ctx), None, a, b, rounded)
+    rounded = a != t0 or b != t1
+    return TruthView(compare(measured, report, ctx), None, a, b, rounded, cut)

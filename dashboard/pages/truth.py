@@ -115,6 +115,9 @@ def render(view: TruthView, lang: str, tz: Any) -> tuple[Any, ...]:
     )
     if view.rounded:
         span = f"{span} {t('truth.rounded', lang)}"
+    if view.cut_ms is not None:
+        cut = t("truth.cut", lang).format(end=fmt.date_time(view.cut_ms, tz, lang))
+        span = html.Span([span, " ", html.Span(cut, **{"data-truth-cut": str(view.cut_ms)})])
     judged = view.judged
     ok = sum(not c.off for c in judged)
     summary = [

@@ -199,3 +199,155 @@ def test_truth_page_shows_the_simulators_truth_and_the_store_agrees(tmp_path, mo
             commands.close()
             col.stop()
             store.close()
+
+
+def _context(store: SqliteStore, cfg: Any, commands: CommandClient) -> Any:
+    from zoneinfo import ZoneInfo
+
+    from dashboard.context import DashContext
+    from shopfloor.shifts import ShiftCalendar
+
+    tz = ZoneInfo(cfg.plant.timezone)
+    return DashContext(store, cfg, tz, ShiftCalendar(cfg.shifts, tz), 5.0, commands)
+
+
+@pytest.mark.slow
+def test_a_large_plants_truth_behind_the_compose_packet_limit(tmp_path, monkeypatch):
+    """225 stations: the whole truth (~130 kB) is more than the compose Mosquitto lets through
+    (max_packet_size 65536). The page asks a few lines at a time and merges the answers: its
+    truth equals the simulator's own report, and the simulator keeps publishing telemetry."""
+    from dashboard.truthdata import truth_vs_store
+    from tests.limited_broker import limited_broker
+    from tests.support import PLANT as DEFAULT_PLANT
+    from tests.support import Subscriber
+
+    large = DEFAULT_PLANT.parent / "large.yaml"
+    cfg = load_config(large)
+    env = pinned_env(MONDAY_1100)
+    monkeypatch.setenv(clock.ENV, env[clock.ENV])
+    with limited_broker(tmp_path) as (url, log):
+        port = int(url.rsplit(":", 1)[1])
+        prefix = f"shopfloor/v1/{cfg.plant.enterprise}/{cfg.plant.site}"
+        watch = Subscriber(port, f"{prefix}/+/+/+/telemetry")
+        store = SqliteStore(tmp_path / "s.db")  # empty: the truth is what is checked here
+        sim = subprocess.Popen(
+            cli("sim", "--config", str(large), "--broker", url, "--backfill", "40m"),
+            stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        commands = CommandClient(parse_broker_url(url), cfg.plant.enterprise, cfg.plant.site)
+        try:
+            ctx = _context(store, cfg, commands)
+            start, end = "2026-11-23T10:30", "2026-11-23T10:45"
+            view = wait_for(
+                lambda: (v := truth_vs_store(ctx, f"custom|{start}|{end}", timeout_s=5)).error
+                is None and v,
+                120, "the large plant's truth",
+            )  # fmt: skip
+            t0 = int(instant_s(start + ":00+07:00") * 1000)
+            t1 = int(instant_s(end + ":00+07:00") * 1000)
+            assert (view.from_ms, view.to_ms) == (t0, t1)
+            reply = commands.send(commands.topic(None), {"action": "truth", "from_ms": t0,
+                                                         "lines": [cfg.lines[0].id]})  # fmt: skip
+            sim_start = reply.payload["result"]["plant"]["start_ms"]
+            a = run(cfg, NullSink(), sim_start, (t0 - sim_start) / 1000).report
+            b = run(cfg, NullSink(), sim_start, (t1 - sim_start) / 1000).report
+            by_name = {(r.kind, r.name): r for r in view.rows}
+            assert len([r for r in view.rows if r.kind == "machine"]) == 225
+            for mid in b["machines"]:
+                for key in ("good_count", "scrap_count"):
+                    want = b["machines"][mid][key] - a["machines"][mid][key]
+                    assert by_name[("machine", mid)].cells[key].truth == want, (mid, key)
+            plant = by_name[("plant", "plant")].cells
+            # The plant's entry sums what leaves each line, and the energy of all of it.
+            good = sum(
+                b["machines"][e["stations"][-1]]["good_count"]
+                - a["machines"][e["stations"][-1]]["good_count"]
+                for e in b["lines"].values()
+            )
+            assert plant["good_count"].truth == good > 0
+            kwh = b["plant"]["energy_kwh"] - a["plant"]["energy_kwh"]
+            assert plant["energy_kwh"].truth == pytest.approx(kwh, abs=1e-3)
+            # Telemetry goes on flowing: the simulator was not cut off its broker.
+            seen = watch.count()
+            wait_for(lambda: watch.count() > seen + 200, 60, "telemetry after the truth")
+            assert sim.poll() is None
+            assert "oversize" not in log.read_text()
+        finally:
+            sim.terminate()
+            sim.wait(20)
+            commands.close()
+            watch.close()
+            store.close()
+
+
+@pytest.mark.slow
+def test_a_range_ending_now_compares_both_up_to_what_the_store_holds(tmp_path, monkeypatch):
+    """The store ends each machine at its last message (up to a sample interval ago), the
+    simulator counts to its own now: a "last hour" view compares both up to the latest whole
+    quarter hour the store has from every machine, says so, and flags nothing, refresh after
+    refresh. The page's requests stay out of the Simulation page's list of replies."""
+    from dashboard.app import create_app
+    from dashboard.truthdata import store_frontier, truth_vs_store
+
+    path = tmp_path / "plant.yaml"
+    path.write_text(yaml.safe_dump(PLANT))
+    cfg = load_config(path)
+    env = pinned_env(MONDAY_1100)
+    monkeypatch.setenv(clock.ENV, env[clock.ENV])
+    with running_broker() as broker:
+        store = SqliteStore(tmp_path / "s.db")
+        col = Collector(parse_broker_url(broker.url), store, client_id="truth-lag").start()
+        wait_for(lambda: col.metrics.value("shopfloor_collector_subscribed") == 1, 10, "sub")
+        sim = subprocess.Popen(
+            cli("sim", "--config", str(path), "--broker", broker.url, "--backfill", "50m"),
+            stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        commands = CommandClient(parse_broker_url(broker.url), "acme", "truth")
+        try:
+            create_app(store, cfg, commands=commands)
+            from dashboard.pages import truth as page  # registers itself in a Dash app
+
+            ctx = _context(store, cfg, commands)
+            now_ms = int(instant_s(MONDAY_1100) * 1000)
+            wait_for(
+                lambda: (f := store_frontier(ctx)) is not None and f >= now_ms, 60, "stored to now"
+            )  # fmt: skip
+            frontiers = set()
+            for _ in range(5):
+                before = store_frontier(ctx)
+                assert before is not None
+                view = truth_vs_store(ctx, "last_hour", timeout_s=5)
+                assert view.error is None, view.error
+                # Both up to 11:00, the latest quarter stored from every machine.
+                assert view.cut_ms == view.to_ms == now_ms <= before
+                off = [(r.name, k, c.diff) for r in view.rows for k, c in r.cells.items() if c.off]
+                assert not off
+                assert view.rows[0].cells["good_count"].truth > 0
+                frontiers.add(before)
+                # The next refresh once the store has heard more.
+                wait_for(lambda b=before: (store_frontier(ctx) or 0) > b, 30, "newer messages")
+            assert len(frontiers) == 5
+            cut = page.render(view, "en", ctx.tz)[1].children[2]
+            assert cut.to_plotly_json()["props"]["data-truth-cut"] == str(now_ms)
+            assert "compared up to" in cut.children and "11:00" in cut.children
+            # A refused truth (no action in it) of the page's own: not in the replies' list.
+            listed_before = len(commands.replies)
+            future = commands.send(
+                commands.topic(None), {"action": "truth", "from_ms": now_ms + 10 * HOUR_MS},
+                listed=False,
+            )  # fmt: skip
+            assert future is not None and future.payload["ok"] is False
+            assert all(r.payload.get("id") != future.payload["id"] for r in commands.replies)
+            # The same request from the Simulation page is listed (the list works).
+            shown = commands.send(
+                commands.topic(None), {"action": "truth", "from_ms": now_ms + 10 * HOUR_MS}
+            )
+            assert shown is not None and shown.payload["ok"] is False
+            assert commands.replies[0].payload["id"] == shown.payload["id"]
+            assert len(commands.replies) == listed_before + 1
+        finally:
+            sim.terminate()
+            sim.wait(20)
+            commands.close()
+            col.stop()
+            store.close()
