@@ -580,8 +580,10 @@ def poll(_n: Any, metric: str | None, lang: str | None, shown: str | None) -> tu
     apply_style = hidden
     if job.state == "done" and job.result is not None:
         results = results_view(job.result, metric, lang)
+        # The experiment's id in each value: every page shows the newest experiment, and a
+        # pick made on an older one must not apply the same index of another's (apply_live).
         options = [
-            {"label": whatif_figures.scenario_label(sc, lang), "value": sc["index"]}
+            {"label": whatif_figures.scenario_label(sc, lang), "value": f"{job.id}:{sc['index']}"}
             for sc in job.result["scenarios"]
             if not sc.get("baseline")
         ]
@@ -640,7 +642,11 @@ def apply_live(_n: Any, index: Any, lang: str | None) -> Any:
         return t("sim.no_broker", lang)
     if job is None or job.result is None:
         return t("whatif.err.no_result", lang)
-    chosen = next((sc for sc in job.result["scenarios"] if sc["index"] == index), None)
+    job_id, _, pick = str(index or "").partition(":")
+    chosen = next(
+        (sc for sc in job.result["scenarios"] if job_id == job.id and str(sc["index"]) == pick),
+        None,
+    )
     if chosen is None or chosen.get("baseline"):
         return t("whatif.err.pick_scenario", lang)
     commands, not_live = live_commands(chosen)

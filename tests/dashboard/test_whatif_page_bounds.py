@@ -120,3 +120,31 @@ def test_which_machine_first_on_a_large_plant_is_refused_by_its_count(tmp_path):
     assert n > MAX_SCENARIOS
     assert f"{n:,}" in message and f"{MAX_SCENARIOS:,}" in message
     assert jobs().status() == before
+
+
+def test_apply_takes_a_pick_of_the_experiment_shown_only(tmp_path):
+    # Every page shows the newest experiment: a pick made on an older one (another user
+    # launched since) must not send the same index of the new one to the live plant.
+    from dashboard.commands import CommandClient
+    from shopfloor.mqtt_url import parse_broker_url
+    from tests.support import GOLDEN, running_broker
+
+    cfg = load_config(GOLDEN)
+    scenarios = "scenarios:\n  - set: {stations.press-01.mttr_min: 5}\n"
+    with running_broker() as broker:
+        commands = CommandClient(parse_broker_url(broker.url), "acme", "review")
+        try:
+            create_app(SqliteStore(tmp_path / "s.db"), cfg, commands=commands)
+            from dashboard.pages import whatif as page
+
+            jobs().start(GOLDEN.read_text(), scenarios_yaml=scenarios, duration_s=3600,
+                         warmup_s=0, replications=2)  # fmt: skip
+            job = jobs().wait(120)
+            assert job is not None and job.state == "done", job
+            out = page.poll(1, "throughput_per_h", "en", None)
+            options, pick = out[5], out[6]
+            assert [o["value"] for o in options] == [f"{job.id}:1"] and pick == f"{job.id}:1"
+            for stale in ("0123456789ab:1", "1", 1, None):
+                assert page.apply_live(1, stale, "en") == "Pick a scenario to apply."
+        finally:
+            commands.close()
