@@ -151,3 +151,23 @@ def test_unwritable_outputs_are_named_before_anything_runs(tmp_path):
         r = run_cli(*common, *args)
         assert r.returncode == 1 and needle in r.stderr, r.stderr
         assert "Traceback" not in r.stderr and "replications of" not in r.stdout
+
+
+def test_the_warmup_leaves_out_state_durations_too():
+    # tests/whatif/test_engine.py checks counts and energy; availability is running time over
+    # planned time, and a state under way at the warm-up's end (not on a round time) must be
+    # split there, not booked whole on either side.
+    from simulator.whatif.engine import RunSpec, simulate
+
+    from .helpers import START_MS
+    from .test_engine import LINE, truth
+
+    cfg = plant(LINE)
+    warm = 6 * 3600 + 1234.5
+    got = simulate(cfg, RunSpec(0, 0, 4, START_MS, warm, 86400))
+    whole, early = truth(cfg, warm + 86400, 4), truth(cfg, warm, 4)
+    for sid in ("a", "b", "c"):
+        w, e = whole["machines"][sid], early["machines"][sid]
+        running, planned = w["running_s"] - e["running_s"], w["planned_s"] - e["planned_s"]
+        assert planned == pytest.approx(86400, rel=1e-12)
+        assert got["stations"][sid]["availability"] == pytest.approx(running / planned, rel=1e-9)
