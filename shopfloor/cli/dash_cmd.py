@@ -23,6 +23,9 @@ log = logging.getLogger("shopfloor.dash")
 # Enough for a few browser tabs refreshing every page's callbacks at once; each waits on the
 # store, not the CPU.
 THREADS = 8
+# The largest request body served (waitress answers 413 beyond it; its default is 1 GB). The
+# biggest legitimate one is the What-if page's upload: 1 MiB of YAML, about 1.4 MiB as base64.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def register(sub: Any) -> None:
@@ -144,7 +147,13 @@ def cmd_dash(args: argparse.Namespace) -> int:
 
     app = create_app(store, cfg, auth=auth, commands=commands)
     try:
-        server = waitress.create_server(app.server, host=args.host, port=args.port, threads=THREADS)
+        server = waitress.create_server(
+            app.server,
+            host=args.host,
+            port=args.port,
+            threads=THREADS,
+            max_request_body_size=MAX_BODY_BYTES,
+        )
     except OSError as exc:
         raise UserError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
     if auth is None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -33,6 +34,14 @@ def test_dash_serves_on_localhost_and_stops(tmp_path):
             .decode()
         )
         assert "Tiếng Việt" in body or "Ti\\u1ebfng Vi\\u1ec7t" in body
+        # A body announced past the bound is refused from its headers (413), never read.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.putrequest("POST", "/_dash-update-component")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(17 * 1024 * 1024))
+        conn.endheaders()
+        assert conn.getresponse().status == 413
+        conn.close()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
