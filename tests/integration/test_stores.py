@@ -211,3 +211,62 @@ def test_quarter_sums_add_up_each_machines_quarters(store):
     assert store.energy_quarter_sums(0, 2 * q, ["m1", "m2"]) == pytest.approx({0: 2.25, q: 1.5})
     assert store.energy_quarter_sums(q, 2 * q, ["m2", "m9"]) == pytest.approx({q: 0.75})
     assert store.energy_quarter_sums(0, 2 * q, []) == {}
+
+
+Q = 900_000
+# m3's meter, written in three batches: a reset in the third quarter, and a reading of the
+# fourth quarter that arrives after a newer one of the same quarter and a re-sent one.
+# kWh per quarter by the definition (a quarter's newest reading minus the one before it,
+# never negative): 2.0, nothing metered (0), reset (0), 1.2 - 0.5.
+METER_BATCHES = [
+    [rec("m3", "energy", 100, 1, energy_kwh=1.0), rec("m3", "energy", 500_000, 2, energy_kwh=2.0)],
+    [
+        rec("m3", "energy", 2 * Q + 1, 3, energy_kwh=0.5),
+        rec("m3", "energy", 3 * Q + 1, 4, energy_kwh=1.5),
+    ],
+    [
+        rec("m3", "energy", 3 * Q + 500, 5, energy_kwh=1.2),
+        rec("m3", "energy", 100, 1, energy_kwh=1.0),
+    ],
+]
+METER_QUARTERS = [(0, 2.0), (Q, 0.0), (2 * Q, 0.0), (3 * Q, pytest.approx(0.7))]
+
+
+def test_meter_quarters_of_late_reset_and_repeated_readings(store):
+    # Issue 10: every store keeps kWh per quarter as its readings are written.
+    for batch in METER_BATCHES:
+        store.write(batch)
+    assert store.energy_quarters(0, 4 * Q)["m3"] == METER_QUARTERS
+    assert store.energy_quarters(Q, 3 * Q)["m3"] == METER_QUARTERS[1:3]
+    assert store.energy_quarter_sums(0, 4 * Q, ["m3"]) == pytest.approx(dict(METER_QUARTERS))
+
+
+@pytest.mark.skipif(not influxd_path(), reason="needs influxd")
+def test_influx_builds_its_meter_rollup_over_readings_written_before_it(tmp_path):
+    # Data written by a version without the meter rollup: read from the readings until the
+    # next write builds every machine's quarters, including machines that write nothing.
+    with influxd(tmp_path) as server:
+        s = open_store(server.url)
+        s.write(RECORDS)
+        for batch in METER_BATCHES:
+            s.write(batch)
+        s.reader.query("DROP MEASUREMENT energy_quarters; DROP MEASUREMENT meter_rollup")
+        s.close()
+        older = open_store(server.url)
+        # (the readings' way has no quarter where nothing was read)
+        assert older.energy_quarters(0, 4 * Q)["m3"] == [METER_QUARTERS[i] for i in (0, 2, 3)]
+        assert older.energy_quarter_sums(0, 4 * Q, ["m1", "m3"]) == pytest.approx(
+            {0: 3.25, 2 * Q: 0.0, 3 * Q: 0.7}
+        )
+        older.write([rec("m1", "energy", 4 * Q + 1, 12, energy_kwh=1.5)])
+        again = open_store(server.url)
+        assert again.energy_quarters(0, 4 * Q)["m3"] == METER_QUARTERS
+        assert again.energy_quarters(0, 5 * Q)["m1"] == [
+            (0, 1.25),
+            (Q, 0.0),
+            (2 * Q, 0.0),
+            (3 * Q, 0.0),
+            (4 * Q, 0.25),
+        ]
+        older.close()
+        again.close()
