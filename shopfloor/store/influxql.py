@@ -262,6 +262,10 @@ class InfluxQLQueries:
     reader: InfluxQLReader
     _rollup: HourRollup | None = None
     _meters: MeterRollup | None = None
+    # Whether this store writes the meter rollup. InfluxDB 2.x does not (yet): its writes
+    # spool and return while the server is away, and the rollup's reads (a cold cache, a
+    # late reading) would fail them, or rebuild quarters before the spooled readings are in.
+    keeps_quarters = False
     # The meter rollup holds every quarter since the first reading (its `meter_rollup` point
     # is written with the last of a full build): until then quarters come from the readings.
     _meters_complete = False
@@ -284,7 +288,7 @@ class InfluxQLQueries:
         new = lineproto.new_changes(records)
         readings: dict[str, list[Reading]] = {}
         for r in records:
-            if r.channel == "energy":
+            if r.channel == "energy" and self.keeps_quarters:
                 readings.setdefault(r.machine, []).append(
                     (r.ts, r.seq or 0, float(r.payload["energy_kwh"]))
                 )
@@ -368,7 +372,7 @@ class InfluxQLQueries:
         return self.reader.energy_buckets(t0, t1, every_ms)
 
     def _quarters_kept(self) -> bool:
-        if not self._meters_complete:
+        if self.keeps_quarters and not self._meters_complete:
             self._meters_complete = self.reader.meter_rollup_complete()
         return self._meters_complete
 
