@@ -165,7 +165,19 @@ def pareto(items: list[tuple[str, str, float]], lang: str = "en", top: int = 15)
     )
     fig.update_layout(
         yaxis={"title": t("hours", lang), "rangemode": "nonnegative"},
-        yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "title": "%"},
+        # Whole tens of percent: Plotly.js 3 syncs an overlaying axis's ticks to the hours
+        # axis (16.1, 32.2, ...). The legend goes above the plot: at the right it covered the
+        # share axis's labels.
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 105],
+            "title": "%",
+            "tickmode": "array",
+            "tickvals": [0, 20, 40, 60, 80, 100],
+            "showgrid": False,
+        },
+        legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         xaxis={"automargin": True},
         margin={"t": 56, "b": 120},
     )

@@ -153,3 +153,17 @@ def test_the_quarter_cut_by_the_range_end_is_drawn_apart():
     assert partial.name == "Current quarter hour, so far (unfinished)"
     # A range ending on a quarter boundary has no partial quarter.
     assert len(figures.demand(points, TZ, "en", START_MS, START_MS + 3 * q).data) == 1
+
+
+def test_the_pareto_share_axis_reads_in_whole_tens_beside_its_legend():
+    """The cumulative share is read against 0, 20, ... 100 % (Plotly.js 3 would sync its ticks
+    to the hours axis: 16.1, 32.2, ...), and the legend is above the plot, not over them."""
+    items = [("down", "tool_breakage", 0.62), ("starved", "waiting", 0.48), ("setup", "x", 0.2)]
+    for lang in LANGS:
+        fig = figures.pareto(items, lang)
+        share = fig.layout.yaxis2
+        assert share.tickmode == "array" and list(share.tickvals) == [0, 20, 40, 60, 80, 100]
+        assert share.range[1] >= 100  # the last point (100 %) is inside the axis
+        assert fig.data[1].y[-1] == 100.0 and fig.data[1].yaxis == "y2"
+        legend = fig.layout.legend
+        assert legend.orientation == "h" and legend.y >= 1 and legend.yanchor == "bottom"
