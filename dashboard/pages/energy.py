@@ -91,9 +91,13 @@ def line_table(data: Energy, ctx: DashContext, lang: str) -> html.Table:
     entries += [("machine", mid, e, data.machine_kwh) for mid, e in data.report["machines"].items()]
     rows = []
     for kind, name, e, quarters in entries:
+        kwh: Any = fmt.number(e["energy_kwh"], lang, 1)
+        if e.get("energy_estimated"):  # a legacy machine's, from its power: marked as overview
+            mark = html.Span("≈ ", className="estimated-mark", title=t("estimated.title", lang))
+            kwh = [mark, kwh]
         cells = [
             name,
-            fmt.number(e["energy_kwh"], lang, 1),
+            kwh,
             fmt.number(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), lang, 3),
         ]
         if tf:
