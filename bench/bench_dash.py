@@ -149,6 +149,20 @@ def bench_store(
         )
 
 
+def build_meter_rollup(store: Any) -> None:
+    """A data set written before the InfluxDB stores kept kWh per quarter gets its quarters
+    as a live store would: on the next write (here a repeat of a stored reading, stored once)."""
+    if store.reader.meter_rollup_complete():
+        return
+    t0 = time.perf_counter()
+    m = store.reader.metered()[0]
+    ts, seq, kwh = store.reader.readings_of(m, END_MS + 1)[-1]
+    info = next(i for i in store.machines() if i.machine == m)
+    where = (info.enterprise, info.site, info.area, info.line, m)
+    store.write([Record(*where, "energy", ts, seq, {"energy_kwh": kwh})])
+    print(f"  built the meter rollup in {time.perf_counter() - t0:.0f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
@@ -195,7 +209,9 @@ def main() -> None:
         if influx is not None:
             from shopfloor.store.influx1 import Influx1Store
 
-            bench_store("influxdb1", Influx1Store(influx.url), cfg, args.runs, pages)
+            store = Influx1Store(influx.url)
+            build_meter_rollup(store)
+            bench_store("influxdb1", store, cfg, args.runs, pages)
     finally:
         if influx is not None:
             influx.stop()
