@@ -653,10 +653,23 @@ class Collector:
         """Write `batch`; on a permanent error split it in halves until the records the store
         refuses are alone. Returns (records stored, [(refused record, the store's message)]).
         A transient StoreError propagates: the caller retries the whole batch (idempotent)."""
+        seed_failed = None
         if not self._legacy_seeded:
-            self._seed_late()
+            try:
+                self._seed_late()
+            except StoreError as exc:
+                seed_failed = exc  # the write below tells a store that is down from one...
         try:
             self.store.write(batch)
+            if seed_failed is not None:
+                # ...that takes writes but answers no reads (VictoriaMetrics): the meters go
+                # on from 0 there, as they would without this seed; never block writes on it.
+                self._legacy_seeded = True
+                log.warning(
+                    "legacy machines' estimated meters start at 0: the store takes writes but "
+                    "its newest readings could not be read (%s)",
+                    seed_failed,
+                )
             return len(batch), []
         except PermanentStoreError as exc:
             why = str(exc)
