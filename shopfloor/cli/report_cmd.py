@@ -40,6 +40,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from shopfloor import shiftreport
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.store import StoreError, open_store
+    from shopfloor.store.url import parse_store_url
 
     if not args.pdf and not args.csv:
         raise UserError("say what to write: --pdf PATH and/or --csv PATH ('-' for stdout)")
@@ -48,6 +49,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         window = shiftreport.parse_shift(cfg, args.shift)
     except ValueError as exc:
         raise UserError(f"--shift: {exc}") from None
+    try:
+        scheme, rest = parse_store_url(args.store)
+    except ValueError as exc:
+        raise UserError(f"--store: {exc}") from None
+    # A read-only SqliteStore creates a missing file (the dashboard may start before the
+    # collector); a report of a mistyped path would then be an empty one, exit 0.
+    if scheme == "sqlite" and not Path(rest).is_file():
+        raise UserError(f"--store: {rest} does not exist")
     try:
         store = open_store(args.store, read_only=True)
         try:

@@ -200,6 +200,20 @@ def test_user_errors_are_named(shift_a):
     assert "Traceback" not in r.stderr
 
 
+def test_a_store_that_does_not_exist_is_refused_and_not_created(tmp_path):
+    missing = tmp_path / "typo" / "plant.db"
+    pdf, out = tmp_path / "r.pdf", tmp_path / "r.csv"
+    r = run_cli(
+        "report", "--store", f"sqlite:///{missing}", "--config", str(PLANT),
+        "--shift", "2026-11-23/A", "--pdf", str(pdf), "--csv", str(out),
+    )  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"shopfloor report: error: --store: {missing} does not exist"
+    ]
+    assert not (tmp_path / "typo").exists() and not pdf.exists() and not out.exists()
+
+
 def test_the_demos_writer_waits_for_the_end_and_for_the_data(shift_a, tmp_path):
     from shopfloor.cli.demo_reports import ShiftReports
 
