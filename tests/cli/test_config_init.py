@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,14 @@ def test_wheel_runs_config_init_and_check_from_any_folder(tmp_path):
         timeout=600,
     )
     (wheel,) = wheels.glob("shopfloor-*.whl")
+    # What the pages and the PDF load at run time: a wheel without it works in the repository
+    # and breaks in the Docker image (no CDN to fall back on).
+    with zipfile.ZipFile(wheel) as whl:
+        packed = set(whl.namelist())
+    for asset in ("dashboard/assets/plotly-locale.js", "dashboard/assets/bootstrap.min.css"):
+        assert asset in packed, asset
+    fonts = {f"shopfloor/fonts/{f.name}" for f in (ROOT / "shopfloor" / "fonts").glob("*.ttf")}
+    assert fonts and fonts <= packed, fonts - packed
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
