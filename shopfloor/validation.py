@@ -24,7 +24,7 @@ def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMod
     """The model class whose field list applies at `loc` (for 'did you mean' hints)."""
     tp: Any = root
     for part in loc:
-        tp = _unwrap(tp)
+        tp = unwrap(tp)
         if isinstance(part, int):
             args = typing.get_args(tp)
             tp = args[0] if args else None
@@ -32,11 +32,11 @@ def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMod
             tp = tp.model_fields[part].annotation
         else:
             return None
-    tp = _unwrap(tp)
+    tp = unwrap(tp)
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _unwrap(tp: Any) -> Any:
+def unwrap(tp: Any) -> Any:
     """Strip Optional/Annotated so lists and models show through."""
     while True:
         origin = typing.get_origin(tp)

@@ -69,7 +69,9 @@ def parse_config(data: Any, source: str = "config") -> PlantConfig:
     return cfg
 
 
-def load_config(path: str | Path) -> PlantConfig:
+def read_yaml(path: str | Path) -> Any:
+    """The YAML 1.2 data of a file (a plant config, a scenarios file); raises ConfigError
+    naming the file when it cannot be read or parsed."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -78,10 +80,13 @@ def load_config(path: str | Path) -> PlantConfig:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), [f"cannot read: {exc}"]) from None
     try:
-        data = yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(str(p), [f"{where}YAML syntax error: {problem}"]) from None
-    return parse_config(data, str(p))
+
+
+def load_config(path: str | Path) -> PlantConfig:
+    return parse_config(read_yaml(path), str(Path(path)))

@@ -17,20 +17,18 @@ from __future__ import annotations
 import itertools
 import math
 import re
-import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shopfloor.commands import LIVE_PARAMS
-from shopfloor.config.load import ConfigError, _Loader, parse_config
+from shopfloor.config.load import ConfigError, parse_config, read_yaml
 from shopfloor.config.schema import PlantConfig
-from shopfloor.validation import format_errors, format_loc
+from shopfloor.validation import format_errors, format_loc, unwrap
 
 Loc = tuple[int | str, ...]
 BASELINE = "baseline"
@@ -243,7 +241,7 @@ def _annotation_at(loc: Loc) -> Any:
     """The schema's type at `loc` (None when the schema has no such key)."""
     tp: Any = PlantConfig
     for part in loc:
-        tp = _unwrap(tp)
+        tp = unwrap(tp)
         if isinstance(part, int):
             args = typing.get_args(tp)
             if typing.get_origin(tp) is not list or not args:
@@ -258,20 +256,8 @@ def _annotation_at(loc: Loc) -> Any:
     return tp
 
 
-def _unwrap(tp: Any) -> Any:
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            tp = args[0]
-        else:
-            return tp
-
-
 def is_list_key(loc: Loc) -> bool:
-    return typing.get_origin(_unwrap(_annotation_at(loc))) is list
+    return typing.get_origin(unwrap(_annotation_at(loc))) is list
 
 
 def apply(
@@ -476,21 +462,7 @@ def expand(
 
 
 def load_scenarios(path: str | Path, base: PlantConfig) -> list[Scenario]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found"]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(p), [f"cannot read: {exc}"]) from None
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(p), [f"{where}YAML syntax error: {problem}"]) from None
-    return expand(base, data, str(p))
+    return expand(base, read_yaml(path), str(Path(path)))
 
 
 # -- sensitivity -------------------------------------------------------------------------------
