@@ -552,20 +552,3 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
     frame = KeepInFrame(doc.width, doc.height - 1, story, mode="shrink")
     doc.build([frame])
     return buf.getvalue()
-
-
-def write_files(
-    store: Store, cfg: PlantConfig, window: ShiftWindow, folder: Path, lang: str = "en"
-) -> tuple[Path, Path]:
-    """<folder>/<date>_<shift>.pdf and .csv, each written whole then renamed into place (a
-    reader never sees half a file)."""
-    data = collect(store, cfg, window)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext, content in (("pdf", pdf_bytes(data, lang)), ("csv", csv_bytes(data))):
-        path = folder / f"{window.stem}.{ext}"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(content)
-        tmp.replace(path)
-        out.append(path)
-    return out[0], out[1]
