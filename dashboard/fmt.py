@@ -8,7 +8,6 @@ from hand-made patterns.
 
 from __future__ import annotations
 
-import re
 from datetime import tzinfo
 
 from babel import dates as babel_dates
@@ -30,6 +29,10 @@ from shopfloor.fmt import (  # noqa: F401  (this module is the dashboard's one e
     percent,
     weekday,
 )
+
+# Words for states, reasons, failure modes and tariff periods: the kernel's catalogue, shared
+# with the end-of-shift PDF, so the two cannot drift apart.
+from shopfloor.words import reason, state, words  # noqa: F401
 
 
 def day_month(ts_ms: float, tz: tzinfo, lang: str | None) -> str:
@@ -115,30 +118,3 @@ def param(name: str, lang: str | None) -> str:
     if key in LABELS:
         return t(key, lang or "en")
     return words(name, lang).replace(".", " ")
-
-
-_WAITING = re.compile(r"^waiting for (?P<what>.+)$")
-
-
-def words(token: str, lang: str | None) -> str:
-    """A machine-made token (`tool_breakage`, `off_peak`, `mttr_min`) as words: its entry in
-    the catalogue under `word.<token>`, else the token with spaces for underscores (so no
-    snake_case ever reaches a page, even for a token nobody has translated yet)."""
-    key = f"word.{token}"
-    if key in LABELS:
-        return t(key, lang or "en")
-    return token.replace("_", " ")
-
-
-def reason(text: str | None, lang: str | None) -> str:
-    """A state reason as the simulator or collector wrote it, in the page's language:
-    `waiting for cnc-02` -> `chờ cnc-02`, `output buffer full`, `tool_breakage`, ..."""
-    if not text:
-        return ""
-    match = _WAITING.match(text)
-    if match and match["what"] != "material":
-        return t("reason.waiting_for", lang or "en").format(what=match["what"])
-    key = f"reason.{text}"
-    if key in LABELS:
-        return t(key, lang or "en")
-    return words(text, lang)

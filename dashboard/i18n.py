@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from shopfloor.words import WORDS
+
 LANGS = ("en", "vi")
 
 LABELS: dict[str, dict[str, str]] = {
+    # States, state reasons, failure modes and tariff periods (state.*, reason.*, word.*) live
+    # in the kernel, shared with the end-of-shift PDF: add them to shopfloor/words.py.
+    **WORDS,
     "oee": {"en": "OEE", "vi": "OEE"},
     "availability": {"en": "Availability", "vi": "Độ sẵn sàng"},
     "performance": {"en": "Performance", "vi": "Hiệu suất"},
@@ -58,69 +63,14 @@ LABELS: dict[str, dict[str, str]] = {
     "wf.good": {"en": "Good time", "vi": "Thời gian hữu ích"},
     "no_machines": {"en": "No machines known yet", "vi": "Chưa có máy nào"},
     "hours": {"en": "Hours", "vi": "Giờ"},
-    "state.running": {"en": "Running", "vi": "Đang chạy"},
-    "state.idle": {"en": "Idle", "vi": "Chờ việc"},
-    "state.starved": {"en": "Starved", "vi": "Thiếu phôi"},
-    "state.blocked": {"en": "Blocked", "vi": "Bị nghẽn"},
-    "state.down": {"en": "Down", "vi": "Hỏng"},
-    "state.setup": {"en": "Setup", "vi": "Chuyển đổi"},
-    "state.planned_stop": {"en": "Planned stop", "vi": "Dừng theo kế hoạch"},
-    "state.off": {"en": "Off", "vi": "Ngoài ca"},
     "range.last_hour": {"en": "Last hour", "vi": "Giờ qua"},
     "range.current_shift": {"en": "Current shift", "vi": "Ca hiện tại"},
     "range.today": {"en": "Today", "vi": "Hôm nay"},
     "range.last_24h": {"en": "Last 24 h", "vi": "24 giờ qua"},
     "range.last_7d": {"en": "Last 7 days", "vi": "7 ngày qua"},
     "range.custom": {"en": "Custom", "vi": "Tùy chọn"},
-    # State reasons (dashboard.fmt.reason) and machine-made tokens as words (dashboard.fmt.words).
-    "reason.waiting_for": {"en": "waiting for {what}", "vi": "chờ {what}"},
-    "reason.waiting for material": {"en": "waiting for material", "vi": "chờ nguyên liệu"},
-    "reason.output buffer full": {"en": "output buffer full", "vi": "bộ đệm đầu ra đầy"},
-    "reason.outside shift": {"en": "outside shift", "vi": "ngoài ca"},
-    "reason.break": {"en": "break", "vi": "giờ nghỉ"},
-    "reason.changeover": {"en": "changeover", "vi": "chuyển đổi sản phẩm"},
-    "reason.inferred from power": {"en": "inferred from power", "vi": "suy ra từ công suất"},
-    "word.tool_breakage": {"en": "tool breakage", "vi": "gãy dao"},
-    "word.coolant_fault": {"en": "coolant fault", "vi": "lỗi dung dịch làm mát"},
-    "word.peak": {"en": "peak", "vi": "cao điểm"},
-    "word.normal": {"en": "normal", "vi": "bình thường"},
-    "word.off_peak": {"en": "off-peak", "vi": "thấp điểm"},
-    # --- Vietnamese done properly (issue 10): every failure mode of simulator/kinds.py, the
-    # breakdown reasons commands write, the live parameters of shopfloor.commands, the
+    # --- Vietnamese done properly (issue 10): the live parameters of shopfloor.commands, the
     # simulator's replies (dashboard.replies), units and chart titles.
-    "word.spindle_overload": {"en": "spindle overload", "vi": "quá tải trục chính"},
-    "word.axis_alarm": {"en": "axis alarm", "vi": "báo lỗi trục"},
-    "word.door_interlock": {"en": "door interlock", "vi": "khóa liên động cửa"},
-    "word.die_jam": {"en": "die jam", "vi": "kẹt khuôn dập"},
-    "word.misfeed": {"en": "misfeed", "vi": "cấp phôi lỗi"},
-    "word.hydraulic_leak": {"en": "hydraulic leak", "vi": "rò rỉ thủy lực"},
-    "word.sensor_fault": {"en": "sensor fault", "vi": "lỗi cảm biến"},
-    "word.mold_sticking": {"en": "mould sticking", "vi": "dính khuôn"},
-    "word.nozzle_clog": {"en": "nozzle clog", "vi": "tắc vòi phun"},
-    "word.heater_band_failure": {"en": "heater band failure", "vi": "hỏng vòng gia nhiệt"},
-    "word.hydraulic_fault": {"en": "hydraulic fault", "vi": "lỗi thủy lực"},
-    "word.part_jam": {"en": "part jam", "vi": "kẹt chi tiết"},
-    "word.gripper_fault": {"en": "gripper fault", "vi": "lỗi tay gắp"},
-    "word.screwdriver_fault": {"en": "screwdriver fault", "vi": "lỗi máy vặn vít"},
-    "word.vision_fault": {"en": "vision system fault", "vi": "lỗi hệ thống camera"},
-    "word.fixture_fault": {"en": "fixture fault", "vi": "lỗi đồ gá"},
-    "word.tester_comm_error": {
-        "en": "tester communication error",
-        "vi": "lỗi truyền thông máy kiểm tra",
-    },
-    "word.calibration_drift": {"en": "calibration drift", "vi": "sai lệch hiệu chuẩn"},
-    "word.film_break": {"en": "film break", "vi": "đứt màng co"},
-    "word.label_jam": {"en": "label jam", "vi": "kẹt nhãn"},
-    "word.carton_jam": {"en": "carton jam", "vi": "kẹt thùng carton"},
-    "word.wire_feed_fault": {"en": "wire feed fault", "vi": "lỗi cấp dây hàn"},
-    "word.torch_collision": {"en": "torch collision", "vi": "va chạm mỏ hàn"},
-    "word.gas_flow_low": {"en": "low gas flow", "vi": "lưu lượng khí thấp"},
-    "word.conveyor_stop": {"en": "conveyor stop", "vi": "băng tải dừng"},
-    "word.filter_clogged": {"en": "clogged filter", "vi": "tắc bộ lọc"},
-    "word.breakdown": {"en": "breakdown", "vi": "hỏng máy"},
-    "word.injected": {"en": "injected breakdown", "vi": "sự cố giả lập"},
-    "word.dashboard": {"en": "injected from the dashboard", "vi": "tạo từ bảng điều khiển"},
-    "word.operator_test": {"en": "operator test", "vi": "thử nghiệm của người vận hành"},
     # Live parameters (shopfloor.commands.LIVE_PARAMS), by their config key path.
     "param.cycle_s.mean": {"en": "Mean cycle time (s)", "vi": "Chu kỳ trung bình (giây)"},
     "param.cycle_s.cv": {

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shopfloor import fmt, kpi, tariff
+from shopfloor import fmt, kpi, tariff, words
 from shopfloor.config.schema import PlantConfig
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import Store
@@ -39,8 +39,8 @@ FONT, FONT_BOLD = "DejaVuSans", "DejaVuSans-Bold"
 MAX_TABLE_ROWS = 28
 TOP_LOSSES = 8
 
-# The report's words. The dashboard's catalogue (dashboard/i18n.py) lives in a room the kernel
-# cannot import; these are the few the report needs, worded as the dashboard words them.
+# The report's own labels. States, reasons, failure modes and tariff periods come from the
+# kernel's catalogue (shopfloor.words), the one the dashboard reads too.
 TEXT: dict[str, dict[str, str]] = {
     "title": {"en": "End-of-shift report", "vi": "Báo cáo cuối ca"},
     "shift": {"en": "Shift", "vi": "Ca"},
@@ -85,45 +85,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No data in the store for this shift.",
         "vi": "Kho dữ liệu chưa có số liệu của ca này.",
     },
-    "state.idle": {"en": "Idle", "vi": "Chờ việc"},
-    "state.starved": {"en": "Starved", "vi": "Thiếu phôi"},
-    "state.blocked": {"en": "Blocked", "vi": "Bị nghẽn"},
-    "state.down": {"en": "Down", "vi": "Hỏng"},
-    "state.setup": {"en": "Setup", "vi": "Chuyển đổi"},
-    "period.peak": {"en": "peak", "vi": "cao điểm"},
-    "period.normal": {"en": "normal", "vi": "bình thường"},
-    "period.off_peak": {"en": "off-peak", "vi": "thấp điểm"},
-    "reason.waiting_for": {"en": "waiting for {what}", "vi": "chờ {what}"},
-    "reason.waiting for material": {"en": "waiting for material", "vi": "chờ nguyên liệu"},
-    "reason.output buffer full": {"en": "output buffer full", "vi": "bộ đệm đầu ra đầy"},
-    "reason.changeover": {"en": "changeover", "vi": "chuyển đổi sản phẩm"},
-    "reason.inferred from power": {"en": "inferred from power", "vi": "suy ra từ công suất"},
-    "reason.tool_breakage": {"en": "tool breakage", "vi": "gãy dao"},
-    "reason.coolant_fault": {"en": "coolant fault", "vi": "lỗi dung dịch làm mát"},
 }
 
 
 def text(key: str, lang: str) -> str:
     entry = TEXT[key]
     return entry.get(lang, entry["en"])
-
-
-_WAITING = re.compile(r"^waiting for (?P<what>.+)$")
-
-
-def reason_words(reason: str, lang: str) -> str:
-    """A reason as the simulator or collector wrote it, in words of the language; one
-    nobody has translated yet still reads as words (no snake_case on the page)."""
-    match = _WAITING.match(reason)
-    if match and f"reason.{reason}" not in TEXT:
-        return text("reason.waiting_for", lang).format(what=match["what"])
-    key = f"reason.{reason}"
-    return text(key, lang) if key in TEXT else reason.replace("_", " ")
-
-
-def period_words(period: str, lang: str) -> str:
-    key = f"period.{period}"
-    return text(key, lang) if key in TEXT else period.replace("_", " ")
 
 
 # --- which shift ---------------------------------------------------------------------------
@@ -464,9 +431,7 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
         if not top:
             story.append(Paragraph(text("no_losses", lang), body))
         else:
-            labels = [
-                f"{text(f'state.{s}', lang)}: {reason_words(r, lang)}"[:44] for s, r, _ in top
-            ]
+            labels = [f"{words.state(s, lang)}: {words.reason(r, lang)}"[:44] for s, r, _ in top]
             loss_rows = [[text("state", lang) + ": " + text("reason", lang), text("hours", lang)]]
             loss_rows += [
                 [lab, num(secs / 3600, 2)] for lab, (_, _, secs) in zip(labels, top, strict=True)
@@ -520,7 +485,7 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
             assert tar is not None
             erows = [[text("period", lang), "kWh", text("cost", lang)]]
             for p, pk in data.kwh_by_period.items():
-                erows.append([period_words(p, lang), num(pk), money(pk * tar.price_per_kwh[p])])
+                erows.append([words.words(p, lang), num(pk), money(pk * tar.price_per_kwh[p])])
             total_kwh = sum(data.kwh_by_period.values())
             erows.append(
                 [text("total", lang), num(total_kwh), money(tariff.cost(data.kwh_by_period, tar))]

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import orjson
 import pytest
 
 from collector.validate import validate
-from shopfloor import kpi
+from shopfloor import kpi, words
 from shopfloor.config import load_config
 from shopfloor.contract import parse_topic
 from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
+from simulator.kinds import KINDS
 from simulator.run import run
 from simulator.sinks import ListSink
 from tests.pdftext import page_count, pdf_text
@@ -26,6 +28,8 @@ HOUR_MS = 3_600_000
 A0, A1 = MONDAY_MS + 6 * HOUR_MS, MONDAY_MS + 14 * HOUR_MS  # shift A, break included
 CFG = load_config(PLANT)
 LEGACY = {st.id for _, st in CFG.stations() if st.connectivity == "legacy"}
+SNAKE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
+MODES = {mode for spec in KINDS.values() for mode, _ in spec.failure_modes}
 
 
 def fill(cfg, db: Path, hours: float, start_ms: int = MONDAY_MS) -> list[tuple[str, dict]]:
@@ -232,3 +236,48 @@ def test_the_demos_writer_waits_for_the_end_and_for_the_data(shift_a, tmp_path):
     again = ShiftReports(CFG, store, tmp_path / "reports", MONDAY_MS, lambda: A1 + 9 * HOUR_MS)
     assert [p.name for p in again.due(A1 + 9 * HOUR_MS)][-1] == "2026-11-23_B.pdf"
     store.close()
+
+
+def test_every_reason_a_day_writes_reads_in_vietnamese_words(shift_a):
+    """Issue 10: every failure mode and every reason the simulated day writes, as the PDF words
+    them (shopfloor.words, the dashboard's catalogue too), is Vietnamese, not English."""
+    _, messages, _ = shift_a
+    written = {p["reason"] for _, p in messages if p.get("reason")}
+    states = {p["state"] for _, p in messages if p.get("state")}
+    assert {"outside shift", "break", "changeover", "output buffer full"} <= written
+    assert written & MODES, "the day had no breakdown"
+    for reason in sorted(written | MODES | {"injected", "inferred from power"}):
+        en, vi = words.reason(reason, "en"), words.reason(reason, "vi")
+        assert not SNAKE.search(en) and not SNAKE.search(vi), reason
+        assert vi != en, reason  # translated, not copied
+    for state in states:
+        assert words.state(state, "vi") != words.state(state, "en"), state
+
+
+def test_the_vietnamese_pdf_names_breakdowns_in_vietnamese(tmp_path):
+    """A plant that breaks down often, so its top losses are breakdowns: the Vietnamese PDF
+    names each by its Vietnamese words, and no failure mode's English words are on it."""
+    yaml = PLANT.read_text(encoding="utf-8")
+    often = re.sub(r"mtbf_min: \d+", "mtbf_min: 20", yaml)
+    often = re.sub(r"mttr_min: \d+", "mttr_min: 45", often)
+    assert often != yaml
+    plant = tmp_path / "plant.yaml"
+    plant.write_text(often, encoding="utf-8")
+    db = tmp_path / "s.db"
+    messages = fill(load_config(plant), db, 8, start_ms=A0)
+    downs = {p["reason"] for _, p in messages if p.get("state") == "down" and A0 <= p["ts"] < A1}
+    assert len(downs & MODES) >= 3, downs
+    pdf = tmp_path / "vi.pdf"
+    r = run_cli("report", "--store", f"sqlite:///{db}", "--config", str(plant),
+                "--shift", "2026-11-23/A", "--pdf", str(pdf), "--lang", "vi")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    text = pdf_text(pdf.read_bytes())
+    # The losses section: from its title to the energy table's ("Điện năng" is in the KPI
+    # table's header too, before it).
+    losses = text.split("Tổn thất lớn nhất theo nguyên nhân")[1].split("Điện năng")[0]
+    shown = [mode for mode in MODES if f"Hỏng: {words.reason(mode, 'vi')}" in losses]
+    assert len(shown) >= 3, losses
+    for mode in MODES:
+        english = words.reason(mode, "en")
+        assert english not in losses and mode not in losses, mode
+    assert not SNAKE.search(losses), losses
