@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from shopfloor.config import load_config
+from shopfloor.config.overrides import load_scenarios
 from shopfloor.stats import variance
+from simulator.whatif.experiment import Experiment
+from tests.support import PLANT, ROOT
 
-from .helpers import experiment, plant, run, station
+from .helpers import START_MS, experiment, plant, run, station
 
 MTBF = 60.0
 
@@ -126,3 +130,24 @@ def test_common_random_numbers_shrink_the_variance_of_paired_differences():
         assert (seeds[0] == seeds[1]) is crn
     ratios = [c / i for c, i in zip(var[True], var[False], strict=True)]
     assert all(r < 0.5 for r in ratios), ratios
+
+
+def test_common_random_numbers_shrink_the_variance_of_differences_on_the_demo_plant():
+    # Issue 11 on the plant it is about: config/plant.yaml and three of config/whatif.yaml's
+    # scenarios (a repair time and a cycle of the bottleneck, a failure rate elsewhere). Ten
+    # one-day replications: ratios 0.016, 0.005 and 0.15 with seed 1, at most 0.27 over
+    # seeds 1-8, so the bound 0.5 is not luck.
+    base = load_config(PLANT)
+    wanted = ("cnc-02 repairs in 15 min", "cnc-02 cycle 50 s", "imm-01 PM")
+    every = load_scenarios(ROOT / "config" / "whatif.yaml", base)
+    scenarios = [every[0], *(sc for sc in every if sc.name in wanted)]
+    assert [sc.name for sc in scenarios[1:]] == list(wanted)
+    var: dict[bool, list[float]] = {}
+    for crn in (True, False):
+        exp = Experiment(scenarios, 10, START_MS, 0.0, 86400.0, 1, common_random_numbers=crn)
+        doc = run(exp)
+        b, *scs = (sc["plant"]["figures"]["throughput_per_h"]["values"] for sc in doc["scenarios"])
+        var[crn] = [variance([x - y for x, y in zip(s, b, strict=True)]) for s in scs]
+        assert all(v > 0 for v in var[crn]), var  # every change moved the throughput
+    ratios = [c / i for c, i in zip(var[True], var[False], strict=True)]
+    assert all(r < 0.5 for r in ratios), dict(zip(wanted, ratios, strict=True))
