@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -163,7 +164,9 @@ def test_every_tab_in_a_clock_bucket_shares_one_evaluation_and_a_new_alert_shows
     recs = [validate(t, orjson.dumps(p), end_ms, 10**12, 10**6) for t, p, _ in sink.messages]
     store.write([r for r in recs if isinstance(r, Record)])
     create_app(store, cfg)
-    from dashboard.pages import alerts as page
+    page = sys.modules[
+        "pages.alerts"
+    ]  # as Dash loaded it: importing dashboard.pages.alerts registers the page twice
 
     calls: list[int] = []
     real = alerts.evaluate

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 
 import yaml
 
@@ -25,7 +26,9 @@ SWEEP = list(range(1, 101))
 def test_a_sweep_past_the_bound_is_counted_and_refused(tmp_path):
     cfg = load_config(PLANT)
     create_app(SqliteStore(tmp_path / "s.db"), cfg)
-    from dashboard.pages import whatif as page  # registers itself in a Dash app
+    page = sys.modules[
+        "pages.whatif"
+    ]  # as Dash loaded it: importing dashboard.pages.whatif registers the page twice  # registers itself in a Dash app
 
     # 100 x 100 x 100 = a million scenarios: counted, not made.
     data = {
@@ -63,7 +66,9 @@ def test_a_sweep_past_the_bound_is_counted_and_refused(tmp_path):
 def test_an_uploaded_file_over_the_bound_is_refused_unread(tmp_path):
     cfg = load_config(PLANT)
     create_app(SqliteStore(tmp_path / "s.db"), cfg)
-    from dashboard.pages import whatif as page
+    page = sys.modules[
+        "pages.whatif"
+    ]  # as Dash loaded it: importing dashboard.pages.whatif registers the page twice
 
     # Valid YAML a comment long, a byte over the bound: before, every byte of a file of any
     # size was decoded and parsed in the request thread, and echoed back into the page.
@@ -86,7 +91,9 @@ def test_an_uploaded_file_over_the_bound_is_refused_unread(tmp_path):
 def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path):
     cfg = load_config(PLANT)
     create_app(SqliteStore(tmp_path / "s.db"), cfg)
-    from dashboard.pages import whatif as page
+    page = sys.modules[
+        "pages.whatif"
+    ]  # as Dash loaded it: importing dashboard.pages.whatif registers the page twice
 
     # Unquoted times, as a config file may have them (YAML 1.2: strings; safe_load's YAML 1.1
     # made 810 of 13:30 and refused the file the CLI runs).
@@ -111,7 +118,9 @@ def test_an_uploaded_file_is_read_as_the_cli_reads_it(tmp_path):
 def test_which_machine_first_on_a_large_plant_is_refused_by_its_count(tmp_path):
     cfg = load_config(ROOT / "config" / "large.yaml")
     create_app(SqliteStore(tmp_path / "s.db"), cfg)
-    from dashboard.pages import whatif as page
+    page = sys.modules[
+        "pages.whatif"
+    ]  # as Dash loaded it: importing dashboard.pages.whatif registers the page twice
 
     before = jobs().status()
     message, _ = page.launch(context(), ids.WHATIF_SENSITIVITY, "editor", None, [], [], [],
@@ -135,7 +144,9 @@ def test_apply_takes_a_pick_of_the_experiment_shown_only(tmp_path):
         commands = CommandClient(parse_broker_url(broker.url), "acme", "review")
         try:
             create_app(SqliteStore(tmp_path / "s.db"), cfg, commands=commands)
-            from dashboard.pages import whatif as page
+            page = sys.modules[
+                "pages.whatif"
+            ]  # as Dash loaded it: importing dashboard.pages.whatif registers the page twice
 
             jobs().start(GOLDEN.read_text(), scenarios_yaml=scenarios, duration_s=3600,
                          warmup_s=0, replications=2)  # fmt: skip
