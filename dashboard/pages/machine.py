@@ -59,7 +59,7 @@ def breakdown_table(view: MachineView, lang: str) -> html.Table:
     head = html.Tr(
         [
             html.Th(t("time", lang)),
-            html.Th(t("state.down", lang) + " (min)"),
+            html.Th(f"{t('state.down', lang)} ({t('unit.min', lang)})"),
             html.Th(t("reason", lang)),
         ]
     )

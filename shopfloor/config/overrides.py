@@ -474,7 +474,9 @@ def _moved(param: str, base_value: float, factor: float, floor: float) -> float 
         if v == base_value:
             v = int(base_value) + (1 if factor > 1 else -1)
         return float(v) if v >= 1 else None
-    return max(floor, base_value * factor)
+    # 12 significant digits: 48 x 1.1 is 52.8 in the scenario's name and value, not
+    # 52.800000000000004 (binary floating point), with no effect a run could show.
+    return max(floor, float(f"{base_value * factor:.12g}"))
 
 
 def _moves(base: PlantConfig, percent: float) -> Iterator[tuple[Any, Any, str, str, float, float]]:
