@@ -42,7 +42,10 @@ def report_response(day_text: str, shift: str, ext: str) -> flask.Response:
     except ValueError as exc:
         return _plain(404, f"{day_text}/{shift}: {exc}")
     try:
-        data = shiftreport.collect(ctx.store, ctx.cfg, window)
+        # An all-zero report of a shift the store has nothing of would pass for an idle shift.
+        if not shiftreport.has_data(ctx.store, window):
+            return _plain(404, f"no data stored for shift {window.key}")
+        data = shiftreport.collect(ctx.store, ctx.cfg, window, clock.now_ms())
     except StoreError as exc:
         return _plain(503, f"the store cannot be read: {exc}")
     body = shiftreport.pdf_bytes(data, lang) if ext == "pdf" else shiftreport.csv_bytes(data)
@@ -69,12 +72,16 @@ def href(window: shiftreport.ShiftWindow, ext: str, lang: str) -> str:
 
 
 def links(t0_ms: int, t1_ms: int, now_ms: int, lang: str) -> list[Any]:
-    """The section: one line per shift of the range begun by now, newest first, each with its
-    PDF (in the page's language) and CSV."""
+    """The section: one line per shift of the range begun by now and with stored data, newest
+    first, each with its PDF (in the page's language) and CSV."""
     ctx = context()
     if ctx.cfg is None:
         return []
     shifts = [w for w in shiftreport.shifts_overlapping(ctx.cfg, t0_ms, t1_ms) if w.t0_ms <= now_ms]
+    try:
+        shifts = [w for w in shifts[-MAX_LINKS:] if shiftreport.has_data(ctx.store, w)]
+    except StoreError:
+        return []  # the overview's own figures say the store cannot be read
     items = []
     for w in reversed(shifts[-MAX_LINKS:]):
         label = (

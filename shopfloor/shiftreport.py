@@ -85,6 +85,28 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No data in the store for this shift.",
         "vi": "Kho dữ liệu chưa có số liệu của ca này.",
     },
+    "so_far": {
+        "en": "so far, until {time}: the shift is not over",
+        "vi": "đến {time}, ca chưa kết thúc",
+    },
+    "yield": {"en": "Yield", "vi": "Tỷ lệ đạt"},
+    "scrap_all": {"en": "Scrap, all stations", "vi": "Phế phẩm, mọi trạm"},
+    "rows_note": {
+        "en": "Line and plant rows: good, Q and OEE of each line's last station, scrap of all "
+        "stations; yield = rolled throughput yield (product of each station's good/total)",
+        "vi": "Dòng dây chuyền và nhà máy: đạt, CL và OEE của trạm cuối mỗi dây chuyền, phế "
+        "phẩm của mọi trạm; tỷ lệ đạt = tích tỷ lệ đạt/tổng của từng trạm (RTY)",
+    },
+    "inferred_note": {
+        "en": "* inferred: a legacy machine with a power meter only (its running time is "
+        "measured, its performance and quality assumed: ideal cycle, no scrap)",
+        "vi": "* suy luận: máy đời cũ chỉ có đồng hồ đo công suất (thời gian chạy được đo, "
+        "hiệu suất và chất lượng là giả định: chu kỳ lý tưởng, không phế phẩm)",
+    },
+    "estimated_note": {
+        "en": "† kWh estimated in part from sampled power, not read from an energy meter",
+        "vi": "† kWh ước tính một phần từ công suất lấy mẫu, không đọc từ công tơ điện",
+    },
 }
 
 
@@ -172,6 +194,53 @@ def parse_shift(cfg: PlantConfig, spec: str) -> ShiftWindow:
     return find_shift(cfg, day, name)
 
 
+# --- is it stored ---------------------------------------------------------------------------
+
+
+def _stored_before(store: Store, t: int) -> bool:
+    """Whether the store holds any reading or state change with ts < t."""
+    return bool(
+        store.counter_at("energy", t - 1)
+        or store.counter_at("count", t - 1)
+        or store.last_changes(t)
+    )
+
+
+def has_data(store: Store, window: ShiftWindow) -> bool:
+    """Whether the store holds anything of the shift: a reading or a state change in it. A
+    shift before the store's first data or after its newest has none (its report would be
+    all zeros that look like a real, idle shift)."""
+    newest = max((m.last_ts for m in store.machines()), default=0)
+    if newest < window.t0_ms or not _stored_before(store, window.t1_ms):
+        return False
+    return any(
+        ts >= window.t0_ms
+        for q in (
+            store.counter_at("energy", window.t1_ms - 1),
+            store.counter_at("count", window.t1_ms - 1),
+            store.last_changes(window.t1_ms),
+        )
+        for ts, *_ in q.values()
+    )
+
+
+def stored_span(store: Store) -> tuple[int, int] | None:
+    """(first, newest) ts the store holds, to the second; None when it is empty. The first is
+    found by bisection on "anything before t" (the Store protocol has no "oldest" query; 30-odd
+    index seeks)."""
+    newest = max((m.last_ts for m in store.machines()), default=0)
+    if newest <= 0 or not _stored_before(store, newest + 1):
+        return None
+    lo, hi = 0, newest + 1  # nothing before lo, something before hi
+    while hi - lo > 1000:
+        mid = (lo + hi) // 2
+        if _stored_before(store, mid):
+            hi = mid
+        else:
+            lo = mid
+    return lo, newest
+
+
 # --- the numbers ----------------------------------------------------------------------------
 
 
@@ -184,6 +253,8 @@ class ShiftData:
     kwh_by_period: dict[str, float]  # the whole plant's metered kWh per tariff period
     machine_cost: dict[str, float]  # each machine's energy priced by the period of each quarter
     store_url: str
+    # The shift is under way: the store's data (or the clock) ends here, before the shift does.
+    until_ms: int | None = None
 
     @property
     def currency(self) -> str | None:
@@ -199,10 +270,21 @@ class ShiftData:
         return None if self.cfg.energy is None else tariff.co2e_kg(kwh, self.cfg.energy)
 
 
-def collect(store: Store, cfg: PlantConfig, window: ShiftWindow) -> ShiftData:
+# The meters report once a minute: a store whose newest data is within this of the shift's end
+# holds the whole shift.
+WHOLE_SHIFT_SLACK_MS = 60_000
+
+
+def collect(
+    store: Store, cfg: PlantConfig, window: ShiftWindow, now_ms: int | None = None
+) -> ShiftData:
     """The shift's report, losses by reason and metered energy, from the store (StoreError
-    when it cannot be read)."""
+    when it cannot be read). `now_ms` (the caller's clock): a shift ending after it, or after
+    the store's newest data, is reported as under way (`until_ms`)."""
     t0, t1 = window.t0_ms, window.t1_ms
+    newest = max((m.last_ts for m in store.machines()), default=0)
+    until = newest if now_ms is None else min(newest, now_ms)
+    until_ms = max(until, t0) if until < t1 - WHOLE_SHIFT_SLACK_MS else None
     report = report_from_store(store, t0, t1, cfg)
     ends = {
         m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1
@@ -227,7 +309,7 @@ def collect(store: Store, cfg: PlantConfig, window: ShiftWindow) -> ShiftData:
             machine_cost[m] = tariff.cost(mine, tar)
             for p, kwh in mine.items():
                 by_period[p] += kwh
-    return ShiftData(cfg, window, report, losses, by_period, machine_cost, store.url)
+    return ShiftData(cfg, window, report, losses, by_period, machine_cost, store.url, until_ms)
 
 
 def rows(data: ShiftData) -> list[tuple[str, str, str, dict[str, Any], list[str]]]:
@@ -247,16 +329,46 @@ def scrap_of(e: dict[str, Any]) -> int:
     return int(e.get("scrap_all_stations", e["scrap_count"]))
 
 
+# The report's keys that a legacy machine's power meter cannot measure (report.INFERRED_FIELDS,
+# LINE_WIDE_FIELDS), as the CSV's columns; scrap is a line's all-stations scrap on its rows.
+_INFERRED_COLUMNS = {
+    "states": ("planned_s", "running_s"), "availability": ("availability",),
+    "performance": ("performance",), "quality": ("quality",), "oee": ("oee",),
+    "total_count": ("total",), "good_count": ("good", "kwh_per_good"),
+    "scrap_count": ("scrap",), "scrap_all_stations": ("scrap",), "yield": ("yield",),
+}  # fmt: skip
+
+
+def inferred_columns(level: str, e: dict[str, Any]) -> list[str]:
+    """The CSV columns of this row that are inferred, not measured, in CSV_COLUMNS' order."""
+    fields = set(e.get("inferred_fields", []))
+    if level != "station":
+        fields.discard("scrap_count")  # the row's scrap is every station's
+    if yield_of(level, e) is None:
+        fields.discard("yield")  # no yield on this row
+    cols = {c for f in fields for c in _INFERRED_COLUMNS.get(f, ())}
+    return [c for c in CSV_COLUMNS if c in cols]
+
+
+def yield_of(level: str, e: dict[str, Any]) -> float | None:
+    """A line's rolled throughput yield; none for a station (its Q) or the plant."""
+    return e.get("yield") if level == "line" else None
+
+
 CSV_COLUMNS = (
     "date", "shift", "from", "to", "level", "line", "station", "oee", "availability",
     "performance", "quality", "good", "scrap", "total", "target", "planned_s", "running_s",
     "energy_kwh", "kwh_per_good", "cost", "currency", "co2e_kg",
+    # Added after the first release (issue: a report that looks whole when it is not):
+    "scrap_of", "yield", "inferred", "energy_estimated_kwh", "complete", "data_until",
 )  # fmt: skip
 
 
 def csv_bytes(data: ShiftData) -> bytes:
     """One row per plant, line and station; UTF-8 with a BOM so a spreadsheet opens it in the
-    right encoding (station names may carry diacritics)."""
+    right encoding (station names may carry diacritics). `scrap_of`: "all stations" on a line's
+    and the plant's rows; `inferred`: the row's columns a legacy machine's power meter only
+    infers, space-separated; `complete` 0 with `data_until` for a shift still under way."""
     tz = ZoneInfo(data.cfg.plant.timezone)
     w = data.window
     buf = io.StringIO()
@@ -264,6 +376,7 @@ def csv_bytes(data: ShiftData) -> bytes:
     out.writerow(CSV_COLUMNS)
     frm = fmt.local(w.t0_ms, tz).isoformat()
     to = fmt.local(w.t1_ms, tz).isoformat()
+    until = "" if data.until_ms is None else fmt.local(data.until_ms, tz).isoformat()
 
     def num(x: float | None, digits: int = 6) -> str:
         return "" if x is None else f"{round(x, digits):.{digits}f}".rstrip("0").rstrip(".")
@@ -279,6 +392,9 @@ def csv_bytes(data: ShiftData) -> bytes:
             num(e["planned_s"], 3), num(e["running_s"], 3), num(kwh),
             num(kpi.kwh_per_good(kwh, e["good_count"])), num(cost, 2),
             data.currency or "", num(data.co2e_of(kwh)),
+            "this station" if level == "station" else "all stations",
+            num(yield_of(level, e)), " ".join(inferred_columns(level, e)),
+            num(e.get("energy_estimated_kwh", 0.0)), 0 if until else 1, until,
         ])  # fmt: skip
     return ("\ufeff" + buf.getvalue()).encode()
 
@@ -350,6 +466,10 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
         f"{fmt.date(w.t0_ms, tz, lang)} · {fmt.clock_time(w.t0_ms, tz, lang)}–"
         f"{fmt.clock_time(w.t1_ms, tz, lang)} ({tz.key})"
     )
+    if data.until_ms is not None:
+        # A shift under way must not pass for a finished one: said in bold, in the heading.
+        so_far = text("so_far", lang).format(time=fmt.clock_time(data.until_ms, tz, lang))
+        when += f" · <b>{so_far}</b>"
     story: list[Any] = [
         Paragraph(f"{text('title', lang)} — {site}", h1),
         Paragraph(when, body),
@@ -365,7 +485,7 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
         headline = [
             f"<b>{text('oee', lang)}</b> {pct(plant['oee'])}",
             f"<b>{text('good', lang)}</b> {fmt.integer(plant['good_count'], lang)}",
-            f"<b>{text('scrap', lang)}</b> {fmt.integer(scrap_of(plant), lang)}",
+            f"<b>{text('scrap_all', lang)}</b> {fmt.integer(scrap_of(plant), lang)}",
             f"<b>{text('energy', lang)}</b> {num(kwh)} kWh",
         ]
         if cost is not None:
@@ -379,11 +499,25 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
         head = [
             text("line", lang) + " / " + text("station", lang), text("oee", lang),
             text("availability", lang), text("performance", lang), text("quality", lang),
-            text("good", lang), text("scrap", lang), text("target", lang), text("kwh", lang),
+            text("good", lang), text("scrap", lang), text("yield", lang), text("target", lang),
+            text("kwh", lang),
             text("kwh_per_good", lang), text("cost", lang),
         ]  # fmt: skip
         shown, left_out = _table_rows(data)
-        table = [head]
+        marked = {"inferred": False, "estimated": False}
+
+        def mark(level: str, e: dict[str, Any], column: str, value: str) -> str:
+            if column in inferred_columns(level, e):
+                marked["inferred"] = True
+                return value + "*"
+            return value
+
+        # Header cells wrap (the Vietnamese words are longer than the numbers under them).
+        th = ParagraphStyle("th", fontName=FONT_BOLD, fontSize=7.5, leading=9, alignment=2)
+        th_left = ParagraphStyle("th_left", parent=th, alignment=0)
+        table: list[list[Any]] = [
+            [Paragraph(h, th_left if i == 0 else th) for i, h in enumerate(head)]
+        ]
         styles: list[tuple[Any, ...]] = [
             ("FONT", (0, 0), (-1, -1), FONT, 7.5),
             ("FONT", (0, 0), (-1, 0), FONT_BOLD, 7.5),
@@ -398,12 +532,23 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
                 "line": f"{text('line', lang)} {line}",
                 "station": f"   {station}",
             }[level]
+            line_yield = yield_of(level, e)
+            kwh_text = num(e["energy_kwh"])
+            if e.get("energy_estimated_kwh", 0.0) > 0:
+                marked["estimated"] = True
+                kwh_text += "†"
             table.append([
-                name, pct(e["oee"]), pct(e["availability"]), pct(e["performance"]),
-                pct(e["quality"]), fmt.integer(e["good_count"], lang),
-                fmt.integer(scrap_of(e), lang),
+                name, mark(level, e, "oee", pct(e["oee"])),
+                mark(level, e, "availability", pct(e["availability"])),
+                mark(level, e, "performance", pct(e["performance"])),
+                mark(level, e, "quality", pct(e["quality"])),
+                mark(level, e, "good", fmt.integer(e["good_count"], lang)),
+                mark(level, e, "scrap", fmt.integer(scrap_of(e), lang)),
+                "" if line_yield is None else mark(level, e, "yield", pct(line_yield)),
                 fmt.integer(kpi.target_count(e["planned_s"], e["ideal_cycle_s"]), lang),
-                num(e["energy_kwh"]), num(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3),
+                kwh_text,
+                mark(level, e, "kwh_per_good",
+                     num(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3)),
                 money(data.cost_of(machines)),
             ])  # fmt: skip
             if level != "station":
@@ -411,19 +556,22 @@ def pdf_bytes(data: ShiftData, lang: str = "en") -> bytes:
                 styles.append(("FONT", (0, r), (-1, r), FONT_BOLD, 7.5))
                 styles.append(("BACKGROUND", (0, r), (-1, r), colors.Color(0.93, 0.95, 0.98)))
         # Fits the A4 frame (186 mm): the name column takes what the number columns leave.
-        widths = [w_ * mm for w_ in (13, 12, 12, 13, 12, 16, 15, 13, 19, 22)]
+        widths = [w_ * mm for w_ in (12, 12, 12, 12, 12, 14, 12, 11, 12, 14, 21)]
         kpi_table = Table(
             table, colWidths=[doc_width - sum(widths), *widths], repeatRows=1, hAlign="LEFT"
         )
         kpi_table.setStyle(TableStyle(styles))
         story.append(kpi_table)
-        legend = text("legend", lang)
+        legend = text("legend", lang) + ". " + text("rows_note", lang)
         if left_out:
             room = len([r for r in shown if r[0] == "station"])
             legend += "; " + text("more_stations", lang).format(
                 n=fmt.integer(left_out, lang), k=fmt.integer(room, lang)
             )
         story.append(Paragraph(legend, small))
+        for key, used in (("inferred_note", "inferred"), ("estimated_note", "estimated")):
+            if marked[used]:
+                story.append(Paragraph(text(key, lang), small))
 
         # Top losses: table and bars side by side
         story.append(Paragraph(text("losses", lang), h2))

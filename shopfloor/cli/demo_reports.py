@@ -67,6 +67,10 @@ class ShiftReports:
         if pdf.exists():
             return []
         try:
+            if not shiftreport.has_data(self.store, w):
+                # An all-zero report would pass for an idle shift: none rather than that.
+                log.info("end-of-shift report of %s not written: no data stored for it", w.key)
+                return []
             data = shiftreport.collect(self.store, self.cfg, w)
             self.folder.mkdir(parents=True, exist_ok=True)
             out = []

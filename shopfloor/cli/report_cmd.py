@@ -36,8 +36,21 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def held(span: tuple[int, int] | None, cfg: Any) -> str:
+    """What the store holds, in the plant's local time."""
+    if span is None:
+        return "the store is empty"
+    from zoneinfo import ZoneInfo
+
+    from shopfloor import fmt
+
+    tz = ZoneInfo(cfg.plant.timezone)
+    a, b = (fmt.local(t, tz).strftime("%Y-%m-%d %H:%M") for t in span)
+    return f"the store holds {a} to {b} {tz.key}"
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from shopfloor import shiftreport
+    from shopfloor import clock, shiftreport
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.store import StoreError, open_store
     from shopfloor.store.url import parse_store_url
@@ -60,14 +73,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         store = open_store(args.store, read_only=True)
         try:
-            data = shiftreport.collect(store, cfg, window)
+            # A shift the store has nothing of (before its first data, not begun, to come)
+            # would be an all-zero report that looks like an idle shift: refused, no files.
+            if not shiftreport.has_data(store, window):
+                span = shiftreport.stored_span(store)
+                raise UserError(f"no data stored for shift {window.key} ({held(span, cfg)})")
+            data = shiftreport.collect(store, cfg, window, clock.now_ms())
         finally:
             store.close()
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
-    if not data.report["machines"]:
-        print(f"shopfloor report: warning: the store holds no data of shift {window.key}",
-              file=sys.stderr)  # fmt: skip
     try:
         if args.pdf:
             Path(args.pdf).write_bytes(shiftreport.pdf_bytes(data, args.lang))

@@ -28,6 +28,7 @@ HOUR_MS = 3_600_000
 A0, A1 = MONDAY_MS + 6 * HOUR_MS, MONDAY_MS + 14 * HOUR_MS  # shift A, break included
 CFG = load_config(PLANT)
 LEGACY = {st.id for _, st in CFG.stations() if st.connectivity == "legacy"}
+CFG_LINES = {line.id: [st.id for st in line.stations] for line in CFG.lines}
 SNAKE = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b")
 MODES = {mode for spec in KINDS.values() for mode, _ in spec.failure_modes}
 
@@ -281,3 +282,141 @@ def test_the_vietnamese_pdf_names_breakdowns_in_vietnamese(tmp_path):
         english = words.reason(mode, "en")
         assert english not in losses and mode not in losses, mode
     assert not SNAKE.search(losses), losses
+
+
+# --- a report must not look whole when it is not ---------------------------------------------
+
+
+def test_a_shift_with_no_stored_data_is_refused(shift_a, tmp_path):
+    """The store holds Monday 00:00-15:00: a shift before it (Friday) or after it (Tuesday)
+    would be an all-zero report that passes for an idle shift; refused, no file written."""
+    db = shift_a[0]
+    for spec in ("2026-11-20/A", "2026-11-24/A"):
+        pdf, out = tmp_path / "r.pdf", tmp_path / "r.csv"
+        r = run_cli("report", "--store", f"sqlite:///{db}", "--config", str(PLANT),
+                    "--shift", spec, "--pdf", str(pdf), "--csv", str(out))  # fmt: skip
+        assert r.returncode == 1
+        [line] = r.stderr.strip().splitlines()
+        assert line.startswith(f"shopfloor report: error: no data stored for shift {spec} "
+                               "(the store holds 2026-11-2"), line  # fmt: skip
+        assert line.endswith(" to 2026-11-23 15:00 Asia/Ho_Chi_Minh)"), line
+        assert not pdf.exists() and not out.exists()
+
+
+def test_a_shift_under_way_says_so(shift_a, tmp_path):
+    """Shift B (14:00-22:00) with the store's data ending at 15:00: the CSV and both PDFs say
+    it is reported up to 15:00; shift A, whole in the store, says nothing of the kind."""
+    db, _, files = shift_a
+    rows = csv_rows(files["en"][1])
+    assert {(r["complete"], r["data_until"]) for r in rows.values()} == {("1", "")}
+    base = ("report", "--store", f"sqlite:///{db}", "--config", str(PLANT),
+            "--shift", "2026-11-23/B")  # fmt: skip
+    for lang, words_ in (("en", "so far, until 15:00: the shift is not over"),
+                         ("vi", "đến 15:00, ca chưa kết thúc")):  # fmt: skip
+        pdf, out = tmp_path / f"b-{lang}.pdf", tmp_path / f"b-{lang}.csv"
+        r = run_cli(*base, "--pdf", str(pdf), "--csv", str(out), "--lang", lang)
+        assert r.returncode == 0, r.stderr
+        assert words_ in pdf_text(pdf.read_bytes()).replace("\n", " ")
+        assert page_count(pdf.read_bytes()) == 1
+        b_rows = csv_rows(out.read_bytes())
+        assert {(r["complete"], r["data_until"]) for r in b_rows.values()} == {
+            ("0", "2026-11-23T15:00:00+07:00")
+        }
+    for lang in ("en", "vi"):
+        text = pdf_text(files[lang][0])
+        assert "so far" not in text and "chưa kết thúc" not in text
+
+
+def test_legacy_machines_are_marked_inferred(shift_a):
+    """The config's legacy (power-meter-only) machines: their CSV rows list the inferred
+    columns, a line holding one has its all-stations scrap and yield marked, the rest none;
+    the PDF marks them with * and says why, in both languages."""
+    rows = csv_rows(shift_a[2]["en"][1])
+    assert LEGACY
+    legacy_lines = {lid for lid, line in CFG_LINES.items() if set(line) & LEGACY}
+    for (level, name), row in rows.items():
+        cols = row["inferred"].split()
+        if level == "station":
+            assert ("oee" in cols and "good" in cols) == (name in LEGACY), (name, cols)
+            assert bool(cols) == (name in LEGACY), (name, cols)
+        elif level == "line":
+            assert {"scrap", "yield"} <= set(cols) if name in legacy_lines else not cols, name
+    assert "scrap" in rows[("plant", "")]["inferred"].split()
+    assert "yield" not in rows[("plant", "")]["inferred"].split()  # the plant has none
+    en, vi = pdf_text(shift_a[2]["en"][0]), pdf_text(shift_a[2]["vi"][0])
+    assert "* inferred: a legacy machine with a power meter only" in en.replace("\n", " ")
+    assert "* suy luận: máy đời cũ chỉ có đồng hồ đo công suất" in vi.replace("\n", " ")
+    assert re.search(r"\d%\*", en)
+
+
+def test_estimated_energy_is_marked(shift_a, tmp_path):
+    """A legacy machine's meter readings are the collector's estimates (integrated power): the
+    kWh they add is in energy_estimated_kwh on its, its line's and the plant's rows, and
+    the PDF marks it with † and says why."""
+    import shutil
+
+    db = tmp_path / "s.db"
+    shutil.copy(shift_a[0], db)
+    store = SqliteStore(db)
+    info = next(m for m in store.machines() if m.machine in LEGACY)
+
+    def mk(ts: int, kwh: float) -> Record:
+        # As the collector stores them: at a power sample's ts and seq, marked inferred.
+        return Record(info.enterprise, info.site, info.area, info.line, info.machine, "energy",
+                      ts, 1, {"energy_kwh": kwh}, inferred=True)  # fmt: skip
+
+    store.write([mk(A0 - 30_000, 100.0), mk(A0 + HOUR_MS, 112.5)])
+    store.close()
+    pdf, out = tmp_path / "r.pdf", tmp_path / "r.csv"
+    r = run_cli("report", "--store", f"sqlite:///{db}", "--config", str(PLANT),
+                "--shift", "2026-11-23/A", "--pdf", str(pdf), "--csv", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = csv_rows(out.read_bytes())
+    for key in (("station", info.machine), ("line", info.line), ("plant", "")):
+        assert float(rows[key]["energy_estimated_kwh"]) == pytest.approx(12.5), key
+    assert float(rows[("station", "asm-01")]["energy_estimated_kwh"]) == 0
+    text = pdf_text(pdf.read_bytes()).replace("\n", " ")
+    assert "†" in text and "† kWh estimated in part from sampled power" in text
+
+
+def test_line_rows_say_scrap_is_all_stations_and_give_the_yield(shift_a):
+    """A line's row: scrap of every station (scrap_of), and its rolled throughput yield, the
+    product of each station's good/total in the simulator's ground truth."""
+    rows = csv_rows(shift_a[2]["en"][1])
+    before = run(CFG, ListSink(), MONDAY_MS, 6 * 3600).report["machines"]
+    upto = run(CFG, ListSink(), MONDAY_MS, 14 * 3600).report["machines"]
+    checked = 0
+    for lid, stations in CFG_LINES.items():
+        row = rows[("line", lid)]
+        assert row["scrap_of"] == "all stations"
+        if set(stations) & LEGACY:
+            continue  # its counts are inferred from power by the collector, not stored here
+        want = 1.0
+        for m in stations:
+            good = upto[m]["good_count"] - before[m]["good_count"]
+            total = upto[m]["total_count"] - before[m]["total_count"]
+            want *= good / total if total else 1.0
+        assert float(row["yield"]) == pytest.approx(want, abs=1e-5), lid
+        checked += 1
+    assert checked
+    assert rows[("plant", "")]["scrap_of"] == "all stations"
+    assert {r["scrap_of"] for k, r in rows.items() if k[0] == "station"} == {"this station"}
+    assert {r["yield"] for k, r in rows.items() if k[0] != "line"} == {""}
+    assert "Scrap, all stations" in pdf_text(shift_a[2]["en"][0])
+    vi = pdf_text(shift_a[2]["vi"][0]).replace("\n", " ")
+    assert "Phế phẩm, mọi trạm" in vi
+    assert "Tỷlệđạt" in vi.replace(" ", "")  # a header cell that wraps
+
+
+def test_the_demos_writer_skips_shifts_with_no_data(shift_a, tmp_path):
+    """A writer started on Friday: Friday's shifts are not in the store, so no all-zero
+    report of them; Monday's shift A is written."""
+    from shopfloor.cli.demo_reports import ShiftReports
+
+    store = SqliteStore(shift_a[0], read_only=True)
+    friday = MONDAY_MS - 3 * 86_400_000
+    writer = ShiftReports(CFG, store, tmp_path / "reports", friday, lambda: A1 + 10_000)
+    names = sorted(p.name for p in writer.due(A1 + 10_000))
+    store.close()
+    assert names == ["2026-11-23_A.csv", "2026-11-23_A.pdf", "2026-11-23_A.vi.pdf"]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == names

@@ -88,3 +88,37 @@ def test_the_overview_links_the_shifts_of_the_range(client, monkeypatch):
     # A range with no shift (Sunday) has no section.
     monkeypatch.setenv(clock.ENV, "2026-11-22T23:30:00+07:00")
     assert downloads.overview_reports(1, "today", "en") == []
+
+
+def test_a_shift_with_no_stored_data_has_no_report_nor_link(client, monkeypatch):
+    """The store holds Monday until 15:00: Tuesday's and Friday's shifts have nothing stored,
+    so no all-zero report that passes for an idle shift, and the overview links none."""
+    from dashboard import downloads
+    from shopfloor import clock
+
+    for path in ("/reports/2026-11-24/A.pdf", "/reports/2026-11-20/B.csv?lang=vi"):
+        r = client.get(path, headers=HEADERS)
+        assert r.status_code == 404
+        assert r.headers["Content-Type"].startswith("text/plain")
+        key = path.split("/reports/")[1].split(".")[0]
+        assert r.data.decode().strip() == f"no data stored for shift {key}"
+    # Tuesday 10:00: shift A is under way by the clock, but nothing of it is stored.
+    monkeypatch.setenv(clock.ENV, "2026-11-24T10:00:00+07:00")
+    assert downloads.overview_reports(1, "today", "en") == []
+    # Monday 15:00 still lists both of Monday's shifts (B has its first hour stored).
+    monkeypatch.setenv(clock.ENV, "2026-11-23T15:00:00+07:00")
+    _, listing = downloads.overview_reports(1, "today", "en")
+    assert [i.__dict__["data-shift"] for i in listing.children] == ["2026-11-23/B", "2026-11-23/A"]
+
+
+def test_a_download_of_a_shift_under_way_says_so(client, monkeypatch):
+    """Monday 14:30 by the clock, the store holding data past it: shift B's CSV and PDF are
+    up to 14:30, and say so."""
+    from shopfloor import clock
+
+    monkeypatch.setenv(clock.ENV, "2026-11-23T14:30:00+07:00")
+    r = client.get("/reports/2026-11-23/B.csv", headers=HEADERS)
+    rows = list(csv.DictReader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert {(x["complete"], x["data_until"]) for x in rows} == {("0", "2026-11-23T14:30:00+07:00")}
+    r = client.get("/reports/2026-11-23/B.pdf?lang=vi", headers=HEADERS)
+    assert "đến 14:30, ca chưa kết thúc" in pdf_text(r.data).replace("\n", " ")
