@@ -345,3 +345,41 @@ def test_sparkline_buckets_add_up_to_the_day_and_closed_ones_are_kept_a_minute(s
     monkeypatch.setattr(data_mod.ClosedBuckets, "TTL_S", 0.0)
     data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
     assert {(a, b) for a, b, _ in first.trend} <= set(reads[1])
+
+
+def test_reads_that_ended_over_a_minute_ago_are_kept_a_minute(seeded, monkeypatch):
+    import dashboard.data as data_mod
+    from dashboard.context import context
+
+    _, truth, store, _ = seeded
+    monkeypatch.setattr(data_mod, "CLOSED_READS", data_mod.ClosedReads())
+    monkeypatch.setattr(data_mod, "CLOSED_BUCKETS", data_mod.ClosedBuckets())
+    settled = END_MS - data_mod.ClosedBuckets.SETTLED_MS
+    reads: list[tuple[str, int]] = []  # (read, the end of the time it covers)
+    ends = {
+        "state_hours": lambda a: a[1],
+        "states": lambda a: a[1],
+        "counter_at": lambda a: a[1] + 1,
+    }
+    for name, end in ends.items():
+        real = getattr(store, name)
+
+        def counted(*a, _real=real, _name=name, _end=end):
+            reads.append((_name, _end(a)))
+            return _real(*a)
+
+        monkeypatch.setattr(store, name, counted)
+    data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
+    assert any(end <= settled for _, end in reads), "the first refresh reads settled data"
+    # Within the minute only what ends in the last minute is read again, and the day's
+    # numbers are still the simulator's.
+    reads.clear()
+    again = data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
+    assert reads and all(end > settled for _, end in reads)
+    for lid, want in truth["lines"].items():
+        assert again.report["lines"][lid]["good_count"] == want["good_count"]
+    # Past the minute they are read again.
+    monkeypatch.setattr(data_mod.ClosedReads, "TTL_S", 0.0)
+    reads.clear()
+    data_mod.overview(context(), "last_24h", now_s=END_MS / 1000)
+    assert any(end <= settled for _, end in reads)
