@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 
 from collector.validate import validate
-from shopfloor import kpi
+from shopfloor import clock, kpi
 from shopfloor.config import load_config
 from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
@@ -199,6 +200,10 @@ def test_energy_page_totals_and_states(seeded, monkeypatch):
     page = sys.modules["pages.energy"]
     real = data_mod.energy
     monkeypatch.setattr(page, "energy", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
+    # The page cuts its charts at the clock's "now" too (the unfinished quarter): the same
+    # instant as the data's, whatever the hour this runs at (a Monday-10:00 clock drew only
+    # the morning's quarters as finished; a Sunday one, none).
+    monkeypatch.setenv(clock.ENV, datetime.fromtimestamp(END_MS / 1000, UTC).isoformat())
     out = page.refresh(1, "last_24h", "en")
     bars, by_state, demand, shifts, summary, table, message, style = out
     assert message is None and style == {}
