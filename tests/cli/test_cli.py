@@ -155,7 +155,8 @@ def test_real_time_run_is_paced_and_stops_cleanly(tmp_path):
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_live_run_stops_on_a_signal_with_its_report(tmp_path, sig):
     import signal
-    import time
+
+    from tests.support import wait_for
 
     out, rep = tmp_path / "live.jsonl", tmp_path / "report.json"
     proc = subprocess.Popen(
@@ -174,10 +175,12 @@ def test_live_run_stops_on_a_signal_with_its_report(tmp_path, sig):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size == 0):
-        time.sleep(0.05)
-    proc.send_signal(getattr(signal, sig))
+    try:
+        wait_for(lambda: out.exists() and out.stat().st_size > 0, 20, "the first line written")
+        proc.send_signal(getattr(signal, sig))
+    except BaseException:
+        proc.kill()
+        raise
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
