@@ -23,7 +23,14 @@ from shopfloor.store.sqlite import SqliteStore
 from simulator.paced_env import PacedEnvironment
 from simulator.plant import Plant
 from simulator.sinks import ListSink
-from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, _answers, text_of, to_vietnamese
+from tests.dashboard.test_browser import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    _answers,
+    chromium,
+    text_of,
+    to_vietnamese,
+)
 from tests.integration.test_alerts import BREAKY, START_MS
 from tests.support import cli, wait_for
 
@@ -77,18 +84,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", "--window-size=1400,1000"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory)
 
 
 def attrs(browser, selector: str, name: str) -> set[str]:

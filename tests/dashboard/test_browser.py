@@ -71,8 +71,9 @@ def served(tmp_path_factory):
     proc.wait(20)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chromium(tmp_path_factory, window: str = "1400,1000"):
+    """A headless Debian Chromium through chromedriver (nothing downloaded), its profile under
+    tmp; every browser test module's `browser` fixture yields from this one."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -80,11 +81,16 @@ def browser(tmp_path_factory):
     opts.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", "--window-size=1400,1000"):  # fmt: skip
+                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", f"--window-size={window}"):  # fmt: skip
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    yield from chromium(tmp_path_factory)
 
 
 def text_of(driver, by: str, value: str) -> str | None:

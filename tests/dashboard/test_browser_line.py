@@ -26,6 +26,7 @@ from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
 from simulator.plant import Plant
 from simulator.sinks import ListSink
+from tests.dashboard.test_browser import chromium
 from tests.support import MONDAY_1100, PLANT, cli, instant_s, pinned_env, wait_for
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -73,18 +74,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", "--window-size=1400,1000"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory)
 
 
 def _answers(url: str) -> bool:

@@ -22,7 +22,14 @@ from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
 from simulator.run import run
 from simulator.sinks import ListSink
-from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, _answers, pick_range, text_of
+from tests.dashboard.test_browser import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    _answers,
+    chromium,
+    pick_range,
+    text_of,
+)
 from tests.support import (
     MONDAY_1100,
     PLANT,
@@ -84,18 +91,7 @@ def sites(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", "--window-size=1400,1000"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory)
 
 
 def message(browser, page_id: str) -> str:

@@ -19,7 +19,7 @@ import pytest
 
 from shopfloor.broker import free_port
 from shopfloor.store.sqlite import SqliteStore
-from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, _answers, text_of
+from tests.dashboard.test_browser import CHROMEDRIVER, CHROMIUM, _answers, chromium, text_of
 from tests.support import GOLDEN, MONDAY_1100, cli, pinned_env, run_cli, running_broker, wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -46,18 +46,7 @@ def _dash(tmp: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", "--window-size=1400,1600"):  # fmt: skip
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    yield driver
-    driver.quit()
+    yield from chromium(tmp_path_factory, "1400,1600")
 
 
 @pytest.fixture(scope="module")
