@@ -21,12 +21,17 @@ def test_the_demo_writes_the_report_at_a_shift_end(tmp_path):
     proc, out = run_demo(
         tmp_path, free_port(), BROKER_KINDS[0], pinned_env("2026-11-23T13:59:15+07:00")
     )
+    said_pdf = f"end-of-shift report: {reports / '2026-11-23_A.pdf'}"
     try:
-        wait_for(lambda: (reports / "2026-11-23_A.pdf").exists(), 240, "shift A's report")
-        said = printed(out)
+        # The line is printed after all three files are in place (the PDF appears a moment
+        # before it): waiting on the file and then reading the output raced the print.
+        def announced() -> bool:
+            assert proc.poll() is None, printed(out)  # a demo that stopped announces nothing
+            return said_pdf in printed(out)
+
+        wait_for(announced, 240, "shift A's report announced")
     finally:
         stop(proc, out)
-    assert f"end-of-shift report: {reports / '2026-11-23_A.pdf'}" in said
     assert sorted(p.name for p in reports.iterdir()) == [
         "2026-11-23_A.csv", "2026-11-23_A.pdf", "2026-11-23_A.vi.pdf",
     ]  # fmt: skip
