@@ -160,11 +160,65 @@ class Targets(Strict):
     near_fraction: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
 
 
+# Materials and the supply chain (issue 12): suppliers, raw materials with their reorder
+# policy, and what a part uses (simulator/materials.py; docs/architecture.md, Materials).
+class LeadTime(Strict):
+    """A supplier's lead time in hours: exponential (memoryless, cv 1), lognormal with `cv`,
+    or constant. A bare number is a constant lead time."""
+
+    mean: PositiveFloat
+    dist: Literal["exponential", "lognormal", "constant"] = "exponential"
+    cv: Annotated[float, Field(gt=0, le=2, allow_inf_nan=False)] | None = None  # lognormal only
+
+
+class Supplier(Strict):
+    id: Id
+    lead_time_h: LeadTime
+    late_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0  # deliveries late
+    late_h: PositiveFloat | None = None  # mean extra delay of a late delivery (exponential)
+    short_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0  # delivered short
+    # The share of the ordered quantity a short delivery brings (the rest never comes).
+    short_fraction: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.5
+
+    @field_validator("lead_time_h", mode="before")
+    @classmethod
+    def _number_is_constant(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return {"mean": v, "dist": "constant"}
+        return v
+
+
+class DeliverySchedule(Strict):
+    """A fixed schedule: `qty` ordered every `every_h` hours, the first `first_h` after the start."""
+
+    every_h: PositiveFloat
+    qty: Annotated[int, Field(ge=1)]
+    first_h: NonNegFloat = 0.0
+
+
+class Material(Strict):
+    """A raw material; each line that uses it keeps its own inventory in front of its first
+    station, with this policy: (s, Q), ordering `reorder_qty` whenever the stock on hand plus
+    on order falls to `reorder_point`, or a fixed `schedule`."""
+
+    id: Id
+    supplier: Id
+    initial: Annotated[int, Field(ge=0)] = 0  # on hand at the start, per line
+    reorder_point: Annotated[int, Field(ge=0)] | None = None
+    reorder_qty: Annotated[int, Field(ge=1)] | None = None
+    schedule: DeliverySchedule | None = None
+
+
+PerPart = dict[Id, Annotated[int, Field(ge=1)]]  # material id -> units one part uses
+
+
 class Line(Strict):
     id: Id
     area: Id
     batch_size: Annotated[int, Field(ge=1)] | None = None  # parts per order; None: no changeovers
     targets: Targets | None = None  # overrides the plant's targets for this line
+    # Raw material each part uses (issue 12), for a line without products.
+    materials: PerPart | None = None
     stations: list[Station] = Field(min_length=1)
 
 
@@ -216,6 +270,8 @@ class PlantConfig(Strict):
     targets: Targets = Field(default_factory=Targets)  # the KPI cards' targets (issue 10)
     alerts: Alerts = Field(default_factory=Alerts)  # alert rules (issue 10)
     lines: list[Line] = Field(min_length=1)
+    suppliers: list[Supplier] = Field(default_factory=list)  # issue 12, materials
+    materials: list[Material] = Field(default_factory=list)  # issue 12, materials
 
     def stations(self) -> list[tuple[Line, Station]]:
         return [(line, st) for line in self.lines for st in line.stations]

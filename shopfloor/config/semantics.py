@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shopfloor.config import supply_rules
 from shopfloor.config.schema import PlantConfig, Shift, Station
 
 Finding = tuple[str, str]
@@ -116,6 +117,7 @@ def check(cfg: PlantConfig) -> list[Finding]:
                     found.append((f"shifts[{hi}].breaks[{bi}]", "overlaps an earlier break"))
             spans.append((off, off + brk.minutes))
     found.extend(_shift_overlaps(cfg))
+    found.extend(supply_rules.findings(cfg))  # issue 12, materials
     return found
 
 
