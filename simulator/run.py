@@ -100,6 +100,12 @@ def run(
     before = _stop_handlers(env, sink)
     try:
         plant = Plant(env, cfg, sink, start_ms, seed=seed, resume=resume)
+        attach = getattr(sink, "attach", None)
+        if attach is not None:
+            # A sink that serves the plant's live state over another protocol reads what no
+            # message carries from the stations themselves (a legacy machine's true meter for
+            # the Modbus meters, simulator/modbus).
+            attach(plant)
         if inbox is not None:
             commander = Commander(plant, inbox)
             env.on_wake = commander.drain

@@ -103,6 +103,13 @@ class FanoutSink:
             if hasattr(s, "waker"):
                 s.waker = fn  # type: ignore[attr-defined]
 
+    def attach(self, plant: Any) -> None:
+        """Hand the built plant to the sinks that read it (simulator.run)."""
+        for s in self.sinks:
+            attach = getattr(s, "attach", None)
+            if attach is not None:
+                attach(plant)
+
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
         for s in self.sinks:
             s.emit(topic, payload, retain)
