@@ -18,6 +18,7 @@ from shopfloor.contract import (
     WATERMARK_CHANNEL,
     CountPayload,
     EnergyPayload,
+    MaterialPayload,
     StatePayload,
     StatusPayload,
     TelemetryPayload,
@@ -31,6 +32,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "telemetry": TelemetryPayload,
     "energy": EnergyPayload,
     "status": StatusPayload,
+    "material": MaterialPayload,  # issue 12: deliveries of raw material
 }
 REASONS = (
     "oversized",

@@ -18,7 +18,9 @@ ROOT = "shopfloor"
 VERSION = "v1"
 # Outbound channels carry `seq`, one counter per machine across all of them; `status` does not,
 # because the MQTT last will is fixed at connect time and cannot know the next seq.
-SEQ_CHANNELS: tuple[str, ...] = ("state", "count", "telemetry", "energy")
+# `material` (issue 12): a delivery of raw material to a line, on its first station's topic.
+MATERIAL_CHANNEL = "material"
+SEQ_CHANNELS: tuple[str, ...] = ("state", "count", "telemetry", "energy", MATERIAL_CHANNEL)
 # The collector's watermark of a machine (WatermarkPayload): published by the collector, read by
 # the simulator; not telemetry, so a collector reads its own watermarks back and ignores them.
 WATERMARK_CHANNEL = "stored"
@@ -160,6 +162,21 @@ class TelemetryPayload(BaseModel):
 
 class EnergyPayload(_Payload):
     energy_kwh: NonNeg
+
+
+class MaterialPayload(_Payload):
+    """A delivery of raw material (issue 12) into the inventory in front of a line's first
+    station, published on that station's `material` channel: what was ordered and delivered,
+    whether it came late or short, and the units on hand once it is in."""
+
+    material: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    supplier: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    ordered: Count
+    delivered: Count
+    late: bool
+    short: bool
+    level: Count
+    lead_time_s: NonNeg
 
 
 class PowerByState(BaseModel):

@@ -34,7 +34,7 @@ class Record:
     area: str
     line: str
     machine: str
-    channel: str  # state | count | telemetry | energy | status
+    channel: str  # state | count | telemetry | energy | status | material
     ts: int  # epoch ms, sim clock
     seq: int | None
     payload: dict[str, Any]
@@ -110,5 +110,9 @@ class Store(Protocol):
 
     def max_seq(self) -> dict[str, int]:
         """Per machine, the highest seq stored (inferred states excluded)."""
+
+    def deliveries(self, t0: int, t1: int, machine: str | None = None) -> list[dict[str, Any]]:
+        """Material deliveries (issue 12) with ts in [t0, t1), in time order: each its
+        `material` payload (shopfloor.contract.MaterialPayload) with `machine`."""
 
     def close(self) -> None: ...

@@ -229,12 +229,36 @@ class InfluxQLReader:
     def max_seq(self) -> dict[str, int]:
         states, others = self.query(
             'SELECT max("seq") FROM state WHERE "inferred" = 0 GROUP BY machine;'
-            'SELECT max("seq") FROM count, energy, telemetry GROUP BY machine'
+            'SELECT max("seq") FROM count, energy, telemetry, material GROUP BY machine'
         )
         out: dict[str, int] = {}
         for tags, r in _rows(states) + _rows(others):
             out[tags["machine"]] = max(out.get(tags["machine"], 0), int(r["max"] or 0))
         return out
+
+    def deliveries(self, t0: int, t1: int, machine: str | None = None) -> list[dict[str, Any]]:
+        """Material deliveries (issue 12) in [t0, t1), in time order (the store's shape)."""
+        only = f"machine = {_lit(machine)} AND " if machine else ""
+        (rows,) = self.query(
+            f"SELECT * FROM material WHERE {only}time >= {t0}ms AND time < {t1}ms GROUP BY machine"
+        )
+        out = [
+            {
+                "ts": _ms(r["time"]),
+                "seq": int(r["seq"]),
+                "material": r["material"],
+                "supplier": r["supplier"],
+                "ordered": int(r["ordered"]),
+                "delivered": int(r["delivered"]),
+                "late": bool(r["late"]),
+                "short": bool(r["short"]),
+                "level": int(r["level"]),
+                "lead_time_s": float(r["lead_time_s"]),
+                "machine": tags["machine"],
+            }
+            for tags, r in _rows(rows)
+        ]
+        return sorted(out, key=lambda d: (d["ts"], d["seq"]))
 
 
 def quarter_lines(rows: list[QuarterRow]) -> list[str]:
@@ -395,3 +419,6 @@ class InfluxQLQueries:
 
     def max_seq(self) -> dict[str, int]:
         return self.reader.max_seq()
+
+    def deliveries(self, t0: int, t1: int, machine: str | None = None) -> list[dict[str, Any]]:
+        return self.reader.deliveries(t0, t1, machine)

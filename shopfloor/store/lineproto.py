@@ -126,6 +126,13 @@ def line(r: Record) -> str:
             if k not in ("ts", "seq", "power_kw")
         )
         fields = f"power_kw={_num(p['power_kw'])}{extra},seq={seq}"
+    elif ch == "material":  # issue 12: a delivery of raw material
+        fields = (
+            f"material={_str(p['material'])},supplier={_str(p['supplier'])},"
+            f"ordered={_num(p['ordered'])},delivered={_num(p['delivered'])},"
+            f"late={_num(p['late'])},short={_num(p['short'])},level={_num(p['level'])},"
+            f"lead_time_s={_num(p['lead_time_s'])},seq={seq}"
+        )
     elif ch == "status":
         if p.get("online"):
             fields = (

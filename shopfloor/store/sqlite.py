@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS energy_quarters (
     quarter INTEGER NOT NULL, machine TEXT NOT NULL, kwh REAL NOT NULL,
     PRIMARY KEY (quarter, machine)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS materials (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, material TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loss_hours (
     hour INTEGER NOT NULL, machine TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
     seconds REAL NOT NULL,
@@ -237,6 +242,7 @@ class SqliteStore:
         counts: list[tuple[Any, ...]] = []
         energy: list[tuple[Any, ...]] = []
         samples: list[tuple[Any, ...]] = []
+        materials: list[tuple[Any, ...]] = []  # issue 12: deliveries
         status: list[Record] = []
         last: dict[str, tuple[Record, int]] = {}
         for r in records:
@@ -264,6 +270,8 @@ class SqliteStore:
                 samples.append(
                     (r.machine, r.ts, r.seq, p["power_kw"], orjson.dumps(values).decode())
                 )
+            elif ch == "material":
+                materials.append((r.machine, r.ts, r.seq, p["material"], orjson.dumps(p).decode()))
             elif ch == "status":
                 status.append(r)  # in order: a birth and a death may share a batch
             if ch == "status":
@@ -273,7 +281,7 @@ class SqliteStore:
             prev = last.get(r.machine)
             if prev is None or r.ts > prev[1]:
                 last[r.machine] = (r, r.ts)
-        return states, counts, energy, samples, status, last
+        return states, counts, energy, samples, status, last, materials
 
     def _insert(
         self,
@@ -283,6 +291,7 @@ class SqliteStore:
         samples: list[tuple[Any, ...]],
         status: list[Record],
         last: dict[str, tuple[Record, int]],
+        materials: list[tuple[Any, ...]],
     ) -> None:
         """One transaction; the caller holds the lock and rolls back on any exception."""
         cur = self.db.cursor()
@@ -295,6 +304,8 @@ class SqliteStore:
             cur.executemany("INSERT OR IGNORE INTO energy VALUES (?,?,?,?)", energy)
         if samples:
             cur.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)", samples)
+        if materials:
+            cur.executemany("INSERT OR IGNORE INTO materials VALUES (?,?,?,?,?)", materials)
         if states:
             new: dict[str, list[Change]] = defaultdict(list)
             for row in states:
@@ -495,12 +506,34 @@ class SqliteStore:
 
     def max_seq(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for table in ("states", "counts", "energy", "samples"):
+        for table in ("states", "counts", "energy", "samples", "materials"):
+            if table == "materials" and not self._has_table(table):
+                continue  # a read-only file from before issue 12
             for machine, seq in self._query(
                 f"SELECT machine, max(seq) FROM {table} WHERE {'inferred = 0' if table == 'states' else '1'} GROUP BY machine"
             ):
                 out[machine] = max(out.get(machine, 0), seq or 0)
         return out
+
+    def _has_table(self, table: str) -> bool:
+        return bool(
+            self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        )
+
+    def deliveries(self, t0: int, t1: int, machine: str | None = None) -> list[dict[str, Any]]:
+        """Material deliveries (issue 12) with ts in [t0, t1), in time order, each its payload
+        with `machine`."""
+        if not self._has_table("materials"):
+            return []
+        where, args = ("AND machine = ?", (machine,)) if machine else ("", ())
+        return [
+            {**orjson.loads(payload), "machine": m}
+            for m, payload in self._query(
+                f"SELECT machine, payload FROM materials WHERE ts >= ? AND ts < ? {where} "
+                "ORDER BY ts, seq",
+                (t0, t1, *args),
+            )
+        ]
 
     def close(self) -> None:
         with self._lock:
