@@ -98,8 +98,10 @@ class PacedEnvironment(simpy.Environment):
                     raise EmptySchedule()
                 real = self._wall_ref + (evt_time - self._sim_ref) / self.speed
                 delay = real - monotonic()
-                if self.horizon is not None:
-                    # At the clock the wall clock paces (1x); behind it, `speed` does.
+                if self.horizon is not None and evt_time > self.now:
+                    # At the clock the wall clock paces (1x); behind it, `speed` does. An
+                    # event at the current instant (a command woken in) moves no time, so it
+                    # runs even while a restarted run waits for the clock to reach it.
                     delay = max(delay, evt_time - self.horizon())
                 if delay <= 0:
                     break

@@ -76,20 +76,31 @@ def test_speed_above_one_never_passes_the_clock_and_catches_up_after_slow_motion
             assert announced["result"]["speed"] == 60
             assert announced["result"]["follows_clock"] is True
             # The backfill reached the clock; at 60x a plant would run a minute of plant time
-            # per wall second past it. Watch 3 s of wall time: never past the clock.
+            # per wall second past it. Watch until it has sent 3 s of live readings (a
+            # condition, not a time window: a stalled run proves nothing): never past the clock.
             wait_for(lambda: _newest_ts(sub) >= (pin.now_s(time.time()) - 15) * 1000, 60, "live")
+            watch_from = _newest_ts(sub)
             worst_ahead_ms = -(10**9)
-            t_end = time.monotonic() + 3
-            while time.monotonic() < t_end:
+
+            def watched_3s_live() -> bool:
+                nonlocal worst_ahead_ms
                 now_ms = pin.now_s(time.time()) * 1000
-                worst_ahead_ms = max(worst_ahead_ms, _newest_ts(sub) - now_ms)
-                time.sleep(0.05)
+                newest = _newest_ts(sub)
+                worst_ahead_ms = max(worst_ahead_ms, newest - now_ms)
+                return newest >= watch_from + 3000
+
+            wait_for(watched_3s_live, 30, "3 s of live readings")
             assert worst_ahead_ms <= 250, f"{worst_ahead_ms} ms ahead of the clock"
-            # Slow motion puts it behind the clock; 60x then catches up and stops at the clock.
+            # Slow motion puts it behind the clock (about 0.95 s per wall second); 60x then
+            # catches up and stops at the clock.
             _speed(sub, "slow", 0.05)
-            time.sleep(3)
+            wait_for(
+                lambda: _speed(sub, f"slow-{time.monotonic()}", 0.05)["result"]["behind_s"] > 2,
+                30,
+                "over 2 s behind the clock at 0.05x",
+            )
             behind = _speed(sub, "fast", 60)["result"]["behind_s"]
-            assert behind > 2, behind  # 3 s at 0.05x: about 2.85 s behind
+            assert behind > 2, behind
             caught_up = wait_for(
                 lambda: (
                     (r := _speed(sub, f"ping-{time.monotonic()}", 60))["result"]["behind_s"] < 0.5
@@ -133,7 +144,11 @@ def test_restart_from_a_store_ahead_of_the_clock_warns_and_waits(tmp_path):
         )  # fmt: skip
         try:
             wait_for(lambda: _newest_ts(sub), 30, "the resumed readings")
-            time.sleep(2)  # it must stay put: any progress would show within 2 s at 60x
+            # Proof that it waits, not that it is slow: the live run answers a command (it is
+            # stepping) at the sim time where the store ends, although at 60x any wall time
+            # since the resumed readings would have moved it on. The reply is also a marker:
+            # every reading it sent before answering is in by then.
+            where = _speed(sub, "where", 60)
             sent = [p["ts"] for t, p, _ in sub.snapshot() if isinstance(p, dict) and "seq" in p]
         finally:
             proc.terminate()
@@ -143,3 +158,5 @@ def test_restart_from_a_store_ahead_of_the_clock_warns_and_waits(tmp_path):
     # Nothing over stored history, and nothing past where the store ends: it waits there.
     assert min(sent) > stored_until
     assert max(sent) <= stored_until + 1
+    assert where["ts"] <= stored_until + 1, (where, stored_until)
+    assert where["result"]["behind_s"] == 0  # ahead of the clock, not behind it
