@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from shopfloor.config import semantics
+from shopfloor.config import production, semantics
 from shopfloor.config.schema import PlantConfig
 from shopfloor.validation import format_errors
 
@@ -89,4 +89,6 @@ def read_yaml(path: str | Path) -> Any:
 
 
 def load_config(path: str | Path) -> PlantConfig:
-    return parse_config(read_yaml(path), str(Path(path)))
+    data = read_yaml(path)
+    production.resolve_csv_path(data, Path(path).parent)  # orders.csv beside the config
+    return parse_config(data, str(Path(path)))

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from shopfloor.config.maintenance import Maintenance, ToolWear  # issue 12, maintenance
+
 # Ids become MQTT topic levels and store tags, so they must not contain '/', '+', '#' or spaces.
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64)]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -115,6 +117,17 @@ class PowerKw(Strict):
         }
 
 
+# Issue 12, brownfield cycle counting (simulator/meter.py, collector/cycles.py).
+class Meter(Strict):
+    """A legacy machine's clamp-on meter that sees each press stroke: every cycle starts with
+    a stroke drawing `stroke_kw` for `stroke_s` on top of the running base load
+    (power_kw.running), and the meter reports its mean power over each `sample_s` window."""
+
+    sample_s: PositiveFloat | None = None  # None: telemetry.sample_interval_s
+    stroke_kw: PositiveFloat  # power drawn during the stroke (the peak, not the rise)
+    stroke_s: PositiveFloat
+
+
 class Station(Strict):
     id: Id
     kind: Kind = "generic"
@@ -130,6 +143,10 @@ class Station(Strict):
     power_kw: PowerKw
     # legacy: a retrofitted clamp-on power meter is all this machine has (power_kw samples only)
     connectivity: Literal["full", "legacy"] = "full"
+    meter: Meter | None = None  # legacy only: the power waveform shows each cycle (issue 12)
+    # Issue 12, maintenance and wear (shopfloor/config/maintenance.py, simulator/maintenance.py)
+    maintenance: Maintenance | None = None
+    tool_wear: ToolWear | None = None
 
     @field_validator("cycle_s", "setup_min", mode="before")
     @classmethod
@@ -222,6 +239,91 @@ class Line(Strict):
     stations: list[Station] = Field(min_length=1)
 
 
+# Products, changeovers and work orders (issue 12; simulator/orders.py, shopfloor/orders.py,
+# rules in shopfloor/config/production.py; docs/architecture.md, Orders and products).
+class ProductStation(Strict):
+    """A product's own figures at one station; what it leaves out is the station's. A product
+    that sets ideal_cycle_s and no cycle_s runs at exactly its ideal cycle there."""
+
+    ideal_cycle_s: PositiveFloat | None = None
+    cycle_s: CycleTime | None = None
+    scrap_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+
+    @field_validator("cycle_s", mode="before")
+    @classmethod
+    def _number_is_deterministic(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return {"mean": v, "cv": 0.0}
+        return v
+
+
+class Product(Strict):
+    id: Id
+    line: Id  # the line that makes it
+    family: Id | None = None  # changeovers may be given per family pair
+    stations: dict[Id, ProductStation] = Field(default_factory=dict)  # station id -> figures
+    materials: PerPart | None = None  # raw material one part uses (issue 12, materials)
+
+
+class Changeover(Strict):
+    """Sequence-dependent setup: going `from` one product (or family) `to` another takes
+    `setup_min` at `station` (or at every station of the line that has setup_min)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: Id = Field(alias="from")
+    to: Id
+    setup_min: CycleTime
+    station: Id | None = None
+
+    @field_validator("setup_min", mode="before")
+    @classmethod
+    def _number_is_deterministic(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return {"mean": v, "cv": 0.0}
+        return v
+
+
+LocalDateTime = Annotated[
+    str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}[T ]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")
+]
+
+
+class WorkOrder(Strict):
+    """A work order: `quantity` good parts of `product`. Release and due are either local
+    date-times in the plant's time zone (`release`, `due`) or hours after the run's start
+    (`release_h`, `due_h`); no release means released at the start."""
+
+    id: Id
+    product: Id
+    quantity: Annotated[int, Field(ge=1)]
+    release: LocalDateTime | None = None
+    due: LocalDateTime | None = None
+    release_h: NonNegFloat | None = None
+    due_h: PositiveFloat | None = None
+
+
+class DemandProduct(Strict):
+    orders_per_day: PositiveFloat  # Poisson arrivals, around the clock
+    quantity: Annotated[int, Field(ge=1)]  # good parts per order
+    due_h: PositiveFloat = 24.0  # due this long after release
+
+
+class Demand(Strict):
+    """Generated orders: for each product, orders arrive (and are released) as a Poisson
+    process; `seed` gives the demand its own random stream."""
+
+    seed: int = 0
+    products: dict[Id, DemandProduct] = Field(min_length=1)
+
+
+class Orders(Strict):
+    plan: list[WorkOrder] = Field(default_factory=list)
+    # A CSV of work orders (columns: WorkOrder's keys), relative to the config file's folder.
+    csv: str | None = None
+    demand: Demand | None = None
+
+
 class TariffWindow(Strict):
     period: Id
     start: ClockTime
@@ -272,6 +374,9 @@ class PlantConfig(Strict):
     lines: list[Line] = Field(min_length=1)
     suppliers: list[Supplier] = Field(default_factory=list)  # issue 12, materials
     materials: list[Material] = Field(default_factory=list)  # issue 12, materials
+    products: list[Product] = Field(default_factory=list)  # issue 12, orders
+    changeovers: list[Changeover] = Field(default_factory=list)  # issue 12, orders
+    orders: Orders | None = None  # issue 12, orders: None runs today's endless batches
 
     def stations(self) -> list[tuple[Line, Station]]:
         return [(line, st) for line in self.lines for st in line.stations]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopfloor.config import supply_rules
+from shopfloor.config import maintenance, production, supply_rules
 from shopfloor.config.schema import PlantConfig, Shift, Station
 
 Finding = tuple[str, str]
@@ -46,6 +46,38 @@ def station_findings(
         )
     if st.setup_min is not None and batch_size is None:
         found.append((f"{path}.setup_min", f"needs {batch_path} (changeovers happen per order)"))
+    found += _meter_findings(st, path)
+    found += maintenance.findings(st.kind, st.mtbf_min, st.maintenance, st.tool_wear, path)
+    return found
+
+
+def _meter_findings(st: Station, path: str) -> list[Finding]:
+    """A stroke meter (issue 12) belongs to a legacy machine, and its strokes must stand out
+    from the running load and end before the next cycle starts."""
+    meter = st.meter
+    if meter is None:
+        return []
+    found: list[Finding] = []
+    if st.connectivity != "legacy":
+        found.append(
+            (f"{path}.meter", "only for connectivity: legacy (a full machine sends its counts)")
+        )
+    if meter.stroke_kw <= st.power_kw.running:
+        found.append(
+            (
+                f"{path}.meter.stroke_kw",
+                f"must be above power_kw.running ({st.power_kw.running:g}), got "
+                f"{meter.stroke_kw:g} (the stroke is a peak on the running load)",
+            )
+        )
+    if meter.stroke_s >= st.ideal_cycle_s:
+        found.append(
+            (
+                f"{path}.meter.stroke_s",
+                f"must be shorter than ideal_cycle_s ({st.ideal_cycle_s:g}), got "
+                f"{meter.stroke_s:g} (one stroke per cycle)",
+            )
+        )
     return found
 
 
@@ -118,6 +150,7 @@ def check(cfg: PlantConfig) -> list[Finding]:
             spans.append((off, off + brk.minutes))
     found.extend(_shift_overlaps(cfg))
     found.extend(supply_rules.findings(cfg))  # issue 12, materials
+    found.extend(production.findings(cfg))  # issue 12, products and orders
     return found
 
 

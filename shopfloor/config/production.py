@@ -1,0 +1,190 @@
+"""Rules that relate the production keys (issue 12): products, changeovers and work orders,
+and the work-order CSV (`orders.csv`).
+
+Each finding is (key path, reason), like shopfloor.config.semantics, which calls `findings`.
+A CSV row's problems are named `orders.csv[row N].<column>` (N counts the header as row 1, as a
+spreadsheet shows it).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from shopfloor.config.schema import PlantConfig, WorkOrder
+from shopfloor.validation import format_errors
+
+Finding = tuple[str, str]
+CSV_COLUMNS = tuple(WorkOrder.model_fields)
+
+
+def _known(ids: list[str]) -> str:
+    return ", ".join(sorted(ids)) or "none declared"
+
+
+def resolve_csv_path(data: Any, base: Path) -> None:
+    """Make a relative `orders.csv` relative to the config file's folder (load_config calls
+    this on the raw YAML data, so every later reader finds the same file)."""
+    orders = data.get("orders") if isinstance(data, dict) else None
+    path = orders.get("csv") if isinstance(orders, dict) else None
+    if isinstance(path, str) and path and not Path(path).is_absolute():
+        orders["csv"] = str(base / path)
+
+
+def read_csv(path: str) -> tuple[list[WorkOrder], list[Finding]]:
+    """The work orders of a CSV file, and a finding per row (or file) that is not one."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+            header = rows[0].keys() if rows else []
+    except FileNotFoundError:
+        return [], [("orders.csv", f"file not found: {path}")]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return [], [("orders.csv", f"cannot read {path}: {exc}")]
+    unknown = [c for c in header if c not in CSV_COLUMNS]
+    if unknown:
+        return [], [
+            (
+                "orders.csv",
+                f"unknown column {', '.join(map(repr, unknown))} in {path} "
+                f"(columns: {', '.join(CSV_COLUMNS)})",
+            )
+        ]
+    out: list[WorkOrder] = []
+    found: list[Finding] = []
+    for n, row in enumerate(rows, start=2):
+        data = {k: v.strip() for k, v in row.items() if k is not None and v and v.strip()}
+        try:
+            out.append(WorkOrder.model_validate(data))
+        except ValidationError as exc:
+            for err in format_errors(exc, WorkOrder):  # "key: reason"
+                key, _, reason = err.partition(": ")
+                found.append((f"orders.csv[row {n}].{key}", reason))
+    return out, found
+
+
+def plan(cfg: PlantConfig) -> list[tuple[str, WorkOrder]]:
+    """Every planned work order with its key path: `orders.plan`, then the CSV's rows (read
+    again here: findings() has checked them)."""
+    if cfg.orders is None:
+        return []
+    out = [(f"orders.plan[{i}]", o) for i, o in enumerate(cfg.orders.plan)]
+    if cfg.orders.csv:
+        rows, _ = read_csv(cfg.orders.csv)
+        out += [(f"orders.csv[row {n}]", o) for n, o in enumerate(rows, start=2)]
+    return out
+
+
+def local_ms(text: str, tz: ZoneInfo) -> int:
+    """Epoch ms of a local date-time in the plant's zone (`2026-11-23 06:00`)."""
+    return round(
+        datetime.fromisoformat(text.replace(" ", "T")).replace(tzinfo=tz).timestamp() * 1000
+    )
+
+
+def findings(cfg: PlantConfig) -> list[Finding]:
+    found: list[Finding] = []
+    lines = {line.id: line for line in cfg.lines}
+    products: dict[str, int] = {}
+    families: set[str] = set()
+    for i, prod in enumerate(cfg.products):
+        path = f"products[{i}]"
+        if prod.id in products:
+            found.append((f"{path}.id", f"duplicate product id {prod.id!r}"))
+        products.setdefault(prod.id, i)
+        if prod.family:
+            families.add(prod.family)
+        line = lines.get(prod.line)
+        if line is None:
+            found.append(
+                (f"{path}.line", f"unknown line {prod.line!r} (lines: {_known(list(lines))})")
+            )
+            continue
+        by_id = {st.id: st for st in line.stations}
+        for sid, ps in prod.stations.items():
+            spath = f"{path}.stations.{sid}"
+            st = by_id.get(sid)
+            if st is None:
+                found.append(
+                    (
+                        spath,
+                        f"no station {sid!r} on line {line.id} (stations: {_known(list(by_id))})",
+                    )
+                )
+                continue
+            ideal = ps.ideal_cycle_s if ps.ideal_cycle_s is not None else st.ideal_cycle_s
+            if ps.cycle_s is not None and ps.cycle_s.mean < ideal:
+                found.append(
+                    (
+                        f"{spath}.cycle_s.mean",
+                        f"must be >= the ideal cycle ({ideal:g}), got {ps.cycle_s.mean:g}",
+                    )
+                )
+    names = set(products) | families
+    stations = {st.id for _, st in cfg.stations()}
+    for i, co in enumerate(cfg.changeovers):
+        path = f"changeovers[{i}]"
+        for key, value in (("from", co.from_), ("to", co.to)):
+            if value not in names:
+                found.append(
+                    (
+                        f"{path}.{key}",
+                        f"unknown product or family {value!r} ({_known(list(names))})",
+                    )
+                )
+        if co.station is not None and co.station not in stations:
+            found.append((f"{path}.station", f"unknown station {co.station!r}"))
+    if cfg.orders is None:
+        if cfg.changeovers:
+            found.append(("changeovers", "needs orders (changeovers happen between orders)"))
+        return found
+    if not cfg.products:
+        found.append(("orders", "needs products (each order names one)"))
+    if cfg.orders.csv:
+        _, bad = read_csv(cfg.orders.csv)
+        found += bad
+        if bad:
+            return found
+    seen: dict[str, str] = {}
+    for path, order in plan(cfg):
+        if order.id in seen:
+            found.append(
+                (f"{path}.id", f"duplicate order id {order.id!r} (first at {seen[order.id]})")
+            )
+        seen.setdefault(order.id, path)
+        if order.product not in products:
+            found.append(
+                (f"{path}.product", f"unknown product {order.product!r} ({_known(list(products))})")
+            )
+        if order.release is not None and order.release_h is not None:
+            found.append((f"{path}.release_h", "give release or release_h, not both"))
+        if (order.due is None) == (order.due_h is None):
+            found.append((f"{path}.due", "give one of due (local date-time) or due_h"))
+        for key in ("release", "due"):
+            text = getattr(order, key)
+            if text is not None:
+                try:
+                    datetime.fromisoformat(text.replace(" ", "T"))
+                except ValueError:
+                    found.append((f"{path}.{key}", f"not a date-time: {text!r}"))
+        if (
+            order.release_h is not None
+            and order.due_h is not None
+            and order.due_h <= order.release_h
+        ):
+            found.append((f"{path}.due_h", f"must be after release_h ({order.release_h:g})"))
+    demand = cfg.orders.demand
+    for pid in demand.products if demand is not None else {}:
+        if pid not in products:
+            found.append(
+                (
+                    f"orders.demand.products.{pid}",
+                    f"unknown product {pid!r} ({_known(list(products))})",
+                )
+            )
+    return found
