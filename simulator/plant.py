@@ -16,6 +16,8 @@ from shopfloor.shifts import ShiftCalendar
 from simulator.buffer import Buffer
 from simulator.calendar import SimCalendar
 from simulator.emitter import MachineEmitter
+from simulator.maintenance import attach as attach_wear
+from simulator.meter import attach_meter, meter_birth
 from simulator.report import ground_truth
 from simulator.resume import Resume
 from simulator.sinks import Sink
@@ -71,6 +73,8 @@ class Plant:
                     batch_size=line.batch_size,
                     resume=start,
                 )
+                if spec.meter is not None:
+                    attach_meter(st, spec.meter, cfg, f"{self.seed}/{line.id}/{spec.id}/meter")
                 built.append(st)
                 self.stations.append(st)
                 inbox = outbox
@@ -82,8 +86,14 @@ class Plant:
                 r = st.resume
                 st.emitter.emit("count", {"total": r.total, "good": r.good, "scrap": r.scrap})
                 st.emitter.emit("energy", {"energy_kwh": st.meter_reading_kwh()})
+        # Stroke meters sample at their own rate (simulator/meter.py), not with the plant.
+        self.sampled = [st for st in self.stations if st.meter is None]
+        attach_wear(self)  # maintenance and wear (issue 12): stations that configure it
         env.process(self.follow_calendar())
         env.process(self.sample())
+        for st in self.stations:
+            if st.meter is not None:
+                env.process(st.meter.run())
         # The ground truth per quarter hour, for the `truth` command (simulator/truth.py).
         self.truth = TruthLedger(self)
 
@@ -99,6 +109,7 @@ class Plant:
             "ideal_cycle_s": spec.ideal_cycle_s,
             "power_kw": st.power_kw,
             "sample_interval_s": self.cfg.telemetry.sample_interval_s,
+            **(meter_birth(st.meter) if st.meter is not None else {}),
         }
 
     def follow_calendar(self) -> Generator[simpy.Event, Any, None]:
@@ -118,7 +129,7 @@ class Plant:
         n = 0
         while True:
             ts_ms = self.start_ms + round(env.now * 1000.0)
-            for st in self.stations:
+            for st in self.sampled:
                 alphas = alpha_cache.get(st.spec.kind)
                 if alphas is None:
                     alphas = alpha_cache[st.spec.kind] = [

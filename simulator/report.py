@@ -21,9 +21,18 @@ def facts(st: Station) -> MachineFacts:
         good=st.good,
         scrap=st.scrap,
         ideal_cycle_s=st.spec.ideal_cycle_s,
-        energy_kwh=st.energy_kwh,
+        # A stroke meter's strokes draw on top of the state's power (simulator/meter.py).
+        energy_kwh=st.energy_kwh if st.meter is None else st.meter_kwh(),
         extra={"kind": st.spec.kind, "received_count": st.received, "failures": len(st.failures)},
     )
+
+
+def _with_wear(st: Station, m: MachineFacts, start_ms: int) -> MachineFacts:
+    """A station with maintenance or wear adds `maintenance`: its failures with their
+    precursors' starts, maintenance windows, tool changes (simulator/maintenance.py)."""
+    if st.wear is not None:
+        m.extra["maintenance"] = st.wear.truth(start_ms)
+    return m
 
 
 def ground_truth(plant: Plant) -> dict[str, Any]:
@@ -35,4 +44,10 @@ def ground_truth(plant: Plant) -> dict[str, Any]:
         "end_ms": plant.start_ms + round(plant.env.now * 1000),
         "seed": plant.seed,
     }
-    return build_report({lid: [facts(st) for st in sts] for lid, sts in plant.lines.items()}, meta)
+    return build_report(
+        {
+            lid: [_with_wear(st, facts(st), plant.start_ms) for st in sts]
+            for lid, sts in plant.lines.items()
+        },
+        meta,
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -23,7 +23,12 @@ from simulator.buffer import EMPTY, Buffer
 from simulator.calendar import EPS_S, SimCalendar
 from simulator.emitter import MachineEmitter
 from simulator.kinds import KINDS
+from simulator.materials import LineSupply
+from simulator.meter import StrokeMeter
 from simulator.resume import Resume
+
+if TYPE_CHECKING:
+    from simulator.maintenance import Wear
 
 CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
 
@@ -87,6 +92,15 @@ class Station:
         self.outbox = outbox
         self.batch_size = batch_size
         self.legacy = spec.connectivity == "legacy"
+        # A legacy meter that sees each stroke (issue 12): set by the plant for `meter:`.
+        self.meter: StrokeMeter | None = None
+        # Raw material in front of a first station (issue 12, simulator/materials.py): set by
+        # the plant for a line with `materials:`.
+        self.supply: LineSupply | None = None
+        # Seconds per (state, reason), kept when the plant asks (issue 12: starvation by
+        # cause in the ground truth); None costs one test per state change.
+        self.loss_s: dict[tuple[str, str], float] | None = None
+        self.reason = ""
         self.power_kw = spec.power_kw.by_state()
         self.kind = KINDS[spec.kind]
 
@@ -94,6 +108,11 @@ class Station:
         self.setup = Draw(spec.setup_min, 60.0, rng) if spec.setup_min else None
         self.mtbf_s = spec.mtbf_min * 60.0 if spec.mtbf_min else math.inf
         self.mttr_s = spec.mttr_min * 60.0 if spec.mttr_min else 0.0
+        # Maintenance and wear (issue 12, simulator/maintenance.py): set by the plant for
+        # `maintenance:`/`tool_wear:`; None keeps every hook below to one test.
+        self.wear: Wear | None = None
+        self.wear_h = 0.0  # running hours since the last maintenance or repaired failure
+        self.precursor_s = -math.inf  # remaining ttf at which the armed precursor starts
         self.ttf_s = self._draw_ttf()
         self.starved_reason = (
             f"waiting for {upstream_id}" if upstream_id else "waiting for material"
@@ -132,10 +151,11 @@ class Station:
             state, reason = self.proc_state, self.proc_reason
         else:
             state, reason = seg.kind, CALENDAR_REASON[seg.kind]
-        if state == self.state:
+        if state == self.state and reason == self.reason:
             return
         self._accrue()
         self.state = state
+        self.reason = reason
         if not self.legacy:
             self.emitter.emit("state", {"state": state, "reason": reason})
 
@@ -145,6 +165,9 @@ class Station:
             dt = now - self.since
             self.durations_s[self.state] += dt
             self.energy_kwh += self.power_kw[self.state] * dt / 3600.0
+            if self.loss_s is not None:
+                key = (self.state, self.reason)
+                self.loss_s[key] = self.loss_s.get(key, 0.0) + dt
         self.since = now
 
     def close_books(self) -> None:
@@ -152,14 +175,26 @@ class Station:
 
     def meter_kwh(self) -> float:
         """The energy meter reading now: booked energy plus the current state so far."""
+        if self.meter is not None:
+            return self._metered_kwh()
         if self.state is None:
             return self.energy_kwh
         return self.energy_kwh + self.power_kw[self.state] * (self.env.now - self.since) / 3600.0
+
+    def _metered_kwh(self) -> float:
+        """meter_kwh with the strokes' extra energy (simulator/meter.py)."""
+        assert self.meter is not None
+        kwh = self.energy_kwh + self.meter.extra_kwh(self.env.now)
+        if self.state is not None:
+            kwh += self.power_kw[self.state] * (self.env.now - self.since) / 3600.0
+        return kwh
 
     # -- processes -----------------------------------------------------------------------
 
     def work(self) -> Generator[simpy.Event, Any, None]:
         while True:
+            if self.wear is not None and self.wear.due():
+                yield from self.wear.stop()  # tool change, preventive maintenance
             part = yield from self._take()
             if self.setup is not None and part != self.batch:
                 if self.batch is not None:
@@ -167,6 +202,8 @@ class Station:
                     yield from self._spend(self.setup(), wear=False)
                 self.batch = part
             self._set("running")
+            if self.meter is not None:
+                self.meter.stroke(self.env.now)
             yield from self._spend(self.cycle(), wear=True)
             good = self._finish()
             if good and self.outbox is not None and not self.outbox.give(part):
@@ -177,6 +214,8 @@ class Station:
         if self.inbox is None:
             part = self.released // self.batch_size if self.batch_size else 0
             self.released += 1
+            if self.supply is not None:
+                yield from self.supply.draw(self)
         else:
             got = self.inbox.take()
             if got is EMPTY:
@@ -188,7 +227,10 @@ class Station:
 
     def _finish(self) -> bool:
         self.total += 1
-        scrap = self.spec.scrap_rate > 0 and self.scrap_rng.random() < self.spec.scrap_rate
+        if self.wear is not None and self.wear.tool is not None:
+            scrap = self.wear.tool_scrap()
+        else:
+            scrap = self.spec.scrap_rate > 0 and self.scrap_rng.random() < self.spec.scrap_rate
         if scrap:
             self.scrap += 1
         else:
@@ -237,11 +279,15 @@ class Station:
                 remaining -= done
                 if wear:
                     self.ttf_s -= done
+                    if self.ttf_s < self.precursor_s:
+                        self.wear.precursor_started()  # type: ignore[union-attr]
                 yield from self._serve(irq)
                 continue
             remaining -= dt
             if wear:
                 self.ttf_s -= dt
+                if self.ttf_s < self.precursor_s:
+                    self.wear.precursor_started()  # type: ignore[union-attr]
             if fails:
                 yield from self.break_down()
 
@@ -254,8 +300,11 @@ class Station:
         self, reason: str | None = None, repair_s: float | None = None
     ) -> Generator[simpy.Event, Any, None]:
         if reason is None:
-            reasons, weights = zip(*self.kind.failure_modes, strict=True)
-            reason = self.fail_rng.choices(reasons, weights)[0]
+            if self.wear is not None:
+                reason = self.wear.failure_reason()
+            else:
+                reasons, weights = zip(*self.kind.failure_modes, strict=True)
+                reason = self.fail_rng.choices(reasons, weights)[0]
         back_to, back_reason = self.proc_state, self.proc_reason
         self._set("down", reason)
         if repair_s is None:
@@ -290,6 +339,8 @@ class Station:
         self.mttr_s = spec.mttr_min * 60.0 if spec.mttr_min else 0.0
 
     def _draw_ttf(self) -> float:
+        if self.wear is not None:
+            return self.wear.draw_ttf()  # Weibull given the age; a precursor's arming
         return self.fail_rng.expovariate(1.0 / self.mtbf_s) if self.mtbf_s < math.inf else math.inf
 
     # -- telemetry -------------------------------------------------------------------------
@@ -315,6 +366,8 @@ class Station:
                     if v < 0.0:
                         v = 0.0
                 body[pv.name] = round(v, 2)
+            if self.wear is not None:
+                self.wear.drift(body)
         self.emitter.emit("telemetry", body, ts_ms)
 
     def sample_energy(self, ts_ms: int) -> None:
