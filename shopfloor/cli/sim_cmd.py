@@ -124,6 +124,33 @@ def register(sub: Any) -> None:
     mq.add_argument(
         "--client-id", help="MQTT client id (default shopfloor-sim-<enterprise>-<site>)"
     )
+    p.add_argument(
+        "--modbus",
+        metavar="HOST:PORT",
+        help="also serve each legacy machine's clamp-on meter as a Modbus TCP device (Eastron "
+        "SDM630 input registers, unit ids 1, 2, ... in config order; docs/modbus.md), for "
+        "example 127.0.0.1:5020. Modbus has no security: keep it on loopback or a closed network",
+    )
+    ua = p.add_argument_group("OPC UA (docs/opcua.md)")
+    ua.add_argument(
+        "--opcua",
+        metavar="URL",
+        help="also serve the running plant as an OPC UA server, e.g. opc.tcp://127.0.0.1:4840; "
+        "anonymous on a loopback address only, elsewhere SHOPFLOOR_OPCUA_USERNAME and "
+        "SHOPFLOOR_OPCUA_PASSWORD with Basic256Sha256",
+    )
+    ua.add_argument(
+        "--opcua-certs",
+        metavar="DIR",
+        default="shopfloor-data/opcua",
+        help="where the server's self-signed certificate is made and kept (default "
+        "./shopfloor-data/opcua)",
+    )
+    ua.add_argument(
+        "--opcua-packml",
+        action="store_true",
+        help="also serve each machine's state as its ISA-TR88 PackML state and unit mode",
+    )
     p.set_defaults(func=cmd_sim)
 
 
@@ -180,6 +207,47 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
         outbox=args.outbox,
         watermark_filter=watermark_filter(ent, site),
     )
+
+
+def _modbus_sink(listen: str, cfg: Any) -> Any:
+    """--modbus: the legacy machines' meters served over Modbus TCP (simulator/modbus)."""
+    from simulator.modbus import parse_listen
+    from simulator.modbus.tee import ModbusTee
+
+    try:
+        host, port = parse_listen(listen)
+        return ModbusTee(cfg, host, port).start()
+    except (ValueError, OSError) as exc:
+        raise UserError(f"--modbus: {exc}") from None
+
+
+def _opcua_sink(args: argparse.Namespace, cfg: Any, inbox: Any, wake: Any) -> Any:
+    """--opcua: the plant as an OPC UA server (simulator/opcua); its methods are commands."""
+    from pathlib import Path
+
+    from shopfloor.settings import SettingsError, settings
+    from simulator.opcua.security import OpcUaConfigError
+    from simulator.opcua.server import OpcUaSink
+
+    def submit(topic: str, raw: bytes) -> None:
+        inbox.put((topic, raw))
+        wake.set()
+
+    try:
+        s = settings()
+        sink = OpcUaSink(
+            cfg,
+            args.opcua,
+            certs_dir=Path(args.opcua_certs),
+            username=s.opcua_username,
+            password=s.opcua_password.get_secret_value() if s.opcua_password else None,
+            packml_state=args.opcua_packml,
+            submit=submit,
+        )
+        sink.start()
+    except (OpcUaConfigError, SettingsError) as exc:
+        raise UserError(str(exc)) from None
+    return sink
 
 
 def _resume(text: str) -> dict[str, Any]:
@@ -303,6 +371,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
             sinks.append(JsonlSink(jf, flush_each=live))
         if args.broker:
             sinks.append(_mqtt_sink(args, cfg, not live, inbox, wake))
+        if args.modbus:
+            sinks.append(_modbus_sink(args.modbus, cfg))
+        if args.opcua:
+            sinks.append(_opcua_sink(args, cfg, inbox, wake))
         sink = sinks[0] if len(sinks) == 1 else FanoutSink(*sinks) if sinks else NullSink()
         if args.then_live:
             log.info("backfilling from %s, then live at %gx; Ctrl-C stops", args.start, speed)
@@ -314,7 +386,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
             )
         result = run(
             cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed,
-            then_live=args.then_live, inbox=inbox if args.broker else None, wake=wake,
+            then_live=args.then_live, inbox=inbox if args.broker or args.opcua else None, wake=wake,
             resume=resume,
         )  # fmt: skip
     plant = result.report["plant"]
