@@ -17,6 +17,7 @@ from simulator.buffer import Buffer
 from simulator.calendar import SimCalendar
 from simulator.emitter import MachineEmitter
 from simulator.maintenance import attach as attach_wear
+from simulator.materials import LineSupply, line_supply
 from simulator.meter import attach_meter, meter_birth
 from simulator.report import ground_truth
 from simulator.resume import Resume
@@ -44,6 +45,7 @@ class Plant:
         self.calendar = SimCalendar(ShiftCalendar(cfg.shifts, self.tz), start_ms / 1000.0)
         self.stations: list[Station] = []
         self.lines: dict[str, list[Station]] = {}
+        self.supplies: dict[str, LineSupply] = {}  # issue 12, materials: by line
         for line in cfg.lines:
             built: list[Station] = []
             inbox: Buffer | None = None
@@ -79,6 +81,13 @@ class Plant:
                 self.stations.append(st)
                 inbox = outbox
             self.lines[line.id] = built
+            # Raw material in front of the first station (issue 12, simulator/materials.py).
+            supply = line_supply(env, cfg, line, built[0], self.seed)
+            if supply is not None:
+                built[0].supply = self.supplies[line.id] = supply
+        if self.supplies:
+            for st in self.stations:
+                st.loss_s = {}  # starvation by cause in the ground truth
         for st in self.stations:
             st.emitter.status(self._birth(st))
             if not st.legacy:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shopfloor.report import MachineFacts, build_report
+from simulator.materials import supply_facts
 
 if TYPE_CHECKING:
     from simulator.plant import Plant
@@ -23,7 +24,12 @@ def facts(st: Station) -> MachineFacts:
         ideal_cycle_s=st.spec.ideal_cycle_s,
         # A stroke meter's strokes draw on top of the state's power (simulator/meter.py).
         energy_kwh=st.energy_kwh if st.meter is None else st.meter_kwh(),
-        extra={"kind": st.spec.kind, "received_count": st.received, "failures": len(st.failures)},
+        extra={
+            "kind": st.spec.kind,
+            "received_count": st.received,
+            "failures": len(st.failures),
+            **supply_facts(st),  # issue 12, materials: only where configured
+        },
     )
 
 
