@@ -208,6 +208,16 @@ BIRTH_FIELDS: tuple[str, ...] = (
 )
 
 
+class StrokeMeterInfo(BaseModel):
+    """A legacy machine's meter that sees each cycle's stroke (issue 12): optional in its
+    birth, it tells the collector's cycle counter what peak to look for (collector/cycles.py)."""
+
+    model_config = _STRICT
+
+    stroke_kw: Positive
+    stroke_s: Positive
+
+
 class StatusPayload(BaseModel):
     """Birth: `online: true` with every one of BIRTH_FIELDS (simulator/plant.py `_birth`, the
     emitter adds ts). Death: `online: false`, with ts when the simulator stops cleanly and
@@ -224,6 +234,7 @@ class StatusPayload(BaseModel):
     ideal_cycle_s: Positive | None = None
     power_kw: PowerByState | None = None
     sample_interval_s: Positive | None = None
+    meter: StrokeMeterInfo | None = None  # optional: a legacy machine's stroke meter (issue 12)
 
     @model_validator(mode="after")
     def _birth_or_death(self) -> StatusPayload:
