@@ -19,6 +19,7 @@ from shopfloor.contract import (
     CountPayload,
     EnergyPayload,
     MaterialPayload,
+    OrderPayload,
     StatePayload,
     StatusPayload,
     TelemetryPayload,
@@ -33,6 +34,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "energy": EnergyPayload,
     "status": StatusPayload,
     "material": MaterialPayload,  # issue 12: deliveries of raw material
+    "order": OrderPayload,  # issue 12: work orders released, started, finished
 }
 REASONS = (
     "oversized",

@@ -20,7 +20,17 @@ VERSION = "v1"
 # because the MQTT last will is fixed at connect time and cannot know the next seq.
 # `material` (issue 12): a delivery of raw material to a line, on its first station's topic.
 MATERIAL_CHANNEL = "material"
-SEQ_CHANNELS: tuple[str, ...] = ("state", "count", "telemetry", "energy", MATERIAL_CHANNEL)
+# `order` (issue 12): a work order of a line released, started or finished, on the topic of
+# the line's first station (where orders enter the line); OrderPayload.
+ORDER_CHANNEL = "order"
+SEQ_CHANNELS: tuple[str, ...] = (
+    "state",
+    "count",
+    "telemetry",
+    "energy",
+    MATERIAL_CHANNEL,
+    ORDER_CHANNEL,
+)
 # The collector's watermark of a machine (WatermarkPayload): published by the collector, read by
 # the simulator; not telemetry, so a collector reads its own watermarks back and ignores them.
 WATERMARK_CHANNEL = "stored"
@@ -177,6 +187,28 @@ class MaterialPayload(_Payload):
     short: bool
     level: Count
     lead_time_s: NonNeg
+
+
+OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+class OrderPayload(_Payload):
+    """A work order of the line (issue 12; shopfloor.orders), sent when it is `released`,
+    `started` (its first part taken by the first station) and `finished` (its last part out
+    of the last station or scrapped). Each event carries the whole order so far, so the
+    latest one is its state: start_ts from `started` on, finish_ts from `finished`; good and
+    scrap count its parts so far (good: out of the last station)."""
+
+    order_id: OrderId
+    product: OrderId
+    event: Literal["released", "started", "finished"]
+    quantity: Annotated[int, Field(ge=1, le=MAX_INT)]
+    release_ts: EpochMs
+    due_ts: EpochMs
+    start_ts: EpochMs | None = None
+    finish_ts: EpochMs | None = None
+    good: Count = 0
+    scrap: Count = 0
 
 
 class PowerByState(BaseModel):

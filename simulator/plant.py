@@ -13,6 +13,7 @@ import simpy
 from shopfloor.config.schema import PlantConfig
 from shopfloor.contract import machine_prefix
 from shopfloor.shifts import ShiftCalendar
+from simulator import orders
 from simulator.buffer import Buffer
 from simulator.calendar import SimCalendar
 from simulator.emitter import MachineEmitter
@@ -88,6 +89,8 @@ class Plant:
         if self.supplies:
             for st in self.stations:
                 st.loss_s = {}  # starvation by cause in the ground truth
+        # Work orders and products (issue 12, simulator/orders.py): lines that make products.
+        self.order_books = orders.build(env, cfg, self.lines, start_ms, self.seed)
         for st in self.stations:
             st.emitter.status(self._birth(st))
             if not st.legacy:

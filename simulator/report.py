@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopfloor.report import MachineFacts, build_report
 from simulator.materials import supply_facts
+from simulator.orders import ideal_cycle_s, orders_truth
 
 if TYPE_CHECKING:
     from simulator.plant import Plant
@@ -21,7 +22,7 @@ def facts(st: Station) -> MachineFacts:
         total=st.total,
         good=st.good,
         scrap=st.scrap,
-        ideal_cycle_s=st.spec.ideal_cycle_s,
+        ideal_cycle_s=ideal_cycle_s(st),  # with products: weighted by each part's own
         # A stroke meter's strokes draw on top of the state's power (simulator/meter.py).
         energy_kwh=st.energy_kwh if st.meter is None else st.meter_kwh(),
         extra={
@@ -50,10 +51,13 @@ def ground_truth(plant: Plant) -> dict[str, Any]:
         "end_ms": plant.start_ms + round(plant.env.now * 1000),
         "seed": plant.seed,
     }
-    return build_report(
+    report = build_report(
         {
             lid: [_with_wear(st, facts(st), plant.start_ms) for st in sts]
             for lid, sts in plant.lines.items()
         },
         meta,
     )
+    if plant.order_books:  # issue 12: work orders, only where configured
+        report["orders"] = orders_truth(plant.order_books, plant.start_ms, meta["end_ms"])
+    return report

@@ -29,6 +29,7 @@ from simulator.resume import Resume
 
 if TYPE_CHECKING:
     from simulator.maintenance import Wear
+    from simulator.orders import LineOrders
 
 CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
 
@@ -94,6 +95,15 @@ class Station:
         self.legacy = spec.connectivity == "legacy"
         # A legacy meter that sees each stroke (issue 12): set by the plant for `meter:`.
         self.meter: StrokeMeter | None = None
+        # Work orders (issue 12, simulator/orders.py): the line's order book when it makes
+        # products; what this station works on now (the first: the order it starts).
+        self.orders: LineOrders | None = None
+        self.order_id: str | None = None
+        self.product_id: str | None = None
+        self.order_pos = 0
+        self.ideal_work_s = 0.0  # sum of each finished part's ideal cycle
+        self.ideal_now = spec.ideal_cycle_s
+        self.scrap_rate = spec.scrap_rate  # the product's, with orders
         # Raw material in front of a first station (issue 12, simulator/materials.py): set by
         # the plant for a line with `materials:`.
         self.supply: LineSupply | None = None
@@ -196,7 +206,10 @@ class Station:
             if self.wear is not None and self.wear.due():
                 yield from self.wear.stop()  # tool change, preventive maintenance
             part = yield from self._take()
-            if self.setup is not None and part != self.batch:
+            if self.orders is not None:
+                if part != self.batch:
+                    yield from self.orders.prepare(self, part)  # changeover by sequence
+            elif self.setup is not None and part != self.batch:
                 if self.batch is not None:
                     self._set("setup", "changeover")
                     yield from self._spend(self.setup(), wear=False)
@@ -206,21 +219,30 @@ class Station:
                 self.meter.stroke(self.env.now)
             yield from self._spend(self.cycle(), wear=True)
             good = self._finish()
+            if self.orders is not None:
+                self.orders.done(self, part, good)
             if good and self.outbox is not None and not self.outbox.give(part):
                 self._set("blocked", "output buffer full")
                 yield from self._wait(self.outbox.wait_give(part))
 
     def _take(self) -> Generator[simpy.Event, Any, int]:
         if self.inbox is None:
-            part = self.released // self.batch_size if self.batch_size else 0
+            if self.orders is not None:
+                # The order gate comes first (idle: no order), then the material gate.
+                part = yield from self.orders.take(self)
+            else:
+                part = self.released // self.batch_size if self.batch_size else 0
             self.released += 1
             if self.supply is not None:
                 yield from self.supply.draw(self)
         else:
             got = self.inbox.take()
             if got is EMPTY:
-                self._set("starved", self.starved_reason)
-                got = yield from self._wait(self.inbox.wait_take())
+                if self.orders is not None:
+                    got = yield from self.orders.wait_inbox(self)  # idle or starved
+                else:
+                    self._set("starved", self.starved_reason)
+                    got = yield from self._wait(self.inbox.wait_take())
             part = int(got)  # type: ignore[call-overload]
         self.received += 1
         return part
@@ -230,7 +252,7 @@ class Station:
         if self.wear is not None and self.wear.tool is not None:
             scrap = self.wear.tool_scrap()
         else:
-            scrap = self.spec.scrap_rate > 0 and self.scrap_rng.random() < self.spec.scrap_rate
+            scrap = self.scrap_rate > 0 and self.scrap_rng.random() < self.scrap_rate
         if scrap:
             self.scrap += 1
         else:
@@ -331,6 +353,8 @@ class Station:
         self.spec = spec
         self.cycle = Draw(spec.cycle, 1.0, self.rng)
         self.setup = Draw(spec.setup_min, 60.0, self.rng) if spec.setup_min else None
+        if self.orders is None:  # with orders, the product's figures come with its next order
+            self.scrap_rate = spec.scrap_rate
         mtbf_s = spec.mtbf_min * 60.0 if spec.mtbf_min else math.inf
         if mtbf_s != self.mtbf_s:
             self.mtbf_s = mtbf_s
