@@ -11,6 +11,7 @@ pinned ticking clock), whose reply says the parameter changed.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -209,6 +210,27 @@ def test_a_bad_value_shows_its_key_path_error_and_sizes_are_bounded(served, brow
              in (text_of(browser, By.ID, "whatif-message") or "") or None, 20, "the bound")  # fmt: skip
 
 
+def _experiment_pid() -> int | None:
+    """The running `shopfloor whatif` the page started (it leads its own process group)."""
+    for d in Path("/proc").iterdir():
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+            leads = d.name.isdigit() and os.getpgid(int(d.name)) == int(d.name)
+        except OSError:
+            continue  # ended meanwhile
+        if leads and b"whatif" in argv and b"--progress-jsonl" in argv:
+            return int(d.name)
+    return None
+
+
+def _pending(pid: int, sig: int) -> bool:
+    """Whether `sig` waits, undelivered, on the (stopped) process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("ShdPnd:"):
+            return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    return False
+
+
 def test_which_machine_first_bounds_stops_and_draws_the_cli_ranking(served, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -233,9 +255,17 @@ def test_which_machine_first_bounds_stops_and_draws_the_cli_ranking(served, brow
     wait_for(lambda: f"Experiment started: {n * 10:,} runs." in message() or None, 20, "the launch")
     wait_for(lambda: f"of {n * 10:,} runs done" in (text_of(browser, By.ID, "whatif-status") or "")
              or None, 60, "the progress")  # fmt: skip
-    browser.find_element(By.ID, "whatif-launch").click()  # a second one is refused
-    wait_for(lambda: "already running" in message() or None, 20, "the refusal")
-    browser.find_element(By.ID, "whatif-stop").click()
+    # Held still (SIGSTOP to its process group) so it cannot end before Stop, however fast
+    # the machine: the Stop's SIGTERM waits as a pending signal and is served at SIGCONT.
+    cli_pid = wait_for(_experiment_pid, 20, "the experiment's process")
+    os.killpg(cli_pid, signal.SIGSTOP)
+    try:
+        browser.find_element(By.ID, "whatif-launch").click()  # a second one is refused
+        wait_for(lambda: "already running" in message() or None, 20, "the refusal")
+        browser.find_element(By.ID, "whatif-stop").click()
+        wait_for(lambda: _pending(cli_pid, signal.SIGTERM), 20, "the Stop's SIGTERM")
+    finally:
+        os.killpg(cli_pid, signal.SIGCONT)
     wait_for(lambda: "The experiment was stopped." in (text_of(browser, By.ID, "whatif-status") or "")
              or None, 30, "the stop")  # fmt: skip
     # A short one to the end (a day: the plant works 06:00-14:00): the tornado is the CLI's
