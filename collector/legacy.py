@@ -23,6 +23,13 @@ forged value: 1e305 kW is a valid JSON number) is stored but not believed: it ch
 state nor meter, as if lost. Integrated, it would leave the cumulative estimate infinite or so
 large that later samples no longer move it, for good (the next start seeds from it).
 
+- with a stroke meter (its birth announces `meter: {stroke_kw, stroke_s}`, issue 12), its
+  cycles: counted from the waveform by peak detection with hysteresis (collector/cycles.py),
+  a cumulative `count` reading (total, good = total, scrap 0: a meter sees no scrap) at each
+  counted sample's ts and seq, so the report takes its counted parts instead of assuming its
+  ideal cycle. The count goes on from the store's newest reading when the collector starts
+  again.
+
 The derived records reuse the sample's seq: they are the collector's own (an inferred state
 is flagged in the store; an estimated reading is told apart by its machine's connectivity),
 so they never raise a machine's highest seq nor fill a hole.
@@ -35,6 +42,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from collector.cycles import CycleCounter, thresholds
 from shopfloor.shifts import OFF, PLANNED_STOP, PRODUCTION, Segment, ShiftCalendar
 from shopfloor.store.base import Record
 
@@ -48,6 +56,11 @@ DEFAULT_SAMPLE_INTERVAL_S = 10.0
 PLAUSIBLE_X = 10.0  # a sample above this many times the highest stated power is not believed
 
 log = logging.getLogger("shopfloor.collect")
+
+
+def counted(total: int) -> dict[str, int]:
+    """A counted cycle reading: a power meter sees no scrap, so every part counts as good."""
+    return {"total": total, "good": total, "scrap": 0}
 
 
 class CalendarCursor:
@@ -86,11 +99,17 @@ class PowerStates:
         self.interval_ms: dict[str, int] = {}
         self.meters: dict[str, _Meter] = {}
         self.implausible: dict[str, int] = {}  # samples not believed, per machine
+        self.counters: dict[str, CycleCounter] = {}  # machines with a stroke meter
+        self.counted: dict[str, int] = {}  # the store's newest counted total, to go on from
         # A 24/7 plant's calendar too: all of its time is working time (no power is idle).
         self.cursor = CalendarCursor(calendar) if calendar is not None else None
 
     def learn(
-        self, machine: str, power_kw: dict[str, float], sample_interval_s: float | None = None
+        self,
+        machine: str,
+        power_kw: dict[str, float],
+        sample_interval_s: float | None = None,
+        meter: dict[str, float] | None = None,
     ) -> None:
         seen: dict[float, str] = {}
         for state in BAND_ORDER:
@@ -99,6 +118,19 @@ class PowerStates:
         self.bands[machine] = sorted(seen.items())
         self.current.pop(machine, None)
         self.interval_ms[machine] = round((sample_interval_s or DEFAULT_SAMPLE_INTERVAL_S) * 1000)
+        if not meter or "running" not in power_kw:
+            self.counters.pop(machine, None)
+            return
+        high, low = thresholds(
+            float(power_kw["running"]),
+            float(meter["stroke_kw"]),
+            float(meter["stroke_s"]),
+            sample_interval_s or DEFAULT_SAMPLE_INTERVAL_S,
+        )
+        # A new birth (the machine's meter restarted) keeps the count going: it is ours.
+        known = self.counters.get(machine)
+        total = known.total if known is not None else self.counted.get(machine, 0)
+        self.counters[machine] = CycleCounter(high, low, total)
 
     def seed(
         self, machine: str, ts: int, kwh: float, kw: float | None, state: str | None = None
@@ -164,6 +196,10 @@ class PowerStates:
                 kwh += step if math.isfinite(step) else 0.0
         self.meters[m] = _Meter(sample.ts, kw, kwh)
         out.append(self._derived(sample, "energy", sample.ts, {"energy_kwh": round(kwh, 6)}))
+        counter = self.counters.get(m)
+        if counter is not None and counter.feed(kw):
+            n = counter.total
+            out.append(self._derived(sample, "count", sample.ts, counted(n)))
         return out
 
     @staticmethod

@@ -52,6 +52,7 @@ from collector import watermark
 from collector.alerts import AlertPublisher
 from collector.deadletter import DeadLetter
 from collector.legacy import PowerStates
+from collector.legacy import counted as counted_reading
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
 from collector.validate import Ignore, Reject, validate
@@ -67,7 +68,8 @@ log = logging.getLogger("shopfloor.collect")
 ALL_PLANTS = "shopfloor/v1/+/+/+/+/+/+"
 FATAL_EXIT = 70  # EX_SOFTWARE: a worker thread died; the supervisor restarts us
 STOP_GRACE_S = 5.0  # SIGTERM: time the store gets to take what is held (docker allows 10 s)
-MAX_RECORDS_PER_MESSAGE = 3  # a legacy sample, its inferred state and estimated meter reading
+# A legacy sample, its inferred state, estimated meter reading and counted cycle (issue 12).
+MAX_RECORDS_PER_MESSAGE = 4
 
 
 @dataclass(slots=True)
@@ -205,12 +207,17 @@ class Collector:
         store is down neither resets the meter nor counts twice. Runs on the writer thread; a
         StoreError leaves it to the next attempt, like the write itself."""
         stored: dict[str, tuple[int, float]] = {}
+        counted: dict[str, int] = {}
         for m in self.store.machines():
             if m.connectivity == "legacy":
                 reading = self.store.counter_at("energy", END_OF_TIME_MS, m.machine).get(m.machine)
                 if reading is not None:
                     stored[m.machine] = (reading[0], float(reading[1]["energy_kwh"]))
+                count = self.store.counter_at("count", END_OF_TIME_MS, m.machine).get(m.machine)
+                if count is not None:
+                    counted[m.machine] = int(count[1]["total"])
         with self._intake, self._cond:
+            self._seed_late_counts(counted)
             for m, (ts, kwh) in stored.items():
                 meter = self.power_states.meters.get(m)
                 if meter is None:
@@ -222,6 +229,18 @@ class Collector:
                         rec.payload["energy_kwh"] = round(rec.payload["energy_kwh"] + kwh, 6)
             self._legacy_seeded = True
 
+    def _seed_late_counts(self, counted: dict[str, int]) -> None:
+        """_seed_late for counted cycles (collector/cycles.py): the count began at 0 here."""
+        for m, total in counted.items():
+            counter = self.power_states.counters.get(m)
+            if counter is None:
+                self.power_states.counted[m] = total
+                continue
+            counter.total += total
+            for rec in (*self._writing, *self._buf):
+                if rec.machine == m and rec.channel == "count" and rec.inferred:
+                    rec.payload.update(counted_reading(rec.payload["total"] + total))
+
     def _seed_legacy(self, machines: list[str]) -> None:
         """Legacy machines go on from the store's newest estimated meter reading and inferred
         state, so a restart neither resets nor counts twice (collector/legacy.py)."""
@@ -229,6 +248,10 @@ class Collector:
             return
         newest = self.store.last_changes(END_OF_TIME_MS)
         for m in machines:
+            # Counted cycles (a stroke meter's, collector/cycles.py) go on from the store's.
+            count = self.store.counter_at("count", END_OF_TIME_MS, m).get(m)
+            if count is not None:
+                self.power_states.counted[m] = int(count[1]["total"])
             reading = self.store.counter_at("energy", END_OF_TIME_MS, m).get(m)
             state = newest.get(m, (0, None, ""))[1]
             if reading is None:
@@ -526,7 +549,10 @@ class Collector:
                 self.seqs.restart(rec.machine)
                 if rec.payload.get("connectivity") == "legacy" and rec.payload.get("power_kw"):
                     self.power_states.learn(
-                        rec.machine, rec.payload["power_kw"], rec.payload.get("sample_interval_s")
+                        rec.machine,
+                        rec.payload["power_kw"],
+                        rec.payload.get("sample_interval_s"),
+                        rec.payload.get("meter"),
                     )
                     if self.topic.startswith("$share/") and "legacy:shared" not in self._logged:
                         self._logged.add("legacy:shared")

@@ -255,7 +255,15 @@ def machine_facts(
     if info.connectivity == "legacy":
         # Its meter readings are the collector's integral of its power samples.
         extra["energy_estimated"] = True
-    if info.connectivity == "legacy" and ideal_cycle_s > 0:
+    if info.connectivity == "legacy" and c1 is not None:
+        # A stroke meter's cycles, counted from its power waveform by the collector
+        # (collector/cycles.py, issue 12): a measured performance; the meter sees no scrap,
+        # so quality is still assumed, and everything stays marked inferred.
+        total = good = max(0, total)
+        scrap = 0
+        extra["inferred"] = True
+        extra["cycles_counted"] = True
+    elif info.connectivity == "legacy" and ideal_cycle_s > 0:
         # A power meter sees running time, not parts: assume it ran at its ideal cycle with
         # no scrap, so availability is measured and performance and quality are 100%; the
         # report marks all of it (shopfloor.report.INFERRED_FIELDS).
