@@ -87,6 +87,11 @@ def local_ms(text: str, tz: ZoneInfo) -> int:
     )
 
 
+def makes_products(cfg: PlantConfig, line_id: str) -> bool:
+    """A line with work orders: its changeovers come with them, not with batch_size."""
+    return cfg.orders is not None and any(p.line == line_id for p in cfg.products)
+
+
 def findings(cfg: PlantConfig) -> list[Finding]:
     found: list[Finding] = []
     lines = {line.id: line for line in cfg.lines}

@@ -125,7 +125,9 @@ def check(cfg: PlantConfig) -> list[Finding]:
                     )
                 )
             seen_stations.setdefault(st.id, path)
-            found.extend(station_findings(st, path, line.batch_size, f"lines[{li}].batch_size"))
+            # A line that makes products changes over between its orders (issue 12).
+            batch = 1 if production.makes_products(cfg, line.id) else line.batch_size
+            found.extend(station_findings(st, path, batch, f"lines[{li}].batch_size"))
     seen_shifts: set[str] = set()
     for hi, shift in enumerate(cfg.shifts or []):
         if shift.name in seen_shifts:
