@@ -752,6 +752,15 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Needs a restart with the edited config: {keys}",
         "vi": "Cần khởi động lại với cấu hình đã sửa: {keys}",
     },
+    # Materials and the supply chain (issue 12); the causes' words are in shopfloor/words.py.
+    "chart.starvation": {
+        "en": "Starvation by cause: upstream station, no material, no order",
+        "vi": "Thiếu phôi theo nguyên nhân: trạm phía trước, hết nguyên liệu, không có đơn hàng",
+    },
+    "starvation.none": {
+        "en": "No machine waited for work in this range.",
+        "vi": "Không có máy nào phải chờ việc trong khoảng thời gian này.",
+    },
 }
 
 

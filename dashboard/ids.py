@@ -112,3 +112,5 @@ WHATIF_APPLY_PICK = "whatif-apply-pick"
 WHATIF_APPLY_GO = "whatif-apply-go"
 WHATIF_APPLY_RESULT = "whatif-apply-result"
 WHATIF_LABELS = "whatif-label"  # pattern-matching ids {"type": ..., "key": i18n key}: static labels
+# Materials and the supply chain (issue 12)
+LOSSES_STARVATION = "losses-starvation"  # starvation by cause

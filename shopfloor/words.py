@@ -26,6 +26,11 @@ WORDS: dict[str, dict[str, str]] = {
     "reason.waiting_for": {"en": "waiting for {what}", "vi": "chờ {what}"},
     "reason.waiting for material": {"en": "waiting for material", "vi": "chờ nguyên liệu"},
     "reason.output buffer full": {"en": "output buffer full", "vi": "bộ đệm đầu ra đầy"},
+    # Materials (issue 12): a line waiting for a raw material, and the causes of starvation.
+    "reason.no_material": {"en": "no material: {what}", "vi": "hết nguyên liệu: {what}"},
+    "cause.upstream": {"en": "Upstream station", "vi": "Trạm phía trước"},
+    "cause.no_material": {"en": "No material: {what}", "vi": "Hết nguyên liệu: {what}"},
+    "cause.no_order": {"en": "No order", "vi": "Không có đơn hàng"},
     "reason.outside shift": {"en": "outside shift", "vi": "ngoài ca"},
     "reason.break": {"en": "break", "vi": "giờ nghỉ"},
     "reason.changeover": {"en": "changeover", "vi": "chuyển đổi sản phẩm"},
@@ -105,6 +110,8 @@ def reason(reason: str | None, lang: str | None) -> str:
     match = _WAITING.match(reason)
     if match:
         return text("reason.waiting_for", lang).format(what=match["what"])
+    if reason.startswith("no material: "):
+        return text("reason.no_material", lang).format(what=reason[len("no material: ") :])
     return words(reason, lang)
 
 

@@ -203,9 +203,13 @@ class LineSupply:
         seed: int,
     ):
         self.line_id = line.id
+        # A line's `materials:` is what each part uses; a product's own `materials:` replaces
+        # it for that product's parts (issue 12, orders: the first station's product_id is the
+        # product of the part it draws, set by the order gate before this one).
         self.bill: dict[str, int] = dict(line.materials or {})
-        # Products' own bills come with `products:` (issue 12, orders): by product id.
-        self.bills: dict[str | None, dict[str, int]] = {None: self.bill}
+        self.bills: dict[str | None, dict[str, int]] = {
+            p.id: dict(p.materials) for p in cfg.products if p.line == line.id and p.materials
+        }
         materials = {m.id: m for m in cfg.materials}
         suppliers = {s.id: s for s in cfg.suppliers}
         self.inventories: dict[str, Inventory] = {}
@@ -221,12 +225,15 @@ class LineSupply:
 
     @staticmethod
     def _used(cfg: PlantConfig, line: Line) -> set[str]:
-        return set(line.materials or {})
+        used = set(line.materials or {})
+        for p in cfg.products:
+            if p.line == line.id:
+                used |= set(p.materials or {})
+        return used
 
-    def draw(
-        self, station: Station, product: str | None = None
-    ) -> Generator[simpy.Event, Any, None]:
+    def draw(self, station: Station) -> Generator[simpy.Event, Any, None]:
         """Take what one part uses, waiting (starved) for whatever is short."""
+        product = getattr(station, "product_id", None)
         for mid, qty in self.bills.get(product, self.bill).items():
             inv = self.inventories[mid]
             while not inv.take(qty):
@@ -244,7 +251,7 @@ def line_supply(
 ) -> LineSupply | None:
     """The supply of a line whose parts use material, else None (nothing is built, drawn or
     sent: today's behaviour)."""
-    if not line.materials:
+    if not LineSupply._used(cfg, line):
         return None
     return LineSupply(env, cfg, line, station, seed)
 

@@ -1,4 +1,5 @@
-"""Losses: downtime Pareto by state and reason, the ISO 22400 time waterfall, each line's bottleneck."""
+"""Losses: downtime Pareto by state and reason, starvation by cause (upstream, no material, no
+order), the ISO 22400 time waterfall, each line's bottleneck."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Any
 import dash
 from dash import Output, callback, dcc, html
 
-from dashboard import figures, ids, notices
+from dashboard import figures, ids, notices, supply_figures
 from dashboard.context import context
 from dashboard.data import losses, range_spec, shift_caption
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
+from shopfloor.supply import by_cause
 
 dash.register_page(__name__, path="/losses", name="Losses", order=2)
 
@@ -25,6 +27,7 @@ def layout(**_: Any) -> html.Div:
             html.Div(
                 [
                     dcc.Graph(id=ids.LOSSES_PARETO),
+                    dcc.Graph(id=ids.LOSSES_STARVATION),  # issue 12: by cause
                     dcc.Graph(id=ids.LOSSES_WATERFALL),
                     html.Div(id=ids.LOSSES_BOTTLENECKS),
                 ],
@@ -36,6 +39,7 @@ def layout(**_: Any) -> html.Div:
 
 @callback(
     Output(ids.LOSSES_PARETO, "figure"),
+    Output(ids.LOSSES_STARVATION, "figure"),
     Output(ids.LOSSES_WATERFALL, "figure"),
     Output(ids.LOSSES_BOTTLENECKS, "children"),
     Output(ids.LOSSES_MESSAGE, "children"),
@@ -56,7 +60,7 @@ def refresh(
     caption = shift_caption(spec, None, ctx)
     if data.report is None:
         items = [caption, data.notice] if data.error is None else [data.notice or data.error]
-        return {}, {}, None, notices.message(items, ctx.tz, lang), {"display": "none"}
+        return {}, {}, {}, None, notices.message(items, ctx.tz, lang), {"display": "none"}
     rows = [
         html.Tr([html.Td(f"{t('line', lang)} {lid}"), html.Td(station, **{"data-bottleneck": lid})])
         for lid, station in data.bottlenecks.items()
@@ -69,6 +73,7 @@ def refresh(
     )
     return (
         figures.pareto(data.pareto, lang),
+        supply_figures.starvation(by_cause(data.pareto), lang),
         figures.waterfall(data.report["plant"], lang),
         table,
         notices.message([caption], ctx.tz, lang),

@@ -78,4 +78,13 @@ def findings(cfg: PlantConfig) -> list[Finding]:
                         f"unknown material {mid!r} (materials: {_known(list(materials))})",
                     )
                 )
+    for pi, prod in enumerate(cfg.products):
+        for mid in prod.materials or {}:
+            if mid not in materials:
+                found.append(
+                    (
+                        f"products[{pi}].materials.{mid}",
+                        f"unknown material {mid!r} (materials: {_known(list(materials))})",
+                    )
+                )
     return found

@@ -158,8 +158,17 @@ def test_losses_page_pareto_waterfall_and_bottlenecks(seeded, monkeypatch):
     page = sys.modules["pages.losses"]
     real = data_mod.losses
     monkeypatch.setattr(page, "losses", lambda ctx, kind: real(ctx, kind, now_s=END_MS / 1000))
-    pareto, waterfall, table, message, style = page.refresh(1, "last_24h", "en")
+    pareto, starvation, waterfall, table, message, style = page.refresh(1, "last_24h", "en")
     assert message is None and style == {}
+    # Starvation by cause (issue 12): with no materials nor orders, every wait is for the
+    # station upstream (the first station never waits), as long as the simulator's starved.
+    upstream_h = sum(
+        truth["machines"][st.id]["starved_s"]
+        for _, st in cfg.stations()
+        if st.connectivity != "legacy"
+    )
+    assert list(starvation.data[0].x) == ["Upstream station"]
+    assert starvation.data[0].y[0] == pytest.approx(upstream_h / 3600, abs=0.01)
     hours = list(pareto.data[0].y)
     assert hours == sorted(hours, reverse=True)
     non_legacy = [st.id for _, st in cfg.stations() if st.connectivity != "legacy"]

@@ -87,7 +87,7 @@ def test_sunday_night_says_no_planned_production_and_when_the_next_shift_starts(
     *_, message, style = page("energy").refresh(1, "today", "en")
     assert lines(message) == [want] and style == {}
     # In Vietnamese, with the plant's local date and time.
-    vi = lines(page("losses").refresh(1, "last_hour", "vi")[3])
+    vi = lines(page("losses").refresh(1, "last_hour", "vi")[4])
     assert vi == [
         "Không có thời gian sản xuất theo kế hoạch trong khoảng này (ngoài giờ ca). "
         "Ca tiếp theo, ca A, bắt đầu lúc Thứ 2 23/11/2026 06:00."
@@ -114,10 +114,10 @@ def test_current_shift_says_which_shift_it_shows(seeded, monkeypatch):
     # Monday 11:07: shift A is under way (its meal break is part of it).
     monkeypatch.setenv("SHOPFLOOR_NOW", MON_1107)
     assert overview(context(), "current_shift").shown.ended is False
-    _, _, _, message, style = page("losses").refresh(1, "current_shift", "en")
+    *_, message, style = page("losses").refresh(1, "current_shift", "en")
     assert lines(message) == ["Current shift: A, Mon 23/11/2026 06:00 to 14:00 (under way)."]
     assert style == {}
-    assert lines(page("losses").refresh(1, "current_shift", "vi")[3]) == [
+    assert lines(page("losses").refresh(1, "current_shift", "vi")[4]) == [
         "Ca hiện tại: ca A, Thứ 2 23/11/2026 06:00 đến 14:00 (đang diễn ra)."
     ]
 
