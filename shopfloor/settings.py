@@ -5,6 +5,7 @@ SHOPFLOOR_INFLUX_TOKEN                             InfluxDB token
 SHOPFLOOR_INFLUX_TOKEN_FILE                        or a file holding it (a token minted at
                                                    deploy time, e.g. by the compose stack)
 SHOPFLOOR_DASH_AUTH                                user:pass for the dashboard's basic auth
+SHOPFLOOR_OPCUA_USERNAME / SHOPFLOOR_OPCUA_PASSWORD the OPC UA server's user (`sim --opcua`)
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     influx_token: SecretStr | None = None
     influx_token_file: Path | None = None
     dash_auth: SecretStr | None = None
+    opcua_username: str | None = None
+    opcua_password: SecretStr | None = None
 
     @model_validator(mode="after")
     def _token_from_file(self) -> Settings:

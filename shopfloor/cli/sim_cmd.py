@@ -124,6 +124,20 @@ def register(sub: Any) -> None:
     mq.add_argument(
         "--client-id", help="MQTT client id (default shopfloor-sim-<enterprise>-<site>)"
     )
+    mq.add_argument(
+        "--encoding",
+        choices=("json", "sparkplug"),
+        default="json",
+        help="json: our topics shopfloor/v1/... (default); sparkplug: Sparkplug B 3.0 on "
+        "spBv1.0/<enterprise>:<site>/..., one edge node per line, one device per machine "
+        "(docs/sparkplug.md)",
+    )
+    mq.add_argument(
+        "--sparkplug-packml",
+        action="store_true",
+        help="with --encoding sparkplug: each machine's state also as its ISA-TR88 PackML "
+        "state (PackML/StateCurrent, PackML/State, PackML/UnitModeCurrent)",
+    )
     p.add_argument(
         "--modbus",
         metavar="HOST:PORT",
@@ -189,24 +203,50 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
     ent, site = cfg.plant.enterprise, cfg.plant.site
     status = [f"{t}/status" for t in _machine_prefixes(cfg)]
 
+    sparkplug = args.encoding == "sparkplug"
+    spb_sink: list[Any] = []  # the Sparkplug sink, once made: NCMDs go to it
+
     def on_command(topic: str, payload: bytes) -> None:
+        if spb_sink and topic.startswith("spBv1.0/"):
+            spb_sink[0].on_ncmd(topic, payload)
+            return
         inbox.put((topic, payload))
         wake.set()
 
-    return MqttSink(
+    client_id = args.client_id or f"shopfloor-sim-{ent}-{site}"
+    commands = command_filters(ent, site)
+    if sparkplug:
+        from shopfloor import sparkplug as spb
+
+        nodes = {(line.area, line.id) for line in cfg.lines}
+        commands += [spb.topic(spb.group_id(ent, site), "NCMD", spb.node_id(*n)) for n in nodes]
+    sink = MqttSink(
         url,
-        args.client_id or f"shopfloor-sim-{ent}-{site}",
+        client_id,
         qos=args.qos,
         queue_size=args.queue_size,
         block_when_full=block,
-        will_topics=status,
-        command_topics=command_filters(ent, site),
+        # Sparkplug: a machine's death is its line's NDEATH (the Sparkplug sink's wills).
+        will_topics=[] if sparkplug else status,
+        command_topics=commands,
         on_command=on_command,
         ca_file=args.ca_file,
         own_loop=bool(args.fast),  # a pure backfill never sleeps: it drives the socket itself
-        outbox=args.outbox,
-        watermark_filter=watermark_filter(ent, site),
+        # Sparkplug data is resent by births, not by our outbox (docs/sparkplug.md, Limits).
+        outbox=0 if sparkplug else args.outbox,
+        watermark_filter=None if sparkplug else watermark_filter(ent, site),
     )
+    if not sparkplug:
+        return sink
+    from simulator.sparkplug_sink import SparkplugSink
+
+    lines = [(ent, site, line.area, line.id) for line in cfg.lines]
+    made = SparkplugSink(
+        sink, lines, url=url, client_id=client_id, ca_file=args.ca_file,
+        packml=args.sparkplug_packml,
+    )  # fmt: skip
+    spb_sink.append(made)
+    return spb_sink[0]
 
 
 def _modbus_sink(listen: str, cfg: Any) -> Any:
@@ -357,6 +397,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
                 "--fast needs --duration (or a --start in the past to backfill up to now)"
             )
         duration_s = (now_ms - start_ms) / 1000.0
+    if args.encoding == "sparkplug" and not args.broker:
+        raise UserError("--encoding sparkplug publishes to a broker: give --broker")
+    if args.sparkplug_packml and args.encoding != "sparkplug":
+        raise UserError("--sparkplug-packml needs --encoding sparkplug")
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
     speed = None if args.fast else (args.speed or 1.0)
