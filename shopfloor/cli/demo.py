@@ -151,6 +151,8 @@ class Stack:
     host: str = "127.0.0.1"
     speed: float = 1.0
     broker_kind: str = "auto"
+    # More `shopfloor sim` options, e.g. the protocols a user switches on (--modbus HOST:PORT).
+    sim_args: list[str] = field(default_factory=list)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     metrics_port: int = 0
     store: SqliteStore | None = None  # the supervisor's own reads
@@ -247,7 +249,7 @@ class Stack:
         sim += ["--start", start, "--then-live"]
         if resume:
             sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
-        self._spawn("simulator", *sim)
+        self._spawn("simulator", *sim, *self.sim_args)
         return start_ms
 
     def collector_subscribed(self) -> bool:

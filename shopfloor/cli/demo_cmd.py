@@ -48,7 +48,27 @@ def register(sub: Any) -> None:
         default="auto",
         help="the embedded broker (default: mosquitto if installed, else amqtt in-process)",
     )
+    p.add_argument(
+        "--modbus",
+        metavar="HOST:PORT",
+        help="also serve the legacy machines' clamp-on meters over Modbus TCP (SDM630 "
+        "registers, docs/modbus.md), for example 127.0.0.1:5020",
+    )
     p.set_defaults(func=cmd_demo)
+
+
+def _modbus_listen(text: str, cfg: Any) -> str:
+    """--modbus checked before anything starts (the simulator would only log its error)."""
+    from simulator.modbus import parse_listen
+    from simulator.modbus.tee import unit_ids
+
+    try:
+        parse_listen(text)
+    except ValueError as exc:
+        raise UserError(f"--modbus: {exc}") from None
+    if not unit_ids(cfg):
+        raise UserError("--modbus: the plant has no `connectivity: legacy` station to serve")
+    return text
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -57,6 +77,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.cli.demo import DASH_USER, Stack
     from shopfloor.cli.demo_reports import ShiftReports
     from shopfloor.store.base import StoreError
+    from simulator.modbus.tee import unit_ids
 
     if args.config is None:
         raise UserError("no config/plant.yaml here: give --config PATH (a plant config)")
@@ -65,6 +86,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     stack = Stack(
         Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed, args.broker_kind
     )
+    if args.modbus:
+        stack.sim_args += ["--modbus", _modbus_listen(args.modbus, cfg)]
     # SIGTERM (docker, process managers) stops like Ctrl-C; an ignored SIGINT (a demo started
     # in the background by a script) stays ignored, and SIGTERM alone is enough.
     signal.signal(signal.SIGTERM, stack.on_signal)
@@ -100,6 +123,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{stack.password}; live at {args.speed:g}x; Ctrl-C stops)",
             flush=True,
         )
+        if args.modbus:
+            units = ", ".join(f"{m} unit {u}" for m, u in unit_ids(cfg).items())
+            print(f"Modbus TCP meters (SDM630): {args.modbus}, {units}", flush=True)
         # End-of-shift report (issue 10): each shift's PDF and CSV into <data>/reports/ as it
         # ends, from the backfill's start on (shopfloor/cli/demo_reports.py).
         reports = ShiftReports(

@@ -167,3 +167,11 @@ def test_binding_beyond_loopback_warns(tmp_path: Path) -> None:
                 "--modbus", f"0.0.0.0:{free_port()}")  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "Modbus TCP has no authentication and no encryption" in r.stderr
+
+
+def test_the_demo_checks_its_modbus_address_before_starting_anything(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    r = run_cli("demo", "--data-dir", str(data), "--modbus", "5020")
+    assert r.returncode == 1
+    assert "--modbus: expected HOST:PORT" in r.stderr
+    assert not data.exists()
