@@ -73,9 +73,15 @@ def cmd_kpi(args: argparse.Namespace) -> int:
         print(f"{('line ' + lid)[:24]:24} {e['scrap_all_stations']:24d} {e['yield']:7.1%}")
     notes = []
     if any(e.get("inferred") for _, e in rows):
+        # Issue 12: a stroke meter's cycles are counted from its waveform, not assumed.
+        counted = any(e.get("cycles_counted") for _, e in rows)
         notes.append(
             "* inferred from power (a legacy machine with a power meter only): states, and "
-            "counts at its ideal cycle with no scrap"
+            + (
+                "counts from its power waveform (one peak a cycle) with no scrap"
+                if counted
+                else "counts at its ideal cycle with no scrap"
+            )
         )
     estimated = report["plant"].get("energy_estimated_kwh", 0.0)
     if estimated > 0:
@@ -85,4 +91,22 @@ def cmd_kpi(args: argparse.Namespace) -> int:
         )
     for note in notes:
         print(note)
+    if "orders" in report:  # issue 12: work orders (shopfloor.orders)
+        print()
+        print(
+            f"{'orders':24} {'due':>5} {'done':>5} {'OTIF':>7} {'attain':>7} {'lead h':>7} {'WIP':>6}"
+        )
+        for name, k in [("plant", report["orders"]["plant"])] + [
+            (f"line {lid}", v) for lid, v in report["orders"]["lines"].items()
+        ]:
+            lead = k["lead_time_mean_s"]
+            print(
+                f"{name[:24]:24} {k['orders_due']:5d} {k['orders_finished']:5d} "
+                f"{_pct(k['otif'])} {_pct(k['schedule_attainment'])} "
+                f"{'-' if lead is None else f'{lead / 3600:.2f}':>7} {k['wip_orders_avg']:6.2f}"
+            )
     return 0
+
+
+def _pct(v: float | None) -> str:
+    return f"{'-':>7}" if v is None else f"{v:7.1%}"

@@ -34,7 +34,7 @@ class Record:
     area: str
     line: str
     machine: str
-    channel: str  # state | count | telemetry | energy | status | material
+    channel: str  # state | count | telemetry | energy | status | material | order
     ts: int  # epoch ms, sim clock
     seq: int | None
     payload: dict[str, Any]
@@ -114,5 +114,9 @@ class Store(Protocol):
     def deliveries(self, t0: int, t1: int, machine: str | None = None) -> list[dict[str, Any]]:
         """Material deliveries (issue 12) with ts in [t0, t1), in time order: each its
         `material` payload (shopfloor.contract.MaterialPayload) with `machine`."""
+
+    def order_events(self, t1: int, line: str | None = None) -> list[dict[str, Any]]:
+        """Work-order events (issue 12) with ts before t1, in time order: each its `order`
+        payload (shopfloor.contract.OrderPayload) with `machine` and `line`."""
 
     def close(self) -> None: ...

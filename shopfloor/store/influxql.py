@@ -229,7 +229,7 @@ class InfluxQLReader:
     def max_seq(self) -> dict[str, int]:
         states, others = self.query(
             'SELECT max("seq") FROM state WHERE "inferred" = 0 GROUP BY machine;'
-            'SELECT max("seq") FROM count, energy, telemetry, material GROUP BY machine'
+            'SELECT max("seq") FROM count, energy, telemetry, material, "order" GROUP BY machine'
         )
         out: dict[str, int] = {}
         for tags, r in _rows(states) + _rows(others):
@@ -258,6 +258,29 @@ class InfluxQLReader:
             }
             for tags, r in _rows(rows)
         ]
+        return sorted(out, key=lambda d: (d["ts"], d["seq"]))
+
+    def order_events(self, t1: int, line: str | None = None) -> list[dict[str, Any]]:
+        """Work-order events (issue 12) before t1, in time order (the store's shape)."""
+        only = f"line = {_lit(line)} AND " if line else ""
+        (rows,) = self.query(
+            f'SELECT * FROM "order" WHERE {only}time < {t1}ms GROUP BY machine, line'
+        )
+        out = []
+        for tags, r in _rows(rows):
+            e: dict[str, Any] = {
+                "ts": _ms(r["time"]),
+                "seq": int(r["seq"]),
+                "order_id": r["order_id"],
+                "product": r["product"],
+                "event": r["event"],
+                "machine": tags["machine"],
+                "line": tags["line"],
+            }
+            for k in ("quantity", "release_ts", "due_ts", "good", "scrap", "start_ts", "finish_ts"):
+                if r.get(k) is not None:
+                    e[k] = int(r[k])
+            out.append(e)
         return sorted(out, key=lambda d: (d["ts"], d["seq"]))
 
 
@@ -422,3 +445,6 @@ class InfluxQLQueries:
 
     def deliveries(self, t0: int, t1: int, machine: str | None = None) -> list[dict[str, Any]]:
         return self.reader.deliveries(t0, t1, machine)
+
+    def order_events(self, t1: int, line: str | None = None) -> list[dict[str, Any]]:
+        return self.reader.order_events(t1, line)

@@ -133,6 +133,16 @@ def line(r: Record) -> str:
             f"late={_num(p['late'])},short={_num(p['short'])},level={_num(p['level'])},"
             f"lead_time_s={_num(p['lead_time_s'])},seq={seq}"
         )
+    elif ch == "order":  # issue 12: a work order released, started or finished
+        times = "".join(
+            f",{k}={_num(p[k])}" for k in ("start_ts", "finish_ts") if p.get(k) is not None
+        )
+        fields = (
+            f"order_id={_str(p['order_id'])},product={_str(p['product'])},"
+            f"event={_str(p['event'])},quantity={_num(p['quantity'])},"
+            f"release_ts={_num(p['release_ts'])},due_ts={_num(p['due_ts'])}{times},"
+            f"good={_num(p.get('good', 0))},scrap={_num(p.get('scrap', 0))},seq={seq}"
+        )
     elif ch == "status":
         if p.get("online"):
             fields = (

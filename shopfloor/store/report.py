@@ -16,6 +16,7 @@ from typing import Any
 
 from shopfloor import kpi
 from shopfloor.config.schema import PlantConfig
+from shopfloor.orders import fold_events, orders_report
 from shopfloor.report import MachineFacts, build_report
 from shopfloor.store.base import MachineInfo, Store
 from shopfloor.store.meter_rollup import QUARTER_MS, floor_quarter
@@ -280,7 +281,23 @@ def machine_facts(
 def report_from_store(
     store: Store, t0: int, t1: int, cfg: PlantConfig | None = None
 ) -> dict[str, Any]:
-    return report_series(store, [t0, t1], cfg)[0]
+    report = report_series(store, [t0, t1], cfg)[0]
+    orders = orders_from_store(store, t0, t1, list(report["lines"]))
+    if orders is not None:  # issue 12: only a store that holds work orders
+        report["orders"] = orders
+    return report
+
+
+def orders_from_store(
+    store: Store, t0: int, t1: int, line_order: list[str] | None = None
+) -> dict[str, Any] | None:
+    """The `orders` part of a report (shopfloor.orders.orders_report) from the `order`
+    events before t1; None when the store holds none."""
+    read = getattr(store, "order_events", None)
+    events = read(t1) if read is not None else []
+    if not events:
+        return None
+    return orders_report(fold_events(events), t0, t1, line_order or [])
 
 
 def report_series(

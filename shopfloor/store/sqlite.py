@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS materials (
     payload TEXT NOT NULL,
     PRIMARY KEY (machine, ts, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS orders (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
+    order_id TEXT NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS loss_hours (
     hour INTEGER NOT NULL, machine TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
     seconds REAL NOT NULL,
@@ -243,6 +248,7 @@ class SqliteStore:
         energy: list[tuple[Any, ...]] = []
         samples: list[tuple[Any, ...]] = []
         materials: list[tuple[Any, ...]] = []  # issue 12: deliveries
+        orders: list[tuple[Any, ...]] = []  # issue 12: work order events
         status: list[Record] = []
         last: dict[str, tuple[Record, int]] = {}
         for r in records:
@@ -272,6 +278,10 @@ class SqliteStore:
                 )
             elif ch == "material":
                 materials.append((r.machine, r.ts, r.seq, p["material"], orjson.dumps(p).decode()))
+            elif ch == "order":
+                orders.append(
+                    (r.machine, r.ts, r.seq, r.line, p["order_id"], orjson.dumps(p).decode())
+                )
             elif ch == "status":
                 status.append(r)  # in order: a birth and a death may share a batch
             if ch == "status":
@@ -281,7 +291,7 @@ class SqliteStore:
             prev = last.get(r.machine)
             if prev is None or r.ts > prev[1]:
                 last[r.machine] = (r, r.ts)
-        return states, counts, energy, samples, status, last, materials
+        return states, counts, energy, samples, status, last, materials, orders
 
     def _insert(
         self,
@@ -292,6 +302,7 @@ class SqliteStore:
         status: list[Record],
         last: dict[str, tuple[Record, int]],
         materials: list[tuple[Any, ...]],
+        orders: list[tuple[Any, ...]],
     ) -> None:
         """One transaction; the caller holds the lock and rolls back on any exception."""
         cur = self.db.cursor()
@@ -306,6 +317,8 @@ class SqliteStore:
             cur.executemany("INSERT OR IGNORE INTO samples VALUES (?,?,?,?,?)", samples)
         if materials:
             cur.executemany("INSERT OR IGNORE INTO materials VALUES (?,?,?,?,?)", materials)
+        if orders:
+            cur.executemany("INSERT OR IGNORE INTO orders VALUES (?,?,?,?,?,?)", orders)
         if states:
             new: dict[str, list[Change]] = defaultdict(list)
             for row in states:
@@ -506,8 +519,8 @@ class SqliteStore:
 
     def max_seq(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for table in ("states", "counts", "energy", "samples", "materials"):
-            if table == "materials" and not self._has_table(table):
+        for table in ("states", "counts", "energy", "samples", "materials", "orders"):
+            if table in ("materials", "orders") and not self._has_table(table):
                 continue  # a read-only file from before issue 12
             for machine, seq in self._query(
                 f"SELECT machine, max(seq) FROM {table} WHERE {'inferred = 0' if table == 'states' else '1'} GROUP BY machine"
@@ -532,6 +545,21 @@ class SqliteStore:
                 f"SELECT machine, payload FROM materials WHERE ts >= ? AND ts < ? {where} "
                 "ORDER BY ts, seq",
                 (t0, t1, *args),
+            )
+        ]
+
+    def order_events(self, t1: int, line: str | None = None) -> list[dict[str, Any]]:
+        """Work-order events (issue 12) with ts before t1, in time order: each its `order`
+        payload (shopfloor.contract.OrderPayload) with `machine` and `line`; folded by
+        shopfloor.orders.fold_events into each order's state at t1."""
+        if not self._has_table("orders"):
+            return []
+        where, args = ("AND line = ?", (line,)) if line else ("", ())
+        return [
+            {**orjson.loads(payload), "machine": m, "line": ln}
+            for m, ln, payload in self._query(
+                f"SELECT machine, line, payload FROM orders WHERE ts < ? {where} ORDER BY ts, seq",
+                (t1, *args),
             )
         ]
 
