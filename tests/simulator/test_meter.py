@@ -23,7 +23,7 @@ from simulator.run import run
 from simulator.sinks import ListSink
 from tests.support import PLANT
 
-SHIFT_A_MS = 1_795_417_200_000  # Monday 2026-11-23 06:00 in Ho Chi Minh City
+SHIFT_A_MS = 1_795_388_400_000  # Monday 2026-11-23 06:00 in Ho Chi Minh City
 SHIFT_S = 8 * 3600
 PRESS = "press-01"
 METER = {"stroke_kw": 60.0, "stroke_s": 1.5}  # as the commented example in config/plant.yaml
