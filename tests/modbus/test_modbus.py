@@ -5,8 +5,11 @@ sample carried and the station's true energy meter at that instant, replayed in-
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -56,14 +59,33 @@ class MeterTruth:
         pass
 
 
-def test_polled_power_and_energy_are_the_simulators_at_the_same_instants(tmp_path: Path) -> None:
-    start = MONDAY_1100  # shift A: the press runs, idles, maybe breaks down
-    port = free_port()
-    sim = subprocess.Popen(
-        cli("sim", "--config", str(PLANT), "--start", start, "--speed", "120",
-            "--duration", "2h", "--modbus", f"127.0.0.1:{port}"),
+START = MONDAY_1100  # shift A: the press runs, idles, maybe breaks down
+RUN_S = 2 * 3600.0
+
+
+def paced_sim(port: int) -> subprocess.Popen[str]:
+    """`shopfloor sim --modbus` at 120x from START for RUN_S (a minute of wall time at most:
+    the tests stop it once they have polled)."""
+    return subprocess.Popen(
+        cli("sim", "--config", str(PLANT), "--start", START, "--speed", "120",
+            "--duration", f"{RUN_S:g}s", "--modbus", f"127.0.0.1:{port}"),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+
+@functools.cache
+def ground_truth() -> MeterTruth:
+    """The same plant, seed and start, run in-process for the same time."""
+    truth = MeterTruth()
+    cfg = load_config(PLANT)
+    run(cfg, truth, int(clock.parse(START).at_s * 1000), RUN_S)
+    assert truth.samples == int(RUN_S / cfg.telemetry.sample_interval_s)  # 0 s, 10 s, ...
+    return truth
+
+
+def test_polled_power_and_energy_are_the_simulators_at_the_same_instants() -> None:
+    port = free_port()
+    sim = paced_sim(port)
     try:
         wait_listening("127.0.0.1", port, timeout_s=30)
         polled = subprocess.run(
@@ -79,11 +101,7 @@ def test_polled_power_and_energy_are_the_simulators_at_the_same_instants(tmp_pat
     assert "unit ids press-01=1" in err
     got = json.loads(polled.stdout)
 
-    # The ground truth: the same plant, seed and start, run in-process for the same 2 h.
-    truth = MeterTruth()
-    cfg = load_config(PLANT)
-    run(cfg, truth, int(clock.parse(start).at_s * 1000), 2 * 3600.0)
-    assert truth.samples == int(2 * 3600 / cfg.telemetry.sample_interval_s)  # 0 s, 10 s, ...
+    truth = ground_truth()
 
     readings = got["readings"]
     assert len(readings) == 8
@@ -121,6 +139,46 @@ def test_polled_power_and_energy_are_the_simulators_at_the_same_instants(tmp_pat
     total = struct.unpack(">f", struct.pack(">HH", *regs))[0]
     assert total in {kwh for _, kwh in truth.pairs}
     assert total >= readings[-1]["0x0048"]
+
+
+@pytest.mark.skipif(shutil.which("mbpoll") is None, reason="mbpoll not installed (apt mbpoll)")
+def test_mbpoll_reads_the_simulators_power_and_energy() -> None:
+    """Debian's mbpoll (libmodbus, C): a second client sharing no code with the server."""
+    port = free_port()
+    sim = paced_sim(port)
+    readings: list[dict[int, float]] = []
+    try:
+        wait_listening("127.0.0.1", port, timeout_s=30)
+        for _ in range(3):
+            # Input registers 0x34-0x4B as 12 floats, big-endian words, PDU (0-based) addresses.
+            out = subprocess.run(
+                ["mbpoll", "-m", "tcp", "-p", str(port), "-a", "1", "-t", "3:float", "-B",
+                 "-0", "-r", "52", "-c", "12", "-1", "127.0.0.1"],
+                capture_output=True, text=True, timeout=30,
+            )  # fmt: skip
+            assert out.returncode == 0, out.stdout + out.stderr
+            values = re.findall(r"^\[(\d+)\]:\s+(\S+)$", out.stdout, re.MULTILINE)
+            readings.append({int(a): float(v) for a, v in values})
+        unknown = subprocess.run(
+            ["mbpoll", "-m", "tcp", "-p", str(port), "-a", "9", "-t", "3:float", "-B",
+             "-0", "-r", "52", "-1", "127.0.0.1"],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert sim.poll() is None, "the simulator stopped while being polled"
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.communicate(timeout=30)
+    assert unknown.returncode != 0
+    assert "Target device failed to respond" in unknown.stdout + unknown.stderr
+    truth = ground_truth()
+    for r in readings:
+        watts, kwh = r[52], r[72]  # mbpoll prints 6 significant digits
+        assert any(
+            math.isclose(watts, w, rel_tol=1e-5, abs_tol=1e-9)
+            and math.isclose(kwh, e, rel_tol=1e-5, abs_tol=1e-9)
+            for w, e in truth.pairs
+        ), (watts, kwh)
+        assert r[70] == 50.0
 
 
 @pytest.mark.parametrize(
