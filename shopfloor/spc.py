@@ -56,9 +56,9 @@ class Chart:
     flags: list[tuple[int, ...]] = field(default_factory=list)  # rules broken at each point
     mr_flags: list[bool] = field(default_factory=list)  # moving range above its limit
 
-    def first_flag(self) -> int | None:
-        """The index of the first point that breaks any rule, or None."""
-        return next((i for i, f in enumerate(self.flags) if f), None)
+    def first_flag(self, start: int = 0) -> int | None:
+        """The index of the first point from `start` on that breaks any rule, or None."""
+        return next((i for i in range(start, len(self.flags)) if self.flags[i]), None)
 
 
 def moving_ranges(values: Sequence[float]) -> list[float | None]:
@@ -116,6 +116,36 @@ def imr(values: Sequence[float], baseline: int | None = None) -> Chart:
         flags=western_electric(vals, lim.center, lim.sigma),
         mr_flags=[m is not None and m > lim.mr_ucl for m in mrs],
     )
+
+
+def running_only(
+    samples: Sequence[tuple[int, float]], changes: Sequence[tuple[int, str]]
+) -> list[tuple[int, float]]:
+    """The samples taken while the machine ran: a process value means something for quality
+    only then (a spindle idling or cooling on a break is another process). `changes` are
+    (ts, state) in time order; a sample takes the state of the newest change at or before it."""
+    out: list[tuple[int, float]] = []
+    i, state = 0, ""
+    for ts, v in samples:
+        while i < len(changes) and changes[i][0] <= ts:
+            state = changes[i][1]
+            i += 1
+        if state == "running":
+            out.append((ts, v))
+    return out
+
+
+def bucket_means(samples: Sequence[tuple[int, float]], every_ms: int) -> list[tuple[int, float]]:
+    """Means per `every_ms` bucket (epoch-aligned), empty buckets left out: one chart point per
+    bucket, so a shift's thousands of samples become points whose noise is small beside a
+    drift (and the Western Electric rules' false alarms, one in about 91 points in control,
+    come hours apart rather than minutes)."""
+    sums: dict[int, list[float]] = {}
+    for ts, v in samples:
+        acc = sums.setdefault(ts // every_ms * every_ms, [0.0, 0.0])
+        acc[0] += v
+        acc[1] += 1.0
+    return [(b, acc[0] / acc[1]) for b, acc in sorted(sums.items())]
 
 
 def default_baseline(n: int) -> int:

@@ -84,9 +84,9 @@ class Wear:
         self.pre_start_s: float | None = None
         self.pre_ttf_s = 0.0  # remaining time to failure when the precursor started
 
-        # Ground truth: (start_s, reason, precursor start_s or None) per failure of the model
-        # (injected ones are in station.failures only); maintenance and tool change windows.
-        self.failures: list[tuple[float, str, float | None]] = []
+        # Ground truth: the precursor's start of each failure the model drew, by its start
+        # (station.failures has them all, injected ones too); maintenance windows.
+        self.precursor_of: dict[float, float | None] = {}
         self.pm_windows: list[tuple[float, float]] = []
         self.tool_changes = 0
 
@@ -170,7 +170,7 @@ class Wear:
         if reason is None:
             reasons, weights = zip(*st.kind.failure_modes, strict=True)
             reason = st.fail_rng.choices(reasons, weights)[0]
-        self.failures.append((self.env.now, reason, self.pre_start_s))
+        self.precursor_of[self.env.now] = self.pre_start_s
         self.pre_name = None
         self.pre_start_s = None
         self.next_reason = None
@@ -258,14 +258,21 @@ class Wear:
         def ms(s: float) -> int:
             return start_ms + round(s * 1000.0)
 
+        def pre_ms(t: float) -> int | None:
+            pre = self.precursor_of.get(t)
+            return None if pre is None else ms(pre)
+
         return {
+            # injected: a breakdown by command (no precursor, and it renews nothing).
             "failures": [
                 {
                     "start_ms": ms(t),
+                    "repair_s": repair_s,
                     "reason": reason,
-                    "precursor_start_ms": None if pre is None else ms(pre),
+                    "injected": t not in self.precursor_of,
+                    "precursor_start_ms": pre_ms(t),
                 }
-                for t, reason, pre in self.failures
+                for t, repair_s, reason in self.st.failures
             ],
             "preventive_maintenance": [
                 {"start_ms": ms(a), "end_ms": ms(b)} for a, b in self.pm_windows

@@ -69,6 +69,8 @@ def test_imr_takes_limits_from_the_baseline_and_flags_a_shift():
     assert chart.flags[:21] == [()] * 21
     assert 2 in chart.flags[21]
     assert chart.first_flag() == 21
+    assert chart.first_flag(start=22) == 22
+    assert spc.imr(base, baseline=20).first_flag() is None
     # The jump 11 -> 12.6 is a moving range of 1.6, below D4 * MR-bar = 3.267.
     assert not any(chart.mr_flags)
     jump = spc.imr([*base, 15.0], baseline=20)
