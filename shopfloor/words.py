@@ -34,6 +34,9 @@ WORDS: dict[str, dict[str, str]] = {
     "reason.outside shift": {"en": "outside shift", "vi": "ngoài ca"},
     "reason.break": {"en": "break", "vi": "giờ nghỉ"},
     "reason.changeover": {"en": "changeover", "vi": "chuyển đổi sản phẩm"},
+    # Issue 12, maintenance and wear (simulator/maintenance.py).
+    "reason.preventive maintenance": {"en": "preventive maintenance", "vi": "bảo trì phòng ngừa"},
+    "reason.tool change": {"en": "tool change", "vi": "thay dao cụ"},
     "reason.inferred from power": {"en": "inferred from power", "vi": "suy ra từ công suất"},
     "word.tool_breakage": {"en": "tool breakage", "vi": "gãy dao"},
     "word.coolant_fault": {"en": "coolant fault", "vi": "lỗi dung dịch làm mát"},
