@@ -164,7 +164,12 @@ class MqttSink:
         data = orjson.dumps(payload)
         if retain and topic.endswith("/status"):
             self._births[topic] = data
-        self._q.append((topic, data, retain, payload.get("seq")))
+        self.emit_raw(topic, data, retain, payload.get("seq"))
+
+    def emit_raw(self, topic: str, data: bytes, retain: bool, seq: int | None = None) -> None:
+        """A message already encoded (Sparkplug B, simulator/sparkplug_sink.py); `seq` keeps
+        it in the outbox under its topic's machine prefix, None leaves it out."""
+        self._q.append((topic, data, retain, seq))
         self.count += 1
         if len(self._q) >= self.burst:
             self.pump()

@@ -23,13 +23,22 @@ log = logging.getLogger("shopfloor.sim.mqtt")
 
 class WillKeepers:
     def __init__(
-        self, url: BrokerUrl, topics: list[str], client_id: str, payload: bytes, ca_file: str | None
+        self,
+        url: BrokerUrl,
+        topics: list[str],
+        client_id: str,
+        payload: bytes | list[bytes],
+        ca_file: str | None,
+        retain: bool = True,
     ):
+        """`payload`: one for every topic, or one per topic (Sparkplug's NDEATH carries its
+        edge node's bdSeq); `retain`: False for Sparkplug, whose deaths are never retained."""
         self.url = url
         self.clients: list[mqtt.Client] = []
-        for i, topic in enumerate(topics):
+        payloads = payload if isinstance(payload, list) else [payload] * len(topics)
+        for i, (topic, data) in enumerate(zip(topics, payloads, strict=True)):
             c = make_client(url, f"{client_id}-will-{i}", ca_file)
-            c.will_set(topic, payload, qos=1, retain=True)
+            c.will_set(topic, data, qos=1, retain=retain)
             self.clients.append(c)
         self._up = [False] * len(self.clients)
         self._retry_at = [0.0] * len(self.clients)

@@ -1,0 +1,292 @@
+"""Publishes the plant as Sparkplug B 3.0 (`shopfloor sim --encoding sparkplug`,
+docs/sparkplug.md): one edge node per line, one device per machine.
+
+A sink in front of the MQTT one: the plant emits our JSON messages as always (so a JSONL file
+of the same run holds exactly what was published), and each machine message becomes its
+Sparkplug counterpart: a birth a DBIRTH (after its line's NBIRTH), a sequenced message one
+DDATA by alias, a death a DDEATH. Anything else (command replies) passes through as JSON.
+
+- seq: per edge node, 0 on its NBIRTH, +1 on every DBIRTH, DDATA and DDEATH, wrapping at 256;
+  assigned here, in the simulation thread, in the order the MQTT sink's queue keeps.
+- bdSeq: per edge node and MQTT session, in the NBIRTH and in the NDEATH that is its MQTT
+  will. MQTT allows one will per connection, so each line has a small connection that only
+  holds its NDEATH (simulator/wills.py), as each machine's JSON will does.
+- Rebirth: an NCMD `Node Control/Rebirth` (from Ignition, Node-RED, the collector) makes the
+  node publish its NBIRTH (seq 0, same bdSeq) and the DBIRTH of every device online, with
+  their current values, in the simulation thread at its next step.
+- Births name every metric with its datatype and alias: the fixed ones, the kind's process
+  values, the birth's properties. A field seen for the first time later (a channel added to
+  the contract) gets an alias and its device is born again before the DDATA that carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from shopfloor import contract
+from shopfloor import sparkplug as spb
+from shopfloor.mqtt_url import BrokerUrl
+from simulator.kinds import KINDS
+from simulator.wills import WillKeepers
+
+log = logging.getLogger("shopfloor.sim.sparkplug")
+
+# Fields every device may send, announced in its first DBIRTH (null until first sent).
+_BASE = [(f.name, f.datatype) for f in spb.FIXED if f.channel != spb.DERIVED]
+_PACKML = [(f.name, f.datatype) for f in spb.FIXED if f.channel == spb.DERIVED]
+
+
+@dataclass
+class _Device:
+    slot: int
+    aliases: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (alias, type)
+    values: dict[str, Any] = field(default_factory=dict)  # name -> current value
+    next_code: int = spb.DYNAMIC_FROM
+    online: bool = False
+
+    def add(self, name: str, datatype: int) -> None:
+        fixed = spb.FIXED_BY_NAME.get(name)
+        if fixed is not None:
+            code = fixed.code
+        else:
+            code = self.next_code
+            self.next_code += 1
+            if code >= spb.SLOT:
+                raise ValueError(f"more than {spb.SLOT - spb.DYNAMIC_FROM} metrics on a device")
+        self.aliases[name] = (self.slot * spb.SLOT + code, datatype)
+
+
+@dataclass
+class _Node:
+    group: str
+    node: str
+    bd_seq: int
+    seq: int = 0
+    born: bool = False
+    ts: int = 0
+    devices: dict[str, _Device] = field(default_factory=dict)
+
+    def next_seq(self) -> int:
+        self.seq = (self.seq + 1) % spb.SEQ_MOD
+        return self.seq
+
+
+def ndeath(bd_seq: int, ts: int | None = None) -> bytes:
+    p = spb.Payload()
+    if ts is not None:
+        p.timestamp = ts
+    spb.set_value(p.metrics.add(name=spb.BD_SEQ), spb.UINT64, bd_seq)
+    return p.SerializeToString()
+
+
+class SparkplugSink:
+    def __init__(
+        self,
+        inner: Any,
+        lines: list[tuple[str, str, str, str]],
+        *,
+        url: BrokerUrl | None = None,
+        client_id: str = "shopfloor-sim",
+        ca_file: str | None = None,
+        packml: bool = False,
+        bd_seq: int = 0,
+    ):
+        """`inner`: the MQTT sink (needs emit_raw); `lines`: (enterprise, site, area, line) of
+        every line, the edge nodes; `url`: the broker for the NDEATH wills (None: no wills)."""
+        self.inner = inner
+        self.packml = packml
+        self.nodes: dict[tuple[str, str, str, str], _Node] = {}
+        for ent, site, area, line in lines:
+            self.nodes[(ent, site, area, line)] = _Node(
+                spb.group_id(ent, site), spb.node_id(area, line), bd_seq % spb.SEQ_MOD
+            )
+        self._parts: dict[str, contract.TopicParts | None] = {}
+        self._rebirths: deque[str] = deque()  # NCMD topics, from the network thread
+        self.rebirths = 0
+        self.wills = None
+        if url is not None:
+            nodes = list(self.nodes.values())
+            self.wills = WillKeepers(
+                url,
+                [spb.topic(n.group, "NDEATH", n.node) for n in nodes],
+                f"{client_id}-spb",
+                [ndeath(n.bd_seq) for n in nodes],
+                ca_file,
+                retain=False,
+            )
+
+    # -- what the plant emits ----------------------------------------------------------------
+
+    def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
+        if self._rebirths:
+            self._do_rebirths()
+        parts = self._parts.get(topic, False)
+        if parts is False:
+            parts = self._parts[topic] = contract.parse_topic(topic)
+        if parts is None or parts.channel not in (*contract.SEQ_CHANNELS, "status"):
+            self.inner.emit(topic, payload, retain)
+            return
+        key = (parts.enterprise, parts.site, parts.area, parts.line)
+        node = self.nodes.get(key)
+        if node is None:  # a line not given at start: an edge node without a will
+            node = self.nodes[key] = _Node(
+                spb.group_id(parts.enterprise, parts.site), spb.node_id(parts.area, parts.line), 0
+            )
+        ts = payload.get("ts")
+        if ts is not None:
+            node.ts = ts
+        if parts.channel == "status":
+            if payload.get("online"):
+                self._device_birth(node, parts.machine, payload)
+            else:
+                self._device_death(node, parts.machine)
+            return
+        self._data(node, parts.machine, parts.channel, payload)
+
+    def _device(self, node: _Node, machine: str, status: dict[str, Any] | None) -> _Device:
+        dev = node.devices.get(machine)
+        if dev is None:
+            position = (status or {}).get("position")
+            slot = position + 1 if isinstance(position, int) else len(node.devices) + 1
+            dev = node.devices[machine] = _Device(slot)
+            for name, dt in _BASE + (_PACKML if self.packml else []):
+                dev.add(name, dt)
+            kind = KINDS.get((status or {}).get("kind", ""))
+            for pv in kind.values if kind is not None else ():
+                dev.add(spb.metric_name("telemetry", pv.name), spb.DOUBLE)
+        return dev
+
+    def _device_birth(self, node: _Node, machine: str, status: dict[str, Any]) -> None:
+        if not node.born:
+            self._node_birth(node)
+        dev = self._device(node, machine, status)
+        for path, value in spb.flatten(status, skip=("ts", "online")).items():
+            name = spb.metric_name("status", path)
+            if name not in dev.aliases:
+                dev.add(name, spb.datatype_of(value))
+            dev.values[name] = value
+        dev.online = True
+        self._publish_dbirth(node, machine, dev)
+
+    def _node_birth(self, node: _Node) -> None:
+        node.born = True
+        node.seq = 0
+        p = spb.Payload(timestamp=node.ts, seq=0)
+        spb.set_value(p.metrics.add(name=spb.BD_SEQ, timestamp=node.ts), spb.UINT64, node.bd_seq)
+        spb.set_value(p.metrics.add(name=spb.REBIRTH, timestamp=node.ts), spb.BOOLEAN, False)
+        self.inner.emit_raw(
+            spb.topic(node.group, "NBIRTH", node.node), p.SerializeToString(), False
+        )
+
+    def _publish_dbirth(self, node: _Node, machine: str, dev: _Device) -> None:
+        p = spb.Payload(timestamp=node.ts, seq=node.next_seq())
+        for name, (alias, dt) in dev.aliases.items():
+            m = p.metrics.add(name=name, alias=alias, timestamp=node.ts)
+            spb.set_value(m, dt, dev.values.get(name))
+        self.inner.emit_raw(
+            spb.topic(node.group, "DBIRTH", node.node, machine), p.SerializeToString(), False
+        )
+
+    def _device_death(self, node: _Node, machine: str) -> None:
+        dev = node.devices.get(machine)
+        if dev is None or not dev.online:
+            return
+        dev.online = False
+        p = spb.Payload(timestamp=node.ts, seq=node.next_seq())
+        self.inner.emit_raw(
+            spb.topic(node.group, "DDEATH", node.node, machine), p.SerializeToString(), False
+        )
+
+    def _data(self, node: _Node, machine: str, channel: str, payload: dict[str, Any]) -> None:
+        dev = node.devices.get(machine)
+        if dev is None or not dev.online:
+            # Data before a birth: born with what we know (nothing of its properties).
+            self._device_birth(node, machine, {})
+            dev = node.devices[machine]
+        values = {spb.metric_name(channel, f): v for f, v in spb.flatten(payload).items()}
+        if self.packml and channel == "state":
+            values.update(spb.packml_fields(payload["state"], payload.get("reason", "")))
+        values["Seq"] = payload["seq"]
+        changed = False
+        for name, value in values.items():
+            have = dev.aliases.get(name)
+            if have is None:
+                dev.add(name, spb.datatype_of(value))
+                changed = True
+            elif have[1] == spb.INT64 and isinstance(value, float):
+                dev.aliases[name] = (have[0], spb.DOUBLE)  # an integer-valued field turned real
+                changed = True
+        if changed:
+            self._publish_dbirth(node, machine, dev)
+        ts = payload["ts"]
+        p = spb.Payload(timestamp=ts, seq=node.next_seq())
+        aliases = dev.aliases
+        for name, value in values.items():
+            alias, dt = aliases[name]
+            spb.set_value(p.metrics.add(alias=alias, timestamp=ts), dt, value, False)
+        dev.values.update(values)
+        self.inner.emit_raw(
+            spb.topic(node.group, "DDATA", node.node, machine), p.SerializeToString(), False
+        )
+
+    # -- rebirth (NCMD) ------------------------------------------------------------------------
+
+    def command_topics(self) -> list[str]:
+        return [spb.topic(n.group, "NCMD", n.node) for n in self.nodes.values()]
+
+    def on_ncmd(self, topic: str, payload: bytes) -> None:
+        """Network thread: an NCMD arrived; a Rebirth is done in the simulation thread."""
+        if spb.asks_rebirth(payload):
+            self._rebirths.append(topic)
+            waker = getattr(self.inner, "waker", None)
+            if waker is not None:
+                waker()
+
+    def _do_rebirths(self) -> None:
+        while self._rebirths:
+            t = spb.parse_topic(self._rebirths.popleft())
+            if t is None:
+                continue
+            for node in self.nodes.values():
+                if node.group == t.group and node.node == t.node and node.born:
+                    self.rebirths += 1
+                    log.info("rebirth of edge node %s asked: publishing its births", node.node)
+                    self._node_birth(node)
+                    for machine, dev in node.devices.items():
+                        if dev.online:
+                            self._publish_dbirth(node, machine, dev)
+
+    # -- the MQTT sink's life cycle ----------------------------------------------------------
+
+    def pump(self) -> None:
+        if self._rebirths:
+            self._do_rebirths()
+        self.inner.pump()
+
+    def close(self) -> None:
+        if self._rebirths:
+            self._do_rebirths()
+        for node in self.nodes.values():
+            if node.born:
+                # A clean stop says so itself; the will connections then leave cleanly, which
+                # discards their NDEATH (the broker would otherwise send it a second time).
+                self.inner.emit_raw(
+                    spb.topic(node.group, "NDEATH", node.node), ndeath(node.bd_seq, node.ts), False
+                )
+        self.inner.close()
+        if self.wills is not None:
+            self.wills.close()
+
+    def __getattr__(self, name: str) -> Any:  # count, stop_waiting, stats ... of the MQTT sink
+        return getattr(self.inner, name)
+
+    @property
+    def waker(self) -> Any:
+        return getattr(self.inner, "waker", None)
+
+    @waker.setter
+    def waker(self, fn: Any) -> None:
+        self.inner.waker = fn
