@@ -108,3 +108,17 @@ def test_sample_interval_defaults_to_the_plants():
     _, messages = shift(metered_plant())
     samples = press_samples(messages)
     assert {b - a for (a, _), (b, _) in pairwise(samples)} == {10_000}
+
+
+def test_the_commented_example_in_the_demo_config_is_this_meter(tmp_path):
+    text = PLANT.read_text()
+    line = "        # meter: {sample_s: 1, stroke_kw: 60, stroke_s: 1.5}\n"
+    assert text.count(line) == 1
+    (tmp_path / "plant.yaml").write_text(text.replace(line, line.replace("# ", "", 1)))
+    (st,) = [st for _, st in load_config(tmp_path / "plant.yaml").stations() if st.meter]
+    assert st.id == PRESS and st.meter is not None
+    assert (st.meter.sample_s, st.meter.stroke_kw, st.meter.stroke_s) == (
+        1,
+        METER["stroke_kw"],
+        METER["stroke_s"],
+    )
