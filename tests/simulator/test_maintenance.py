@@ -9,19 +9,21 @@ import bisect
 import math
 import random
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from shopfloor import spc
-from shopfloor.config import ConfigError, parse_config
+from shopfloor.config import ConfigError, load_config, parse_config
 from shopfloor.config.maintenance import KIND_FAILURES, KIND_VALUES, PM_REASON
+from shopfloor.config.schema import Telemetry
 from shopfloor.contract import parse_topic
 from simulator.kinds import KINDS
 from simulator.maintenance import weibull_remaining, weibull_scale
 
-from .helpers import START_MS, plant, simulate, simulate_messages, station
+from .helpers import RARE_SAMPLES, START_MS, plant, simulate, simulate_messages, station
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY_S = 86400.0
@@ -446,3 +448,24 @@ def test_bad_maintenance_keys_are_named_by_key_path():
     ]
     errs = config_errors(maintenance={"every_running_h": 8, "duration_min": 5, "typo": 1})
     assert len(errs) == 1 and errs[0].startswith(f"{p}.maintenance.typo:")
+
+
+def test_the_commented_example_in_plant_yaml_is_valid_and_runs(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "config" / "plant.yaml").read_text(encoding="utf-8")
+    a = text.index("        # maintenance:")
+    b = text.index("      - id: cnc-02")
+    block = [
+        ln[:8] + ln[10:] if ln.startswith("        # ") else ln for ln in text[a:b].split("\n")
+    ]
+    path = tmp_path / "plant.yaml"
+    path.write_text(text[:a] + "\n".join(block) + text[b:], encoding="utf-8")
+    cfg = load_config(path)
+    st = cfg.lines[0].stations[0]
+    assert st.maintenance is not None and st.tool_wear is not None
+    cfg = cfg.model_copy(update={"telemetry": Telemetry(**RARE_SAMPLES)})
+    r = simulate(cfg, 7 * DAY_S).report["machines"][st.id]
+    # Saturday 13:00 falls in shift A: one calendar maintenance, plus one per 40 running hours.
+    pms = r["maintenance"]["preventive_maintenance"]
+    assert len(pms) >= 2
+    assert r["maintenance"]["tool_changes"] == pytest.approx(r["total_count"] / 400, abs=1)
