@@ -54,6 +54,13 @@ def register(sub: Any) -> None:
         help="also serve the legacy machines' clamp-on meters over Modbus TCP (SDM630 "
         "registers, docs/modbus.md), for example 127.0.0.1:5020",
     )
+    p.add_argument(
+        "--opcua",
+        metavar="URL",
+        help="also serve the running plant over OPC UA (docs/opcua.md), for example "
+        "opc.tcp://127.0.0.1:4840; off loopback SHOPFLOOR_OPCUA_USERNAME and "
+        "SHOPFLOOR_OPCUA_PASSWORD are needed",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -68,6 +75,20 @@ def _modbus_listen(text: str, cfg: Any) -> str:
         raise UserError(f"--modbus: {exc}") from None
     if not unit_ids(cfg):
         raise UserError("--modbus: the plant has no `connectivity: legacy` station to serve")
+    return text
+
+
+def _opcua_url(text: str) -> str:
+    """--opcua checked before anything starts (the simulator would only log its error)."""
+    from shopfloor.settings import settings
+    from simulator.opcua.security import OpcUaConfigError, credentials, parse_endpoint
+
+    try:
+        s = settings()
+        password = s.opcua_password.get_secret_value() if s.opcua_password else None
+        credentials(s.opcua_username, password, parse_endpoint(text))
+    except OpcUaConfigError as exc:
+        raise UserError(str(exc)) from None
     return text
 
 
@@ -88,6 +109,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if args.modbus:
         stack.sim_args += ["--modbus", _modbus_listen(args.modbus, cfg)]
+    if args.opcua:
+        certs = str(Path(args.data_dir) / "opcua")
+        stack.sim_args += ["--opcua", _opcua_url(args.opcua), "--opcua-certs", certs]
     # SIGTERM (docker, process managers) stops like Ctrl-C; an ignored SIGINT (a demo started
     # in the background by a script) stays ignored, and SIGTERM alone is enough.
     signal.signal(signal.SIGTERM, stack.on_signal)
@@ -126,6 +150,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.modbus:
             units = ", ".join(f"{m} unit {u}" for m, u in unit_ids(cfg).items())
             print(f"Modbus TCP meters (SDM630): {args.modbus}, {units}", flush=True)
+        if args.opcua:
+            print(f"OPC UA server: {args.opcua} (docs/opcua.md)", flush=True)
         # End-of-shift report (issue 10): each shift's PDF and CSV into <data>/reports/ as it
         # ends, from the backfill's start on (shopfloor/cli/demo_reports.py).
         reports = ShiftReports(

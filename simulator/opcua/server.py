@@ -58,7 +58,10 @@ METHOD_TIMEOUT_S = 10.0
 CLOSE_DRAIN_S = 10.0
 CLOSE_PUBLISH_S = 3.0
 MANUFACTURER = "shopfloor simulator"
-ORDER_KEYS = ("order_id", "order")
+# A batch this long means the server is behind the simulation (a backfill): only each topic's
+# newest message is written. A live plant's batches are a few messages (one drain per wake).
+BEHIND_BATCH = 5_000
+ORDER_SUFFIX = "/order"
 
 
 def _ts(ms: int | None) -> datetime:
@@ -75,6 +78,7 @@ class _Machine:
     pv: dict[str, Any] = field(default_factory=dict)  # process value -> NodeId
     params: dict[str, Any] = field(default_factory=dict)  # config key path -> NodeId
     object_id: Any = None
+    order: str | None = None  # the current order (first station of a line with orders)
     folder_pv: Any = None
 
 
@@ -163,15 +167,25 @@ class OpcUaSink:
             loop.call_soon_threadsafe(self._kick)
 
     def _cut_backlog(self) -> None:
-        """Keep each topic's newest message (every topic's payload is a whole snapshot of what
-        it carries), and every reply (a method call waits for its own)."""
+        self._q = self._newest(self._q)
+
+    def _newest(
+        self, queue: deque[tuple[str, dict[str, Any]]]
+    ) -> deque[tuple[str, dict[str, Any]]]:
+        """Each topic's newest message (every topic's payload is a whole snapshot of what it
+        carries), every reply (a method call waits for its own) and every order event (an
+        order's start and finish are events, not a value), in order."""
         newest: dict[str, int] = {}
-        items = list(self._q)
+        items = list(queue)
         for i, (topic, _) in enumerate(items):
             newest[topic] = i
-        kept = [m for i, m in enumerate(items) if newest[m[0]] == i or is_reply(m[0])]
+        kept = [
+            m
+            for i, m in enumerate(items)
+            if newest[m[0]] == i or is_reply(m[0]) or m[0].endswith(ORDER_SUFFIX)
+        ]
         self.coalesced += len(items) - len(kept)
-        self._q = deque(kept)
+        return deque(kept)
 
     def close(self) -> None:
         """Serve what is queued and let subscriptions publish it, then stop the server."""
@@ -282,6 +296,8 @@ class OpcUaSink:
                     return
                 batch = self._q
                 self._q = deque()
+                if len(batch) > BEHIND_BATCH:
+                    batch = self._newest(batch)
             for topic, payload in batch:
                 try:
                     await self._apply(topic, payload)
@@ -547,10 +563,22 @@ class OpcUaSink:
             await self._write(n["Online"], online, VT.Boolean, ts)
             if not online:
                 await self._machinery(m, "NotAvailable", "None", ts)
-        for key in ORDER_KEYS:
-            order = payload.get(key)
-            if isinstance(order, str):
-                await self._write(n["CurrentOrder"], order, VT.String, ts)
+        elif ch == "order":
+            await self._order(m, payload, ts)
+
+    async def _order(self, m: _Machine, payload: dict[str, Any], ts: datetime) -> None:
+        """Orders enter a line at its first station (the `order` channel's topic): its current
+        order is the last one started there, until that one finishes."""
+        from asyncua import ua
+
+        order_id, event = payload.get("order_id"), payload.get("event")
+        if event == "started":
+            m.order = order_id
+        elif event == "finished" and m.order == order_id:
+            m.order = ""
+        else:
+            return
+        await self._write(m.nodes["CurrentOrder"], m.order, ua.VariantType.String, ts)
 
     async def _new_pv(self, m: _Machine, key: str) -> Any:
         p = self.cfg.plant
