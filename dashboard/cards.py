@@ -171,7 +171,7 @@ def kpi_card(
     color = STATUS_COLORS[state]
     notes = [note]
     if FIELDS[key] & set(entry.get("inferred_fields") or ()):
-        notes.append(inferred_badge(lang))
+        notes.append(inferred_badge(lang, why=inferred_why(entry)))
     if key == "kwh_per_good_part":
         notes.append(energy_note(entry, lang))
     body = [
@@ -247,7 +247,7 @@ def kpi_item(
     state = status(key, v, tg)
     notes = []
     if FIELDS[key] & set(entry.get("inferred_fields") or ()):
-        notes.append(inferred_badge(lang))
+        notes.append(inferred_badge(lang, why=inferred_why(entry)))
     if key == "kwh_per_good_part":
         notes.append(energy_note(entry, lang, short=True))
     return html.Div(
@@ -338,6 +338,12 @@ def line_flow(entry: dict[str, Any], report: dict[str, Any], lang: str, lid: str
     if inferred:
         parts.append(inferred_badge(lang, "inferred-in-line", "inferred.part"))
     return html.Div(parts, className="line-flow d-flex flex-wrap gap-3 small mt-2")
+
+
+def inferred_why(entry: dict[str, Any]) -> str:
+    """Why a legacy machine's figures are inferred: its cycles counted from its power peaks
+    (a stroke meter, issue 12) or its ideal cycle assumed."""
+    return "inferred.counted.title" if entry.get("cycles_counted") else "inferred.title"
 
 
 def inferred_badge(lang: str, extra: str = "", why: str = "inferred.title") -> html.Span:

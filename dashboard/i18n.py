@@ -294,6 +294,15 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "Máy đời cũ chỉ có đồng hồ đo công suất: thời gian chạy được đo, hiệu suất và "
         "chất lượng là giả định (chu kỳ lý tưởng, không phế phẩm), nên số sản phẩm là suy luận",
     },
+    # Counted cycles (issue 12): a legacy machine whose meter sees each stroke.
+    "inferred.counted.title": {
+        "en": "Legacy machine with a power meter only: its running time is measured and its "
+        "cycles are counted from its power peaks (a measured performance); its quality is "
+        "assumed (no scrap), so its parts are inferred",
+        "vi": "Máy đời cũ chỉ có đồng hồ đo công suất: thời gian chạy được đo và số chu kỳ "
+        "được đếm từ các đỉnh công suất (hiệu suất được đo); chất lượng là giả định (không "
+        "phế phẩm), nên số sản phẩm là suy luận",
+    },
     "estimated": {"en": "estimated", "vi": "ước tính"},
     "estimated.title": {
         "en": "Estimated from sampled power, not read from an energy meter",

@@ -89,7 +89,7 @@ def counters(view: MachineView, lang: str) -> list[html.Span]:
     out = [html.Span(text, className="counter", **{"data-counter": k}) for k, text in items]
     # A legacy machine's counts are inferred and its energy estimated: said beside them.
     if e.get("inferred"):
-        out.append(cards.inferred_badge(lang, "align-self-center"))
+        out.append(cards.inferred_badge(lang, "align-self-center", cards.inferred_why(e)))
     if e.get("energy_estimated"):
         out.append(cards.energy_note(e, lang))
     return out
