@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-HIGH = 0.4  # of the rise: below the half a split stroke always leaves in one window
-LOW = 0.2  # of the rise: re-arm only once the peak is over
+HIGH = 0.3  # of the rise: well below the half a split stroke leaves in one of its windows
+LOW = 0.15  # of the rise: re-arm only once the peak is over
 
 
 def thresholds(
