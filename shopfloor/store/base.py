@@ -96,6 +96,10 @@ class Store(Protocol):
     def samples(self, machine: str, t0: int, t1: int, every_ms: int = 0) -> list[tuple[int, float]]:
         """(ts, power_kw) of one machine; with every_ms, averaged per bucket."""
 
+    def process_values(self, machine: str, name: str, t0: int, t1: int) -> list[tuple[int, float]]:
+        """(ts, value) of one process value of one machine in [t0, t1), in time order: the
+        Machine page's SPC chart (issue 12). `name` must match contract.PROCESS_VALUE_NAME."""
+
     def energy_buckets(self, t0: int, t1: int, every_ms: int) -> dict[str, list[tuple[int, float]]]:
         """Per machine, (bucket start, newest cumulative energy_kwh reading in the bucket) for
         the buckets of [t0, t1) that hold a reading, in time order."""

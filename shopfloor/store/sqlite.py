@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from shopfloor.contract import STATE_CODE
+from shopfloor.contract import PROCESS_VALUE_NAME, STATE_CODE
 from shopfloor.kpi import STATES
 from shopfloor.store.base import (
     MachineInfo,
@@ -478,6 +478,14 @@ class SqliteStore:
         return [(int(ts), float(p)) for ts, p in self._query(
             "SELECT ts, power_kw FROM samples WHERE machine = ? AND ts >= ? AND ts < ? ORDER BY ts", (machine, t0, t1)
         )]  # fmt: skip
+
+    def process_values(self, machine: str, name: str, t0: int, t1: int) -> list[tuple[int, float]]:
+        if not PROCESS_VALUE_NAME.match(name):
+            raise ValueError(f"not a process value name: {name!r}")
+        return [(int(ts), float(v)) for ts, v in self._query(
+            "SELECT ts, json_extract(\"values\", ?) FROM samples WHERE machine = ? AND ts >= ? AND ts < ? "
+            "ORDER BY ts", (f"$.{name}", machine, t0, t1),
+        ) if v is not None]  # fmt: skip
 
     def energy_quarters(self, q0: int, q1: int) -> dict[str, list[tuple[int, float]]]:
         out: dict[str, list[tuple[int, float]]] = defaultdict(list)

@@ -117,6 +117,18 @@ def test_samples_raw_and_bucketed(store):
     assert store.samples("m1", 4100, 6000) == [(4500, 12.0)]
 
 
+def test_process_values_of_one_machine_in_time_order(store):
+    # Issue 12, the Machine page's SPC chart: one value, a machine without it has none.
+    assert store.process_values("m1", "spindle_temp_c", 0, 7000) == [(4000, 40.5), (4500, 41.0)]
+    assert store.process_values("m1", "spindle_temp_c", 4500, 10_000) == [
+        (4500, 41.0),
+        (7000, 39.0),
+    ]
+    assert store.process_values("m2", "spindle_temp_c", 0, 10_000) == []
+    with pytest.raises(ValueError, match="not a process value name"):
+        store.process_values("m1", 'x" FROM energy --', 0, 10_000)
+
+
 def test_max_seq(store):
     assert store.max_seq() == {"m1": 11, "m2": 1}
 
