@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.orders_plant import orders_plant  # noqa: E402
+from bench.supply_plant import supply_plant  # noqa: E402
 from shopfloor.config import load_config  # noqa: E402
 from shopfloor.timeparse import parse_duration  # noqa: E402
 from simulator.run import run  # noqa: E402
@@ -59,9 +60,13 @@ def large(duration_s: float) -> tuple[float, int, int, int]:
     return res.wall_s, sink.count, res.events, len(cfg.stations())
 
 
-def plant_week(orders: bool = False) -> tuple[float, int]:
-    """orders: with the products-and-orders example of plant.yaml switched on (issue 12)."""
-    cfg = orders_plant() if orders else load_config(ROOT / "config" / "plant.yaml")
+def plant_week(orders: bool = False, materials: bool = False) -> tuple[float, int]:
+    """orders: with the products-and-orders example of plant.yaml switched on (issue 12);
+    materials: its materials example too (bench/supply_plant.py)."""
+    if materials:
+        cfg = supply_plant(orders=orders)
+    else:
+        cfg = orders_plant() if orders else load_config(ROOT / "config" / "plant.yaml")
     with tempfile.TemporaryFile() as f:
         sink = JsonlSink(f)
         res = run(cfg, sink, START_MS, 7 * 86400)
@@ -77,10 +82,18 @@ def main() -> None:
         action="store_true",
         help="only the week of plant.yaml with its products-and-orders example (issue 12)",
     )
+    ap.add_argument(
+        "--supply-only",
+        action="store_true",
+        help="only the week of plant.yaml with its orders and materials examples (issue 12)",
+    )
     args = ap.parse_args()
     dur = parse_duration(args.large_duration)
     if args.orders_only:
         orders_week(args.runs)
+        return
+    if args.supply_only:
+        supply_week(args.runs)
         return
 
     rows = []
@@ -121,6 +134,15 @@ def main() -> None:
         f"  wall {statistics.median(w for w, _ in weeks):.2f} s for {weeks[0][1]:,} messages (target < 10 s)"
     )
     orders_week(args.runs)
+    supply_week(args.runs)
+
+
+def supply_week(runs: int) -> None:
+    weeks = [plant_week(orders=True, materials=True) for _ in range(runs)]
+    print(f"plant.yaml with its orders and materials examples, 7d --fast, JSONL, median of {runs}:")
+    print(
+        f"  wall {statistics.median(w for w, _ in weeks):.2f} s for {weeks[0][1]:,} messages (target < 10 s)"
+    )
 
 
 def orders_week(runs: int) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import statistics
 
+import pytest
 import simpy
 
 from shopfloor.config.load import parse_config
@@ -152,3 +153,38 @@ def test_late_and_short_shares_and_the_lead_time_are_the_suppliers():
     assert abs(statistics.fmean(late) - (1800 + 7200)) < 4 * math.hypot(1800, 7200) / math.sqrt(
         len(late)
     )
+
+
+def test_a_products_materials_replace_its_lines():
+    """With products (issue 12, orders), each part draws its product's bill: ten parts of X
+    take ten units of x and none of y; then ten of Y take y, whose five units on hand and a
+    constant one-hour lead time leave the line starved for y for an hour less the cycles that
+    the five covered (minus the order's own placement at the fifth take)."""
+    cfg = _config(0)
+    cfg["suppliers"] = [{"id": "local", "lead_time_h": 1}]
+    cfg["materials"] = [
+        {"id": "x", "supplier": "local", "initial": 100, "reorder_point": 0, "reorder_qty": 1},
+        {"id": "y", "supplier": "local", "initial": 5, "reorder_point": 0, "reorder_qty": 5},
+    ]
+    cfg["lines"][0]["materials"] = {"x": 3}  # the line's bill, replaced by each product's
+    cfg["products"] = [
+        {"id": "X", "line": "L1", "materials": {"x": 1}},
+        {"id": "Y", "line": "L1", "materials": {"y": 1}},
+    ]
+    cfg["orders"] = {
+        "plan": [
+            {"id": "WO-1", "product": "X", "quantity": 10, "release_h": 0, "due_h": 24},
+            {"id": "WO-2", "product": "Y", "quantity": 10, "release_h": 0, "due_h": 24},
+        ]
+    }
+    plant = _run(cfg, days=1)
+    st = plant.lines["L1"][0]
+    inv = plant.supplies["L1"].inventories
+    assert st.good == 20
+    assert inv["x"].level == 90 and inv["x"].deliveries == []
+    # y: 5 on hand, 5 ordered at the fifth Y part's take (position 0) and again at the tenth.
+    assert [d.qty for d in inv["y"].deliveries] == [5, 5]
+    assert inv["y"].level == 5
+    # The fifth Y part is taken at 14 c; the sixth wants y at 15 c; the delivery comes at
+    # 14 c + 1 h.
+    assert st.loss_s[("starved", "no material: y")] == pytest.approx(3600 - C_S, abs=1e-6)

@@ -116,3 +116,16 @@ def test_unknown_supplier_key_suggests_the_right_one(base_config):
     (err,) = errors_of(data)
     assert err.startswith("suppliers[0].late_share_pct: unknown key")
     assert "late_share" in err
+
+
+@pytest.mark.parametrize("orders", [False, True])
+def test_the_demo_plants_materials_example_is_valid(orders):
+    """config/plant.yaml's commented example, switched on as bench/supply_plant.py does (with
+    and without the orders example): it validates and names both policies."""
+    from bench.supply_plant import supply_plant
+
+    cfg = supply_plant(orders=orders)
+    policies = {m.id: (m.reorder_point, m.schedule is not None) for m in cfg.materials}
+    assert policies == {"aluminium-bar": (400, False), "pp-granulate": (None, True)}
+    assert {s.id for s in cfg.suppliers} == {"hoa-phat-metal", "binh-duong-resin"}
+    assert bool(cfg.products) is orders
