@@ -770,6 +770,53 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No machine waited for work in this range.",
         "vi": "Không có máy nào phải chờ việc trong khoảng thời gian này.",
     },
+    # Maintenance and wear (issue 12): the Machine page's SPC chart (dashboard/spc_figures.py).
+    "spc.title": {
+        "en": "Control chart, individuals and moving range: {value}",
+        "vi": "Biểu đồ kiểm soát giá trị đơn và khoảng biến động: {value}",
+    },
+    "spc.pick": {"en": "Process value", "vi": "Thông số quá trình"},
+    "spc.individuals": {"en": "Mean while running", "vi": "Trung bình khi chạy"},
+    "spc.moving_range": {"en": "Moving range", "vi": "Khoảng biến động"},
+    "spc.center": {"en": "Centre line", "vi": "Đường tâm"},
+    "spc.ucl": {"en": "Upper control limit", "vi": "Giới hạn kiểm soát trên"},
+    "spc.lcl": {"en": "Lower control limit", "vi": "Giới hạn kiểm soát dưới"},
+    "spc.flagged": {"en": "Out of control", "vi": "Ngoài kiểm soát"},
+    "spc.rule1": {"en": "Rule 1: a point beyond 3σ", "vi": "Quy tắc 1: một điểm vượt quá 3σ"},
+    "spc.rule2": {
+        "en": "Rule 2: 2 of 3 points beyond 2σ on one side",
+        "vi": "Quy tắc 2: 2 trong 3 điểm vượt quá 2σ về cùng một phía",
+    },
+    "spc.rule3": {
+        "en": "Rule 3: 4 of 5 points beyond 1σ on one side",
+        "vi": "Quy tắc 3: 4 trong 5 điểm vượt quá 1σ về cùng một phía",
+    },
+    "spc.rule4": {
+        "en": "Rule 4: 8 points in a row on one side of the centre line",
+        "vi": "Quy tắc 4: 8 điểm liên tiếp về cùng một phía của đường tâm",
+    },
+    "spc.note": {
+        "en": "One point per {minutes} min: the mean of the samples taken while running. "
+        "Limits from the first {n} points (Western Electric rules 1-4).",
+        "vi": "Mỗi điểm là {minutes} phút: trung bình các mẫu lấy khi máy chạy. "
+        "Giới hạn tính từ {n} điểm đầu tiên (quy tắc Western Electric 1-4).",
+    },
+    "spc.first_flag": {
+        "en": "{count} points out of control, the first at {time}.",
+        "vi": "{count} điểm ngoài kiểm soát, điểm đầu tiên lúc {time}.",
+    },
+    "spc.none_flagged": {
+        "en": "Every point is in control.",
+        "vi": "Mọi điểm đều trong tầm kiểm soát.",
+    },
+    "spc.too_few": {
+        "en": "Too few running samples of this value in the range for a control chart.",
+        "vi": "Không đủ mẫu khi máy chạy của thông số này trong khoảng thời gian để vẽ biểu đồ kiểm soát.",
+    },
+    "spc.no_values": {
+        "en": "This machine sends no process values.",
+        "vi": "Máy này không gửi thông số quá trình nào.",
+    },
 }
 
 

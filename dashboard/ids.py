@@ -114,3 +114,9 @@ WHATIF_APPLY_RESULT = "whatif-apply-result"
 WHATIF_LABELS = "whatif-label"  # pattern-matching ids {"type": ..., "key": i18n key}: static labels
 # Materials and the supply chain (issue 12)
 LOSSES_STARVATION = "losses-starvation"  # starvation by cause
+# Maintenance and wear (issue 12): the Machine page's SPC chart
+MACHINE_SPC = "machine-spc"  # the I-MR chart
+MACHINE_SPC_VALUE = "machine-spc-value"  # which process value it charts
+MACHINE_SPC_NOTE = "machine-spc-note"  # bucket size, baseline, what was flagged
+MACHINE_SPC_SECTION = "machine-spc-section"
+MACHINE_SPC_LABEL = "machine-spc-label"  # the value picker's label

@@ -37,6 +37,23 @@ WORDS: dict[str, dict[str, str]] = {
     # Issue 12, maintenance and wear (simulator/maintenance.py).
     "reason.preventive maintenance": {"en": "preventive maintenance", "vi": "bảo trì phòng ngừa"},
     "reason.tool change": {"en": "tool change", "vi": "thay dao cụ"},
+    # The process values of simulator/kinds.py (the Machine page's SPC chart picks one).
+    "word.spindle_temp_c": {"en": "spindle temperature (°C)", "vi": "nhiệt độ trục chính (°C)"},
+    "word.vibration_mm_s": {"en": "vibration (mm/s)", "vi": "độ rung (mm/s)"},
+    "word.hydraulic_pressure_bar": {
+        "en": "hydraulic pressure (bar)",
+        "vi": "áp suất thủy lực (bar)",
+    },
+    "word.oil_temp_c": {"en": "oil temperature (°C)", "vi": "nhiệt độ dầu (°C)"},
+    "word.barrel_temp_c": {"en": "barrel temperature (°C)", "vi": "nhiệt độ xi lanh nhựa (°C)"},
+    "word.mold_temp_c": {"en": "mould temperature (°C)", "vi": "nhiệt độ khuôn (°C)"},
+    "word.air_pressure_bar": {"en": "air pressure (bar)", "vi": "áp suất khí nén (bar)"},
+    "word.fixture_temp_c": {"en": "fixture temperature (°C)", "vi": "nhiệt độ đồ gá (°C)"},
+    "word.motor_temp_c": {"en": "motor temperature (°C)", "vi": "nhiệt độ động cơ (°C)"},
+    "word.weld_current_a": {"en": "welding current (A)", "vi": "dòng điện hàn (A)"},
+    "word.torch_temp_c": {"en": "torch temperature (°C)", "vi": "nhiệt độ mỏ hàn (°C)"},
+    "word.booth_temp_c": {"en": "booth temperature (°C)", "vi": "nhiệt độ buồng sơn (°C)"},
+    "word.booth_humidity_pct": {"en": "booth humidity (%)", "vi": "độ ẩm buồng sơn (%)"},
     "reason.inferred from power": {"en": "inferred from power", "vi": "suy ra từ công suất"},
     "word.tool_breakage": {"en": "tool breakage", "vi": "gãy dao"},
     "word.coolant_fault": {"en": "coolant fault", "vi": "lỗi dung dịch làm mát"},

@@ -13,6 +13,8 @@ from dashboard.context import context
 from dashboard.data import MachineView, machine_paths, machine_view, range_spec, shift_caption
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
+from dashboard.spc_figures import imr_chart
+from dashboard.spcdata import default_value, spc_view, value_names
 
 dash.register_page(__name__, path="/machine", name="Machine", order=1)
 
@@ -47,6 +49,7 @@ def layout(**_: Any) -> html.Div:
                         id=ids.MACHINE_OEE_CHARTS,
                     ),
                     html.Div(id=ids.MACHINE_BREAKDOWNS),
+                    spc_section(),  # issue 12: a process value's control chart
                 ],
                 id=ids.MACHINE_CHARTS,
             ),
@@ -150,3 +153,79 @@ def refresh(
         counters(view, lang), by_hour, by_shift, *titles,
         gantt, power, states, breakdown_table(view, lang), message, SHOW, SHOW,
     )  # fmt: skip
+
+
+# -- a process value's control chart (issue 12, maintenance and wear) -----------------------
+
+
+def spc_section() -> html.Div:
+    return html.Div(
+        [
+            html.Label(id=ids.MACHINE_SPC_LABEL, htmlFor=ids.MACHINE_SPC_VALUE),
+            dcc.Dropdown(id=ids.MACHINE_SPC_VALUE, clearable=False),
+            dcc.Graph(id=ids.MACHINE_SPC),
+            html.Div(id=ids.MACHINE_SPC_NOTE, className="message"),
+        ],
+        id=ids.MACHINE_SPC_SECTION,
+    )
+
+
+@callback(
+    Output(ids.MACHINE_SPC_VALUE, "options"),
+    Output(ids.MACHINE_SPC_VALUE, "value"),
+    Output(ids.MACHINE_SPC_LABEL, "children"),
+    Output(ids.MACHINE_SPC_SECTION, "style"),
+    Input(ids.MACHINE_PICK, "value"),
+    Input(ids.LANG, "value"),
+)
+def spc_values(machine: str | None, lang: str | None) -> tuple[Any, ...]:
+    """The picker offers the machine's process values; it starts on the one its config
+    says wears (tool wear, a precursor)."""
+    lang = lang or "en"
+    ctx = context()
+    names = value_names(ctx, machine) if machine else []
+    if not names:
+        return [], None, t("spc.pick", lang), HIDE
+    options = [{"label": fmt.words(n, lang), "value": n} for n in names]
+    return options, default_value(ctx, machine or "", names), t("spc.pick", lang), SHOW
+
+
+@callback(
+    Output(ids.MACHINE_SPC, "figure"),
+    Output(ids.MACHINE_SPC_NOTE, "children"),
+    Output(ids.MACHINE_SPC, "style"),
+    Input(ids.REFRESH, "n_intervals"),
+    Input(ids.MACHINE_PICK, "value"),
+    Input(ids.MACHINE_SPC_VALUE, "value"),
+    *header_inputs()[1:],
+)
+def spc_refresh(
+    _n: int | None,
+    machine: str | None,
+    name: str | None,
+    range_kind: str | None,
+    lang: str | None,
+    start: str | None = None,
+    end: str | None = None,
+) -> tuple[Any, ...]:
+    lang = lang or "en"
+    if not machine or not name:
+        return {}, t("spc.no_values", lang), HIDE
+    ctx = context()
+    view = spc_view(ctx, machine, name, range_spec(range_kind, start, end))
+    if view.chart is None:
+        # A store's error is the page's own message already (refresh above).
+        return {}, t("spc.too_few", lang) if view.error == "spc.too_few" else None, HIDE
+    fig = imr_chart(view.points, view.chart, name, ctx.tz, lang, view.t0_ms, view.t1_ms)
+    note = t("spc.note", lang).format(
+        minutes=fmt.integer(view.every_ms // 60_000, lang),
+        n=fmt.integer(view.chart.baseline, lang),
+    )
+    flagged = [i for i, f in enumerate(view.chart.flags) if f]
+    if flagged:
+        when = fmt.date_time(view.points[flagged[0]][0], ctx.tz, lang)
+        count = fmt.integer(len(flagged), lang)
+        note += " " + t("spc.first_flag", lang).format(count=count, time=when)
+    else:
+        note += " " + t("spc.none_flagged", lang)
+    return fig, note, SHOW
