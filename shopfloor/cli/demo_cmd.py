@@ -66,8 +66,8 @@ def register(sub: Any) -> None:
 
 def _modbus_listen(text: str, cfg: Any) -> str:
     """--modbus checked before anything starts (the simulator would only log its error)."""
+    from shopfloor.config.modbus_units import unit_ids
     from simulator.modbus import parse_listen
-    from simulator.modbus.tee import unit_ids
 
     try:
         parse_listen(text)
@@ -97,8 +97,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from shopfloor.cli.config_cmd import load_or_exit
     from shopfloor.cli.demo import DASH_USER, Stack
     from shopfloor.cli.demo_reports import ShiftReports
+    from shopfloor.config.modbus_units import unit_ids
     from shopfloor.store.base import StoreError
-    from simulator.modbus.tee import unit_ids
 
     if args.config is None:
         raise UserError("no config/plant.yaml here: give --config PATH (a plant config)")

@@ -144,6 +144,9 @@ class Station(Strict):
     # legacy: a retrofitted clamp-on power meter is all this machine has (power_kw samples only)
     connectivity: Literal["full", "legacy"] = "full"
     meter: Meter | None = None  # legacy only: the power waveform shows each cycle (issue 12)
+    # Issue 13: legacy only, its meter's Modbus unit id (shopfloor/config/modbus_units.py);
+    # None: the lowest id no other legacy machine pins, in config order.
+    modbus_unit: Annotated[int, Field(ge=1, le=247)] | None = None
     # Issue 12, maintenance and wear (shopfloor/config/maintenance.py, simulator/maintenance.py)
     maintenance: Maintenance | None = None
     tool_wear: ToolWear | None = None

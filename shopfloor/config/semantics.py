@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopfloor.config import maintenance, production, supply_rules
+from shopfloor.config import maintenance, modbus_units, production, supply_rules
 from shopfloor.config.schema import PlantConfig, Shift, Station
 
 Finding = tuple[str, str]
@@ -153,6 +153,7 @@ def check(cfg: PlantConfig) -> list[Finding]:
     found.extend(_shift_overlaps(cfg))
     found.extend(supply_rules.findings(cfg))  # issue 12, materials
     found.extend(production.findings(cfg))  # issue 12, products and orders
+    found.extend(modbus_units.findings(cfg))  # issue 13, Modbus meters
     return found
 
 

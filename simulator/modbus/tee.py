@@ -14,6 +14,7 @@ import logging
 import random
 from typing import Any
 
+from shopfloor.config.modbus_units import unit_ids
 from shopfloor.config.schema import PlantConfig
 from shopfloor.contract import machine_prefix
 from simulator.modbus import sdm630
@@ -24,12 +25,6 @@ log = logging.getLogger("shopfloor.sim")
 # Line-to-neutral voltage noise: Irwin-Hall(3) (bell-shaped, bounded) with a 1 V standard
 # deviation, so each phase reads within 230 +- 3 V, as a grid within its tolerance does.
 _VOLT_SD = 1.0
-
-
-def unit_ids(cfg: PlantConfig) -> dict[str, int]:
-    """Each legacy machine's unit id: 1, 2, ... in config order (docs/modbus.md)."""
-    legacy = [st.id for _, st in cfg.stations() if st.connectivity == "legacy"]
-    return {sid: i for i, sid in enumerate(legacy, start=1)}
 
 
 def is_loopback(host: str) -> bool:
