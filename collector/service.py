@@ -55,9 +55,11 @@ from collector.legacy import PowerStates
 from collector.legacy import counted as counted_reading
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
+from collector.sparkplug_in import SparkplugIntake
 from collector.validate import Ignore, Reject, validate
 from shopfloor import alerts as alert_rules
 from shopfloor import clock, contract
+from shopfloor import sparkplug as spb
 from shopfloor.config.schema import PlantConfig
 from shopfloor.mqtt_url import BrokerUrl, make_client
 from shopfloor.shifts import ShiftCalendar
@@ -66,6 +68,7 @@ from shopfloor.store.rollup import END_OF_TIME_MS
 
 log = logging.getLogger("shopfloor.collect")
 ALL_PLANTS = "shopfloor/v1/+/+/+/+/+/+"
+SPB_PREFIX = spb.NAMESPACE + "/"
 FATAL_EXIT = 70  # EX_SOFTWARE: a worker thread died; the supervisor restarts us
 STOP_GRACE_S = 5.0  # SIGTERM: time the store gets to take what is held (docker allows 10 s)
 # A legacy sample, its inferred state, estimated meter reading and counted cycle (issue 12).
@@ -118,6 +121,7 @@ class Collector:
         alerts: PlantConfig | None = None,
         alerts_every_s: float = 5.0,
         calendar: ShiftCalendar | None = None,
+        sparkplug_filter: str | None = spb.ALL_GROUPS,
     ):
         """`machines`: the plant config's (area, line, machine) triples; messages of any other
         machine are dead-lettered ("unknown_machine"). `on_fatal` is called when a worker
@@ -128,6 +132,15 @@ class Collector:
         self.url = url
         self.store = store
         self.topic = f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter
+        # Sparkplug B beside our JSON, told apart by the topic namespace (docs/sparkplug.md).
+        self.spb_topic = (
+            None
+            if sparkplug_filter is None
+            else f"$share/{shared_group}/{sparkplug_filter}"
+            if shared_group
+            else sparkplug_filter
+        )
+        self.sparkplug = SparkplugIntake(self._ask_rebirth)
         self.dead_letter = dead_letter or DeadLetter(None)
         self.machines = frozenset(machines) if machines is not None else None
         self.metrics = metrics or Metrics(
@@ -364,8 +377,9 @@ class Collector:
             if reason.is_failure:
                 log.error("broker %s refused the connection: %s", self.url, reason)
                 return
-            client.subscribe(self.topic, qos=1)
-            log.info("connected to %s, subscribing to %s", self.url, self.topic)
+            topics = [self.topic] + ([self.spb_topic] if self.spb_topic else [])
+            client.subscribe([(t, 1) for t in topics])
+            log.info("connected to %s, subscribing to %s", self.url, " and ".join(topics))
         except Exception:
             log.exception("on_connect failed")
 
@@ -443,21 +457,30 @@ class Collector:
         keeps no session will not send it again) but no longer acknowledged."""
         self.metrics.received.inc()
         raw = bytes(msg.payload)
-        got = validate(msg.topic, raw, clock.now_ms(), self.max_future_ms, self.max_bytes)
-        records: list[Record] = []
-        if isinstance(got, Reject):
-            self._reject(msg.topic, raw, got.reason, got.detail)
-        elif isinstance(got, Ignore):
-            self.metrics.ignored.inc()
-        elif self.machines is not None and (got.area, got.line, got.machine) not in self.machines:
-            self._reject(
-                msg.topic,
-                raw,
-                "unknown_machine",
-                f"no machine {got.machine!r} on line {got.line!r} in area {got.area!r} in the plant config",
+        if msg.topic.startswith(SPB_PREFIX):
+            got: Any = self.sparkplug.validate(
+                msg.topic, raw, clock.now_ms(), self.max_future_ms, self.max_bytes
             )
         else:
-            records = self._accept(got, msg.retain, msg.topic, raw)
+            got = validate(msg.topic, raw, clock.now_ms(), self.max_future_ms, self.max_bytes)
+        records: list[Record] = []
+        # A Sparkplug NDEATH is every device of its edge node: several records of one message.
+        for one in got if isinstance(got, list) else [got]:
+            if isinstance(one, Reject):
+                self._reject(msg.topic, raw, one.reason, one.detail)
+            elif isinstance(one, Ignore):
+                self.metrics.ignored.inc()
+            elif (
+                self.machines is not None and (one.area, one.line, one.machine) not in self.machines
+            ):
+                self._reject(
+                    msg.topic,
+                    raw,
+                    "unknown_machine",
+                    f"no machine {one.machine!r} on line {one.line!r} in area {one.area!r} in the plant config",
+                )
+            else:
+                records += self._accept(one, msg.retain, msg.topic, raw)
         with self._cond:
             if msg.qos > 0:
                 self._acks.append(_Ack(msg.mid, msg.qos, not records, conn))
@@ -470,6 +493,16 @@ class Collector:
                     self.metrics.buffered_peak.set(held)
                 if len(self._buf) >= self.batch_max:
                     self._cond.notify_all()
+
+    def _ask_rebirth(self, group: str, node: str) -> None:
+        """A DDATA alias no birth named: ask the edge node for its births (what any Sparkplug
+        host does); fire and forget, the next DBIRTH teaches the aliases."""
+        log.warning(
+            "unknown Sparkplug alias from edge node %s/%s: asking it to rebirth", group, node
+        )
+        self.client.publish(
+            spb.topic(group, "NCMD", node), spb.rebirth_request(clock.now_ms()), qos=0
+        )
 
     def _pause(self) -> None:
         """Buffer full and `max_waiting` messages held unhandled: the broker sends on without

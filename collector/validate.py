@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,7 @@ from shopfloor.contract import (
     StatePayload,
     StatusPayload,
     TelemetryPayload,
+    TopicParts,
     parse_topic,
 )
 from shopfloor.store.base import Record
@@ -48,6 +50,10 @@ REASONS = (
     "too_many_values",  # more than MAX_PROCESS_VALUES process values in one message
     # Not validate()'s: the collector's reason for a seq SeqTracker.classify() quarantined.
     "seq_quarantine",
+    # Sparkplug B (collector/sparkplug_in.py): not a Sparkplug payload; a DDATA alias no birth
+    # named (the collector asks the edge node for its births again).
+    "not_protobuf",
+    "unknown_alias",
 )
 # Error types the contract models raise that have a reason of their own.
 _OWN_REASON = {"bad_key", "too_many_values"}
@@ -112,6 +118,16 @@ def validate(
         return Reject("not_json", str(exc)[:200])
     if not isinstance(data, dict):
         return Reject("not_object", f"a JSON {type(data).__name__}, not an object")
+    return check(parts, data, now_ms, max_future_ms)
+
+
+def check(
+    parts: TopicParts, data: dict[str, Any], now_ms: int, max_future_ms: int
+) -> Record | Reject:
+    """A message's fields, however they came (JSON, Sparkplug B), into its channel's contract
+    model and a Record: the one validation every encoding goes through."""
+    if parts.channel not in MODELS:
+        return Reject("bad_topic", f"no channel {parts.channel[:80]!r} in the contract")
     if not _finite(data):
         return Reject("non_finite", "NaN or infinite number")
     try:

@@ -116,12 +116,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
         raise UserError(f"--store: {exc}") from None
     if not args.alerts_every > 0:
         raise UserError(f"--alerts-every: must be above 0 seconds, got {args.alerts_every:g}")
+    from shopfloor import sparkplug as spb
+
     topic = ALL_PLANTS
+    spb_topic = spb.ALL_GROUPS  # Sparkplug B too, told apart by its namespace spBv1.0/
     machines: set[tuple[str, str, str]] | None = None
     cfg = None
     if args.config:
         cfg = load_or_exit(args.config)
         topic = plant_filter(cfg.plant.enterprise, cfg.plant.site)
+        spb_topic = spb.plant_filter(cfg.plant.enterprise, cfg.plant.site)
         machines = {(line.area, line.id, st.id) for line, st in cfg.stations()}
     dead_path = args.dead_letter or (
         str(Path(rest).with_name("dead-letter.jsonl"))
@@ -146,6 +150,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         store,
         client_id=args.client_id,
         topic_filter=topic,
+        sparkplug_filter=spb_topic,
         shared_group=args.shared_group,
         dead_letter=DeadLetter(dead_path),
         metrics=metrics,

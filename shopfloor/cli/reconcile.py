@@ -67,9 +67,15 @@ def compare(truth: dict[str, Any], got: dict[str, Any], cfg: PlantConfig) -> lis
 
 
 def publish_run(
-    cfg: PlantConfig, broker_url: str, start_ms: int, duration_s: float, resume: dict[str, Resume]
+    cfg: PlantConfig,
+    broker_url: str,
+    start_ms: int,
+    duration_s: float,
+    resume: dict[str, Resume],
+    encoding: str = "json",
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """The seeded run through the broker at QoS 1; (ground truth, last seq per machine)."""
+    """The seeded run through the broker at QoS 1, as our JSON or as Sparkplug B; (ground
+    truth, last seq per machine)."""
     from shopfloor.mqtt_url import parse_broker_url
     from simulator.mqtt_sink import MqttSink
     from simulator.run import run
@@ -78,6 +84,12 @@ def publish_run(
     sink = MqttSink(url, f"shopfloor-reconcile-{cfg.plant.site}", qos=1, queue_size=100_000,
                     block_when_full=True, will_topics=[], command_topics=[],
                     on_command=lambda t, p: None, own_loop=True)  # fmt: skip
+    if encoding == "sparkplug":
+        from simulator.sparkplug_sink import SparkplugSink
+
+        ent, site = cfg.plant.enterprise, cfg.plant.site
+        lines = [(ent, site, line.area, line.id) for line in cfg.lines]
+        sink = SparkplugSink(sink, lines, url=url, client_id=f"shopfloor-reconcile-{site}")
     counting = _LastSeq(sink)
     result = run(cfg, counting, start_ms, duration_s, resume=resume)
     return result.report, counting.last
@@ -126,10 +138,11 @@ def reconcile(
     start_ms: int,
     duration_s: float,
     timeout_s: float,
+    encoding: str = "json",
 ) -> tuple[list[str], dict[str, Any]]:
     machines = {st.id for _, st in cfg.stations()}
     resume = from_store(store, machines)
-    truth, last = publish_run(cfg, broker_url, start_ms, duration_s, resume)
+    truth, last = publish_run(cfg, broker_url, start_ms, duration_s, resume, encoding)
     wait_stored(store, last, timeout_s)
     end_ms = start_ms + int(duration_s * 1000)
     got = report_from_store(store, start_ms, end_ms + 1, cfg)

@@ -32,6 +32,12 @@ def register(sub: Any) -> None:
         default=120.0,
         help="seconds to wait for the store (default 120)",
     )
+    p.add_argument(
+        "--encoding",
+        choices=("json", "sparkplug"),
+        default="json",
+        help="publish as our JSON (default) or as Sparkplug B (docs/sparkplug.md)",
+    )
     p.set_defaults(func=cmd_reconcile)
 
 
@@ -56,7 +62,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         # An earlier reconciliation wrote here: go on after it (the meters must not step back).
         start_ms = newest + 1
     try:
-        problems, got = reconcile(cfg, args.broker, store, start_ms, args.duration, args.timeout)
+        problems, got = reconcile(
+            cfg, args.broker, store, start_ms, args.duration, args.timeout,
+            encoding=args.encoding,
+        )  # fmt: skip
     except (StoreError, TimeoutError, ValueError) as exc:
         raise UserError(str(exc)) from None
     plant = got["plant"]
