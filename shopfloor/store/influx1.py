@@ -24,6 +24,8 @@ class Influx1Store(InfluxQLQueries):
     # A failed write raises and is retried whole (no spool), the rollups rebuilt from the
     # stored readings on the retry: the meter rollup's reads are as safe as the hour rollup's.
     keeps_quarters = True
+    # For the same reason it keeps each machine's newest state, count and reading (`_latest`).
+    keeps_latest = True
 
     def __init__(self, url: str):
         parts = urlsplit(url)
