@@ -41,6 +41,8 @@ class Recorder:
     def datachange_notification(self, node: Any, val: Any, data: Any) -> None:
         machine, name = self.names[node.nodeid]
         dv = data.monitored_item.Value
+        if isinstance(val, ua.LocalizedText):
+            val = val.Text
         self.seen.append(
             {"machine": machine, "name": name, "value": val, "ts": ms(dv.SourceTimestamp)}
         )
@@ -184,6 +186,16 @@ async def main() -> int:
             for name in WATCHED:
                 node = await m["node"].get_child(f"{ns}:{name}")
                 names[node.nodeid] = (path, name)
+                nodes.append(node)
+            # Found by browse path, as a client of the Machinery building blocks would.
+            item = await m["node"].get_child(
+                [f"{ns}:MachineryBuildingBlocks", f"{ns}:MachineryItemState", "0:CurrentState"]
+            )
+            names[item.nodeid] = (path, "MachineryItemState")
+            nodes.append(item)
+            if "PackMLState" in m["children"]:
+                node = await m["node"].get_child(f"{ns}:PackMLState")
+                names[node.nodeid] = (path, "PackMLState")
                 nodes.append(node)
         rec = Recorder(names)
         sub = await client.create_subscription(50, rec)

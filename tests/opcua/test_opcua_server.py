@@ -42,6 +42,27 @@ VARIABLES = {
     "SetParameter",
 }
 
+# OPC 40001-1 MachineryItemState and ISA-TR88 PackML state of each of our states (docs/opcua.md).
+ITEM_STATE = {
+    "running": "Executing",
+    "idle": "NotExecuting",
+    "starved": "NotExecuting",
+    "blocked": "NotExecuting",
+    "setup": "NotExecuting",
+    "down": "OutOfService",
+    "off": "NotAvailable",
+}
+PACKML = {
+    "running": "Execute",
+    "idle": "Idle",
+    "starved": "Suspended",
+    "blocked": "Suspended",
+    "setup": "Held",
+    "down": "Aborted",
+    "planned_stop": "Stopped",
+    "off": "Stopped",
+}
+
 
 def client(*args: str, env: dict[str, str] | None = None, timeout: float = 150) -> dict[str, Any]:
     out = Path(args[1])
@@ -81,7 +102,7 @@ def test_client_browses_subscribes_and_calls(tmp_path: Path) -> None:
             cli(
                 "sim", "--config", str(GOLDEN), "--start", START, "--speed", "120",
                 "--duration", "60m", "--jsonl", str(jsonl), "--opcua", url,
-                "--opcua-certs", str(tmp_path / "certs"),
+                "--opcua-certs", str(tmp_path / "certs"), "--opcua-packml",
             ),
             stderr=log,
         )  # fmt: skip
@@ -122,6 +143,27 @@ def test_client_browses_subscribes_and_calls(tmp_path: Path) -> None:
         assert got[1:] == sent[i + 1 :], path
         compared += len(got) - 1
     assert compared >= 10, f"only {compared} state changes compared: the run is too quiet"
+
+    # The same changes as OPC 40001-1 MachineryItemState and ISA-TR88 PackML states, one
+    # write per state message (the tables of docs/opcua.md and docs/protocols.md).
+    for path in want:
+        texts = [
+            s["value"] for s in seen["seen"] if s["machine"] == path and s["name"] == "StateText"
+        ]
+        items = [
+            s["value"]
+            for s in seen["seen"]
+            if s["machine"] == path and s["name"] == "MachineryItemState"
+        ]
+        packs = [
+            s["value"] for s in seen["seen"] if s["machine"] == path and s["name"] == "PackMLState"
+        ]
+        # ... and NotAvailable last, when the machine went offline at the end of the run.
+        assert items[-1] == "NotAvailable" and len(items) == len(texts) + 1 == len(packs) + 1, path
+        for text, item, pack in zip(texts[1:], items[1:-1], packs[1:], strict=True):
+            if text != "planned_stop":  # that one depends on its reason
+                assert item == ITEM_STATE[text], (path, text, item)
+            assert pack == PACKML[text], (path, text, pack)
 
     # A method call changed the plant: the breakdown is in the run's JSONL, and the client's
     # subscription delivered it.
