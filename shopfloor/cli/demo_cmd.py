@@ -61,6 +61,13 @@ def register(sub: Any) -> None:
         "opc.tcp://127.0.0.1:4840; off loopback SHOPFLOOR_OPCUA_USERNAME and "
         "SHOPFLOOR_OPCUA_PASSWORD are needed",
     )
+    p.add_argument(
+        "--encoding",
+        choices=("json", "sparkplug"),
+        default="json",
+        help="how the simulator publishes: our JSON topics (default) or Sparkplug B 3.0 "
+        "(docs/sparkplug.md); the collector reads both",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -109,6 +116,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     if args.modbus:
         stack.sim_args += ["--modbus", _modbus_listen(args.modbus, cfg)]
+    if args.encoding != "json":
+        stack.sim_args += ["--encoding", args.encoding]
     if args.opcua:
         certs = str(Path(args.data_dir) / "opcua")
         stack.sim_args += ["--opcua", _opcua_url(args.opcua), "--opcua-certs", certs]
@@ -152,6 +161,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"Modbus TCP meters (SDM630): {args.modbus}, {units}", flush=True)
         if args.opcua:
             print(f"OPC UA server: {args.opcua} (docs/opcua.md)", flush=True)
+        if args.encoding == "sparkplug":
+            print(
+                f"Sparkplug B: spBv1.0/{cfg.plant.enterprise}:{cfg.plant.site}/# on "
+                f"{stack.broker.url if stack.broker else '?'} (docs/sparkplug.md)",
+                flush=True,
+            )
         # End-of-shift report (issue 10): each shift's PDF and CSV into <data>/reports/ as it
         # ends, from the backfill's start on (shopfloor/cli/demo_reports.py).
         reports = ShiftReports(

@@ -21,6 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from collector.validate import validate
 from shopfloor import clock
+from shopfloor import sparkplug as spb
 from shopfloor.broker import free_port, wait_listening
 from shopfloor.commands import command_filters, reply_filters
 from shopfloor.config import load_config
@@ -172,8 +173,13 @@ def test_production_and_the_reconciliation_check_never_share_a_topic_tree():
         f"read {plant_filter(*plants['collector'])}",
         f"write {watermark_filter(*plants['collector'])}",
         f"write {alerts_topic(*plants['collector'])}",
+        f"read {spb.plant_filter(*plants['collector'])}",
+        f"write {spb.topic(spb.group_id(*plants['collector']), 'NCMD', '+')}",
     ]
-    assert rules["reconcile"] == [f"readwrite {plant_prefix(*plants['reconcile-collector'])}/#"]
+    assert rules["reconcile"] == [
+        f"readwrite {plant_prefix(*plants['reconcile-collector'])}/#",
+        f"readwrite {spb.plant_filter(*plants['reconcile-collector'])}",
+    ]
     assert option(services["reconcile"], "config") == option(
         services["reconcile-collector"], "config"
     )
@@ -359,17 +365,23 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
     machine = f"{plant}/machining/machining-1/cnc-01"
     test_machine = f"{test_plant}/reconcile/rc-line/rc-cnc"
     # Each login subscribes as its service does (the collectors with --config).
-    collector = Login(port, "collector", pw["collector"], plant_filter("acme-vn", "hcm"))
+    group = spb.group_id("acme-vn", "hcm")
+    collector = Login(
+        port, "collector", pw["collector"], plant_filter("acme-vn", "hcm"),
+        spb.plant_filter("acme-vn", "hcm"),
+    )  # fmt: skip
     sim = Login(
         port, "simulator", pw["simulator"], *command_filters("acme-vn", "hcm"),
-        watermark_filter("acme-vn", "hcm"),
+        watermark_filter("acme-vn", "hcm"), spb.topic(group, "NCMD", "+"),
     )  # fmt: skip
     dash = Login(port, "dashboard", pw["dashboard"], *reply_filters("acme-vn", "hcm"))
     test_collector = Login(port, "reconcile", pw["reconcile"], plant_filter("acme-vn", "reconcile"))
     # And each tries to read more than its job: the broker grants nothing of it.
     spies = {
         "collector": Login(port, "collector", pw["collector"], "shopfloor/#", "#"),
-        "simulator": Login(port, "simulator", pw["simulator"], "shopfloor/#", f"{plant}/#"),
+        "simulator": Login(
+            port, "simulator", pw["simulator"], "shopfloor/#", f"{plant}/#", "spBv1.0/#"
+        ),
         "dashboard": Login(port, "dashboard", pw["dashboard"], "shopfloor/#", f"{plant}/#"),
         "reconcile": Login(port, "reconcile", pw["reconcile"], "shopfloor/#", f"{plant}/#"),
     }
@@ -391,6 +403,11 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             (collector, f"{machine}/stored", sim),
             # The reconciliation check: its own plant, to its own collector.
             (test_collector, f"{test_machine}/state", test_collector),
+            # Sparkplug B: the simulator's edge nodes and devices, the collector's rebirth asks.
+            (sim, spb.topic(group, "NBIRTH", "machining:machining-1"), collector),
+            (sim, spb.topic(group, "DDATA", "machining:machining-1", "cnc-01"), collector),
+            (sim, spb.topic(group, "NDEATH", "machining:machining-1"), collector),
+            (collector, spb.topic(group, "NCMD", "machining:machining-1"), sim),
         ]
         denied = [
             # The simulator forges no command, no reply outside its plant, no other topic.
@@ -401,6 +418,9 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
             (sim, f"{test_machine}/cmd/reply", test_collector),
             (sim, f"{test_machine}/state", test_collector),
             (sim, "shopfloor/v1/other/site/a/l/m/state", spies["reconcile"]),
+            # Sparkplug B: the simulator forges no rebirth request, the collector no data.
+            (sim, spb.topic(group, "NCMD", "machining:machining-1"), sim),
+            (collector, spb.topic(group, "DDATA", "machining:machining-1", "cnc-01"), collector),
             # The collector publishes nothing but watermarks.
             (collector, f"{machine}/state", collector),
             (collector, f"{test_machine}/stored", test_collector),
