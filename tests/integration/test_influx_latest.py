@@ -109,6 +109,15 @@ def test_latest_points_equal_the_raw_records_whatever_the_write_order(sim, tmp_p
         report = report_from_store(reader, START_MS, END_MS + 1, cfg)
         for lid, line in truth["lines"].items():
             assert report["lines"][lid]["good_count"] == line["good_count"], lid
+        # Whole hours: the rollup's rows, added up by the store (each machine's last seconds
+        # after its newest message are not in the store).
+        for m in talking:
+            for key in ("running_s", "down_s", "starved_s", "blocked_s"):
+                want = truth["machines"][m][key]
+                assert report["machines"][m][key] == pytest.approx(want, abs=5), (m, key)
+        # The raw changes at a range's edges: after every newest change, from `_latest` only.
+        assert fast.states(END_MS + 1, END_MS + 2) == reader.reader.states(END_MS + 1, END_MS + 2)
+        assert reader.states(mid, mid + 600_000) == reader.reader.states(mid, mid + 600_000)
         plain = Influx1Store(server.url)
         plain.keeps_latest = False  # every read from the raw records
         assert report == report_from_store(plain, START_MS, END_MS + 1, cfg)
