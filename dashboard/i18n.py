@@ -817,6 +817,49 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "This machine sends no process values.",
         "vi": "Máy này không gửi thông số quá trình nào.",
     },
+    # Work orders (issue 12): the Orders page (dashboard/pages/orders.py, order_figures.py).
+    "page.Orders": {"en": "Orders", "vi": "Đơn hàng"},
+    "orders.scope": {"en": "Scope", "vi": "Phạm vi"},
+    "orders.due": {"en": "Orders due", "vi": "Đơn đến hạn"},
+    "orders.finished": {"en": "Finished", "vi": "Đã hoàn thành"},
+    "orders.otif": {"en": "On time in full (OTIF)", "vi": "Đúng hạn, đủ số lượng (OTIF)"},
+    "orders.on_time": {"en": "On time", "vi": "Đúng hạn"},
+    "orders.in_full": {"en": "In full", "vi": "Đủ số lượng"},
+    "orders.attainment": {"en": "Schedule attainment", "vi": "Mức hoàn thành kế hoạch"},
+    "orders.lead_time": {"en": "Mean lead time", "vi": "Thời gian sản xuất trung bình"},
+    "orders.wip_avg": {"en": "Orders in progress (mean)", "vi": "Đơn đang thực hiện (trung bình)"},
+    "orders.wip_end": {"en": "Orders in progress (end)", "vi": "Đơn đang thực hiện (cuối kỳ)"},
+    "orders.order": {"en": "Order", "vi": "Đơn hàng"},
+    "orders.product": {"en": "Product", "vi": "Sản phẩm"},
+    "orders.quantity": {"en": "Quantity", "vi": "Số lượng"},
+    "orders.release": {"en": "Released", "vi": "Phát lệnh"},
+    "orders.due_at": {"en": "Due", "vi": "Hạn giao"},
+    "orders.start": {"en": "Started", "vi": "Bắt đầu"},
+    "orders.finish": {"en": "Finished at", "vi": "Hoàn thành lúc"},
+    "orders.status": {"en": "Status", "vi": "Trạng thái"},
+    "orders.late": {"en": "Late", "vi": "Trễ hạn"},
+    "orders.waiting": {"en": "Waiting for the line", "vi": "Chờ dây chuyền"},
+    "orders.in_progress": {"en": "In progress", "vi": "Đang sản xuất"},
+    "orders.in_progress_late": {"en": "In progress, past due", "vi": "Đang sản xuất, đã quá hạn"},
+    "orders.allowed": {
+        "en": "Time allowed (release to due)",
+        "vi": "Thời gian cho phép (phát lệnh đến hạn giao)",
+    },
+    "orders.chart": {
+        "en": "Lead time of each order finished in the range (release to finish)",
+        "vi": "Thời gian sản xuất của từng đơn hoàn thành trong khoảng (phát lệnh đến hoàn thành)",
+    },
+    "orders.hours_axis": {"en": "Lead time (h)", "vi": "Thời gian sản xuất (giờ)"},
+    "orders.none_finished": {
+        "en": "No order finished in this range.",
+        "vi": "Không có đơn nào hoàn thành trong khoảng thời gian này.",
+    },
+    "orders.no_orders": {
+        "en": "No work orders in the store: the plant runs without orders (add products and "
+        "orders to its config).",
+        "vi": "Chưa có lệnh sản xuất nào trong kho dữ liệu: nhà máy đang chạy không theo đơn "
+        "hàng (thêm sản phẩm và đơn hàng vào cấu hình).",
+    },
 }
 
 

@@ -120,3 +120,9 @@ MACHINE_SPC_VALUE = "machine-spc-value"  # which process value it charts
 MACHINE_SPC_NOTE = "machine-spc-note"  # bucket size, baseline, what was flagged
 MACHINE_SPC_SECTION = "machine-spc-section"
 MACHINE_SPC_LABEL = "machine-spc-label"  # the value picker's label
+# Work orders (issue 12): the Orders page
+ORDERS_MESSAGE = "orders-message"
+ORDERS_CONTENT = "orders-content"  # hidden behind a notice (no orders, a bad range)
+ORDERS_KPIS = "orders-kpis"  # OTIF, attainment, lead time, WIP per line and plant
+ORDERS_LEAD_TIMES = "orders-lead-times"  # each finished order's lead time
+ORDERS_TABLE = "orders-table"  # every order of the range and its status
