@@ -107,6 +107,7 @@ class MqttSink:
         self._keys: dict[str, str] = {}  # topic -> its machine prefix
         self._resend: deque[tuple[str, bytes, bool, Entry | None]] = deque()
         self.resent = 0
+        self.reconnects = 0  # read by the Sparkplug sink, which publishes its births again
         # Set by the network thread: a watermark arrived (a collector says what it has).
         self._watermark_seen = False
         self._resend_outbox = False  # decided at each reconnect, with the clearing of paho's queue
@@ -520,6 +521,7 @@ class MqttSink:
             self._fresh_mark = False
             self._reconnected_at = time.monotonic()
             self._rebirth = True
+            self.reconnects += 1
             if self._resend_outbox:
                 # paho would now send again what it held for the old connection, ahead of the
                 # older messages the broker may have lost: the outbox holds all of it and

@@ -106,6 +106,7 @@ class SparkplugSink:
         self._parts: dict[str, contract.TopicParts | None] = {}
         self._rebirths: deque[str] = deque()  # NCMD topics, from the network thread
         self.rebirths = 0
+        self._reconnects = 0  # the MQTT sink's reconnects already answered with births
         self.wills = None
         if url is not None:
             nodes = list(self.nodes.values())
@@ -121,7 +122,7 @@ class SparkplugSink:
     # -- what the plant emits ----------------------------------------------------------------
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
-        if self._rebirths:
+        if self._rebirths or self._reconnected():
             self._do_rebirths()
         parts = self._parts.get(topic, False)
         if parts is False:
@@ -261,8 +262,18 @@ class SparkplugSink:
 
     # -- the MQTT sink's life cycle ----------------------------------------------------------
 
+    def _reconnected(self) -> bool:
+        """A new MQTT session: what a host missed meanwhile shows as a seq gap; the births
+        again make every node's state whole without waiting for the host's Rebirth request."""
+        n = getattr(self.inner, "reconnects", 0)
+        if n == self._reconnects:
+            return False
+        self._reconnects = n
+        self._rebirths.extend(self.command_topics())
+        return True
+
     def pump(self) -> None:
-        if self._rebirths:
+        if self._rebirths or self._reconnected():
             self._do_rebirths()
         self.inner.pump()
 

@@ -183,7 +183,7 @@ def test_births_data_and_deaths_match_the_jsonl_of_the_same_run(tmp_path: Path) 
                 assert v.pop("Energy/kWh") == expect.pop("energy_kwh")
             else:  # a channel added since: named by the rule, <Channel>/<field>
                 for name in list(expect):
-                    assert v.pop(f"{channel.title()}/{name}") == expect.pop(name)
+                    assert v.pop(f"{channel[:1].upper()}{channel[1:]}/{name}") == expect.pop(name)
             assert v == {} and expect == {}, (channel, v, expect)
 
 
