@@ -25,7 +25,7 @@ from typing import Any
 from asyncua import Client, ua
 
 NAMESPACE = "urn:shopfloor:plant"
-WATCHED = ("StateText", "Reason", "Online")
+WATCHED = ("StateText", "Reason", "Online", "CurrentOrder")
 
 
 def ms(dt: Any) -> int | None:

@@ -22,6 +22,7 @@ from shopfloor.contract import parse_topic
 from tests.support import GOLDEN, cli
 
 CLIENT = Path(__file__).with_name("client.py")
+ORDERS = Path(__file__).with_name("orders.yaml")  # the golden plant run by work orders
 START = "2026-11-23T10:40:00+07:00"  # inside shift A of the golden plant, after its break
 MACHINE = "machining/line-1/cnc-01"
 VARIABLES = {
@@ -87,6 +88,11 @@ def jsonl_states(path: Path) -> tuple[dict[str, list[tuple[str, int]]], list[dic
             replies.append(msg["payload"])
             continue
         parts = parse_topic(msg["topic"])
+        if parts is not None and parts.channel == "order":
+            key = f"{parts.area}/{parts.line}/{parts.machine}"
+            states.setdefault("order:" + key, []).append(
+                (msg["payload"]["event"] + ":" + msg["payload"]["order_id"], msg["payload"]["ts"])
+            )
         if parts is not None and parts.channel == "state":
             key = f"{parts.area}/{parts.line}/{parts.machine}"
             states.setdefault(key, []).append((msg["payload"]["state"], msg["payload"]["ts"]))
@@ -94,13 +100,13 @@ def jsonl_states(path: Path) -> tuple[dict[str, list[tuple[str, int]]], list[dic
 
 
 def test_client_browses_subscribes_and_calls(tmp_path: Path) -> None:
-    cfg = load_config(GOLDEN)
+    cfg = load_config(ORDERS)
     url = f"opc.tcp://127.0.0.1:{free_port()}"
     jsonl = tmp_path / "run.jsonl"
     with open(tmp_path / "sim.log", "wb") as log:
         sim = subprocess.Popen(
             cli(
-                "sim", "--config", str(GOLDEN), "--start", START, "--speed", "120",
+                "sim", "--config", str(ORDERS), "--start", START, "--speed", "120",
                 "--duration", "60m", "--jsonl", str(jsonl), "--opcua", url,
                 "--opcua-certs", str(tmp_path / "certs"), "--opcua-packml",
             ),
@@ -164,6 +170,22 @@ def test_client_browses_subscribes_and_calls(tmp_path: Path) -> None:
             if text != "planned_stop":  # that one depends on its reason
                 assert item == ITEM_STATE[text], (path, text, item)
             assert pack == PACKML[text], (path, text, pack)
+
+    # The current order of the line's first station: the order last started there, "" once
+    # that one finished (docs/opcua.md), from the order events of the JSONL.
+    current, expected = None, []
+    for event, ts in states["order:" + MACHINE]:
+        kind, order = event.split(":")
+        if kind == "started" or (kind == "finished" and order == current):
+            current = order if kind == "started" else ""
+            expected.append((current, ts))
+    got = [
+        (s["value"], s["ts"])
+        for s in seen["seen"]
+        if s["machine"] == MACHINE and s["name"] == "CurrentOrder"
+    ]
+    i = -1 if got[0][0] is None else expected.index(got[0])
+    assert got[1:] == expected[i + 1 :] and len(got) >= 4, (got, expected)
 
     # A method call changed the plant: the breakdown is in the run's JSONL, and the client's
     # subscription delivered it.
@@ -255,3 +277,17 @@ def test_password_and_basic256sha256_off_loopback(tmp_path: Path) -> None:
     # The certificate was made at run time in the folder given, its key readable by us only.
     assert (certs / "server-cert.der").is_file()
     assert (certs / "server-key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_demo_checks_the_opcua_endpoint_before_starting(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPFLOOR_OPCUA_")}
+    res = subprocess.run(
+        cli(
+            "demo", "--data-dir", str(tmp_path / "data"), "--port", str(free_port()),
+            "--opcua", f"opc.tcp://0.0.0.0:{free_port()}",
+        ),
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    assert "SHOPFLOOR_OPCUA_PASSWORD" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "data").exists(), "nothing started: no data folder made"
