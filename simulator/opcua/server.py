@@ -187,6 +187,10 @@ class OpcUaSink:
         self.coalesced += len(items) - len(kept)
         return deque(kept)
 
+    def flush(self, timeout_s: float = CLOSE_DRAIN_S) -> bool:
+        """Wait until every queued message is in the address space; False on timeout."""
+        return self._idle.wait(timeout_s)
+
     def close(self) -> None:
         """Serve what is queued and let subscriptions publish it, then stop the server."""
         loop, thread = self._loop, self._thread

@@ -134,6 +134,7 @@ async def main() -> int:
     ap.add_argument("--password")
     ap.add_argument("--cert", help="folder for this client's own certificate (Basic256Sha256)")
     ap.add_argument("--probe", action="store_true", help="connect, read one value, exit")
+    ap.add_argument("--read", help="read these variables of every machine (comma-separated), exit")
     ap.add_argument("--timeout", type=float, default=120.0)
     args = ap.parse_args()
     client = Client(args.url, timeout=10)
@@ -178,6 +179,15 @@ async def main() -> int:
         machines = await browse(client)
         out["tree"] = {p: m["children"] for p, m in machines.items()}
         if args.probe:
+            return 0
+        if args.read:
+            out["values"] = {}
+            for path, m in machines.items():
+                ns = m["node"].nodeid.NamespaceIndex
+                for name in args.read.split(","):
+                    dv = await (await m["node"].get_child(f"{ns}:{name}")).read_data_value()
+                    value = dv.Value.Value if dv.Value is not None else None
+                    out["values"][f"{path}.{name}"] = [value, ms(dv.SourceTimestamp)]
             return 0
         names: dict[Any, tuple[str, str]] = {}
         nodes = []

@@ -19,7 +19,7 @@ from shopfloor.broker import free_port
 from shopfloor.commands import is_reply
 from shopfloor.config.load import load_config
 from shopfloor.contract import parse_topic
-from tests.support import GOLDEN, cli
+from tests.support import GOLDEN, PLANT, cli, instant_s
 
 CLIENT = Path(__file__).with_name("client.py")
 ORDERS = Path(__file__).with_name("orders.yaml")  # the golden plant run by work orders
@@ -291,3 +291,45 @@ def test_demo_checks_the_opcua_endpoint_before_starting(tmp_path: Path) -> None:
     assert res.returncode == 1, res.stderr
     assert "SHOPFLOOR_OPCUA_PASSWORD" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "data").exists(), "nothing started: no data folder made"
+
+
+def test_after_a_backfill_a_client_reads_each_variables_newest_value(tmp_path: Path) -> None:
+    """A --fast backfill outruns the server: it serves each variable's newest value (with its
+    sim-time source timestamp), not every change in between (docs/opcua.md)."""
+    from simulator.opcua.server import OpcUaSink
+    from simulator.run import run
+    from simulator.sinks import FanoutSink, ListSink
+
+    class KeepServing(FanoutSink):
+        def close(self) -> None:  # the run ends; the server stays up for the client
+            self.sinks[0].close()
+
+    cfg = load_config(PLANT)
+    url = f"opc.tcp://127.0.0.1:{free_port()}"
+    server = OpcUaSink(cfg, url, certs_dir=tmp_path / "certs")
+    server.start()
+    try:
+        mem = ListSink()
+        start_ms = round(instant_s(START) * 1000)
+        run(cfg, KeepServing(mem, server), start_ms, 8 * 3600.0)
+        assert server.flush(60)
+        seen = client(url, str(tmp_path / "read.json"), "--read", "StateText,EnergyKwh,TotalCount")
+    finally:
+        server.close()
+    assert server.coalesced > 0, "the backfill ran ahead of the server"
+    last: dict[str, list[Any]] = {}
+    for topic, payload, _ in mem.messages:
+        parts = parse_topic(topic)
+        if parts is None:
+            continue
+        path = f"{parts.area}/{parts.line}/{parts.machine}"
+        for channel, key, name in (
+            ("state", "state", "StateText"),
+            ("energy", "energy_kwh", "EnergyKwh"),
+            ("count", "total", "TotalCount"),
+        ):
+            if parts.channel == channel:
+                last[f"{path}.{name}"] = [payload[key], payload["ts"]]
+    assert last and seen["values"], seen
+    for key, value in last.items():
+        assert seen["values"][key] == value, key
