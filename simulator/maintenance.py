@@ -232,7 +232,7 @@ class Wear:
         assert tool is not None
         w = self.parts / tool.change_every_parts
         self.parts += 1
-        base = self.st.spec.scrap_rate
+        base = self.st.scrap_rate  # the station's, or its product's with orders
         p = base + (tool.scrap_rate_worn - base) * w * w
         return p > 0 and self.rng.random() < p
 
