@@ -141,6 +141,15 @@ class Inventory:
         while self.position <= s:
             self.order(q)
 
+    def short_of(self, qty: int) -> None:
+        """(s, Q) with a part needing more than s + 1 units: on hand can sit above s and below
+        what a part needs, with nothing on order; order Q until enough is coming."""
+        q = self.spec.reorder_qty
+        if q is None:
+            return  # a fixed schedule delivers again anyway
+        while self.position < qty:
+            self.order(q)
+
     def scheduled(self) -> Generator[simpy.Event, Any, None]:
         sched = self.spec.schedule
         assert sched is not None
@@ -237,6 +246,7 @@ class LineSupply:
         for mid, qty in self.bills.get(product, self.bill).items():
             inv = self.inventories[mid]
             while not inv.take(qty):
+                inv.short_of(qty)
                 inv.stockouts += 1
                 inv.waiting = True
                 station._set("starved", inv.reason)

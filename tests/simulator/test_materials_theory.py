@@ -188,3 +188,22 @@ def test_a_products_materials_replace_its_lines():
     # The fifth Y part is taken at 14 c; the sixth wants y at 15 c; the delivery comes at
     # 14 c + 1 h.
     assert st.loss_s[("starved", "no material: y")] == pytest.approx(3600 - C_S, abs=1e-6)
+
+
+def test_a_part_needing_more_than_the_reorder_point_still_gets_it():
+    """s = 0, Q = 3 and 5 units a part: on hand (3) sits above s with nothing on order, yet
+    below what a part needs; the line orders until enough is coming instead of waiting for
+    ever. Constant one-hour lead time: each part waits for two deliveries' worth."""
+    cfg = _config(0)
+    cfg["suppliers"] = [{"id": "local", "lead_time_h": 1}]
+    cfg["materials"] = [
+        {"id": "x", "supplier": "local", "initial": 0, "reorder_point": 0, "reorder_qty": 3}
+    ]
+    cfg["lines"][0]["materials"] = {"x": 5}
+    plant = _run(cfg, days=1)
+    st = plant.lines["L1"][0]
+    assert st.good > 20
+    inv = plant.supplies["L1"].inventories["x"]
+    # 3 units per order, 5 per part: every unit ordered went into a part or is on hand or due.
+    came = sum(d.delivered for d in inv.deliveries if d.arrived_s is not None)
+    assert came == 5 * st.received + inv.level
