@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shopfloor import spc
+from shopfloor import pdm, spc
 from shopfloor.config import ConfigError, load_config, parse_config
 from shopfloor.config.maintenance import KIND_FAILURES, KIND_VALUES, PM_REASON
 from shopfloor.config.schema import Telemetry
@@ -299,6 +299,23 @@ def test_the_precursors_value_drifts_before_the_failure(precursor_run):
     assert abs(sum(outside) / len(outside) - 2.8) < 0.02
     assert sum(late) / len(late) - 2.8 > 2.0
     assert 0.8 < sum(inside) / len(inside) - 2.8 < 2.2
+
+
+def test_a_threshold_model_scored_against_the_truth(precursor_run):
+    """What a user does with the truth: run a model on the stream, score its alarms. A plain
+    threshold on running vibration (the noise stays within 0.75 of 2.8 mm/s) warns of most
+    spindle overloads, raises no false alarm, and warns before the failure."""
+    r, stream = precursor_run
+    alarms = [
+        p["ts"]
+        for ch, p, state in stream
+        if ch == "telemetry" and state == "running" and p["vibration_mm_s"] > 3.8
+    ]
+    s = pdm.score(alarms, r["maintenance"]["failures"])
+    assert s.failures > 20
+    assert s.recall > 0.8
+    assert s.precision == 1.0
+    assert s.mean_lead_s is not None and 0 < s.mean_lead_s < 3600
 
 
 # -- tool wear --------------------------------------------------------------------------------
