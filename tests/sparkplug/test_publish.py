@@ -273,3 +273,63 @@ def _need_mosquitto() -> None:
 
     if not find_mosquitto():
         pytest.skip("Mosquitto is not installed")
+
+
+def test_births_again_after_the_broker_comes_back(tmp_path: Path) -> None:
+    """A broker restart: the publisher reconnects and publishes every NBIRTH (seq 0, the same
+    bdSeq: the NDEATH wills are unchanged) and DBIRTH again before any newer DDATA, so a host
+    that lost its state with the broker is whole without asking."""
+    cfg = load_config(PLANT)
+    nodes = {f"{line.area}:{line.id}" for line in cfg.lines}
+    with running_broker("mosquitto", data_dir=tmp_path / "mosq") as broker:
+        sub = RawSubscriber(broker.port)
+        sim = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--speed", "60", "--broker", broker.url,
+                "--encoding", "sparkplug"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+
+            def nbirths() -> list[tuple[psp.Topic, Any]]:
+                return [
+                    (t, p)
+                    for t, p in _decode_all(sub.snapshot())
+                    if t.message_type == psp.MessageType.NBIRTH
+                ]
+
+            wait_for(lambda: {t.edge_node_id for t, _ in nbirths()} == nodes, 30, "NBIRTHs")
+            first = {t.edge_node_id: _values(p)["bdSeq"] for t, p in nbirths()}
+            broker.stop()
+            broker.start()
+            wait_for(lambda: len(nbirths()) == 2 * len(nodes), 60, "every NBIRTH again")
+            for t, p in nbirths()[len(nodes) :]:
+                assert p.seq == 0 and _values(p)["bdSeq"] == first[t.edge_node_id]
+            msgs = _decode_all(sub.snapshot())
+            for node in nodes:
+                mine = [(t, p) for t, p in msgs if t.edge_node_id == node]
+                at = [i for i, (t, _) in enumerate(mine) if t.message_type.name == "NBIRTH"][1]
+                after = mine[at + 1 :]
+                devices = {st.id for ln, st in cfg.stations() if f"{ln.area}:{ln.id}" == node}
+                # The node's births first, each device's DBIRTH before any DDATA of it.
+                born: set[str] = set()
+                for t, _p in after:
+                    if t.message_type.name == "DBIRTH":
+                        born.add(t.device_id)
+                    elif t.message_type.name == "DDATA":
+                        assert t.device_id in born, (node, t.device_id)
+                wait_for(
+                    lambda n=node, d=devices: (
+                        {
+                            t.device_id
+                            for t, _ in _decode_all(sub.snapshot())
+                            if t.edge_node_id == n and t.message_type.name == "DBIRTH"
+                        }
+                        >= d
+                    ),
+                    30,
+                    "every DBIRTH again",
+                )
+        finally:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(30)
+            sub.close()
