@@ -74,6 +74,20 @@ def register(sub: Any) -> None:
     p.add_argument("--start", help="simulated start, ISO 8601 (default: now)")
     p.add_argument("--jsonl", metavar="PATH|-", help="write every message as a JSON line")
     p.add_argument("--report", metavar="PATH|-", help="write the ground truth as JSON at the end")
+    # Issue 15: history at the speed of the store (shopfloor/cli/bulk.py, docs/history.md).
+    p.add_argument(
+        "--store",
+        metavar="URL",
+        help="with --fast: write the history straight into this store (sqlite:///..., "
+        "influxdb1://..., influxdb://...), validated and rolled up as the collector would, "
+        "without a broker",
+    )
+    p.add_argument(
+        "--jsonl-dir",
+        metavar="DIR",
+        help="with --fast: write the validated history as JSON lines partitioned by day and "
+        "channel, DIR/day=YYYY-MM-DD/channel=<channel>/part-<n>.jsonl (docs/history.md)",
+    )
     p.add_argument(
         "--backfill",
         type=_duration,
@@ -290,6 +304,30 @@ def _opcua_sink(args: argparse.Namespace, cfg: Any, inbox: Any, wake: Any) -> An
     return sink
 
 
+def _bulk_sink(args: argparse.Namespace, cfg: Any) -> Any:
+    """--store / --jsonl-dir: the bulk path (shopfloor/cli/bulk.py)."""
+    from shopfloor.cli.bulk import StoreSink
+    from shopfloor.shifts import ShiftCalendar
+    from shopfloor.store import StoreError, open_store
+
+    calendar = ShiftCalendar(cfg.shifts, cfg.plant.timezone)
+    if args.jsonl_dir:
+        from shopfloor.cli.history_export import JsonlDirStore
+
+        if args.store:
+            raise UserError("--store and --jsonl-dir: give one")
+        try:
+            out: Any = JsonlDirStore(args.jsonl_dir, cfg.plant.timezone)
+        except OSError as exc:
+            raise UserError(f"--jsonl-dir: cannot write {args.jsonl_dir}: {exc.strerror}") from None
+        return StoreSink(out, calendar, seed_from_store=False, close_store=True)
+    try:
+        store = open_store(args.store)
+        return StoreSink(store, calendar, close_store=True)
+    except (ValueError, StoreError) as exc:
+        raise UserError(f"--store: {exc}") from None
+
+
 def _resume(text: str) -> dict[str, Any]:
     """--resume: JSON text or a file holding it; a clear error names what is wrong."""
     from pydantic import ValidationError
@@ -403,6 +441,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
         raise UserError("--sparkplug-packml needs --encoding sparkplug")
     if args.jsonl == "-" and args.report == "-":
         raise UserError("--jsonl and --report cannot both write to standard output")
+    if (args.store or args.jsonl_dir) and not args.fast:
+        raise UserError("--store and --jsonl-dir write history: add --fast (and --duration)")
+    if (args.store or args.jsonl_dir) and args.broker:
+        raise UserError(
+            "--store writes without a broker: give --store or --broker (shopfloor demo "
+            "backfills through --store, then publishes live to the broker)"
+        )
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
@@ -419,6 +464,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
             sinks.append(_modbus_sink(args.modbus, cfg))
         if args.opcua:
             sinks.append(_opcua_sink(args, cfg, inbox, wake))
+        if args.store or args.jsonl_dir:
+            sinks.append(_bulk_sink(args, cfg))
         sink = sinks[0] if len(sinks) == 1 else FanoutSink(*sinks) if sinks else NullSink()
         if args.then_live:
             log.info("backfilling from %s, then live at %gx; Ctrl-C stops", args.start, speed)
@@ -428,11 +475,22 @@ def cmd_sim(args: argparse.Namespace) -> int:
                 speed,
                 f" for {format_duration(duration_s)}" if duration_s else "",
             )
-        result = run(
-            cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed,
-            then_live=args.then_live, inbox=inbox if args.broker or args.opcua else None, wake=wake,
-            resume=resume,
-        )  # fmt: skip
+        try:
+            result = run(
+                cfg, sink, start_ms, duration_s, speed=speed, seed=args.seed,
+                then_live=args.then_live, inbox=inbox if args.broker or args.opcua else None,
+                wake=wake, resume=resume,
+            )  # fmt: skip
+        except Exception as exc:
+            from shopfloor.cli.bulk import BulkError
+
+            if isinstance(exc, BulkError):
+                raise UserError(str(exc)) from None
+            raise
+        finally:
+            for s in sinks:
+                if hasattr(s, "report_bulk"):
+                    s.report_bulk()
     plant = result.report["plant"]
     count = sinks[0].count if sinks else sink.count
     log.info(
