@@ -180,11 +180,14 @@ class Wear:
     # -- planned work between parts -------------------------------------------------------
 
     def due(self) -> bool:
-        return (
-            self.pm_pending
-            or (self.tool is not None and self.parts >= self.tool.change_every_parts)
-            or self.running_s() - self.last_pm_run_s >= self.pm_every_s
-        )
+        """Asked before every part: the cheap tests first."""
+        if self.pm_pending:
+            return True
+        tool = self.tool
+        if tool is not None and self.parts >= tool.change_every_parts:
+            return True
+        every = self.pm_every_s
+        return every != math.inf and self.running_s() - self.last_pm_run_s >= every
 
     def stop(self) -> Generator[simpy.Event, Any, None]:
         """Change the tool and/or maintain the machine, whichever is due."""
