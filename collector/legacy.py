@@ -28,7 +28,9 @@ large that later samples no longer move it, for good (the next start seeds from 
   a cumulative `count` reading (total, good = total, scrap 0: a meter sees no scrap) at each
   counted sample's ts and seq, so the report takes its counted parts instead of assuming its
   ideal cycle. The count goes on from the store's newest reading when the collector starts
-  again.
+  again. A restarted collector may get the samples its broker session kept before the
+  machine's retained birth (which says what stroke to look for): those of a machine the
+  store has counts of wait (up to AWAIT_SAMPLES) and are counted when the birth comes.
 
 The derived records reuse the sample's seq: they are the collector's own (an inferred state
 is flagged in the store; an estimated reading is told apart by its machine's connectivity),
@@ -40,6 +42,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 
 from collector.cycles import CycleCounter, thresholds
@@ -54,6 +57,7 @@ POWER_REASON = "inferred from power"
 GAP_SAMPLES = 5  # sample intervals bridged by the meter estimate (a few lost samples)
 DEFAULT_SAMPLE_INTERVAL_S = 10.0
 PLAUSIBLE_X = 10.0  # a sample above this many times the highest stated power is not believed
+AWAIT_SAMPLES = 100_000  # samples kept per machine for a counter whose birth has not come yet
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -101,6 +105,7 @@ class PowerStates:
         self.implausible: dict[str, int] = {}  # samples not believed, per machine
         self.counters: dict[str, CycleCounter] = {}  # machines with a stroke meter
         self.counted: dict[str, int] = {}  # the store's newest counted total, to go on from
+        self.awaiting: dict[str, deque[Record]] = {}  # samples before the birth (see above)
         # A 24/7 plant's calendar too: all of its time is working time (no power is idle).
         self.cursor = CalendarCursor(calendar) if calendar is not None else None
 
@@ -110,7 +115,9 @@ class PowerStates:
         power_kw: dict[str, float],
         sample_interval_s: float | None = None,
         meter: dict[str, float] | None = None,
-    ) -> None:
+    ) -> list[Record]:
+        """Take a legacy machine's birth: its power bands, sample interval and stroke meter.
+        Returns the count readings of samples that waited for it (a restart's)."""
         seen: dict[float, str] = {}
         for state in BAND_ORDER:
             if state in power_kw:
@@ -118,9 +125,10 @@ class PowerStates:
         self.bands[machine] = sorted(seen.items())
         self.current.pop(machine, None)
         self.interval_ms[machine] = round((sample_interval_s or DEFAULT_SAMPLE_INTERVAL_S) * 1000)
+        waited = self.awaiting.pop(machine, ())
         if not meter or "running" not in power_kw:
             self.counters.pop(machine, None)
-            return
+            return []
         high, low = thresholds(
             float(power_kw["running"]),
             float(meter["stroke_kw"]),
@@ -130,7 +138,12 @@ class PowerStates:
         # A new birth (the machine's meter restarted) keeps the count going: it is ours.
         known = self.counters.get(machine)
         total = known.total if known is not None else self.counted.get(machine, 0)
-        self.counters[machine] = CycleCounter(high, low, total)
+        counter = self.counters[machine] = CycleCounter(high, low, total)
+        return [
+            self._derived(sample, "count", sample.ts, counted(counter.total))
+            for sample in waited
+            if counter.feed(float(sample.payload["power_kw"]))
+        ]
 
     def seed(
         self, machine: str, ts: int, kwh: float, kw: float | None, state: str | None = None
@@ -197,9 +210,11 @@ class PowerStates:
         self.meters[m] = _Meter(sample.ts, kw, kwh)
         out.append(self._derived(sample, "energy", sample.ts, {"energy_kwh": round(kwh, 6)}))
         counter = self.counters.get(m)
-        if counter is not None and counter.feed(kw):
-            n = counter.total
-            out.append(self._derived(sample, "count", sample.ts, counted(n)))
+        if counter is not None:
+            if counter.feed(kw):
+                out.append(self._derived(sample, "count", sample.ts, counted(counter.total)))
+        elif m in self.counted:
+            self.awaiting.setdefault(m, deque(maxlen=AWAIT_SAMPLES)).append(sample)
         return out
 
     @staticmethod

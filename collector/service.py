@@ -578,10 +578,12 @@ class Collector:
         """The records to store for one valid message (none for a duplicate; a quarantined
         seq goes to the dead letters), with the seq bookkeeping (collector/seqtrack.py)."""
         if rec.channel == "status":
+            waited: list[Record] = []
             if rec.payload.get("online"):
                 self.seqs.restart(rec.machine)
                 if rec.payload.get("connectivity") == "legacy" and rec.payload.get("power_kw"):
-                    self.power_states.learn(
+                    # Cycles of samples that came before the birth (a restart's), if any.
+                    waited = self.power_states.learn(
                         rec.machine,
                         rec.payload["power_kw"],
                         rec.payload.get("sample_interval_s"),
@@ -595,7 +597,7 @@ class Collector:
                             "only some (run one collector for a plant with legacy machines)",
                             rec.machine,
                         )
-            return [rec]
+            return [rec, *waited]
         if retained:
             # The broker's copy of a machine's last state, sent on every (re)subscribe: old
             # news, stored idempotently, but not a sign of order, duplicates or gaps. A seq

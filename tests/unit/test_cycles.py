@@ -190,3 +190,24 @@ def test_meter_cross_key_rules(base_config):
         "lines[0].stations[0].meter.stroke_s",
     ], errs
     assert any("connectivity: legacy" in e for e in errs)
+
+
+def test_samples_before_the_birth_are_counted_when_it_comes():
+    # A restarted collector: its broker session hands it the samples kept while it was away
+    # before the retained birth that says what stroke to look for.
+    ps = PowerStates()
+    ps.learn("press-01", {"idle": IDLE, "running": RUNNING})  # bands from the store
+    ps.counted["press-01"] = 50  # the store's count
+    kws = [RUNNING, 55.0, RUNNING, 58.0, RUNNING]
+    early = [r for i, kw in enumerate(kws) for r in ps.infer(sample(1000 * (i + 1), i + 1, kw))]
+    assert early and not [r for r in early if r.channel == "count"]
+    waited = ps.learn(
+        "press-01", {"idle": IDLE, "running": RUNNING}, 1.0, {"stroke_kw": 60, "stroke_s": 1.5}
+    )
+    assert [(r.channel, r.ts, r.seq, r.payload["total"], r.inferred) for r in waited] == [
+        ("count", 2000, 2, 51, True),
+        ("count", 4000, 4, 52, True),
+    ]
+    # The counter goes on from the waited samples: re-armed by the last, a peak counts once.
+    out = ps.infer(sample(6000, 6, 60.0)) + ps.infer(sample(7000, 7, 57.0))
+    assert [r.payload["total"] for r in out if r.channel == "count"] == [53]
