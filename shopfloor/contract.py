@@ -135,6 +135,9 @@ class CountPayload(_Payload):
     total: Count
     good: Count
     scrap: Count
+    # Issue 12: the sum of each counted part's own ideal cycle (cumulative, s), sent by the
+    # stations of a line with products, whose parts differ: performance = its rise over run time.
+    ideal_s: NonNeg | None = None
 
 
 class TelemetryPayload(BaseModel):

@@ -305,8 +305,8 @@ class LineOrders:
             st.product_id = self.products[o.product].id
 
     def done(self, st: Station, part: int, good: bool) -> None:
-        """A part finished at a station: good and passed on, or scrap."""
-        st.ideal_work_s += st.ideal_now
+        """A part finished at a station (its ideal cycle booked by Station._finish): good and
+        passed on, or scrap."""
         if good and st is not self.last:
             return
         o = self.orders[part]

@@ -96,7 +96,10 @@ class Plant:
             if not st.legacy:
                 # The meters' readings at the start (zero, or where an earlier run left them).
                 r = st.resume
-                st.emitter.emit("count", {"total": r.total, "good": r.good, "scrap": r.scrap})
+                count = {"total": r.total, "good": r.good, "scrap": r.scrap}
+                if st.orders is not None:  # issue 12: parts' own ideal cycles (contract)
+                    count["ideal_s"] = 0.0
+                st.emitter.emit("count", count)
                 st.emitter.emit("energy", {"energy_kwh": st.meter_reading_kwh()})
         # Stroke meters sample at their own rate (simulator/meter.py), not with the plant.
         self.sampled = [st for st in self.stations if st.meter is None]

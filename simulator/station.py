@@ -249,6 +249,8 @@ class Station:
 
     def _finish(self) -> bool:
         self.total += 1
+        if self.orders is not None:
+            self.ideal_work_s += self.ideal_now  # this part's own ideal cycle (its product's)
         if self.wear is not None and self.wear.tool is not None:
             scrap = self.wear.tool_scrap()
         else:
@@ -259,14 +261,14 @@ class Station:
             self.good += 1
         if not self.legacy:
             r = self.resume
-            self.emitter.emit(
-                "count",
-                {
-                    "total": r.total + self.total,
-                    "good": r.good + self.good,
-                    "scrap": r.scrap + self.scrap,
-                },
-            )
+            body = {
+                "total": r.total + self.total,
+                "good": r.good + self.good,
+                "scrap": r.scrap + self.scrap,
+            }
+            if self.orders is not None:
+                body["ideal_s"] = round(self.ideal_work_s, 3)
+            self.emitter.emit("count", body)
         return not scrap
 
     def _wait(self, ev: simpy.Event) -> Generator[simpy.Event, Any, Any]:
@@ -358,7 +360,8 @@ class Station:
         mtbf_s = spec.mtbf_min * 60.0 if spec.mtbf_min else math.inf
         if mtbf_s != self.mtbf_s:
             self.mtbf_s = mtbf_s
-            # Exponential time to failure is memoryless: redrawing is exact.
+            # Exponential time to failure is memoryless: redrawing is exact (a Weibull one is
+            # redrawn given the running age, exact too: simulator/maintenance.py).
             self.ttf_s = self._draw_ttf()
         self.mttr_s = spec.mttr_min * 60.0 if spec.mttr_min else 0.0
 

@@ -64,14 +64,15 @@ RAW_SUM_HOURS = 12
 # point's time in microseconds, and its seq.
 LATEST = {
     "state": ("state", "reason"),
-    "count": ("total", "good", "scrap"),
+    "count": ("total", "good", "scrap", "ideal_s"),  # ideal_s: lines with products (issue 12)
     "energy": ("energy_kwh",),
 }
+OPTIONAL_FIELDS = frozenset({"ideal_s"})  # in some records of a channel only
 # The newest raw record per machine, the way a reader asked before the `_latest` points: an
 # unbounded last() over every series of the channel (15-150 ms on a week of 225 machines).
 _NEWEST = {
     "state": 'SELECT last("state") AS state, "reason", "seq" FROM state',
-    "count": 'SELECT last("total") AS total, "good", "scrap", "seq" FROM count',
+    "count": 'SELECT last("total") AS total, "good", "scrap", "ideal_s", "seq" FROM count',
     "energy": 'SELECT last("energy_kwh") AS energy_kwh, "seq" FROM energy',
 }
 Latest = dict[str, tuple[int, int, dict[str, Any]]]  # machine -> (point time us, seq, fields)
@@ -197,15 +198,15 @@ class InfluxQLReader:
         only = _only(machine, among)
         if channel == "count":
             (rows,) = self.query(
-                f'SELECT last("total") AS total, "good", "scrap" FROM count WHERE {only}time < {t + 1}ms GROUP BY machine'
+                f'SELECT last("total") AS total, "good", "scrap", "ideal_s" FROM count WHERE {only}time < {t + 1}ms GROUP BY machine'
             )
-            return {
-                tags["machine"]: (
-                    _ms(r["time"]),
-                    {"total": r["total"], "good": r["good"], "scrap": r["scrap"]},
-                )
-                for tags, r in _rows(rows)
-            }
+            out: dict[str, tuple[int, dict[str, float]]] = {}
+            for tags, r in _rows(rows):
+                values = {"total": r["total"], "good": r["good"], "scrap": r["scrap"]}
+                if r.get("ideal_s") is not None:  # issue 12: a line with products
+                    values["ideal_s"] = r["ideal_s"]
+                out[tags["machine"]] = (_ms(r["time"]), values)
+            return out
         if channel == "energy":
             (rows,) = self.query(
                 f'SELECT last("energy_kwh") AS energy_kwh FROM energy WHERE {only}time < {t + 1}ms GROUP BY machine'
@@ -267,7 +268,11 @@ class InfluxQLReader:
             tags["machine"]: (
                 int(r["time"]),
                 int(r["seq"] or 0),
-                {f: r[f] for f in LATEST[channel]},
+                {
+                    f: r[f]
+                    for f in LATEST[channel]
+                    if r.get(f) is not None or f not in OPTIONAL_FIELDS
+                },
             )
             for tags, r in _rows(rows)
         }
@@ -280,7 +285,15 @@ class InfluxQLReader:
             f'SELECT "us", "seq", {fields} FROM {channel}_latest {only}GROUP BY machine'
         )
         return {
-            tags["machine"]: (int(r["us"]), int(r["seq"] or 0), {f: r[f] for f in LATEST[channel]})
+            tags["machine"]: (
+                int(r["us"]),
+                int(r["seq"] or 0),
+                {
+                    f: r.get(f)
+                    for f in LATEST[channel]
+                    if r.get(f) is not None or f not in OPTIONAL_FIELDS
+                },
+            )
             for tags, r in _rows(rows)
         }
 
@@ -540,7 +553,11 @@ class InfluxQLQueries:
         lines = [
             _latest_line(
                 ch, m, lineproto.ts_us(r), r.seq or 0,
-                {f: r.payload.get(f, "") if f == "reason" else r.payload[f] for f in LATEST[ch]},
+                {
+                    f: r.payload.get(f, "") if f == "reason" else r.payload[f]
+                    for f in LATEST[ch]
+                    if f not in OPTIONAL_FIELDS or f in r.payload
+                },
             )
             for (m, ch), r in moved.items()
         ]  # fmt: skip

@@ -117,6 +117,8 @@ def line(r: Record) -> str:
         fields = (
             f"total={_num(p['total'])},good={_num(p['good'])},scrap={_num(p['scrap'])},seq={seq}"
         )
+        if "ideal_s" in p:  # issue 12: a station of a line with products
+            fields += f",ideal_s={_num(p['ideal_s'])}"
     elif ch == "energy":
         fields = f"energy_kwh={_num(p['energy_kwh'])},seq={seq}"
     elif ch == "telemetry":

@@ -252,6 +252,10 @@ def machine_facts(
     total = int(now["total"] - base["total"])
     good = int(now["good"] - base["good"])
     scrap = int(now["scrap"] - base["scrap"])
+    if "ideal_s" in now and total > 0:
+        # Issue 12: parts of several products, each with its own ideal cycle: the mean over
+        # the range's parts, so performance = sum(ideal x count) / run time.
+        ideal_cycle_s = (now["ideal_s"] - base.get("ideal_s", 0.0)) / total
     extra: dict[str, Any] = {"kind": info.kind, "connectivity": info.connectivity}
     if info.connectivity == "legacy":
         # Its meter readings are the collector's integral of its power samples.

@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS materials (
     payload TEXT NOT NULL,
     PRIMARY KEY (machine, ts, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS count_ideal (
+    machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, ideal_s REAL NOT NULL,
+    PRIMARY KEY (machine, ts, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS orders (
     machine TEXT NOT NULL, ts INTEGER NOT NULL, seq INTEGER NOT NULL, line TEXT NOT NULL,
     order_id TEXT NOT NULL, payload TEXT NOT NULL,
@@ -249,6 +253,7 @@ class SqliteStore:
         samples: list[tuple[Any, ...]] = []
         materials: list[tuple[Any, ...]] = []  # issue 12: deliveries
         orders: list[tuple[Any, ...]] = []  # issue 12: work order events
+        ideals: list[tuple[Any, ...]] = []  # issue 12: counts' ideal seconds
         status: list[Record] = []
         last: dict[str, tuple[Record, int]] = {}
         for r in records:
@@ -268,6 +273,8 @@ class SqliteStore:
                 )
             elif ch == "count":
                 counts.append((r.machine, r.ts, r.seq, p["total"], p["good"], p["scrap"]))
+                if "ideal_s" in p:  # issue 12: a station of a line with products
+                    ideals.append((r.machine, r.ts, r.seq, p["ideal_s"]))
             elif ch == "energy":
                 energy.append((r.machine, r.ts, r.seq, p["energy_kwh"]))
             elif ch == "telemetry":
@@ -291,7 +298,7 @@ class SqliteStore:
             prev = last.get(r.machine)
             if prev is None or r.ts > prev[1]:
                 last[r.machine] = (r, r.ts)
-        return states, counts, energy, samples, status, last, materials, orders
+        return states, counts, energy, samples, status, last, materials, orders, ideals
 
     def _insert(
         self,
@@ -303,6 +310,7 @@ class SqliteStore:
         last: dict[str, tuple[Record, int]],
         materials: list[tuple[Any, ...]],
         orders: list[tuple[Any, ...]],
+        ideals: list[tuple[Any, ...]],
     ) -> None:
         """One transaction; the caller holds the lock and rolls back on any exception."""
         cur = self.db.cursor()
@@ -319,6 +327,8 @@ class SqliteStore:
             cur.executemany("INSERT OR IGNORE INTO materials VALUES (?,?,?,?,?)", materials)
         if orders:
             cur.executemany("INSERT OR IGNORE INTO orders VALUES (?,?,?,?,?,?)", orders)
+        if ideals:
+            cur.executemany("INSERT OR IGNORE INTO count_ideal VALUES (?,?,?,?)", ideals)
         if states:
             new: dict[str, list[Change]] = defaultdict(list)
             for row in states:
@@ -457,9 +467,16 @@ class SqliteStore:
     ) -> dict[str, tuple[int, dict[str, float]]]:
         if channel == "count":
             rows = self._latest("counts", "total, good, scrap", t + 1, machine)
-            return {
+            out = {
                 m: (ts, {"total": a, "good": b, "scrap": c}) for m, (ts, a, b, c) in rows.items()
             }
+            if self._has_ideals():  # issue 12: every count of such a station carries it
+                for m, (_, ideal_s) in self._latest(
+                    "count_ideal", "ideal_s", t + 1, machine
+                ).items():
+                    if m in out:
+                        out[m][1]["ideal_s"] = ideal_s
+            return out
         if channel == "energy":
             rows = self._latest("energy", "energy_kwh", t + 1, machine)
             return {m: (ts, {"energy_kwh": e}) for m, (ts, e) in rows.items()}
@@ -535,6 +552,11 @@ class SqliteStore:
             ):
                 out[machine] = max(out.get(machine, 0), seq or 0)
         return out
+
+    def _has_ideals(self) -> bool:
+        return self._has_table("count_ideal") and bool(
+            self._query("SELECT 1 FROM count_ideal LIMIT 1")
+        )
 
     def _has_table(self, table: str) -> bool:
         return bool(

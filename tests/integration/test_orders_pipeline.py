@@ -19,7 +19,7 @@ from shopfloor.mqtt_url import parse_broker_url
 from shopfloor.store.influx1 import Influx1Store
 from shopfloor.store.sqlite import SqliteStore
 from tests.servers import influxd, influxd_path
-from tests.support import read_jsonl, run_cli, running_broker, wait_for
+from tests.support import PLANT, read_jsonl, run_cli, running_broker, wait_for
 
 START = "2026-11-23T00:00+07:00"
 END = "2026-11-26T00:00+07:00"  # three days: orders due and late, some still in the line
@@ -106,3 +106,21 @@ def test_the_text_report_shows_the_order_kpis(pipeline):
     )
     assert row.split()[1:3] == [str(plant["orders_due"]), str(plant["orders_finished"])]
     assert f"{plant['otif']:.1%}" in row
+
+
+def test_performance_from_the_store_takes_each_products_ideal_cycle(pipeline):
+    truth, got, _, _ = pipeline
+    cfg = load_config(PLANT)
+    legacy = {st.id for _, st in cfg.stations() if st.connectivity == "legacy"}
+    # housing-b's own ideal cycles at the CNCs make theirs differ from the station's.
+    mixed = 0
+    for mid, want in truth["machines"].items():
+        if mid in legacy:
+            continue
+        have = got["machines"][mid]
+        assert have["total_count"] == want["total_count"], mid
+        assert have["ideal_cycle_s"] == pytest.approx(want["ideal_cycle_s"], rel=1e-6), mid
+        assert have["performance"] == pytest.approx(want["performance"], abs=0.002), mid
+        station = next(st for _, st in cfg.stations() if st.id == mid)
+        mixed += abs(want["ideal_cycle_s"] - station.ideal_cycle_s) > 0.01
+    assert mixed >= 3  # cnc-01, cnc-02 and imm-01 made parts of two products
