@@ -15,8 +15,8 @@ marks, the same facts `simulator.report` gives for a whole run, in the same repo
   range it covers; `requested_from_ms` and `requested_to_ms` what was asked.
 - `only` some lines: their machines and lines, the plant entry summing just those (a client
   asking a large plant a few lines at a time adds the answers up, shopfloor.report).
-- Bounded memory: KEEP_QUARTERS marks (8 days), each one flat array of doubles (12 per
-  station): about 17 MB for the 225 stations of config/large.yaml. A range that starts before
+- Bounded memory: KEEP_QUARTERS marks (8 days), each one flat array of doubles (13 per
+  station): about 18 MB for the 225 stations of config/large.yaml. A range that starts before
   the oldest mark kept starts there (and says so).
 """
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 QUARTER_MS = 900_000
 KEEP_QUARTERS = 8 * 96
 EARLY_S = 0.0005
-_N = len(STATES) + 4  # seconds per state, total, good, scrap, kWh
+_N = len(STATES) + 5  # seconds per state, total, good, scrap, kWh, ideal seconds (issue 12)
 
 
 class TruthError(ValueError):
@@ -51,7 +51,7 @@ def _books(st: Station, now_s: float, out: array) -> None:
     partial = now_s - st.since if st.state is not None else 0.0
     for s in STATES:
         out.append(d[s] + partial if s == st.state else d[s])
-    out.extend((st.total, st.good, st.scrap, st.meter_kwh()))
+    out.extend((st.total, st.good, st.scrap, st.meter_kwh(), st.ideal_work_s))
 
 
 class TruthLedger:
@@ -125,11 +125,14 @@ class TruthLedger:
                     line=st.line_id,
                     area=st.area,
                     durations_s=dict(zip(STATES, diff[: len(STATES)], strict=True)),
-                    total=round(diff[-4]),
-                    good=round(diff[-3]),
-                    scrap=round(diff[-2]),
-                    ideal_cycle_s=st.spec.ideal_cycle_s,
-                    energy_kwh=diff[-1],
+                    total=round(diff[-5]),
+                    good=round(diff[-4]),
+                    scrap=round(diff[-3]),
+                    # With products, each part's own ideal cycle (simulator/orders.py).
+                    ideal_cycle_s=diff[-1] / diff[-5]
+                    if st.orders is not None and diff[-5] > 0
+                    else st.spec.ideal_cycle_s,
+                    energy_kwh=diff[-2],
                     extra={"kind": st.spec.kind, "connectivity": st.spec.connectivity},
                 )
             )

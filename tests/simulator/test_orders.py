@@ -295,3 +295,29 @@ def test_existing_demo_config_has_no_orders_and_keeps_its_report_shape():
     assert cfg.orders is None and cfg.products == []
     rep = simulate(cfg, 600.0).report
     assert "orders" not in rep
+
+
+def test_the_truth_of_a_range_takes_each_parts_ideal_cycle():
+    """The `truth` command's ledger (quarter-hour marks) over the whole run equals the run's
+    ground truth, per-product ideal cycles included."""
+    cfg = plant(
+        _line(),
+        products=[
+            {"id": "A", "line": "l1"},
+            {"id": "B", "line": "l1", "stations": {"s2": {"ideal_cycle_s": 30}}},
+        ],
+        orders={"plan": [_order("o1", "A", 10, 0, 1), _order("o2", "B", 30, 0.5, 3)]},
+    )
+    from simulator.paced_env import PacedEnvironment
+    from simulator.plant import Plant
+    from simulator.sinks import NullSink
+
+    env = PacedEnvironment(None)
+    p = Plant(env, cfg, NullSink(), START_MS)
+    env.run(until=2 * H)
+    ranged = p.truth.report(START_MS, START_MS + int(2 * H * 1000))
+    whole = p.report()
+    s2 = ranged["machines"]["s2"]
+    assert s2["ideal_cycle_s"] == pytest.approx((10 * 60 + 30 * 30) / 40)
+    assert s2["ideal_cycle_s"] == pytest.approx(whole["machines"]["s2"]["ideal_cycle_s"])
+    assert s2["performance"] == pytest.approx(1.0)
