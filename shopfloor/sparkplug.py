@@ -86,6 +86,8 @@ FIXED: tuple[Fixed, ...] = (
     Fixed(20, "Count/Total", "count", "total", UINT64),
     Fixed(21, "Count/Good", "count", "good", UINT64),
     Fixed(22, "Count/Scrap", "count", "scrap", UINT64),
+    # A station of a line with products: the cumulative ideal time of the parts made (issue 12).
+    Fixed(23, "Count/IdealTime_s", "count", "ideal_s", DOUBLE),
     Fixed(30, "Power/kW", "telemetry", "power_kw", DOUBLE),
     Fixed(40, "Energy/kWh", "energy", "energy_kwh", DOUBLE),
     # ISA-TR88 PackML of the state (shopfloor/packml.py), with --packml only.

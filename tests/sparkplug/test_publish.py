@@ -175,6 +175,8 @@ def test_births_data_and_deaths_match_the_jsonl_of_the_same_run(tmp_path: Path) 
             elif channel == "count":
                 for f in ("total", "good", "scrap"):
                     assert v.pop(f"Count/{f.title()}") == expect.pop(f)
+                if "ideal_s" in expect:
+                    assert v.pop("Count/IdealTime_s") == expect.pop("ideal_s")
             elif channel == "telemetry":
                 assert v.pop("Power/kW") == expect.pop("power_kw")
                 for name in list(expect):
@@ -213,11 +215,12 @@ def test_rebirth_on_ncmd_and_ndeath_as_the_will(tmp_path: Path) -> None:
                     if t.message_type.name == kind and t.edge_node_id == n
                 ]
 
-            wait_for(lambda: of("DBIRTH"), 30, "the first DBIRTH")
-            wait_for(lambda: any("wills armed" in x for x in log), 30, "the NDEATH wills armed")
+            devices = {st.id for ln, st in cfg.stations() if ln.id == line.id}
+            wait_for(lambda: {t.device_id for t, _ in of("DBIRTH")} == devices, 30, "the DBIRTHs")
+            wait_for(lambda: any("wills armed" in x for x in log), 60, "the NDEATH wills armed")
             (_, nbirth0), = of("NBIRTH")  # fmt: skip
             bd = _values(nbirth0)["bdSeq"]
-            before = len(of("DBIRTH"))
+            before = len(devices)
             cmd = psp.NCmd(
                 timestamp=0,
                 metrics=(psp.Metric(timestamp=0, name="Node Control/Rebirth",
