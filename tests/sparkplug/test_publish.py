@@ -336,3 +336,16 @@ def test_births_again_after_the_broker_comes_back(tmp_path: Path) -> None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(30)
             sub.close()
+
+
+def test_our_copy_of_the_definition_is_the_one_pysparkplug_ships() -> None:
+    """shopfloor/tahu/sparkplug_b.desc is Tahu's sparkplug_b.proto byte for byte, as the other
+    library's generated module has it (the Sparkplug 3.0 definition, with its DataType enum)."""
+    from importlib import resources
+
+    from pysparkplug._protobuf import sparkplug_b_pb2
+
+    ours = resources.files("shopfloor").joinpath("tahu/sparkplug_b.desc").read_bytes()
+    assert ours == sparkplug_b_pb2.DESCRIPTOR.serialized_pb
+    assert sparkplug_b_pb2.DESCRIPTOR.package == "org.eclipse.tahu.protobuf"
+    assert "DataType" in sparkplug_b_pb2.DESCRIPTOR.enum_types_by_name
