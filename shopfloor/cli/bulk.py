@@ -116,6 +116,7 @@ class StoreSink:
         self._now_ms = clock.now_ms()
         self._q: queue.Queue[list[Record] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
+        self._stopping = False
         self.write_s = 0.0  # time the writer spent in store.write()
         self._writer = threading.Thread(target=self._write_main, name="bulk-writer", daemon=True)
         self._writer.start()
@@ -177,8 +178,21 @@ class StoreSink:
             except queue.Full:
                 continue
 
+    def stop_waiting(self) -> None:
+        """A stop signal (simulator.run): what is not yet being written is dropped, so the run
+        ends within one batch's write. What was written is a prefix of the stream in emission
+        order, so each machine's stored seq has no hole and a next run goes on from it."""
+        self._stopping = True
+
     def close(self) -> None:
         """Write what is held and wait for the writer; raises BulkError if the store failed."""
+        if self._stopping:
+            self._buf = []
+            while True:
+                try:
+                    self._q.get_nowait()
+                except queue.Empty:
+                    break
         if self._buf:
             self._hand_over()
         self._q.put(None)

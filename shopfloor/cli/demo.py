@@ -72,6 +72,10 @@ STOP_TOTAL_S = 9.0
 SIM_STOP_S = 6.0
 COLLECTOR_STOP_S = 2.0
 DASHBOARD_STOP_S = 1.5
+# Issue 15: history longer than this goes straight into the store (`sim --fast --store`),
+# up to this long before now; the live run publishes the rest through the broker.
+BULK_MIN_MS = 5 * 60_000
+BULK_LEAVE_MS = 30_000
 DASH_USER = "shopfloor"
 PASSWORD_FILE = "dashboard-password"
 
@@ -154,6 +158,8 @@ class Stack:
     # More `shopfloor sim` options, e.g. the protocols a user switches on (--modbus HOST:PORT).
     sim_args: list[str] = field(default_factory=list)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The backfill straight into the store (issue 15), else through the broker like live data.
+    bulk_history: bool = True
     metrics_port: int = 0
     store: SqliteStore | None = None  # the supervisor's own reads
     broker: Broker | None = None
@@ -216,7 +222,12 @@ class Stack:
         store = self.store = SqliteStore(self.db, read_only=True)
         now_ms = clock.now_ms()
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
+        if self.bulk_history and now_ms - start_ms > BULK_MIN_MS:
+            # The history goes straight into the store (issue 15, shopfloor/cli/bulk.py);
+            # the live run below goes on from where it ends, through the broker.
+            self.bulk_backfill(start_ms, now_ms - BULK_LEAVE_MS)
         resume = from_store(store, {st.id for _, st in self.cfg.stations()})
+        live_start_ms = max(start_ms, plant_stored_until_ms(self.cfg, store) + 1)
         with self._deferred():
             self.broker = Broker(
                 free_port(),
@@ -243,7 +254,7 @@ class Stack:
         )  # fmt: skip
         sim = ["sim", "--config", str(self.config), "--broker", url, "--speed", f"{self.speed:g}"]
         sim += ["--queue-size", str(SIM_QUEUE)]
-        start = datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()
+        start = datetime.fromtimestamp(live_start_ms / 1000, UTC).isoformat(timespec="milliseconds")
         # A start ahead of the clock (a store filled past it) makes the live run wait for the
         # clock: it never runs ahead of it (the warning is the demo's, shopfloor.cli.demo_cmd).
         sim += ["--start", start, "--then-live"]
@@ -251,6 +262,31 @@ class Stack:
             sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
         self._spawn("simulator", *sim, *self.sim_args)
         return start_ms
+
+    def bulk_backfill(self, start_ms: int, end_ms: int) -> None:
+        """`shopfloor sim --fast --store` over [start_ms, end_ms), seq and meters going on from
+        the store: the history at the store's speed, before the collector starts (it then
+        seeds its seq tracking and legacy inference from what this wrote)."""
+        sim = ["sim", "--config", str(self.config), "--fast", "--store", f"sqlite:///{self.db}"]
+        sim += ["--start", datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()]
+        sim += ["--duration", f"{(end_ms - start_ms) / 1000:.3f}s"]
+        resume = from_store(self._reads(), {st.id for _, st in self.cfg.stations()})
+        if resume:
+            sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
+        self._spawn("backfill", *sim)
+        proc = self.procs["backfill"]
+        total_min = max(1, -(-(end_ms - start_ms) // 60000))
+        with tqdm(total=total_min, unit="min", desc="history", file=sys.stdout) as bar:
+            while proc.poll() is None:
+                stored = self.stored_until_ms()
+                bar.update(min(total_min, max(0, (stored - start_ms) // 60000)) - bar.n)
+                time.sleep(0.2)
+            bar.update(total_min - bar.n)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"the history backfill stopped (exit {proc.returncode}); see {self.data_dir / 'backfill.log'}"
+            )
+        del self.procs["backfill"]
 
     def collector_subscribed(self) -> bool:
         try:
@@ -350,6 +386,8 @@ class Stack:
                     proc.returncode,
                 )
 
+        # A history backfill under way writes what it holds and stops (shopfloor/cli/bulk.py).
+        end("backfill", SIM_STOP_S)
         # The simulator delivers what it queued (within its stop budget) and publishes its
         # machines offline, last, on the connection that carried the rest.
         end("simulator", SIM_STOP_S)

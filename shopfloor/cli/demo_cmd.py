@@ -68,6 +68,13 @@ def register(sub: Any) -> None:
         help="how the simulator publishes: our JSON topics (default) or Sparkplug B 3.0 "
         "(docs/sparkplug.md); the collector reads both",
     )
+    # Issue 15: the history goes straight into the store unless asked otherwise.
+    p.add_argument(
+        "--history-via-broker",
+        action="store_true",
+        help="publish the backfill (the shift so far) through the broker as well, for other "
+        "MQTT subscribers, instead of writing it straight into the store (much faster)",
+    )
     p.set_defaults(func=cmd_demo)
 
 
@@ -114,6 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     stack = Stack(
         Path(args.config), cfg, Path(args.data_dir), probe, args.host, args.speed, args.broker_kind
     )
+    stack.bulk_history = not args.history_via_broker
     if args.modbus:
         stack.sim_args += ["--modbus", _modbus_listen(args.modbus, cfg)]
     if args.encoding != "json":

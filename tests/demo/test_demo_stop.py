@@ -70,9 +70,12 @@ def test_demo_stops_cleanly_at_any_moment(tmp_path, moment, sig):
     db = data / "shopfloor.db"
     out_file = tmp_path / "demo.out"
     ready = f"dashboard ready: http://127.0.0.1:{port}/"
+    # Stopping in the backfill's course needs one that takes a while: through the broker
+    # (issue 15 writes it straight into the store in seconds: test_demo_stops_in_the_history).
+    via = ["--history-via-broker"] if moment != "live" else []
     with open(out_file, "wb") as sink:
         proc = subprocess.Popen(
-            cli("demo", "--data-dir", str(data), "--port", str(port)),
+            cli("demo", "--data-dir", str(data), "--port", str(port), *via),
             cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT, env=pinned_env(MONDAY_2130),
             start_new_session=True,
             # A background job's SIGINT is ignored: only SIGTERM can stop it.
@@ -126,3 +129,46 @@ def test_demo_stops_cleanly_at_any_moment(tmp_path, moment, sig):
         assert got == list(range(1, len(got) + 1)), f"{m}: a hole in the stored seq"
     online = {m for m, (up, _) in machines(db).items() if up}
     assert set(machines(db)) == MACHINES and not online, f"still online: {online}"
+
+
+@pytest.mark.slow
+def test_demo_stops_in_the_history(tmp_path):
+    """Issue 15: SIGTERM while the shift so far goes straight into the store (a 225-station
+    plant, so that it takes a while): the history's writer stores what it holds and stops,
+    the demo exits 0 within 10 s, and the next start goes on from the store without a hole."""
+    from tests.support import ROOT
+
+    large = str(ROOT / "config" / "large.yaml")
+    port = free_port()
+    data = tmp_path / "data"
+    db = data / "shopfloor.db"
+    out_file = tmp_path / "demo.out"
+    env = pinned_env(MONDAY_2130)
+    args = ("demo", "--config", large, "--data-dir", str(data), "--port", str(port))
+    with open(out_file, "wb") as sink:
+        proc = subprocess.Popen(
+            cli(*args), cwd=tmp_path, stdout=sink, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True, preexec_fn=ignore_sigint,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: (data / "backfill.log").exists(), 60, "the history under way")
+        wait_for(lambda: seqs(db) if db.exists() else None, 120, "some history stored")
+        assert not (data / "collector.log").exists(), "the history ended before the stop"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = printed(out_file)
+    assert proc.returncode == 0, out
+    assert took < 10, f"stopped in {took:.1f} s\n{out}"
+    assert "killed" not in out, out
+    log = (data / "backfill.log").read_text(errors="replace")
+    assert "Traceback" not in log and "records stored" in log, log
+    first = seqs(db)
+    assert first
+    for m, got in first.items():
+        assert got == list(range(1, len(got) + 1)), f"{m}: a hole in the stored seq"
