@@ -58,6 +58,7 @@ from collector.seqtrack import SeqTracker
 from collector.sparkplug_in import SparkplugIntake
 from collector.validate import Ignore, Reject, validate
 from shopfloor import alerts as alert_rules
+from shopfloor import batch as batch_form
 from shopfloor import clock, contract
 from shopfloor import sparkplug as spb
 from shopfloor.config.schema import PlantConfig
@@ -368,6 +369,13 @@ class Collector:
     def _held(self) -> int:
         return len(self._buf) + len(self._writing)
 
+    def _room(self, msg: mqtt.MQTTMessage) -> int:
+        """The most records one message can add: a batch's elements each as many as a single
+        message (issue 15, shopfloor/batch.py), never more than the whole buffer (a batch
+        larger than a tiny buffer is taken once the buffer is empty)."""
+        n = batch_form.max_elements(msg.payload)
+        return min(MAX_RECORDS_PER_MESSAGE * max(1, n), self.buffer_limit)
+
     # -- network thread --------------------------------------------------------------------
 
     def _on_connect(
@@ -422,7 +430,7 @@ class Collector:
                 with self._cond:
                     if self._stopping or self._paused:
                         return  # not taken, not acknowledged: the broker sends it again
-                    if self._waiting or self._held() + MAX_RECORDS_PER_MESSAGE > self.buffer_limit:
+                    if self._waiting or self._held() + self._room(msg) > self.buffer_limit:
                         # No room: held as it came (unacknowledged, so a broker's inflight
                         # window stops sending), taken in order once the writer makes room.
                         if len(self._waiting) >= self.max_waiting:
@@ -441,7 +449,7 @@ class Collector:
             while True:
                 with self._cond:
                     if not self._waiting or (
-                        self._held() + MAX_RECORDS_PER_MESSAGE > self.buffer_limit
+                        self._held() + self._room(self._waiting[0][0]) > self.buffer_limit
                     ):
                         return
                     msg, conn = self._waiting.popleft()
@@ -467,7 +475,8 @@ class Collector:
         # A Sparkplug NDEATH is every device of its edge node: several records of one message.
         for one in got if isinstance(got, list) else [got]:
             if isinstance(one, Reject):
-                self._reject(msg.topic, raw, one.reason, one.detail)
+                # A batch's bad element is dead-lettered alone (shopfloor/batch.py).
+                self._reject(msg.topic, raw if one.raw is None else one.raw, one.reason, one.detail)
             elif isinstance(one, Ignore):
                 self.metrics.ignored.inc()
             elif (

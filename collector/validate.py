@@ -66,6 +66,7 @@ _LEVEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 class Reject:
     reason: str  # one of REASONS: a metrics label
     detail: str
+    raw: bytes | None = None  # what to dead-letter, if not the whole message (a batch element)
 
 
 class Ignore:
@@ -95,7 +96,7 @@ def _schema_reject(exc: ValidationError) -> Reject:
 
 def validate(
     topic: str, raw: bytes, now_ms: int, max_future_ms: int, max_bytes: int
-) -> Record | Reject | Ignore:
+) -> Record | Reject | Ignore | list[Record | Reject]:
     if len(raw) > max_bytes:
         return Reject("oversized", f"{len(raw)} bytes > {max_bytes}")
     parts = parse_topic(topic)
@@ -118,6 +119,10 @@ def validate(
         return Reject("not_json", str(exc)[:200])
     if not isinstance(data, dict):
         return Reject("not_object", f"a JSON {type(data).__name__}, not an object")
+    if "batch" in data:  # issue 15: several samples in one message (shopfloor/batch.py)
+        from collector.batch import expand  # it builds on check() below
+
+        return expand(parts, data, raw, now_ms, max_future_ms)
     return check(parts, data, now_ms, max_future_ms)
 
 

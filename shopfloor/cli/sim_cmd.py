@@ -152,6 +152,25 @@ def register(sub: Any) -> None:
         help="with --encoding sparkplug: each machine's state also as its ISA-TR88 PackML "
         "state (PackML/StateCurrent, PackML/State, PackML/UnitModeCurrent)",
     )
+    # Issue 15: scaling out (docs/scaling.md) and batched samples (shopfloor/batch.py).
+    part = p.add_mutually_exclusive_group()
+    part.add_argument(
+        "--lines",
+        type=lambda t: [x.strip() for x in t.split(",") if x.strip()],
+        metavar="L1,L2",
+        help="run only these lines of the plant (a shard: several processes run one large "
+        "plant, each machine sends exactly what it sends in the whole plant's run)",
+    )
+    part.add_argument("--area", help="run only the lines of this area (a shard, as --lines)")
+    mq.add_argument(
+        "--batch-ms",
+        type=_count0,
+        default=0,
+        metavar="N",
+        help="send a machine's telemetry and energy samples within N ms of simulated time as "
+        "one message (the contract's batch form, fewer messages for the broker and the "
+        "collector; a sample waits up to N ms more). Default 0: one message per sample",
+    )
     p.add_argument(
         "--modbus",
         metavar="HOST:PORT",
@@ -393,11 +412,27 @@ def _machine_prefixes(cfg: Any) -> list[str]:
     ]
 
 
+def _shard(args: argparse.Namespace, cfg: Any) -> Any:
+    """--lines / --area: only that part of the plant (shopfloor/shard.py), under an MQTT
+    client id of its own unless one is given."""
+    from shopfloor.shard import ShardError, select, shard_name
+
+    try:
+        part = select(cfg, args.lines, args.area)
+    except ShardError as exc:
+        raise UserError(str(exc)) from None
+    name = shard_name(args.lines, args.area)
+    if name is not None and not args.client_id:
+        args.client_id = f"shopfloor-sim-{cfg.plant.enterprise}-{cfg.plant.site}-{name}"
+    return part
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from simulator.run import run
     from simulator.sinks import FanoutSink, JsonlSink, NullSink
 
     cfg = load_or_exit(args.config)
+    cfg = _shard(args, cfg)
     tz = ZoneInfo(cfg.plant.timezone)
     now_ms = clock.now_ms()
     if args.backfill is not None:
@@ -435,6 +470,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
                 "--fast needs --duration (or a --start in the past to backfill up to now)"
             )
         duration_s = (now_ms - start_ms) / 1000.0
+    if args.batch_ms and (not args.broker or args.encoding != "json"):
+        raise UserError("--batch-ms batches what is published to a --broker with --encoding json")
     if args.encoding == "sparkplug" and not args.broker:
         raise UserError("--encoding sparkplug publishes to a broker: give --broker")
     if args.sparkplug_packml and args.encoding != "sparkplug":
@@ -459,7 +496,12 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if jf is not None:
             sinks.append(JsonlSink(jf, flush_each=live))
         if args.broker:
-            sinks.append(_mqtt_sink(args, cfg, not live, inbox, wake))
+            mqtt_sink = _mqtt_sink(args, cfg, not live, inbox, wake)
+            if args.batch_ms:
+                from simulator.batching import BatchingSink
+
+                mqtt_sink = BatchingSink(mqtt_sink, args.batch_ms)
+            sinks.append(mqtt_sink)
         if args.modbus:
             sinks.append(_modbus_sink(args.modbus, cfg))
         if args.opcua:
