@@ -802,12 +802,12 @@ LABELS: dict[str, dict[str, str]] = {
         "Giới hạn tính từ {n} điểm đầu tiên (quy tắc Western Electric 1-4).",
     },
     "spc.first_flag": {
-        "en": "{count} points out of control, the first at {time}.",
-        "vi": "{count} điểm ngoài kiểm soát, điểm đầu tiên lúc {time}.",
+        "en": "After them, {count} points out of control, the first at {time}.",
+        "vi": "Sau đó có {count} điểm ngoài kiểm soát, điểm đầu tiên lúc {time}.",
     },
     "spc.none_flagged": {
-        "en": "Every point is in control.",
-        "vi": "Mọi điểm đều trong tầm kiểm soát.",
+        "en": "After them, every point is in control.",
+        "vi": "Sau đó, mọi điểm đều trong tầm kiểm soát.",
     },
     "spc.too_few": {
         "en": "Too few running samples of this value in the range for a control chart.",

@@ -70,16 +70,17 @@ def imr_chart(
         row=1,
         col=1,
     )
-    for y, key, dash in (
-        (lim.center, "spc.center", "solid"),
-        (lim.ucl, "spc.ucl", "dash"),
-        (lim.lcl, "spc.lcl", "dash"),
+    # Labels apart: the limits can lie close together (a steady value's sigma is small).
+    for y, key, dash, where in (
+        (lim.center, "spc.center", "solid", "top right"),
+        (lim.ucl, "spc.ucl", "dash", "top left"),
+        (lim.lcl, "spc.lcl", "dash", "bottom left"),
     ):
         fig.add_hline(
             y=y,
             line={"color": LIMIT_COLOR, "dash": dash, "width": 1},
             annotation_text=f"{t(key, lang)} {fmt.number(y, lang, 2)}",
-            annotation_position="top left",
+            annotation_position=where,
             annotation_font_size=10,
             row=1,
             col=1,
@@ -106,12 +107,15 @@ def imr_chart(
         row=2,
         col=1,
     )
-    for y, key, dash in ((lim.mr_bar, "spc.center", "solid"), (lim.mr_ucl, "spc.ucl", "dash")):
+    for y, key, dash, where in (
+        (lim.mr_bar, "spc.center", "solid", "top right"),
+        (lim.mr_ucl, "spc.ucl", "dash", "top left"),
+    ):
         fig.add_hline(
             y=y,
             line={"color": LIMIT_COLOR, "dash": dash, "width": 1},
             annotation_text=f"{t(key, lang)} {fmt.number(y, lang, 2)}",
-            annotation_position="top left",
+            annotation_position=where,
             annotation_font_size=10,
             row=2,
             col=1,

@@ -2,7 +2,7 @@
 the page's range, as the kernel's I-MR chart (shopfloor/spc.py) of its running means.
 
 A point is the mean of the samples taken while the machine ran in one bucket of whole
-minutes (about `POINTS` buckets over the range, at least one minute): the process value
+minutes (about `POINTS` buckets over the range, at least one minute; 5 minutes for a day): the process value
 means something for quality only while cutting, and thousands of 10-second samples would put
 the Western Electric rules' false alarms minutes apart."""
 
@@ -16,7 +16,7 @@ from shopfloor import spc
 from shopfloor.config.maintenance import KIND_VALUES
 from shopfloor.store.base import StoreError
 
-POINTS = 150
+POINTS = 300
 MIN_POINTS = 8  # fewer: no chart (limits from a handful of points mean little)
 
 

@@ -164,7 +164,7 @@ def spc_section() -> html.Div:
             html.Label(id=ids.MACHINE_SPC_LABEL, htmlFor=ids.MACHINE_SPC_VALUE),
             dcc.Dropdown(id=ids.MACHINE_SPC_VALUE, clearable=False),
             dcc.Graph(id=ids.MACHINE_SPC),
-            html.Div(id=ids.MACHINE_SPC_NOTE, className="message"),
+            html.Div(id=ids.MACHINE_SPC_NOTE, className="text-muted small"),
         ],
         id=ids.MACHINE_SPC_SECTION,
     )
@@ -221,7 +221,10 @@ def spc_refresh(
         minutes=fmt.integer(view.every_ms // 60_000, lang),
         n=fmt.integer(view.chart.baseline, lang),
     )
-    flagged = [i for i, f in enumerate(view.chart.flags) if f]
+    # What the baseline's own points break says the baseline was not in control; the
+    # note counts what came after it.
+    base = view.chart.baseline
+    flagged = [i for i, f in enumerate(view.chart.flags) if f and i >= base]
     if flagged:
         when = fmt.date_time(view.points[flagged[0]][0], ctx.tz, lang)
         count = fmt.integer(len(flagged), lang)

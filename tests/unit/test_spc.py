@@ -86,4 +86,4 @@ def test_flat_baseline_flags_any_departure():
 def test_default_baseline():
     assert spc.default_baseline(10) == 10
     assert spc.default_baseline(40) == 20
-    assert spc.default_baseline(400) == 100
+    assert spc.default_baseline(400) == 20
