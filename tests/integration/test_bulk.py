@@ -306,3 +306,22 @@ def test_jsonl_dir_holds_the_records_by_day_and_channel(both, tmp_path):
     assert per_channel["telemetry"] > stored["samples"] > 0
     assert per_channel["state"] > stored["states"] > 0
     assert per_channel["count"] > stored["counts"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--store", "sqlite:///x.db"), "add --fast"),
+        (("--fast", "--duration", "1h", "--store", "mysql://x/y"), "--store: 'mysql://x/y'"),
+        (("--fast", "--duration", "1h", "--store", "sqlite:///a.db", "--broker", "mqtt://h"),
+         "give --store or --broker"),
+    ],
+)  # fmt: skip
+def test_bulk_options_are_checked(tmp_path, args, says):
+    got = subprocess.run(
+        cli("sim", "--config", str(PLANT), *args),
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 1, got.stderr
+    assert says in got.stderr and "Traceback" not in got.stderr, got.stderr
+    assert not (tmp_path / "x.db").exists() and not (tmp_path / "a.db").exists()
