@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from shopfloor.cli.broker_cmd import _port
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _count, _duration
+from shopfloor.store.retention import RAW_DEFAULT, ROLLUP_DEFAULT
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -92,6 +94,23 @@ def register(sub: Any) -> None:
         help="with --config: evaluate its alert rules every S seconds and publish the active "
         "alerts, retained, on shopfloor/v1/<enterprise>/<site>/alerts (default 5)",
     )
+    # Issue 15, retention (shopfloor/store/retention.py; SQLite only: an InfluxDB bucket's
+    # own retention policy expires its points).
+    p.add_argument(
+        "--retention",
+        default=os.environ.get("SHOPFLOOR_RETENTION", RAW_DEFAULT),
+        metavar="AGE",
+        help="SQLite: prune raw rows (samples, state changes; counters thinned to one reading "
+        f"per quarter hour) older than this, in the background (default {RAW_DEFAULT}, env "
+        "SHOPFLOOR_RETENTION; 'forever': never)",
+    )
+    p.add_argument(
+        "--rollup-retention",
+        default=os.environ.get("SHOPFLOOR_ROLLUP_RETENTION", ROLLUP_DEFAULT),
+        metavar="AGE",
+        help="SQLite: keep the hour and quarter-hour rollups that old ranges read this long "
+        f"(default {ROLLUP_DEFAULT}, env SHOPFLOOR_ROLLUP_RETENTION; 'forever': never prune)",
+    )
     p.set_defaults(func=cmd_collect)
 
 
@@ -104,11 +123,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from shopfloor.mqtt_url import parse_broker_url
     from shopfloor.shifts import ShiftCalendar
     from shopfloor.store import StoreError, open_store, parse_store_url
+    from shopfloor.store.retention import Pruner, Retention, days
 
     try:
         url = parse_broker_url(args.broker)
     except ValueError as exc:
         raise UserError(f"--broker: {exc}") from None
+    try:
+        retention = Retention.parse(
+            args.retention,
+            args.rollup_retention,
+            "--retention (or SHOPFLOOR_RETENTION)",
+            "--rollup-retention (or SHOPFLOOR_ROLLUP_RETENTION)",
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     try:
         scheme, rest = parse_store_url(args.store)
         store = open_store(args.store, spool_dir=args.spool_dir)
@@ -167,6 +196,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
         calendar=ShiftCalendar(cfg.shifts, cfg.plant.timezone) if cfg is not None else None,
     ).start()
     log.info("collecting from %s into %s; bad messages to %s", url, store.url, dead_path)
+    pruner = None
+    if scheme == "sqlite" and retention.raw_s is not None:
+        pruner = Pruner(rest, retention).start()
+        log.info("raw rows kept %s, rollups %s", days(retention.raw_s), days(retention.rollup_s))
 
     def stop(signum: int, frame: object) -> None:
         done.set()
@@ -182,8 +215,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
         # Crash-only: a supervisor (the demo, compose, systemd) restarts us; what was not
         # acknowledged the broker sends again.
         log.critical("%s: exiting with %d so that the collector is restarted", died[0], FATAL_EXIT)
+        if pruner is not None:
+            pruner.stop()
         collector.abort()
         return FATAL_EXIT
+    if pruner is not None:
+        pruner.stop()
     if collector.stop():
         store.close()
     metrics.close()
