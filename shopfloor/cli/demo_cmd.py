@@ -68,6 +68,14 @@ def register(sub: Any) -> None:
         help="how the simulator publishes: our JSON topics (default) or Sparkplug B 3.0 "
         "(docs/sparkplug.md); the collector reads both",
     )
+    p.add_argument(
+        "--batch-ms",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the live simulator sends a machine's samples within N ms as one message "
+        "(shopfloor sim --batch-ms; issue 15). Default 0: one message per sample",
+    )
     # Issue 15: the history goes straight into the store unless asked otherwise.
     p.add_argument(
         "--history-via-broker",
@@ -126,6 +134,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         stack.sim_args += ["--modbus", _modbus_listen(args.modbus, cfg)]
     if args.encoding != "json":
         stack.sim_args += ["--encoding", args.encoding]
+    if args.batch_ms:
+        if args.batch_ms < 0 or args.encoding != "json":
+            raise UserError("--batch-ms: a number of ms >= 0, with --encoding json")
+        stack.sim_args += ["--batch-ms", str(args.batch_ms)]
     if args.opcua:
         certs = str(Path(args.data_dir) / "opcua")
         stack.sim_args += ["--opcua", _opcua_url(args.opcua), "--opcua-certs", certs]

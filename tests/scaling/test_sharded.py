@@ -208,3 +208,19 @@ def test_two_shards_two_collectors_every_message_stored_once(tmp_path):
     for name in ("a", "b"):
         dead = tmp_path / f"{name}.dead.jsonl"
         assert not dead.exists() or dead.read_text() == ""
+
+
+def test_batch_ms_needs_json_over_a_broker(tmp_path):
+    got = run_cli("sim", "--config", str(PLANT), "--fast", "--duration", "1h", "--batch-ms", "500")
+    assert (
+        got.returncode != 0 and "--batch-ms batches what is published to a --broker" in got.stderr
+    )
+    got = run_cli(
+        "demo", "--config", str(PLANT), "--data-dir", str(tmp_path), "--batch-ms", "500",
+        "--encoding", "sparkplug",
+    )  # fmt: skip
+    assert (
+        got.returncode != 0
+        and "--batch-ms: a number of ms >= 0, with --encoding json" in got.stderr
+    )
+    assert "Traceback" not in got.stderr
