@@ -115,6 +115,14 @@ class LineOrders:
 
     # -- set-up ------------------------------------------------------------------------------
 
+    def use_streams(self, st: Station, cycle: random.Random, setup: random.Random) -> None:
+        """Draw this station's cycles (of every product) and changeovers from these streams
+        (what-if runs give each purpose its own: simulator/whatif/engine.py split_streams)."""
+        for draw, _, _ in self.figures[st.order_pos]:
+            draw.rng = cycle
+        for draw in self.setups[st.order_pos].values():
+            draw.rng = setup
+
     def _setup_matrix(
         self, cfg: PlantConfig, st: Station, families: dict[str, str | None]
     ) -> dict[tuple[int, int], Draw]:

@@ -230,6 +230,8 @@ def split_streams(plant: Plant) -> None:
         st.fail_rng = random.Random(f"{base}/failures")
         st.scrap_rng = random.Random(f"{base}/scrap")
         st.ttf_s = st._draw_ttf()  # the first failure from the failure stream too
+        if st.orders is not None:  # issue 12: products' cycles and changeovers alike
+            st.orders.use_streams(st, st.cycle.rng, random.Random(f"{base}/setup"))
 
 
 def simulate(cfg: PlantConfig, spec: RunSpec) -> dict[str, Any]:

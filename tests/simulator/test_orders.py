@@ -321,3 +321,35 @@ def test_the_truth_of_a_range_takes_each_parts_ideal_cycle():
     assert s2["ideal_cycle_s"] == pytest.approx((10 * 60 + 30 * 30) / 40)
     assert s2["ideal_cycle_s"] == pytest.approx(whole["machines"]["s2"]["ideal_cycle_s"])
     assert s2["performance"] == pytest.approx(1.0)
+
+
+def test_what_if_runs_draw_products_cycles_and_changeovers_from_their_own_streams():
+    """Common random numbers (simulator/whatif/engine.py split_streams) with products: a
+    scenario that adds a changeover leaves every part's cycle draw where it was."""
+    import simpy
+
+    from simulator.plant import Plant
+    from simulator.sinks import NullSink
+    from simulator.whatif.engine import split_streams
+
+    def running_s(changeovers: list[dict[str, Any]]) -> tuple[float, float]:
+        cfg = plant(
+            [station("s1", cycle_s={"mean": 70, "cv": 0.3}), station("s2")],
+            products=[{"id": "A", "line": "l1"}, {"id": "B", "line": "l1"}],
+            changeovers=changeovers,
+            orders={"plan": [_order(f"o{i}", "AB"[i % 2], 5, 0, 20) for i in range(8)]},
+        )
+        env = simpy.Environment()
+        p = Plant(env, cfg, NullSink(), START_MS)
+        split_streams(p)
+        env.run(until=10 * H)
+        p.close()
+        m = p.report()["machines"]["s1"]
+        return m["running_s"], m["setup_s"]
+
+    base_run, base_setup = running_s([])
+    run, setup = running_s(
+        [{"from": "A", "to": "B", "setup_min": {"mean": 5, "cv": 0.5}, "station": "s1"}]
+    )
+    assert base_setup == 0.0 and setup > 0.0
+    assert run == pytest.approx(base_run, abs=1e-6)
