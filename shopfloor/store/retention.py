@@ -22,8 +22,9 @@ The cut is a whole hour, so a quarter's readings are never half thinned.
 
 Pruning never blocks the store for long: it uses its own connection (WAL: the store's reads
 go on from their snapshot meanwhile), reads the keys of one quarter hour of a table at a
-time, deletes at most `batch` rows per transaction and then pauses at least as long as that
-transaction held the write lock, so a write waits for at most one small transaction. How far
+time, deletes at most `batch` rows (2,000) per transaction and then pauses at least as long
+as that transaction held the write lock, so a write waits for at most one small transaction
+(bench/bench_retention.py measures what it costs the writer and readers). How far
 each table is pruned is kept in `retention_marks`, so a pass resumes where the last one
 stopped and never reads the quarter-end readings it kept again; a record written late below
 that mark stays (rare: a gap filled more than the retention late).
@@ -146,7 +147,7 @@ class Pruner:
         path: Path | str,
         retention: Retention,
         *,
-        batch: int = 5000,
+        batch: int = 2000,
         every_s: float = 600.0,
         min_pause_s: float = 0.005,
     ) -> None:
@@ -197,6 +198,9 @@ class Pruner:
             db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=30
             )
+            # As the store's own connection: in WAL mode a commit is then not an fsync (a
+            # deletion lost to a power cut is redone by the next pass).
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS retention_marks "
                 "(name TEXT PRIMARY KEY, until_ms INTEGER NOT NULL) WITHOUT ROWID"
