@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError
 
 NAMESPACE = "spBv1.0"
 SEP = ":"  # joins two of our levels into one Sparkplug id; never part of a config id
@@ -284,7 +285,15 @@ def packml_fields(state: str, reason: str) -> dict[str, Any]:
 
 def decode(raw: bytes) -> Any:
     """The Payload message of `raw` (protobuf's DecodeError for bytes that are not one)."""
-    return Payload.FromString(raw)
+    p = Payload.FromString(raw)
+    # Protobuf's runtime parses a proto2 string that is not UTF-8 and hands it over as bytes,
+    # which no caller expects (a metric name as bytes raised TypeError in the collector).
+    for m in p.metrics:
+        if isinstance(m.name, bytes) or (
+            m.HasField("string_value") and isinstance(m.string_value, bytes)
+        ):
+            raise DecodeError("a metric name or String value is not UTF-8")
+    return p
 
 
 def rebirth_request(ts_ms: int) -> bytes:
