@@ -61,6 +61,7 @@ MANUFACTURER = "shopfloor simulator"
 # A batch this long means the server is behind the simulation (a backfill): only each topic's
 # newest message is written. A live plant's batches are a few messages (one drain per wake).
 BEHIND_BATCH = 5_000
+YIELD_EVERY = 100  # messages written between two turns of the event loop
 ORDER_SUFFIX = "/order"
 
 
@@ -302,12 +303,17 @@ class OpcUaSink:
                 self._q = deque()
                 if len(batch) > BEHIND_BATCH:
                     batch = self._newest(batch)
-            for topic, payload in batch:
+            for i, (topic, payload) in enumerate(batch, 1):
                 try:
                     await self._apply(topic, payload)
                 except Exception:
                     log.exception("OPC UA: could not serve %s", topic)
                 self.written += 1
+                if i % YIELD_EVERY == 0:
+                    # A write never waits on I/O, so a long batch (every machine's birth at
+                    # once) would hold the loop for seconds: clients' publish and read
+                    # requests would wait, and a client's watchdog would drop the connection.
+                    await asyncio.sleep(0)
 
     # -- the address space ---------------------------------------------------------------
 
