@@ -124,8 +124,11 @@ APP_URI = "urn:shopfloor:simulator:opcua"
 async def ensure_certificate(folder: Path, host: str) -> tuple[Path, Path]:
     """The server's key (PEM) and self-signed certificate (DER) in `folder`, made on first use
     (and again when the certificate no longer fits the host or has expired)."""
-    from asyncua.crypto.cert_gen import setup_self_signed_certificate
-    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from asyncua.crypto import cert_gen
+
+    # The OIDs are cryptography's, reached through asyncua (which depends on it) rather than
+    # imported: cryptography is asyncua's dependency, not ours.
+    usage = cert_gen.x509.oid.ExtendedKeyUsageOID
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -134,12 +137,12 @@ async def ensure_certificate(folder: Path, host: str) -> tuple[Path, Path]:
         raise OpcUaConfigError(f"--opcua-certs: cannot use {folder}: {exc.strerror}") from None
     key, cert = folder / "server-key.pem", folder / "server-cert.der"
     dns = socket.gethostname() if host in ("0.0.0.0", "::") else host
-    await setup_self_signed_certificate(
+    await cert_gen.setup_self_signed_certificate(
         key,
         cert,
         APP_URI,
         dns,
-        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+        [usage.SERVER_AUTH, usage.CLIENT_AUTH],
         {
             "countryName": "VN",
             "organizationName": "shopfloor",
