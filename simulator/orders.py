@@ -5,10 +5,11 @@ A line with products gets a LineOrders book (Plant builds it when the config has
   (orders.demand: Poisson arrivals per product, from their own random stream) as they come.
   Released orders wait in a first-in-first-out queue.
 - The first station's gate (`take`, called from Station._take before any material gate):
-  it draws the parts of the current order; with none left and no released order it is `idle`
-  (reason `no order`) until one is released. An order starts ceil(quantity / expected yield)
-  parts (the product's scrap at every station: an MES's scrap allowance), so with no scrap it
-  starts exactly its quantity.
+  it hands out the parts of the current order, each started (`begin`) once its material is
+  drawn, so an order starts when it is released and its material is there; with none left
+  and no released order it is `idle` (reason `no order`) until one is released. An order
+  starts ceil(quantity / expected yield) parts (the product's scrap at every station: an
+  MES's scrap allowance), so with no scrap it starts exactly its quantity.
 - Idle propagates down the line as starvation does: a station that waits on an empty inbox is
   `idle` (no order) while the station before it is, `starved` otherwise.
 - The part token passed down the buffers is the order's index in `orders`; a station changing
@@ -261,14 +262,23 @@ class LineOrders:
                 self._active_down(0)
             o = self.current = self.queue.popleft()
             self._announce(o)
-            o.start_s = self.env.now
             st.order_id = o.id
             st.product_id = self.products[o.product].id
+        # Counted as started by begin(), once the part's material is drawn; until then this
+        # part is the next one to start (take is not asked again before begin).
+        return o.index
+
+    def begin(self) -> None:
+        """The part handed out by `take` starts (its material is there): the order starts
+        with its first part, and the part is in the line's WIP."""
+        o = self.current
+        assert o is not None
+        if o.start_s is None:
+            o.start_s = self.env.now
             self._emit(o, "started")
         o.started += 1
         o.in_line += 1
         self._wip_step(1)
-        return o.index
 
     def wait_inbox(self, st: Station) -> Generator[simpy.Event, Any, Any]:
         """A station after the first waits for a part: idle while its upstream is idle for

@@ -228,13 +228,18 @@ class Station:
     def _take(self) -> Generator[simpy.Event, Any, int]:
         if self.inbox is None:
             if self.orders is not None:
-                # The order gate comes first (idle: no order), then the material gate.
+                # The order gate comes first (idle: no order), then the material gate; the
+                # part, and the order with its first part, starts once its material is there.
                 part = yield from self.orders.take(self)
+                self.released += 1
+                if self.supply is not None:
+                    yield from self.supply.draw(self)
+                self.orders.begin()
             else:
                 part = self.released // self.batch_size if self.batch_size else 0
-            self.released += 1
-            if self.supply is not None:
-                yield from self.supply.draw(self)
+                self.released += 1
+                if self.supply is not None:
+                    yield from self.supply.draw(self)
         else:
             got = self.inbox.take()
             if got is EMPTY:
