@@ -303,9 +303,28 @@ class LineOrders:
 
     def _active_down(self, pos: int) -> None:
         for st in self.stations[pos + 1 :]:
+            if st.proc_state == "down":
+                # Broken down while waiting (a command): not idle, so those after it wait
+                # for it (starved); it comes back as the line is then (rewait).
+                continue
             if st.proc_state != "idle" or st.proc_reason != NO_ORDER:
                 break
             st._set("starved", st.starved_reason)
+
+    def rewait(self, st: Station) -> None:
+        """Back from a breakdown that struck while `st` (after the first) waited for a part:
+        idle or starved as its upstream is now, not as it was when the breakdown came."""
+        assert st.inbox is not None
+        if st.inbox._taker is None:
+            return  # its part came meanwhile: it runs at once, no wait to show
+        pos = st.order_pos
+        up = self.stations[pos - 1]
+        if up.proc_state == "idle" and up.proc_reason == NO_ORDER:
+            st._set("idle", NO_ORDER)
+            self._idle_down(pos)
+        else:
+            st._set("starved", st.starved_reason)
+            self._active_down(pos)
 
     def prepare(self, st: Station, part: int) -> Generator[simpy.Event, Any, None]:
         """Before working a part of another order: the changeover, then its product's figures."""

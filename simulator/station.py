@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from simulator.orders import LineOrders
 
 CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
+# What a station after the first is while it waits for a part on a line with orders.
+WAITING = ("idle", "starved")
 
 
 class Draw:
@@ -341,7 +343,10 @@ class Station:
         self.failures.append((self.env.now, repair_s, reason))
         yield from self.repair(repair_s)
         self.ttf_s = self._draw_ttf()
-        self._set(back_to, back_reason)
+        if self.orders is not None and self.inbox is not None and back_to in WAITING:
+            self.orders.rewait(self)  # the line may have gone idle or woken meanwhile
+        else:
+            self._set(back_to, back_reason)
 
     def repair(self, repair_s: float) -> Generator[simpy.Event, Any, None]:
         yield from self._spend(repair_s, wear=False)
