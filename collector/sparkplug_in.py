@@ -46,6 +46,8 @@ class SparkplugIntake:
     ) -> list[Record] | Reject | Ignore:
         if len(raw) > max_bytes:
             return Reject("oversized", f"{len(raw)} bytes > {max_bytes}")
+        if spb.is_host_state(topic):
+            return IGNORE  # a primary host's STATE (Ignition publishes it retained)
         t = spb.parse_topic(topic)
         if t is None:
             return Reject(
@@ -157,6 +159,8 @@ class SparkplugIntake:
                     fixed = spb.FIXED_BY_CODE.get(m.alias % spb.SLOT)
                     if fixed is not None and name in (None, fixed.name):
                         name, dt = fixed.name, fixed.datatype
+            if name is None and not m.HasField("alias"):
+                return Reject("schema", "a DDATA metric with neither a name nor an alias")
             if name is None:
                 self._ask(key)
                 return Reject(

@@ -214,6 +214,13 @@ def parse_topic(text: str) -> SpbTopic | None:
     return None
 
 
+def is_host_state(text: str) -> bool:
+    """`spBv1.0/STATE/<host id>`: a primary host application's birth and death (Sparkplug 3.0),
+    the one topic of the namespace outside the group/message type/edge node structure."""
+    parts = text.split("/")
+    return len(parts) == 3 and parts[0] == NAMESPACE and parts[1] == "STATE" and bool(parts[2])
+
+
 def split_id(text: str) -> tuple[str, str] | None:
     a, sep, b = text.partition(SEP)
     return (a, b) if sep and SEP not in b else None

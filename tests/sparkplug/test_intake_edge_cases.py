@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from collector.sparkplug_in import SparkplugIntake
-from collector.validate import Reject
+from collector.validate import Ignore, Reject
 from shopfloor import clock
 from shopfloor import sparkplug as spb
 
@@ -42,3 +42,29 @@ def test_strings_that_are_not_utf8_are_dead_lettered(
     assert isinstance(got, Reject)
     assert got.reason == "not_protobuf"
     assert "UTF-8" in got.detail
+
+
+def test_a_primary_hosts_state_is_not_a_dead_letter() -> None:
+    """Sparkplug 3.0's `spBv1.0/STATE/<host id>` (JSON, retained by Ignition's MQTT Engine
+    with a primary host id) arrives on every `spBv1.0/#` subscription: nothing to store, and
+    no dead letter on each (re)connect. A STATE under a group is not one."""
+    now = clock.now_ms()
+    intake = SparkplugIntake()
+    state = b'{"online": true, "timestamp": 1}'
+    got = intake.validate("spBv1.0/STATE/ignition-host", state, now, 86_400_000, 65536)
+    assert isinstance(got, Ignore)
+    got = intake.validate("spBv1.0/acme:hcm/STATE/a:l1", state, now, 86_400_000, 65536)
+    assert isinstance(got, Reject) and got.reason == "bad_topic"
+
+
+def test_a_metric_with_neither_name_nor_alias_asks_no_rebirth() -> None:
+    now = clock.now_ms()
+    asked: list[tuple[str, str]] = []
+    p = spb.Payload(timestamp=now, seq=1)
+    spb.set_value(p.metrics.add(name="Seq", timestamp=now), spb.UINT64, 5)
+    spb.set_value(p.metrics.add(timestamp=now), spb.DOUBLE, 1.0)
+    got = SparkplugIntake(lambda g, n: asked.append((g, n))).validate(
+        T.format("DDATA"), p.SerializeToString(), now, 86_400_000, 65536
+    )
+    assert isinstance(got, Reject) and got.reason == "schema"
+    assert "neither" in got.detail and asked == []
