@@ -85,6 +85,8 @@ def _reason(err: dict[str, Any], root: type[BaseModel]) -> str:
     if kind == "too_short":
         return "must not be empty"
     if kind == "string_pattern_mismatch":
+        if str(ctx.get("pattern", "")).startswith(r"^\d{4}-"):  # LocalDateTime (issue 12)
+            return f"must be a local date-time YYYY-MM-DD HH:MM, got {_show(got)}"
         if "([01]" in str(ctx.get("pattern", "")):
             return f"must be a 24-hour clock time HH:MM, got {_show(got)}"
         return f"must be letters, digits, '-', '_' or '.' (no '/', '+', '#' or spaces), got {_show(got)}"

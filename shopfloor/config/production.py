@@ -46,7 +46,8 @@ def read_csv(path: str) -> tuple[list[WorkOrder], list[Finding]]:
         return [], [("orders.csv", f"file not found: {path}")]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         return [], [("orders.csv", f"cannot read {path}: {exc}")]
-    unknown = [c for c in header if c not in CSV_COLUMNS]
+    # csv.DictReader files a row's cells beyond the header under the key None.
+    unknown = [c for c in header if c is not None and c not in CSV_COLUMNS]
     if unknown:
         return [], [
             (
@@ -58,6 +59,13 @@ def read_csv(path: str) -> tuple[list[WorkOrder], list[Finding]]:
     out: list[WorkOrder] = []
     found: list[Finding] = []
     for n, row in enumerate(rows, start=2):
+        extra = row.get(None)
+        if extra:
+            named = len(row) - 1
+            found.append(
+                (f"orders.csv[row {n}]", f"{named + len(extra)} cells, the header names {named}")
+            )
+            continue
         data = {k: v.strip() for k, v in row.items() if k is not None and v and v.strip()}
         try:
             out.append(WorkOrder.model_validate(data))
@@ -145,6 +153,8 @@ def findings(cfg: PlantConfig) -> list[Finding]:
         if co.station is not None and co.station not in stations:
             found.append((f"{path}.station", f"unknown station {co.station!r}"))
     if cfg.orders is None:
+        if cfg.products:
+            found.append(("products", "needs orders (a line makes products by work orders)"))
         if cfg.changeovers:
             found.append(("changeovers", "needs orders (changeovers happen between orders)"))
         return found
@@ -170,13 +180,16 @@ def findings(cfg: PlantConfig) -> list[Finding]:
             found.append((f"{path}.release_h", "give release or release_h, not both"))
         if (order.due is None) == (order.due_h is None):
             found.append((f"{path}.due", "give one of due (local date-time) or due_h"))
+        when: dict[str, datetime] = {}
         for key in ("release", "due"):
             text = getattr(order, key)
             if text is not None:
                 try:
-                    datetime.fromisoformat(text.replace(" ", "T"))
+                    when[key] = datetime.fromisoformat(text.replace(" ", "T"))
                 except ValueError:
                     found.append((f"{path}.{key}", f"not a date-time: {text!r}"))
+        if "release" in when and "due" in when and when["due"] <= when["release"]:
+            found.append((f"{path}.due", f"must be after release ({order.release})"))
         if (
             order.release_h is not None
             and order.due_h is not None
