@@ -68,3 +68,51 @@ def test_a_metric_with_neither_name_nor_alias_asks_no_rebirth() -> None:
     )
     assert isinstance(got, Reject) and got.reason == "schema"
     assert "neither" in got.detail and asked == []
+
+
+def _dbirth(ts: int, position: int) -> bytes:
+    p = spb.Payload(timestamp=ts, seq=position + 1)
+    props: list[tuple[str, int, object]] = [
+        ("Properties/kind", spb.STRING, "cnc"),
+        ("Properties/position", spb.INT64, position),
+        ("Properties/line_length", spb.INT64, 2),
+        ("Properties/connectivity", spb.STRING, "full"),
+        ("Properties/ideal_cycle_s", spb.DOUBLE, 40.0),
+        ("Properties/sample_interval_s", spb.DOUBLE, 60.0),
+    ]
+    states = ("running", "idle", "starved", "blocked", "down", "setup", "planned_stop", "off")
+    props += [(f"Properties/power_kw/{s}", spb.DOUBLE, 1.0) for s in states]
+    for i, (name, dt, value) in enumerate(props):
+        m = p.metrics.add(name=name, alias=(position + 1) * spb.SLOT + 100 + i, timestamp=ts)
+        spb.set_value(m, dt, value)
+    return p.SerializeToString()
+
+
+def _node_msg(ts: int, bd_seq: int) -> bytes:
+    p = spb.Payload(timestamp=ts)
+    spb.set_value(p.metrics.add(name=spb.BD_SEQ, timestamp=ts), spb.UINT64, bd_seq)
+    return p.SerializeToString()
+
+
+def test_an_ndeath_takes_every_device_of_its_node_offline_unless_its_bdseq_is_stale() -> None:
+    """The collector's only sign of a killed simulator is the NDEATH will: each device of the
+    node born so far goes offline at the NDEATH's timestamp; an NDEATH whose bdSeq is not the
+    NBIRTH's (a will of an earlier session) changes nothing (Sparkplug 3.0, host rules)."""
+    now = clock.now_ms()
+    intake = SparkplugIntake()
+    node = "spBv1.0/acme:hcm/{}/a:l1"
+    args = (now, 86_400_000, 65536)
+    assert isinstance(intake.validate(node.format("NBIRTH"), _node_msg(now, 3), *args), Ignore)
+    for position, machine in enumerate(("m1", "m2")):
+        got = intake.validate(f"{node.format('DBIRTH')}/{machine}", _dbirth(now, position), *args)
+        assert isinstance(got, list) and got[0].payload["online"] is True, got
+    other = "spBv1.0/acme:hcm/NDEATH/a:l2"
+    assert isinstance(intake.validate(other, _node_msg(now + 5, 3), *args), Ignore)
+    stale = intake.validate(node.format("NDEATH"), _node_msg(now + 10, 2), *args)
+    assert isinstance(stale, Ignore)
+    got = intake.validate(node.format("NDEATH"), _node_msg(now + 20, 3), *args)
+    assert isinstance(got, list)
+    assert sorted((r.machine, r.channel, r.ts, r.payload["online"]) for r in got) == [
+        ("m1", "status", now + 20, False),
+        ("m2", "status", now + 20, False),
+    ]
