@@ -586,8 +586,13 @@ def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Ene
     try:
         t0_ms, t1_ms = window_ms(ctx, range_kind, now)
         wins = shift_list(ctx, t0_ms, t1_ms)
-        infos = {m.machine: m for m in store.machines()}
-        ours = [st.id for _, st in ctx.cfg.stations()] if ctx.cfg is not None else list(infos)
+        # With a config the machine list is read inside report_windows, beside its other
+        # first reads (shared: one read), not before everything else.
+        ours = (
+            [st.id for _, st in ctx.cfg.stations()]
+            if ctx.cfg is not None
+            else [m.machine for m in store.machines()]
+        )
         priced = ctx.cfg is not None and ctx.cfg.energy is not None and ctx.cfg.energy.tariff
         # The range and each of its shifts in one report_windows: one machine list, one read
         # of the newest changes and of the counters at each distinct instant for all of them
@@ -605,6 +610,7 @@ def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Ene
             # The shifts' trend draws the plant: no machine entries for them.
             report, *per_shift = report_windows(store, windows, ctx.cfg, lean=1)
             got = f_quarters.result()
+        infos = {m.machine: m for m in store.machines()}
         if not report["machines"]:
             return Energy(None, {}, [], {}, {}, [], NO_DATA)
         shifts = [(name, a, r) for (name, a, _), r in zip(wins, per_shift, strict=True)]

@@ -172,9 +172,12 @@ def quarters_from_readings(store: Store, t0: int, t1: int) -> dict[str, dict[int
     query: each quarter's newest reading minus the newest before it (the reading before t0
     for the first, or 0 for a machine's first reading, as the report's energy counts), never
     negative: the meter rollup's definition (shopfloor.store.meter_rollup)."""
-    e0 = store.counter_at("energy", t0 - 1)
+    with ThreadPoolExecutor(1) as pool:  # both reads side by side on a networked store
+        f_e0 = pool.submit(store.counter_at, "energy", t0 - 1)
+        buckets = store.energy_buckets(t0, t1, QUARTER_MS)
+        e0 = f_e0.result()
     out: dict[str, dict[int, float]] = {}
-    for mid, rows in store.energy_buckets(t0, t1, QUARTER_MS).items():
+    for mid, rows in buckets.items():
         prev = float(e0[mid][1]["energy_kwh"]) if mid in e0 else 0.0
         mine = out.setdefault(mid, {})
         for ts, kwh in rows:
@@ -226,12 +229,16 @@ def plant_energy_by_quarter(
     plant = dict.fromkeys(machines, "")
     if qb <= qa:
         return sum_quarters(quarters_from_readings(store, t0, t1), plant).get("", {})
-    out = store.energy_quarter_sums(qa, qb, machines)
-    edges = []
-    if t0 < qa:
-        edges.append(quarters_from_readings(store, t0, qa))
-    if qb < t1:
-        edges.append(quarters_from_readings(store, qb, t1))
+    # The sum and the partial quarters side by side (on InfluxDB each is a few requests in a
+    # row: the week's energy page waited on them one after the other).
+    with ThreadPoolExecutor(2) as pool:
+        f_edges = [
+            pool.submit(quarters_from_readings, store, a, b)
+            for a, b in ((t0, qa), (qb, t1))
+            if a < b
+        ]
+        out = store.energy_quarter_sums(qa, qb, machines)
+        edges = [f.result() for f in f_edges]
     for part in edges:
         for q, kwh in sum_quarters(part, plant).get("", {}).items():
             out[q] = out.get(q, 0.0) + kwh
