@@ -110,6 +110,7 @@ class SparkplugSink:
         self.wills = None
         if url is not None:
             nodes = list(self.nodes.values())
+            ncmds = [spb.topic(n.group, "NCMD", n.node) for n in nodes]  # by will index
             self.wills = WillKeepers(
                 url,
                 [spb.topic(n.group, "NDEATH", n.node) for n in nodes],
@@ -117,6 +118,7 @@ class SparkplugSink:
                 [ndeath(n.bd_seq) for n in nodes],
                 ca_file,
                 retain=False,
+                on_reconnect=lambda i: self._will_back(ncmds[i]),
             )
 
     # -- what the plant emits ----------------------------------------------------------------
@@ -245,6 +247,19 @@ class SparkplugSink:
             waker = getattr(self.inner, "waker", None)
             if waker is not None:
                 waker()
+
+    def _will_back(self, ncmd_topic: str) -> None:
+        """Wills' thread: a node's will connection was lost, so the broker published its
+        NDEATH while the node lives on; its births again (as a Rebirth) bring it back for every
+        host, which would otherwise keep the line dead (Ignition blocks node commands, so it
+        does not even ask for a rebirth by default)."""
+        log.warning(
+            "the NDEATH will of %s was published (its connection dropped): births again", ncmd_topic
+        )
+        self._rebirths.append(ncmd_topic)
+        waker = getattr(self.inner, "waker", None)
+        if waker is not None:
+            waker()
 
     def _do_rebirths(self) -> None:
         while self._rebirths:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -30,10 +31,14 @@ class WillKeepers:
         payload: bytes | list[bytes],
         ca_file: str | None,
         retain: bool = True,
+        on_reconnect: Callable[[int], None] | None = None,
     ):
         """`payload`: one for every topic, or one per topic (Sparkplug's NDEATH carries its
-        edge node's bdSeq); `retain`: False for Sparkplug, whose deaths are never retained."""
+        edge node's bdSeq); `retain`: False for Sparkplug, whose deaths are never retained.
+        `on_reconnect(i)`: called (in the wills' thread) when will connection i is acknowledged
+        again after it was lost, which made the broker publish its will meanwhile."""
         self.url = url
+        self.on_reconnect = on_reconnect
         self.clients: list[mqtt.Client] = []
         payloads = payload if isinstance(payload, list) else [payload] * len(topics)
         for i, (topic, data) in enumerate(zip(topics, payloads, strict=True)):
@@ -51,6 +56,8 @@ class WillKeepers:
     def _keep(self) -> None:
         backoff = [1.0] * len(self.clients)
         armed = False
+        acked = [False] * len(self.clients)
+        ever = [False] * len(self.clients)
         while not self._stop.is_set():
             now = time.monotonic()
             for i, c in enumerate(self.clients):
@@ -69,6 +76,15 @@ class WillKeepers:
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     self._up[i] = False
                     self._retry_at[i] = now + backoff[i]
+                now_acked = c.is_connected()
+                if now_acked and not acked[i]:
+                    if ever[i] and self.on_reconnect is not None:
+                        try:
+                            self.on_reconnect(i)
+                        except Exception:
+                            log.exception("reacting to will connection %d's reconnect", i)
+                    ever[i] = True
+                acked[i] = now_acked
             # Armed once the broker has acknowledged every will connection (CONNACK): what a
             # supervisor, or a test, waits for before it relies on the wills.
             if all(c.is_connected() for c in self.clients) != armed:

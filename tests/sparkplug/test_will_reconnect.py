@@ -1,0 +1,83 @@
+"""An edge node whose NDEATH will connection drops while the simulator lives on: the broker
+publishes that NDEATH (every host and our collector then take the line offline), so the node
+publishes its births again once the will connection is back, instead of staying dead to every
+host while its DDATA flows (simulator/wills.py's on_reconnect, simulator/sparkplug_sink.py)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pysparkplug as psp
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from shopfloor.config import load_config
+from tests.sparkplug.test_publish import RawSubscriber, _decode_all
+from tests.support import PLANT, cli, running_broker, wait_for
+
+CLIENT_ID = "will-drop-test"
+
+
+@pytest.fixture(autouse=True)
+def _need_mosquitto() -> None:
+    from shopfloor.broker import find_mosquitto
+
+    if not find_mosquitto():
+        pytest.skip("Mosquitto is not installed")
+
+
+def test_a_dropped_will_connection_brings_the_nodes_births_again() -> None:
+    cfg = load_config(PLANT)
+    line = cfg.lines[0]  # the first will connection holds the first line's NDEATH
+    node = f"{line.area}:{line.id}"
+    with running_broker("mosquitto") as broker:
+        sub = RawSubscriber(broker.port)
+        sim = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--speed", "60", "--broker", broker.url,
+                "--encoding", "sparkplug", "--client-id", CLIENT_ID),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        log: list[str] = []
+        threading.Thread(target=lambda: log.extend(sim.stderr or ()), daemon=True).start()
+        try:
+
+            def mine() -> list[tuple[psp.Topic, Any]]:
+                return [(t, p) for t, p in _decode_all(sub.snapshot()) if t.edge_node_id == node]
+
+            wait_for(lambda: any("wills armed" in x for x in log), 60, "the NDEATH wills armed")
+            # Another client under the will connection's id: the broker closes the will
+            # connection and publishes its will, as when that connection alone is lost.
+            thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{CLIENT_ID}-spb-will-0")
+            thief.connect("127.0.0.1", broker.port)
+            thief.loop_start()
+            wait_for(
+                lambda: any(t.message_type == psp.MessageType.NDEATH for t, _ in mine()),
+                30,
+                "the NDEATH will of the first line",
+            )
+            thief.disconnect()
+            thief.loop_stop()
+
+            def born_again() -> bool:
+                kinds = [t.message_type for t, _ in mine()]
+                death = kinds.index(psp.MessageType.NDEATH)
+                return psp.MessageType.NBIRTH in kinds[death:]
+
+            wait_for(born_again, 30, "the node's NBIRTH after its NDEATH")
+            msgs = mine()
+            death = [t.message_type for t, _ in msgs].index(psp.MessageType.NDEATH)
+            after = msgs[death:]
+            nbirths = [p for t, p in after if t.message_type == psp.MessageType.NBIRTH]
+            ndeath = after[0][1]
+            assert nbirths[0].seq == 0
+            bd = {m.name: m.value for m in nbirths[0].metrics}["bdSeq"]
+            assert bd == ndeath.bd_seq_metric.value
+            assert sim.poll() is None
+        finally:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(30)
+            sub.close()
