@@ -22,8 +22,9 @@ The cut is a whole hour, so a quarter's readings are never half thinned.
 
 Pruning never blocks the store for long: it uses its own connection (WAL: the store's reads
 go on from their snapshot meanwhile), reads the keys of one quarter hour of a table at a
-time, deletes at most `batch` rows (2,000) per transaction and then pauses at least as long
+time, deletes at most `batch` rows (1,000) per transaction and then pauses three times as long
 as that transaction held the write lock, so a write waits for at most one small transaction
+and the writer has the lock at least three quarters of the time
 (bench/bench_retention.py measures what it costs the writer and readers). How far
 each table is pruned is kept in `retention_marks`, so a pass resumes where the last one
 stopped and never reads the quarter-end readings it kept again; a record written late below
@@ -38,6 +39,7 @@ their points (docs/scaling.md).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -147,15 +149,17 @@ class Pruner:
         path: Path | str,
         retention: Retention,
         *,
-        batch: int = 2000,
+        batch: int = 1000,
         every_s: float = 600.0,
         min_pause_s: float = 0.005,
+        pause_factor: float = 3.0,
     ) -> None:
         self.path = Path(path)
         self.retention = retention
         self.batch = batch
         self.every_s = every_s
         self.min_pause_s = min_pause_s
+        self.pause_factor = pause_factor
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
@@ -180,10 +184,13 @@ class Pruner:
         while not self._stop.wait(self.every_s):
             try:
                 stats = self.prune()
-            except sqlite3.Error as exc:
+            except Exception as exc:  # pruning must never stop the collecting
                 # Locked for longer than the busy timeout, disk full, ...: the next pass
                 # resumes from the marks.
                 log.warning("pruning %s: %s (trying again in %gs)", self.path, exc, self.every_s)
+                if self._db is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 continue
             if stats.total:
                 log.info(
@@ -328,8 +335,9 @@ class Pruner:
         held = time.perf_counter() - t
         stats.deleted[table] = stats.deleted.get(table, 0) + len(keys)
         stats.longest_txn_s = max(stats.longest_txn_s, held)
-        # Give the store's writer (waiting in SQLite's busy handler) the lock back.
-        self._stop.wait(max(self.min_pause_s, held))
+        # Give the store's writer (waiting in SQLite's busy handler) the lock back. The
+        # steady state needs little: a day of config/large.yaml is 32 rows/s to delete.
+        self._stop.wait(max(self.min_pause_s, self.pause_factor * held))
 
     def _set_mark(self, db: sqlite3.Connection, name: str, until: int) -> None:
         db.execute("INSERT OR REPLACE INTO retention_marks VALUES (?, ?)", (name, until))
@@ -355,7 +363,7 @@ class Pruner:
             held = time.perf_counter() - t
             stats.deleted[table] += n
             stats.longest_txn_s = max(stats.longest_txn_s, held)
-            self._stop.wait(max(self.min_pause_s, held))
+            self._stop.wait(max(self.min_pause_s, self.pause_factor * held))
 
 
 def _keep_none(keys: list[Key]) -> list[Key]:

@@ -14,6 +14,8 @@ first four days keep only their rollups and quarter-end counter readings. Then:
   hour of its newest change, counters to one reading per machine and quarter hour);
 - a collector-style write after pruning (a cold rollup cache, a new day continued from the
   store) gives that day's ground truth too;
+- by hand, around one cut: which samples, state changes and counts stay, and that the hour
+  rollup and the counters at quarter hours read as before; the rollup cut;
 - `shopfloor collect --retention` names a bad value (exit 2, no traceback).
 """
 
@@ -31,6 +33,7 @@ from dashboard import data
 from dashboard.context import DashContext
 from shopfloor.config import load_config
 from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.base import Record
 from shopfloor.store.report import report_from_store
 from shopfloor.store.retention import Pruner, Retention, parse_retention
 from shopfloor.store.sqlite import SqliteStore
@@ -101,7 +104,9 @@ def stores(tmp_path_factory):
         t: count(pruned, f"SELECT count(*) FROM {t}")
         for t in ("samples", "states", "counts", "energy")
     }
-    pruner = Pruner(pruned, Retention(2 * 86400.0, None), batch=2000, min_pause_s=0.0)
+    pruner = Pruner(
+        pruned, Retention(2 * 86400.0, None), batch=2000, min_pause_s=0.0, pause_factor=0.0
+    )
     stats = pruner.prune(END_MS)
     pruner.stop()
     truth = json.loads((tmp / "day1.json").read_text())
@@ -148,7 +153,7 @@ def test_pruning_removed_the_old_raw_rows(stores):
         count(pruned, f"SELECT count(*) FROM {t}") for t in before
     )
     # A second pass at the same instant finds nothing more (the marks).
-    again = Pruner(pruned, Retention(2 * 86400.0, None), min_pause_s=0.0)
+    again = Pruner(pruned, Retention(2 * 86400.0, None), min_pause_s=0.0, pause_factor=0.0)
     assert again.prune(END_MS).total == 0
     again.stop()
 
@@ -272,3 +277,70 @@ def test_parse_retention():
     raw, rollup = r.cuts(END_MS + 1234)
     assert raw == END_MS - 30 * DAY_MS and rollup == END_MS - 400 * DAY_MS
     assert Retention(None, 400 * 86400.0).cuts(END_MS) == (None, None)
+
+
+def test_pruning_rules_by_hand(tmp_path):
+    """One machine, written by hand around a cut at 10:00: what stays is worked out here."""
+    cut = START_MS + 10 * HOUR_MS
+    minute = 60_000
+    seq = iter(range(1, 10_000))
+
+    def rec(channel: str, ts: int, **payload: object) -> Record:
+        return Record("e", "s", "a", "l", "m1", channel, ts, next(seq), {"ts": ts, **payload})
+
+    records = [
+        rec("state", cut - 3 * HOUR_MS + 10 * minute, state="running"),
+        rec("state", cut - 2 * HOUR_MS + 5 * minute, state="idle"),
+        rec("state", cut - 30 * minute, state="down", reason="jam"),
+        rec("state", cut + 10 * minute, state="running"),
+    ]
+    # A count every 5 minutes from 08:00 to 11:00, a sample every minute.
+    for i in range(37):
+        records.append(rec("count", cut - 2 * HOUR_MS + i * 5 * minute, total=i, good=i, scrap=0))
+    for i in range(180):
+        records.append(rec("telemetry", cut - 2 * HOUR_MS + i * minute, power_kw=1.0))
+    store = SqliteStore(tmp_path / "s.db")
+    store.write(records)
+    hours_before = store.state_hours(START_MS, START_MS + DAY_MS)
+    counters = {
+        t: store.counter_at("count", t - 1) for t in range(cut - 2 * HOUR_MS, cut + 1, 900_000)
+    }
+    # Now a day after the cut, a one-day raw retention: the cut is 10:00.
+    pruner = Pruner(
+        tmp_path / "s.db", Retention(86400.0, 400 * 86400.0), min_pause_s=0.0, pause_factor=0.0
+    )
+    stats = pruner.prune(cut + DAY_MS + 59 * minute)
+    db = tmp_path / "s.db"
+    # Samples before 10:00 go (120 of them), the 60 after stay.
+    assert count(db, "SELECT count(*) FROM samples WHERE ts < ?", cut) == 0
+    assert count(db, "SELECT count(*) FROM samples") == 60
+    # The newest change before the cut is 09:30's (down): its hour stays, 07:10 and 08:05 go.
+    kept = [ts for (ts,) in sqlite3.connect(db).execute("SELECT ts FROM states ORDER BY ts")]
+    assert kept == [cut - 30 * minute, cut + 10 * minute]
+    # Counts before 10:00: 8 quarters, each keeping its newest (the :10, :25, :40, :55 ones).
+    old = [ts for (ts,) in sqlite3.connect(db).execute(
+        "SELECT ts FROM counts WHERE ts < ? ORDER BY ts", (cut,))]  # fmt: skip
+    assert old == [cut - 2 * HOUR_MS + (15 * q + 10) * minute for q in range(8)]
+    assert {t: n for t, n in stats.deleted.items() if n} == {
+        "samples": 120,
+        "states": 2,
+        "counts": 16,
+    }
+    pruner.stop()
+    # The reads old ranges make are unchanged: the hour rollup and the counters at quarters.
+    again = SqliteStore(db, read_only=True)
+    assert again.state_hours(START_MS, START_MS + DAY_MS) == hours_before
+    for t, want in counters.items():
+        assert again.counter_at("count", t - 1) == want, t
+    assert again.last_changes(cut)["m1"][1:] == ("down", "jam")
+    again.close()
+    # Rollups kept as long as the raw rows: before the cut only each machine's newest
+    # counter reading stays (a range after the cut still has its baseline), no rollup rows.
+    short = Pruner(db, Retention(86400.0, 86400.0), min_pause_s=0.0, pause_factor=0.0)
+    short.prune(cut + DAY_MS + 59 * minute)
+    short.stop()
+    assert count(db, "SELECT count(*) FROM state_hours WHERE hour < ?", cut) == 0
+    assert count(db, "SELECT count(*) FROM state_hours WHERE hour >= ?", cut) > 0
+    assert [ts for (ts,) in sqlite3.connect(db).execute(
+        "SELECT ts FROM counts WHERE ts < ?", (cut,))] == [cut - 5 * minute]  # fmt: skip
+    store.close()
