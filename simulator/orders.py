@@ -243,6 +243,9 @@ class LineOrders:
         if self._waiter is not None:
             ev, self._waiter = self._waiter, None
             ev.succeed()
+            if self.stations[0].proc_state == "down":
+                # Broken down (a command) while idle: the line waits for it from now on.
+                self._active_down(0)
 
     # -- the line's flow ----------------------------------------------------------------------
 
@@ -311,10 +314,15 @@ class LineOrders:
                 break
             st._set("starved", st.starved_reason)
 
-    def rewait(self, st: Station) -> None:
-        """Back from a breakdown that struck while `st` (after the first) waited for a part:
-        idle or starved as its upstream is now, not as it was when the breakdown came."""
-        assert st.inbox is not None
+    def rewait(self, st: Station, state: str, reason: str) -> None:
+        """Back from a breakdown that struck while `st` waited (in `state`, `reason`): the
+        first station for an order or material, another for a part, idle or starved as its
+        upstream is now, not as it was when the breakdown came."""
+        if st.inbox is None:
+            if reason == NO_ORDER and self.queue:
+                return  # an order came meanwhile: it starts at once, no wait to show
+            st._set(state, reason)
+            return
         if st.inbox._taker is None:
             return  # its part came meanwhile: it runs at once, no wait to show
         pos = st.order_pos

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from simulator.orders import LineOrders
 
 CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
-# What a station after the first is while it waits for a part on a line with orders.
+# What a station is while it waits (for an order, material or a part) on a line with orders.
 WAITING = ("idle", "starved")
 
 
@@ -343,8 +343,8 @@ class Station:
         self.failures.append((self.env.now, repair_s, reason))
         yield from self.repair(repair_s)
         self.ttf_s = self._draw_ttf()
-        if self.orders is not None and self.inbox is not None and back_to in WAITING:
-            self.orders.rewait(self)  # the line may have gone idle or woken meanwhile
+        if self.orders is not None and back_to in WAITING:
+            self.orders.rewait(self, back_to, back_reason)  # the line may have changed
         else:
             self._set(back_to, back_reason)
 

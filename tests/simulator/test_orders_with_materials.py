@@ -88,3 +88,37 @@ def test_a_breakdown_while_waiting_comes_back_to_the_lines_state():
         if t.endswith("/s2/state")
     ]
     assert (1.25 * H, "idle") not in states
+
+
+def test_an_order_released_while_the_first_station_is_down_wakes_the_line():
+    """The first station broken down (by command) while idle for want of an order: an order
+    released during its repair makes the stations after it wait for it (starved) from the
+    release, as they would for any breakdown of a working line."""
+    cfg = plant(
+        [station("s1"), station("s2")],
+        products=[{"id": "A", "line": "l1"}],
+        orders={"plan": [{"id": "o1", "product": "A", "quantity": 2, "release_h": 1, "due_h": 2}]},
+    )
+    env = simpy.Environment()
+    sink = ListSink()
+    p = Plant(env, cfg, sink, START_MS)
+
+    def breakdown() -> Generator[simpy.Event, Any, None]:
+        yield env.timeout(0.5 * H)
+        p.lines["l1"][0].inject_breakdown("manual", 0.75 * H)  # down 0.5 h to 1.25 h
+
+    env.process(breakdown())
+    env.run(until=2 * H)
+    p.close()
+    m = p.report()["machines"]
+    # s2: idle until the release (1 h), starved until s1's first part (1.25 h + 60 s), two
+    # parts, idle after them.
+    assert m["s2"]["starved_s"] == 0.25 * H + 60
+    assert m["s2"]["idle_s"] == H + (2 * H - (1.25 * H + 180))
+    states = [
+        ((q["ts"] - START_MS) / 1000.0, q["state"])
+        for t, q, _ in sink.messages
+        if t.endswith("/s1/state")
+    ]
+    # s1 goes from its repair straight to work (no instant of idle: the order is there).
+    assert states[-3:] == [(0.5 * H, "down"), (1.25 * H, "running"), (1.25 * H + 120, "idle")]
