@@ -111,6 +111,13 @@ def register(sub: Any) -> None:
         help="SQLite: keep the hour and quarter-hour rollups that old ranges read this long "
         f"(default {ROLLUP_DEFAULT}, env SHOPFLOOR_ROLLUP_RETENTION; 'forever': never prune)",
     )
+    p.add_argument(
+        "--prune-every",
+        type=_duration,
+        default=600.0,
+        help="SQLite: how often the background pruning runs (default 10m; the first pass "
+        "after this long too)",
+    )
     p.set_defaults(func=cmd_collect)
 
 
@@ -198,7 +205,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     log.info("collecting from %s into %s; bad messages to %s", url, store.url, dead_path)
     pruner = None
     if scheme == "sqlite" and retention.raw_s is not None:
-        pruner = Pruner(rest, retention).start()
+        pruner = Pruner(rest, retention, every_s=args.prune_every).start()
         log.info("raw rows kept %s, rollups %s", days(retention.raw_s), days(retention.rollup_s))
 
     def stop(signum: int, frame: object) -> None:

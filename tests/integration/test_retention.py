@@ -16,6 +16,8 @@ first four days keep only their rollups and quarter-end counter readings. Then:
   store) gives that day's ground truth too;
 - by hand, around one cut: which samples, state changes and counts stay, and that the hour
   rollup and the counters at quarter hours read as before; the rollup cut;
+- `shopfloor collect --retention 2d` (a real broker, its clock pinned) prunes its store in the
+  background as the Pruner does;
 - `shopfloor collect --retention` names a bad value (exit 2, no traceback).
 """
 
@@ -37,7 +39,7 @@ from shopfloor.store.base import Record
 from shopfloor.store.report import report_from_store
 from shopfloor.store.retention import Pruner, Retention, parse_retention
 from shopfloor.store.sqlite import SqliteStore
-from tests.support import PLANT, cli, instant_s, pinned_env, run_cli
+from tests.support import PLANT, cli, instant_s, pinned_env, run_cli, running_broker, wait_for
 
 START = "2026-11-02T00:00+07:00"  # a Monday in the plant
 START_MS = int(instant_s("2026-11-02T00:00:00+07:00") * 1000)
@@ -344,3 +346,39 @@ def test_pruning_rules_by_hand(tmp_path):
     assert [ts for (ts,) in sqlite3.connect(db).execute(
         "SELECT ts FROM counts WHERE ts < ?", (cut,))] == [cut - 5 * minute]  # fmt: skip
     store.close()
+
+
+def test_the_collector_prunes_its_store(stores, tmp_path):
+    """`shopfloor collect --retention 2d` against a real broker, its clock pinned at the end
+    of the six days: its background pass prunes the copy as the Pruner did (no sample
+    before the cut, the old reports unchanged)."""
+    _, full, _, _, _, _ = stores
+    db = tmp_path / "collected.db"
+    copy(full, db)
+    with running_broker() as broker:
+        proc = subprocess.Popen(
+            cli("collect", "--broker", broker.url, "--store", f"sqlite:///{db}",
+                "--metrics-port", "0", "--retention", "2d", "--prune-every", "1s"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=pinned_env(NOW),
+        )  # fmt: skip
+        try:
+            wait_for(
+                lambda: count(db, "SELECT count(*) FROM samples WHERE ts < ?", CUT_MS) == 0,
+                120,
+                "the old samples pruned",
+            )
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "raw rows kept 2 days, rollups 400 days" in err
+    assert count(db, "SELECT count(*) FROM samples WHERE ts >= ?", CUT_MS) > 0
+    cfg = load_config(PLANT)
+    a, b = SqliteStore(full, read_only=True), SqliteStore(db, read_only=True)
+    try:
+        window = (START_MS, START_MS + DAY_MS)
+        assert_same(report_from_store(b, *window, cfg), report_from_store(a, *window, cfg))
+    finally:
+        a.close()
+        b.close()
