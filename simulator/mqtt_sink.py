@@ -144,7 +144,14 @@ class MqttSink:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
-        self.wills = WillKeepers(url, list(will_topics), client_id, OFFLINE, ca_file)
+        # A will connection lost on its own makes the broker publish that machine offline
+        # (retained) while it runs on: its online status is sent again once the will
+        # connection is back (the wills' thread queues the index; pump() sends it).
+        self._will_topics = list(will_topics)
+        self._wills_back: deque[int] = deque()
+        self.wills = WillKeepers(
+            url, self._will_topics, client_id, OFFLINE, ca_file, on_reconnect=self._will_back
+        )
         # own_loop (a --fast run, which never sleeps): the simulation thread drives paho's
         # socket itself, so each publish() is written at once, in the thread that made it,
         # with no network thread to hand over to (that hand-over per message was the cost
@@ -160,6 +167,11 @@ class MqttSink:
             self.client.loop_start()
 
     # -- the simulation thread -------------------------------------------------------------
+
+    def _will_back(self, i: int) -> None:
+        self._wills_back.append(i)  # deque appends are atomic: no lock with pump()
+        if self.waker is not None:
+            self.waker()
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
         data = orjson.dumps(payload)
@@ -243,6 +255,10 @@ class MqttSink:
             resend.clear()
             resend.extend((t, d, True, None) for t, d in self._births.items())
             self._holding = self._resend_outbox
+        while self._wills_back:
+            topic = self._will_topics[self._wills_back.popleft()]
+            if topic in self._births:
+                resend.append((topic, self._births[topic], True, None))
         if self._holding and self._connected and not self._hold():
             self._holding = False
             self._apply_marks()

@@ -152,6 +152,53 @@ def test_sigkill_fires_every_machines_last_will(tmp_path):
     assert len(machines) == 12
 
 
+def test_a_lost_will_connection_says_its_machine_is_online_again(tmp_path):
+    """A machine's will connection lost on its own (here: another client takes its client id)
+    makes the broker publish that machine offline, retained, while it runs on; once the will
+    connection is back the simulator says the machine is online again, so a late subscriber
+    (the dashboard, a collector restarting) is not told a running machine is offline."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    err = tmp_path / "sim.err"
+    with running_broker() as broker:
+        sub = Subscriber(broker.port, "shopfloor/v1/+/+/+/+/+/status")
+        with open(err, "wb") as f:
+            proc = subprocess.Popen(
+                cli("sim", "--config", str(PLANT), "--speed", "60", "--broker", broker.url,
+                    "--client-id", "willdrop"),
+                stderr=f,
+            )  # fmt: skip
+        try:
+            wait_for(lambda: "last wills armed for 12 machines" in printed(err), 30, "wills armed")
+            thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="willdrop-will-0")
+            thief.connect(broker.host, broker.port)
+            thief.loop_start()
+            statuses = lambda: [(t, p) for t, p, _ in sub.snapshot()]  # noqa: E731
+            topic = wait_for(
+                lambda: next((t for t, p in statuses() if p == {"online": False}), None),
+                20,
+                "the will of the first machine",
+            )
+            thief.disconnect()
+            thief.loop_stop()
+
+            def online_again() -> bool:
+                mine = [p.get("online") for t, p in statuses() if t == topic]
+                return False in mine and mine[-1] is True
+
+            wait_for(online_again, 30, "its status online again")
+            late = Subscriber(broker.port, topic)
+            retained = wait_for(lambda: late.snapshot(), 10, "the retained status")
+            late.close()
+            assert retained[-1][1].get("online") is True and retained[-1][2] is True
+            assert proc.poll() is None
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            sub.close()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_clean_stop_delivers_and_marks_offline(sig):
     with running_broker() as broker:
