@@ -31,9 +31,38 @@ _CORE = frozenset(("ts", "seq", "power_kw"))
 _names_ok: set[str] = set()  # process value names already matched (a plant has a few dozen)
 
 
+# Key tuples already found to be a telemetry payload's in the model's own order (ts, seq,
+# power_kw, then valid process value names): a machine sends the same keys every time, so
+# for those only the values are checked, with C-level calls instead of a loop per key.
+_shapes: set[tuple[str, ...]] = set()
+_FLOAT: frozenset[type] = frozenset((float,))
+
+
 def _telemetry(d: dict[str, Any]) -> dict[str, Any] | None:
     if len(d) > 3 + MAX_PROCESS_VALUES:
         return None
+    if tuple(d) in _shapes:
+        ts, seq, p, *rest = d.values()
+        # Every value a float, and their sum finite: then each is (a NaN or an infinity makes
+        # the sum one; a sum that overflows is checked value by value below).
+        if (
+            type(ts) is int
+            and type(seq) is int
+            and type(p) is float
+            and 0 <= ts <= MAX_INT
+            and 0 <= seq <= MAX_INT
+            and 0.0 <= p < _INF
+            and (not rest or (set(map(type, rest)) == _FLOAT and -_INF < sum(rest) < _INF))
+        ):
+            return dict(d)
+        return _telemetry_keys(d)
+    out = _telemetry_keys(d)
+    if out is not None and list(d) == list(out) and len(_shapes) < 10_000:
+        _shapes.add(tuple(d))
+    return out
+
+
+def _telemetry_keys(d: dict[str, Any]) -> dict[str, Any] | None:
     ts = d.get("ts")
     seq = d.get("seq")
     p = d.get("power_kw")

@@ -72,6 +72,11 @@ texts = (
     | st.sampled_from(STATES)
     | st.text(max_size=12)
 )
+# Text of the contract: at most 200 characters, none a control character.
+reasons = st.sampled_from(["", "tool change", "x" * 200, "thay dao cụ"]) | st.text(
+    st.characters(min_codepoint=0x20, exclude_characters="\x7f", exclude_categories=("Cs",)),
+    max_size=200,
+)
 values = ints | floats | texts | st.none() | st.just([1.0]) | st.just({"a": 1.0})
 keys = (
     st.sampled_from(
@@ -102,7 +107,7 @@ def valid(channel: str, draw: st.DrawFn) -> dict[str, object]:
         return d
     d = {"ts": ts, "seq": seq, "state": draw(st.sampled_from(STATES))}
     if draw(st.booleans()):
-        d["reason"] = draw(texts)
+        d["reason"] = draw(reasons)
     return d
 
 
