@@ -9,7 +9,7 @@ DDATA by alias, a death a DDEATH. Anything else (command replies) passes through
 - seq: per edge node, 0 on its NBIRTH, +1 on every DBIRTH, DDATA and DDEATH, wrapping at 256;
   assigned here, in the simulation thread, in the order the MQTT sink's queue keeps.
 - bdSeq: per edge node and MQTT session, in the NBIRTH and in the NDEATH that is its MQTT
-  will. MQTT allows one will per connection, so each line has a small connection that only
+  will; one up each time the will connection connects again. MQTT allows one will per connection, so each line has a small connection that only
   holds its NDEATH (simulator/wills.py), as each machine's JSON will does.
 - Rebirth: an NCMD `Node Control/Rebirth` (from Ignition, Node-RED, the collector) makes the
   node publish its NBIRTH (seq 0, same bdSeq) and the DBIRTH of every device online, with
@@ -119,6 +119,7 @@ class SparkplugSink:
                 ca_file,
                 retain=False,
                 on_reconnect=lambda i: self._will_back(ncmds[i]),
+                will_again=lambda i: self._next_session(nodes[i]),
             )
 
     # -- what the plant emits ----------------------------------------------------------------
@@ -247,6 +248,14 @@ class SparkplugSink:
             waker = getattr(self.inner, "waker", None)
             if waker is not None:
                 waker()
+
+    @staticmethod
+    def _next_session(node: _Node) -> bytes:
+        """Wills' thread, before a node's will connection connects again: a new MQTT session,
+        so a new bdSeq (Sparkplug 3.0: one up per session, modulo 256) in the new will and in
+        the NBIRTH that follows, so a host never matches the old session's NDEATH to it."""
+        node.bd_seq = (node.bd_seq + 1) % spb.SEQ_MOD
+        return ndeath(node.bd_seq)
 
     def _will_back(self, ncmd_topic: str) -> None:
         """Wills' thread: a node's will connection was lost, so the broker published its

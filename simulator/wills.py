@@ -32,13 +32,19 @@ class WillKeepers:
         ca_file: str | None,
         retain: bool = True,
         on_reconnect: Callable[[int], None] | None = None,
+        will_again: Callable[[int], bytes] | None = None,
     ):
         """`payload`: one for every topic, or one per topic (Sparkplug's NDEATH carries its
         edge node's bdSeq); `retain`: False for Sparkplug, whose deaths are never retained.
         `on_reconnect(i)`: called (in the wills' thread) when will connection i is acknowledged
-        again after it was lost, which made the broker publish its will meanwhile."""
+        again after it was lost, which made the broker publish its will meanwhile.
+        `will_again(i)`: the will payload for connection i's next session, asked before each
+        reconnect (Sparkplug's NDEATH carries a bdSeq that goes up with every session)."""
         self.url = url
         self.on_reconnect = on_reconnect
+        self.will_again = will_again
+        self.topics = topics
+        self.retain = retain
         self.clients: list[mqtt.Client] = []
         payloads = payload if isinstance(payload, list) else [payload] * len(topics)
         for i, (topic, data) in enumerate(zip(topics, payloads, strict=True)):
@@ -65,6 +71,10 @@ class WillKeepers:
                     if now < self._retry_at[i]:
                         continue
                     try:
+                        if ever[i] and self.will_again is not None:
+                            c.will_set(
+                                self.topics[i], self.will_again(i), qos=1, retain=self.retain
+                            )
                         c.connect(self.url.host, self.url.port, keepalive=60)
                         self._up[i] = True
                         backoff[i] = 1.0

@@ -75,9 +75,18 @@ def test_a_dropped_will_connection_brings_the_nodes_births_again() -> None:
             ndeath = after[0][1]
             assert nbirths[0].seq == 0
             bd = {m.name: m.value for m in nbirths[0].metrics}["bdSeq"]
-            assert bd == ndeath.bd_seq_metric.value
+            # A new will session, a new bdSeq (one up, modulo 256): a host never takes the
+            # old session's NDEATH for the new birth's.
+            assert bd == (ndeath.bd_seq_metric.value + 1) % 256
             assert sim.poll() is None
         finally:
             sim.send_signal(signal.SIGTERM)
             sim.wait(30)
-            sub.close()
+        # The clean stop's NDEATH is the new session's.
+        deaths = wait_for(
+            lambda: [p for t, p in mine() if t.message_type == psp.MessageType.NDEATH][1:],
+            20,
+            "the clean stop's NDEATH",
+        )
+        sub.close()
+        assert deaths[-1].bd_seq_metric.value == bd
