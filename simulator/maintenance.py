@@ -14,7 +14,10 @@ existing configs draw the same numbers and send the same bytes.
 - Preventive maintenance (`every_running_h`, `at`): due when the running hours since the last
   one reach the interval, or at each calendar time; it starts at the next part boundary (a
   part in work is finished first) as `planned_stop` "preventive maintenance" for
-  `duration_min` of production time, and renews the machine.
+  `duration_min` of production time, and renews the machine. A station that waits (idle,
+  starved, blocked) at its calendar time is at a part boundary: it is interrupted as an
+  injected breakdown would interrupt it, maintained at once, then waits again as its line
+  now is (LineOrders.rewait).
 - Precursors: when the coming failure's mode has one, its process value drifts (linearly, to
   `drift` at the failure) over the last `lead_min` of running time before it. The failure's
   mode is then chosen when its time is drawn, from this module's stream. The ground truth
@@ -41,6 +44,7 @@ import simpy
 
 from shopfloor.config.maintenance import PM_REASON, TOOL_CHANGE_REASON
 from shopfloor.config.schema import WEEKDAYS
+from simulator.station import PM_DUE, PM_WAITS, WAITING
 
 if TYPE_CHECKING:
     from simulator.plant import Plant
@@ -199,14 +203,29 @@ class Wear:
             self.parts = 0
             self.tool_changes += 1
         if self.pm_pending or self.running_s() - self.last_pm_run_s >= self.pm_every_s:
-            start = self.env.now
-            st._set("planned_stop", PM_REASON)
-            yield from st._spend(self.pm_s, wear=False)
-            self.pm_pending = False
-            self.last_pm_run_s = self.running_s()
-            self.pm_windows.append((start, self.env.now))
-            self._renew()
-            st.ttf_s = self.draw_ttf()
+            yield from self._maintain()
+
+    def _maintain(self) -> Generator[simpy.Event, Any, None]:
+        st = self.st
+        start = self.env.now
+        st._set("planned_stop", PM_REASON)
+        yield from st._spend(self.pm_s, wear=False)
+        self.pm_pending = False
+        self.last_pm_run_s = self.running_s()
+        self.pm_windows.append((start, self.env.now))
+        self._renew()
+        st.ttf_s = self.draw_ttf()
+
+    def serve_waiting(self) -> Generator[simpy.Event, Any, None]:
+        """Calendar maintenance that came while the station waited (station._serve): done
+        now, then the station waits again as its line now is (as after a breakdown)."""
+        st = self.st
+        back_to, back_reason = st.proc_state, st.proc_reason
+        yield from self._maintain()
+        if st.orders is not None and back_to in WAITING:
+            st.orders.rewait(st, back_to, back_reason)
+        else:
+            st._set(back_to, back_reason)
 
     def _calendar(self, tz: ZoneInfo, start_ms: int) -> Generator[simpy.Event, Any, None]:
         m = self.st.spec.maintenance
@@ -215,9 +234,13 @@ class Wear:
         day = datetime.fromtimestamp(origin_s, tz).date()
         while True:
             times = sorted(
-                datetime.combine(day, datetime.strptime(w.start, "%H:%M").time(), tz).timestamp()
-                for w in m.at
-                if WEEKDAYS[day.weekday()] in w.days
+                {
+                    datetime.combine(
+                        day, datetime.strptime(w.start, "%H:%M").time(), tz
+                    ).timestamp()
+                    for w in m.at
+                    if WEEKDAYS[day.weekday()] in w.days
+                }  # one stop for windows starting together (and one interrupt)
             )
             for t in times:
                 wait = t - origin_s - self.env.now
@@ -225,6 +248,12 @@ class Wear:
                     continue
                 yield self.env.timeout(wait)
                 self.pm_pending = True
+                st = self.st
+                # A station waiting for work (a part, an order, material, room downstream)
+                # is at a part boundary: the maintenance starts now, not with its next part.
+                # A pending injected breakdown goes first (station._serve then does this).
+                if st.proc_state in PM_WAITS and st.state is not None and not st._injected:
+                    st.process.interrupt(PM_DUE)
             day += timedelta(days=1)
 
     # -- tool wear and process values -----------------------------------------------------

@@ -306,9 +306,9 @@ class LineOrders:
 
     def _active_down(self, pos: int) -> None:
         for st in self.stations[pos + 1 :]:
-            if st.proc_state == "down":
-                # Broken down while waiting (a command): not idle, so those after it wait
-                # for it (starved); it comes back as the line is then (rewait).
+            if st.proc_state in ("down", "planned_stop"):
+                # Broken down (a command) or maintained while waiting: not idle, so those
+                # after it wait for it (starved); it comes back as the line is then (rewait).
                 continue
             if st.proc_state != "idle" or st.proc_reason != NO_ORDER:
                 break

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 CALENDAR_REASON = {OFF: "outside shift", PLANNED_STOP: "break"}
 # What a station is while it waits (for an order, material or a part) on a line with orders.
 WAITING = ("idle", "starved")
+# Where calendar maintenance interrupts a station (simulator/maintenance.py): it waits, so it
+# is between parts; PM_DUE is that interrupt's cause (an injected breakdown's is a tuple).
+PM_WAITS = ("idle", "starved", "blocked")
+PM_DUE = "preventive maintenance due"
 
 
 class Draw:
@@ -323,9 +327,15 @@ class Station:
                 yield from self.break_down()
 
     def _serve(self, irq: simpy.Interrupt) -> Generator[simpy.Event, Any, None]:
+        if irq.cause == PM_DUE:
+            yield from self.wear.serve_waiting()  # type: ignore[union-attr]
+            return
         reason, repair_s = irq.cause
         self._injected = False
         yield from self.break_down(reason, repair_s)
+        wear = self.wear
+        if wear is not None and wear.pm_pending and self.proc_state in PM_WAITS:
+            yield from wear.serve_waiting()  # it came during the repair of a waiting station
 
     def break_down(
         self, reason: str | None = None, repair_s: float | None = None

@@ -192,6 +192,38 @@ def test_calendar_maintenance_starts_at_the_next_part_after_its_time():
     assert r["planned_stop_s"] == pytest.approx(2 * 45 * 60.0)
 
 
+def test_calendar_maintenance_of_an_idle_line_runs_at_its_time_not_with_the_next_order():
+    # Monday 02:00, the line idle (no order until 04:00): the machine waits at a part
+    # boundary, so the 30 min of maintenance fit in the idle time and cost the order nothing.
+    h = 3600.0
+    cfg = plant(
+        [
+            station(
+                "s1",
+                maintenance={"at": [{"start": "02:00", "days": ["mon"]}], "duration_min": 30},
+            ),
+            station("s2"),
+        ],
+        products=[{"id": "A", "line": "l1"}],
+        orders={"plan": [{"id": "o1", "product": "A", "quantity": 3, "release_h": 4, "due_h": 6}]},
+    )
+    res, msgs = simulate_messages(cfg, 8 * h)
+    m = res.report["machines"]["s1"]["maintenance"]
+    assert m["preventive_maintenance"] == [
+        {"start_ms": START_MS + 2 * 3_600_000, "end_ms": START_MS + 2 * 3_600_000 + 1_800_000}
+    ]
+    s1 = [(p["ts"], p["state"]) for t, p, _ in msgs if t.endswith("/s1/state")]
+    assert [s for _, s in s1][:4] == ["idle", "planned_stop", "idle", "running"]
+    assert s1[3][0] == START_MS + 4 * 3_600_000  # the order starts at its release
+    # s2 waits for s1, which has no order before and after its maintenance: idle until the
+    # order starts, then starved for s1's first part.
+    s2 = [(p["ts"], p["state"]) for t, p, _ in msgs if t.endswith("/s2/state")]
+    assert s2[:2] == [(START_MS, "idle"), (START_MS + 4 * 3_600_000, "starved")]
+    # Three parts of 60 s ideal cycle (cv 0) through two stations after the release.
+    (o,) = res.report["orders"]["orders"]
+    assert o["finish_ms"] - START_MS < 4 * 3_600_000 + 10 * 60_000
+
+
 # -- precursors -------------------------------------------------------------------------------
 
 
