@@ -21,7 +21,10 @@ existing configs draw the same numbers and send the same bytes.
 - Precursors: when the coming failure's mode has one, its process value drifts (linearly, to
   `drift` at the failure) over the last `lead_min` of running time before it. The failure's
   mode is then chosen when its time is drawn, from this module's stream. The ground truth
-  lists each failure with the start of its precursor (`maintenance.failures` in the report).
+  lists each failure with the start of its precursor (`maintenance.failures` in the report),
+  and every drift that showed (`maintenance.precursor_drifts`: start, end, mode, and whether
+  it `ended` in its "failure", was cut by "maintenance" that renewed the machine first, was
+  "redrawn" by a live MTBF change, or was still under way at the "run end").
 - Tool wear: the value drifts by `drift * n / N` after n of N = `change_every_parts` parts,
   scrap rises from scrap_rate to scrap_rate_worn with (n / N)^2, and after N parts the tool is
   changed (`setup` "tool change", `change_min`).
@@ -92,6 +95,11 @@ class Wear:
         # (station.failures has them all, injected ones too); maintenance windows.
         self.precursor_of: dict[float, float | None] = {}
         self.pm_windows: list[tuple[float, float]] = []
+        # Every drift that showed: (start, end, failure mode, how it ended: "failure",
+        # "maintenance", "redrawn" by a live MTBF change; open ones end with the run).
+        self.drifts: list[tuple[float, float, str, str]] = []
+        self._cut_by = "redrawn"
+        self._cut_at = 0.0
         self.tool_changes = 0
 
         st.wear = self
@@ -137,6 +145,9 @@ class Wear:
 
     def _arm(self, ttf: float) -> None:
         st = self.st
+        if self.pre_start_s is not None and self.next_reason is not None:
+            end = self._cut_at if self._cut_by == "maintenance" else self.env.now
+            self.drifts.append((self.pre_start_s, end, self.next_reason, self._cut_by))
         st.precursor_s = -math.inf
         self.pre_name = None
         self.pre_start_s = None
@@ -175,6 +186,8 @@ class Wear:
             reasons, weights = zip(*st.kind.failure_modes, strict=True)
             reason = st.fail_rng.choices(reasons, weights)[0]
         self.precursor_of[self.env.now] = self.pre_start_s
+        if self.pre_start_s is not None:
+            self.drifts.append((self.pre_start_s, self.env.now, reason, "failure"))
         self.pre_name = None
         self.pre_start_s = None
         self.next_reason = None
@@ -214,7 +227,10 @@ class Wear:
         self.last_pm_run_s = self.running_s()
         self.pm_windows.append((start, self.env.now))
         self._renew()
+        # A drift under way ended as the maintenance began (it shows only while running).
+        self._cut_by, self._cut_at = "maintenance", start
         st.ttf_s = self.draw_ttf()
+        self._cut_by = "redrawn"
 
     def serve_waiting(self) -> Generator[simpy.Event, Any, None]:
         """Calendar maintenance that came while the station waited (station._serve): done
@@ -294,6 +310,9 @@ class Wear:
             pre = self.precursor_of.get(t)
             return None if pre is None else ms(pre)
 
+        drifts = list(self.drifts)
+        if self.pre_start_s is not None and self.next_reason is not None:
+            drifts.append((self.pre_start_s, self.env.now, self.next_reason, "run end"))
         return {
             # injected: a breakdown by command (no precursor, and it renews nothing).
             "failures": [
@@ -308,6 +327,12 @@ class Wear:
             ],
             "preventive_maintenance": [
                 {"start_ms": ms(a), "end_ms": ms(b)} for a, b in self.pm_windows
+            ],
+            # Every precursor drift the stream showed, those cut short by maintenance too:
+            # an alarm inside one saw a real anomaly (shopfloor/pdm.py).
+            "precursor_drifts": [
+                {"start_ms": ms(a), "end_ms": ms(b), "reason": reason, "ended": ended}
+                for a, b, reason, ended in sorted(drifts)
             ],
             "tool_changes": self.tool_changes,
             "wear_h": self.age_s() / 3600.0,
