@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from shopfloor.config.schema import PlantConfig, WorkOrder
+from shopfloor.config.schema import Changeover, PlantConfig, Product, WorkOrder
 from shopfloor.validation import format_errors
 
 Finding = tuple[str, str]
@@ -100,6 +100,59 @@ def makes_products(cfg: PlantConfig, line_id: str) -> bool:
     return cfg.orders is not None and any(p.line == line_id for p in cfg.products)
 
 
+def _changeover_applies(cfg: PlantConfig, path: str, co: Changeover) -> list[Finding]:
+    """A changeover that can never apply (simulator/orders.py, _setup_matrix, picks a rule
+    for a pair of products of one line: both named by id, or both by family; one without a
+    `station` only at stations with setup_min)."""
+    by_line: dict[str, list[Product]] = {}
+    for prod in cfg.products:
+        by_line.setdefault(prod.line, []).append(prod)
+
+    def matches(a: Product, b: Product) -> bool:
+        by_id = (a.id, b.id) == (co.from_, co.to)
+        return by_id or (a.family is not None and (a.family, b.family) == (co.from_, co.to))
+
+    lines = [
+        line
+        for line in cfg.lines
+        if any(matches(a, b) for a in by_line.get(line.id, []) for b in by_line.get(line.id, []))
+    ]
+    if not lines:
+        return [
+            (
+                path,
+                f"from {co.from_!r} to {co.to!r} can never apply: no line makes both (name "
+                "two products of one line, or two families, not one of each)",
+            )
+        ]
+    if co.station is not None:
+        if not any(st.id == co.station for line in lines for st in line.stations):
+            where = ", ".join(line.id for line in lines)
+            return [
+                (
+                    f"{path}.station",
+                    f"{co.station!r} is not on the line that makes {co.from_!r} and "
+                    f"{co.to!r} ({where}): the changeover can never apply",
+                )
+            ]
+    elif not any(st.setup_min is not None for line in lines for st in line.stations):
+        where = ", ".join(line.id for line in lines)
+        return [
+            (
+                path,
+                f"can never apply: a changeover without a station applies at the stations "
+                f"with setup_min, and none on {where} has one (give setup_min or station)",
+            )
+        ]
+    return []
+
+
+def _generated_like(oid: str, pid: str) -> bool:
+    """Whether `oid` has the form of an id demand generates for `pid` (orders._demand)."""
+    head, sep, n = oid.rpartition("-")
+    return bool(sep) and head == pid and len(n) >= 5 and n.isascii() and n.isdigit()
+
+
 def findings(cfg: PlantConfig) -> list[Finding]:
     found: list[Finding] = []
     lines = {line.id: line for line in cfg.lines}
@@ -152,6 +205,8 @@ def findings(cfg: PlantConfig) -> list[Finding]:
                 )
         if co.station is not None and co.station not in stations:
             found.append((f"{path}.station", f"unknown station {co.station!r}"))
+        elif co.from_ in names and co.to in names:
+            found += _changeover_applies(cfg, path, co)
     if cfg.orders is None:
         if cfg.products:
             found.append(("products", "needs orders (a line makes products by work orders)"))
@@ -166,7 +221,17 @@ def findings(cfg: PlantConfig) -> list[Finding]:
         if bad:
             return found
     seen: dict[str, str] = {}
+    generated = set(cfg.orders.demand.products) if cfg.orders.demand is not None else set()
     for path, order in plan(cfg):
+        head = order.id.rpartition("-")[0]
+        if head in generated and _generated_like(order.id, head):
+            found.append(
+                (
+                    f"{path}.id",
+                    f"{order.id!r} has the form of the ids generated demand gives {head} "
+                    f"orders ({head}-00001, {head}-00002, ...): choose another",
+                )
+            )
         if order.id in seen:
             found.append(
                 (f"{path}.id", f"duplicate order id {order.id!r} (first at {seen[order.id]})")

@@ -87,4 +87,17 @@ def findings(cfg: PlantConfig) -> list[Finding]:
                         f"unknown material {mid!r} (materials: {_known(list(materials))})",
                     )
                 )
+    # A material nothing uses would be ordered, stocked and reported for no part: refused,
+    # like other config that does nothing (most likely a part's `materials` was forgotten).
+    used = {mid for line in cfg.lines for mid in line.materials or {}}
+    used |= {mid for prod in cfg.products for mid in prod.materials or {}}
+    for mid, i in materials.items():
+        if mid not in used:
+            found.append(
+                (
+                    f"materials[{i}]",
+                    f"material {mid!r} is used by no line or product (give it in a line's or "
+                    "a product's materials, or remove it)",
+                )
+            )
     return found
