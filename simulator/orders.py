@@ -180,10 +180,12 @@ class LineOrders:
                 due = (production.local_ms(wo.due, tz) - self.start_ms) / 1000.0
             else:
                 due = (wo.due_h or 0.0) * 3600.0
-            planned.append((max(rel, 0.0), due, wo))
-        planned.sort(key=lambda t: (t[0], t[1]))  # stable: plan order breaks ties
-        # Orders released at the start are in the queue before the first station looks (no
-        # instant of `idle` at the start); their messages go out when the clock runs.
+            # Released before the start: it keeps its true release (lead time counts from
+            # it) and is in the queue at the start, with those released then.
+            planned.append((rel, due, wo))
+        planned.sort(key=lambda t: (max(t[0], 0.0), t[1]))  # stable: plan order breaks ties
+        # Orders released at (or before) the start are in the queue before the first station
+        # looks (no instant of `idle` at the start); their messages go out when the clock runs.
         while planned and planned[0][0] <= 0.0:
             rel, due, wo = planned.pop(0)
             self.queue.append(self._new(wo.id, wo.product, wo.quantity, rel, due))

@@ -81,6 +81,36 @@ def test_a_known_plan_gives_known_lead_times_idle_time_and_otif():
     assert m["s3"]["good_count"] == 20 == sum(o["good"] for o in orders.values())
 
 
+def test_an_order_released_before_the_start_keeps_its_release_for_its_lead_time():
+    # Released Sunday 22:00, two hours before the run starts (Monday 00:00): it enters the
+    # queue at the start, and its lead time runs from its true release, as a plant counts it.
+    cfg = plant(
+        _line(),
+        products=[{"id": "A", "line": "l1"}],
+        orders={
+            "plan": [
+                {
+                    "id": "o1",
+                    "product": "A",
+                    "quantity": 10,
+                    "release": "2026-11-22 22:00",
+                    "due": "2026-11-23 01:00",
+                }
+            ]
+        },
+    )
+    res, msgs = simulate_messages(cfg, 2 * H)
+    (o,) = res.report["orders"]["orders"]
+    assert o["release_ms"] == START_MS - 2 * 3_600_000
+    assert o["start_ms"] == START_MS
+    # Ten parts through three one-minute stations leave after 12 minutes of the run.
+    assert o["finish_ms"] - START_MS == 720_000
+    assert o["lead_time_s"] == 2 * H + 720.0
+    assert res.report["orders"]["plant"]["lead_time_mean_s"] == 2 * H + 720.0
+    released = [p for t, p, _ in msgs if t.endswith("/order") and p["event"] == "released"]
+    assert [p["release_ts"] for p in released] == [START_MS - 2 * 3_600_000]
+
+
 def test_idle_propagates_down_the_line_as_starvation_does():
     cfg = plant(
         _line(), products=[{"id": "A", "line": "l1"}], orders={"plan": [_order("o1", "A", 3, 0, 1)]}
