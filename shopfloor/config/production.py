@@ -40,12 +40,17 @@ def read_csv(path: str) -> tuple[list[WorkOrder], list[Finding]]:
     """The work orders of a CSV file, and a finding per row (or file) that is not one."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-            header = rows[0].keys() if rows else []
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            header = list(reader.fieldnames or [])
     except FileNotFoundError:
         return [], [("orders.csv", f"file not found: {path}")]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         return [], [("orders.csv", f"cannot read {path}: {exc}")]
+    # csv.DictReader keeps the last cell of a repeated column: the others would vanish.
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        return [], [("orders.csv", f"duplicate column {', '.join(map(repr, twice))} in {path}")]
     # csv.DictReader files a row's cells beyond the header under the key None.
     unknown = [c for c in header if c is not None and c not in CSV_COLUMNS]
     if unknown:

@@ -149,3 +149,9 @@ def test_a_material_no_line_or_product_uses_is_refused():
         "materials[1]: material 'resin' is used by no line or product (give it in a line's "
         "or a product's materials, or remove it)"
     ]
+
+
+def test_a_csv_with_a_column_named_twice_names_it(tmp_path: Path):
+    (tmp_path / "plan.csv").write_text("id,product,product,due_h\no1,A,5,1\n")
+    errors = _errors(tmp_path, "products: [{id: A, line: line-1}]\norders: {csv: plan.csv}\n")
+    assert errors == [f"orders.csv: duplicate column 'product' in {tmp_path / 'plan.csv'}"]
