@@ -141,7 +141,21 @@ class StoreSink:
             if sum(self.rejected.values()) == 1:
                 log.warning("a message on %s was refused: %s: %s", topic, rec.reason, rec.detail)
             return
-        self._buf += self._accept(rec)
+        m, seq = rec.machine, rec.seq
+        seqs = self.seqs
+        if (
+            seq is not None
+            and seqs.highest.get(m, -2) == seq - 1
+            and (rec.channel != "telemetry" or not self.power_states.is_legacy(m))
+        ):
+            # Nearly every simulated message: the machine's next seq, nothing to infer. What
+            # _accept() would do (classify() records "new": no gap, nothing implausible), inline.
+            seqs.highest[m] = seq
+            ts = rec.ts
+            seqs.highest_ts[m] = ts if ts < self._now_ms else self._now_ms
+            self._buf.append(rec)
+        else:
+            self._buf += self._accept(rec)
         if len(self._buf) >= self.batch:
             self._hand_over()
 
@@ -158,15 +172,7 @@ class StoreSink:
                     )
             return [rec]
         if rec.seq is not None:
-            seqs = self.seqs
-            if seqs.highest.get(rec.machine, -2) == rec.seq - 1:
-                # The next seq of the machine, as nearly every simulated message: what
-                # classify() records for it ("new", no gap, nothing implausible), inline.
-                seqs.highest[rec.machine] = rec.seq
-                seqs.highest_ts[rec.machine] = min(rec.ts, self._now_ms)
-                verdict = "new"
-            else:
-                verdict = seqs.classify(rec.machine, rec.seq, min(rec.ts, self._now_ms))
+            verdict = self.seqs.classify(rec.machine, rec.seq, min(rec.ts, self._now_ms))
             if verdict == "duplicate":
                 self.duplicates += 1
                 return []
