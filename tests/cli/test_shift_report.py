@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from collector.validate import validate
-from shopfloor import kpi, words
+from shopfloor import clock, kpi, words
 from shopfloor.config import load_config
 from shopfloor.contract import parse_topic
 from shopfloor.store.base import Record
@@ -21,7 +21,7 @@ from simulator.kinds import KINDS
 from simulator.run import run
 from simulator.sinks import ListSink
 from tests.pdftext import page_count, pdf_text
-from tests.support import PLANT, ROOT, run_cli
+from tests.support import PLANT, ROOT, instant_s, run_cli
 
 MONDAY_MS = 1_795_366_800_000  # Monday 2026-11-23 00:00 +07:00
 HOUR_MS = 3_600_000
@@ -44,6 +44,16 @@ def fill(cfg, db: Path, hours: float, start_ms: int = MONDAY_MS) -> list[tuple[s
     store.write([r for r in records if isinstance(r, Record)])
     store.close()
     return [(t, p) for t, p, _ in sink.messages]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _after_the_data():
+    """The clock of every `shopfloor report` here: the Tuesday after the stored Monday, so a
+    shift counts as ended by the clock and 'so far' comes from the data alone, whenever
+    the suite runs (a clock pinned before that Monday made shift A 'so far, until 06:00')."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(clock.ENV, clock.ticking_from(instant_s("2026-11-24T00:00:00+07:00")))
+        yield
 
 
 @pytest.fixture(scope="module")
