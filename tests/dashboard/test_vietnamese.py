@@ -295,9 +295,28 @@ def pick_range(browser, label: str) -> bool:
     pickers = browser.find_elements(By.ID, ids.RANGE)
     if not (pickers and pickers[0].is_displayed()):
         return False
-    pickers[0].click()
+    _click_when_clickable(browser, pickers[0], "the range picker")
     _click_text(browser, label, "range options")
     return True
+
+
+def _click_when_clickable(browser, element, what: str) -> None:
+    """Click once the element is in view and nothing covers it: a page scrolled down by an
+    earlier look, or re-rendering under a callback, intercepts the click for a moment."""
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        ElementNotInteractableException,
+    )
+
+    def clicked() -> bool:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        try:
+            element.click()
+        except (ElementClickInterceptedException, ElementNotInteractableException):
+            return False
+        return True
+
+    wait_for(clicked, 30, f"{what} clickable")
 
 
 def dropdown_options(browser) -> str:
