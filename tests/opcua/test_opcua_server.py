@@ -294,8 +294,10 @@ def test_demo_checks_the_opcua_endpoint_before_starting(tmp_path: Path) -> None:
 
 
 def test_after_a_backfill_a_client_reads_each_variables_newest_value(tmp_path: Path) -> None:
-    """A --fast backfill outruns the server: it serves each variable's newest value (with its
-    sim-time source timestamp), not every change in between (docs/opcua.md)."""
+    """After a --fast backfill a client reads each variable's newest value with its sim-time
+    source timestamp, whether the server kept up or skipped older values to catch up (which
+    of the two happens depends on the machine's speed, so neither is asserted; the skipping
+    itself is `_newest`, docs/opcua.md)."""
     from simulator.opcua.server import OpcUaSink
     from simulator.run import run
     from simulator.sinks import FanoutSink, ListSink
@@ -316,7 +318,6 @@ def test_after_a_backfill_a_client_reads_each_variables_newest_value(tmp_path: P
         seen = client(url, str(tmp_path / "read.json"), "--read", "StateText,EnergyKwh,TotalCount")
     finally:
         server.close()
-    assert server.coalesced > 0, "the backfill ran ahead of the server"
     last: dict[str, list[Any]] = {}
     for topic, payload, _ in mem.messages:
         parts = parse_topic(topic)
