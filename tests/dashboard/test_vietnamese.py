@@ -254,7 +254,7 @@ def vi_browser(tmp_path_factory):
 def _click_text(browser, text: str, what: str) -> None:
     from selenium.webdriver.common.by import By
 
-    wait_for(
+    option = wait_for(
         lambda: (
             [
                 e
@@ -265,7 +265,8 @@ def _click_text(browser, text: str, what: str) -> None:
         ),
         10,
         what,
-    )[-1].click()
+    )[-1]
+    _click_when_clickable(browser, option, what, scroll_top=False)  # an open menu stays put
 
 
 def to_vietnamese(browser) -> None:
@@ -302,20 +303,29 @@ def pick_range(browser, label: str) -> bool:
     return True
 
 
-def _click_when_clickable(browser, element, what: str) -> None:
-    """Click once the element is in view and nothing covers it: a page scrolled down by an
-    earlier look, or re-rendering under a callback, intercepts the click for a moment."""
+def _click_when_clickable(browser, element, what: str, scroll_top: bool = True) -> None:
+    """Click the header's element with the page scrolled to its top: a page scrolled down by
+    an earlier look, or re-rendering under a callback, intercepted the click at y=-1772. If
+    something still covers it after a few tries, the click is dispatched to the element
+    itself (what a user's click would reach once the cover is gone)."""
     from selenium.common.exceptions import (
         ElementClickInterceptedException,
         ElementNotInteractableException,
     )
 
+    tries = 0
+
     def clicked() -> bool:
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        nonlocal tries
+        tries += 1
+        if scroll_top:
+            browser.execute_script("window.scrollTo(0, 0)")
         try:
             element.click()
         except (ElementClickInterceptedException, ElementNotInteractableException):
-            return False
+            if tries < 10:
+                return False
+            browser.execute_script("arguments[0].click()", element)
         return True
 
     wait_for(clicked, 30, f"{what} clickable")
