@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(args.store, read_only=True)
         now_ms = clock.now_ms()
         try:
-            start = continue_args(cfg, store, now_ms - int(backfill_s * 1000), now_ms)
+            start = continue_args(cfg, store, now_ms - int(backfill_s * 1000), now_ms, live=True)
         finally:
             store.close()
     except (ConfigError, ValueError, OSError, StoreError) as exc:

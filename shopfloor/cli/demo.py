@@ -127,20 +127,27 @@ def plant_stored_until_ms(cfg: PlantConfig, store: Store) -> int:
     )
 
 
-def continue_args(cfg: PlantConfig, store: Store, earliest_ms: int, now_ms: int) -> list[str]:
+def continue_args(
+    cfg: PlantConfig, store: Store, earliest_ms: int, now_ms: int, *, live: bool = False
+) -> list[str]:
     """`shopfloor sim` options that go on from what the store holds of this plant and never
     rewrite it: start at `earliest_ms` or just after the plant's last stored message,
     whichever is later (backfilling up to now, then live), each machine's seq and meters
-    continued from the store (simulator.resume). What a restarted compose simulator runs."""
+    continued from the store (simulator.resume). What a restarted compose simulator runs.
+
+    live: the run follows the clock even when the store holds the plant past it (it waits
+    for the clock, as the demo's does); without it such a start gives a bounded run at its
+    own pace (what a test wants, and a plain time-lapse would run ahead of the clock)."""
     start_ms = max(earliest_ms, plant_stored_until_ms(cfg, store) + 1)
     tz = ZoneInfo(cfg.plant.timezone)
     args = [
         "--start",
         datetime.fromtimestamp(start_ms / 1000, tz).isoformat(timespec="milliseconds"),
     ]
-    if start_ms < now_ms:
-        args.append("--then-live")
     resume = from_store(store, {st.id for _, st in cfg.stations()})
+    # `sim --then-live` takes a start at or after now only with --resume (going on from a store).
+    if start_ms < now_ms or (live and resume):
+        args.append("--then-live")
     if resume:
         args += ["--resume", json.dumps({m: r.model_dump() for m, r in sorted(resume.items())})]
     return args

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -624,3 +626,40 @@ def test_a_restarted_compose_simulator_goes_on_where_the_store_ends(tmp_path, tw
                 assert p["total"] >= counts[m][1]["total"], m  # counters never step back
             if "energy_kwh" in p:
                 assert p["energy_kwh"] >= meters[m][1]["energy_kwh"], m
+
+
+def test_a_compose_simulator_restarted_behind_its_store_waits_for_the_clock(
+    tmp_path, two_hours_stored
+):
+    """A store that holds the plant past the clock (left by an earlier run): the compose
+    simulator still runs `--then-live`, so it warns and waits for the clock (docs/
+    architecture.md, Time) instead of a time-lapse on its own clock that runs ahead of it."""
+    store_url, cfg, stored_end, *_ = two_hours_stored
+    # The clock an hour before the store's end (09:00; the store holds 08:00-10:00).
+    at = datetime.fromtimestamp(stored_end / 1000 - 3600, ZoneInfo(cfg.plant.timezone))
+    env = pinned_env(at.isoformat())
+    proc = subprocess.run(
+        simulator_start(store_url, dry_run=True), capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    args = shlex.split(proc.stdout)
+    assert clock.parse(args[args.index("--start") + 1]).at_s == (stored_end + 1) / 1000
+    assert "--then-live" in args and "--resume" in args
+
+    out, err = tmp_path / "sim.jsonl", tmp_path / "sim.err"
+    with err.open("wb") as errf:
+        sim = subprocess.Popen(
+            [*simulator_start(store_url, f"--jsonl={out}")],
+            stdout=subprocess.DEVNULL, stderr=errf, env=env,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: "ahead of the clock" in err.read_text(), 60, "the ahead warning")
+        finally:
+            sim.terminate()
+            sim.wait(30)
+    assert sim.returncode == 0, err.read_text()
+    # Waiting for the clock: nothing made after its start instant (its births there only).
+    text = out.read_text() if out.exists() else ""
+    assert all(
+        json.loads(line)["payload"].get("ts", 0) <= stored_end + 1 for line in text.splitlines()
+    )
