@@ -164,13 +164,16 @@ class StoreSink:
         subscriber never sees the retain flag set on what is published while it listens)."""
         if rec.channel == "status":
             p = rec.payload
+            waited: list[Record] = []
             if p.get("online"):
                 self.seqs.restart(rec.machine)
                 if p.get("connectivity") == "legacy" and p.get("power_kw"):
-                    self.power_states.learn(
+                    # The counted cycles of samples that came before the birth, as the
+                    # collector stores them (collector/service.py, Collector._accept).
+                    waited = self.power_states.learn(
                         rec.machine, p["power_kw"], p.get("sample_interval_s"), p.get("meter")
                     )
-            return [rec]
+            return [rec, *waited]
         if rec.seq is not None:
             verdict = self.seqs.classify(rec.machine, rec.seq, min(rec.ts, self._now_ms))
             if verdict == "duplicate":
