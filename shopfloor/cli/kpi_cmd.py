@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
 
 def cmd_kpi(args: argparse.Namespace) -> int:
     from shopfloor.cli.config_cmd import load_or_exit
-    from shopfloor.store import StoreError, open_store
+    from shopfloor.store import StoreError, open_store, parse_store_url
     from shopfloor.store.report import report_from_store
 
     cfg = load_or_exit(args.config) if args.config else None
@@ -46,6 +47,14 @@ def cmd_kpi(args: argparse.Namespace) -> int:
         raise UserError(f"--from/--to: {exc}") from None
     if t1 <= t0:
         raise UserError("--to must be after --from")
+    try:
+        scheme, rest = parse_store_url(args.store)
+    except ValueError as exc:
+        raise UserError(f"--store: {exc}") from None
+    # A read-only SqliteStore creates a missing file (the dashboard may start before the
+    # collector): the KPIs of a mistyped path would be those of a new, empty store.
+    if scheme == "sqlite" and not Path(rest).is_file():
+        raise UserError(f"--store: {rest} does not exist")
     try:
         store = open_store(args.store, read_only=True)
         report = report_from_store(store, t0, t1, cfg)
