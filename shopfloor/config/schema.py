@@ -8,6 +8,7 @@ Structural rules (types, ranges, unknown keys) live here; rules that relate seve
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -354,10 +355,35 @@ class Energy(Strict):
 class Alerts(Strict):
     machine_down_min: PositiveFloat | None = None  # a machine down longer than this
     # A line's OEE over the last hour below this ratio (0.6 = 60%), or below its own OEE target
-    # (`targets:`) with line_oee_below_target; a fixed threshold and the target are exclusive.
+    # (`targets:`) with `line_oee_below: target`: every rule's key holds its threshold.
     line_oee_below: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    # Set by `line_oee_below: target`. Written as a key of its own it is deprecated (a boolean
+    # among thresholds), still read, with a warning naming the new spelling.
     line_oee_below_target: bool = False
     demand_limit_kw: PositiveFloat | None = None  # the plant's contracted 15-minute demand
+
+    @model_validator(mode="before")
+    @classmethod
+    def _target_spelling(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "line_oee_below_target" in data:
+            logging.getLogger("shopfloor.config").warning(
+                "alerts.line_oee_below_target is deprecated: write `line_oee_below: target` "
+                "(or a ratio such as `line_oee_below: 0.6`) instead"
+            )
+        below = data.get("line_oee_below")
+        if isinstance(below, str) and below != "target":
+            raise ValueError(
+                f"line_oee_below: a ratio above 0 and at most 1 (0.6 = 60%), or target (each "
+                f"line's targets.oee), got {below!r}"
+            )
+        if below == "target":
+            if data.get("line_oee_below_target") is False:
+                raise ValueError("line_oee_below: target contradicts line_oee_below_target: false")
+            data = {**data, "line_oee_below_target": True}
+            del data["line_oee_below"]
+        return data
 
     @model_validator(mode="after")
     def _one_oee_threshold(self) -> Alerts:

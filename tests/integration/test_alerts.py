@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,7 @@ def test_line_oee_below_its_threshold_over_the_last_hour_as_the_truth_says(tmp_p
     data = plant_data()
     data["targets"] = {"oee": 0.7}
     data["lines"][1]["targets"] = {"oee": 0.95}
-    by_target = parse_config({**data, "alerts": {"line_oee_below_target": True}})
+    by_target = parse_config({**data, "alerts": {"line_oee_below": "target"}})
     below = {ln.id: 0.95 if i == 1 else 0.7 for i, ln in enumerate(cfg.lines)}
     checked = 0
     for now in range(START_MS + 3_600_000, START_MS + 24 * 3_600_000, QUARTER_MS):
@@ -246,6 +247,10 @@ def test_a_bad_rule_is_named_by_its_key_path(base_config):
         (
             {"line_oee_below": 0.6, "line_oee_below_target": True},
             "alerts: set line_oee_below or line_oee_below_target, not both",
+        ),
+        (
+            {"line_oee_below": "targets"},
+            "line_oee_below: a ratio above 0 and at most 1 (0.6 = 60%), or target",
         ),
     ]:
         with pytest.raises(ConfigError) as err:
@@ -460,3 +465,24 @@ def test_a_power_cut_of_a_large_plant_fits_one_alerts_message_and_intake_goes_on
             sub.close()
             col.stop()
             store.close()
+
+
+def test_the_oee_rule_against_the_targets_is_a_threshold_and_the_old_key_still_works(
+    base_config, caplog
+):
+    """Every rule's key holds its threshold: `line_oee_below: target`. The boolean
+    `line_oee_below_target` of older configs still means the same, with a warning naming the
+    new spelling; the new spelling gives none."""
+    data = {**base_config, "targets": {"oee": 0.7}}
+    with caplog.at_level(logging.WARNING, logger="shopfloor.config"):
+        new = parse_config({**data, "alerts": {"line_oee_below": "target"}})
+    assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="shopfloor.config"):
+        old = parse_config({**data, "alerts": {"line_oee_below_target": True}})
+    said = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert said and "line_oee_below: target" in said[0]
+    for cfg in (new, old):
+        assert alerts.enabled(cfg)
+        assert alerts.line_oee_threshold(cfg, cfg.lines[0].id) == 0.7
+    fixed = parse_config({**data, "alerts": {"line_oee_below": 0.5}})
+    assert alerts.line_oee_threshold(fixed, fixed.lines[0].id) == 0.5
