@@ -39,6 +39,54 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shopfloor.sim.cmd")
 
+# Commands received and not yet applied, at most: a client flooding the cmd topic (or a run
+# busy for a while) must not grow the simulator's memory without bound. A command is at most
+# MAX_COMMAND_BYTES, so the inbox holds a few MB at worst.
+MAX_PENDING_COMMANDS = 1000
+
+
+class CommandInbox:
+    """The commands waiting for the simulation thread, filled by the MQTT (or OPC UA) thread.
+    A command that arrives while `limit` wait is dropped (it gets no reply), counted in
+    `dropped` and logged at the 1st, 10th, 100th... drop, so a flood cannot flood the log
+    either. The SimpleQueue interface the Commander uses."""
+
+    def __init__(self, limit: int = MAX_PENDING_COMMANDS):
+        self.limit = max(1, limit)
+        self.dropped = 0
+        self._queue: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+
+    def put(self, item: tuple[str, bytes]) -> bool:
+        """False when the command was dropped (the inbox was full)."""
+        if self._queue.qsize() >= self.limit:
+            self.dropped += 1
+            if _power_of_ten(self.dropped):
+                log.warning(
+                    "command inbox full (%d commands not yet applied): dropped a command on %s "
+                    "(%d dropped so far)",
+                    self.limit,
+                    item[0][:200],
+                    self.dropped,
+                )
+            return False
+        self._queue.put(item)
+        return True
+
+    def get_nowait(self) -> tuple[str, bytes]:
+        return self._queue.get_nowait()
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+    def qsize(self) -> int:
+        return self._queue.qsize()
+
+
+def _power_of_ten(n: int) -> bool:
+    while n >= 10 and n % 10 == 0:
+        n //= 10
+    return n == 1
+
 
 class CommandError(Exception):
     pass
@@ -47,7 +95,7 @@ class CommandError(Exception):
 class Commander:
     """Applies commands in the simulation thread; `inbox` is filled by the MQTT thread."""
 
-    def __init__(self, plant: Plant, inbox: queue.SimpleQueue[tuple[str, bytes]]):
+    def __init__(self, plant: Plant, inbox: CommandInbox | queue.SimpleQueue[tuple[str, bytes]]):
         self.plant = plant
         self.inbox = inbox
         self.by_id = {st.id: st for st in plant.stations}

@@ -15,7 +15,7 @@ import simpy
 
 from shopfloor import clock
 from shopfloor.config.schema import PlantConfig
-from simulator.commands import Commander
+from simulator.commands import Commander, CommandInbox
 from simulator.paced_env import PacedEnvironment
 from simulator.plant import Plant
 from simulator.resume import Resume
@@ -87,7 +87,7 @@ def run(
     seed: int | None = None,
     *,
     then_live: bool = False,
-    inbox: queue.SimpleQueue[tuple[str, bytes]] | None = None,
+    inbox: CommandInbox | queue.SimpleQueue[tuple[str, bytes]] | None = None,
     wake: threading.Event | None = None,
     resume: dict[str, Resume] | None = None,
 ) -> RunResult:

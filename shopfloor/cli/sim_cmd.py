@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import signal
 import sys
 import threading
@@ -428,6 +427,7 @@ def _shard(args: argparse.Namespace, cfg: Any) -> Any:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
+    from simulator.commands import CommandInbox
     from simulator.run import run
     from simulator.sinks import FanoutSink, JsonlSink, NullSink
 
@@ -488,7 +488,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
-    inbox: queue.SimpleQueue[tuple[str, bytes]] = queue.SimpleQueue()
+    # Bounded: a flood of commands is dropped and counted, not held (simulator/commands.py).
+    inbox = CommandInbox()
     wake = threading.Event()
 
     with _open_out(args.jsonl, binary=True) as jf:
