@@ -232,6 +232,13 @@ class Wear:
         st.ttf_s = self.draw_ttf()
         self._cut_by = "redrawn"
 
+    def after_repair(self) -> Generator[simpy.Event, Any, None]:
+        """Maintenance that came due during a repair (station.break_down): done as the repair
+        ends, while the machine is stopped anyway, not after the part the breakdown cut
+        into; a waiting station then waits again as its line now is. Draws the next time to
+        failure in place of the repair's draw."""
+        yield from self._maintain()
+
     def serve_waiting(self) -> Generator[simpy.Event, Any, None]:
         """Calendar maintenance that came while the station waited (station._serve): done
         now, then the station waits again as its line now is (as after a breakdown)."""

@@ -278,7 +278,7 @@ class Station:
                 "scrap": r.scrap + self.scrap,
             }
             if self.orders is not None:
-                body["ideal_s"] = round(self.ideal_work_s, 3)
+                body["ideal_s"] = round(r.ideal_s + self.ideal_work_s, 3)
             self.emitter.emit("count", body)
         return not scrap
 
@@ -333,9 +333,6 @@ class Station:
         reason, repair_s = irq.cause
         self._injected = False
         yield from self.break_down(reason, repair_s)
-        wear = self.wear
-        if wear is not None and wear.pm_pending and self.proc_state in PM_WAITS:
-            yield from wear.serve_waiting()  # it came during the repair of a waiting station
 
     def break_down(
         self, reason: str | None = None, repair_s: float | None = None
@@ -352,7 +349,11 @@ class Station:
             repair_s = self.fail_rng.expovariate(1.0 / self.mttr_s) if self.mttr_s > 0 else 0.0
         self.failures.append((self.env.now, repair_s, reason))
         yield from self.repair(repair_s)
-        self.ttf_s = self._draw_ttf()
+        wear = self.wear
+        if wear is not None and wear.pm_pending:
+            yield from wear.after_repair()  # due during the repair; draws the ttf
+        else:
+            self.ttf_s = self._draw_ttf()
         if self.orders is not None and back_to in WAITING:
             self.orders.rewait(self, back_to, back_reason)  # the line may have changed
         else:
