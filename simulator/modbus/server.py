@@ -36,6 +36,33 @@ _CATCH_ALL = 0  # pymodbus: the device that answers every unit id no other devic
 # pymodbus logs each connection and its start at INFO; the simulator says what matters itself.
 logging.getLogger("pymodbus").setLevel(logging.WARNING)
 
+
+class _BadFrames(logging.Filter):
+    """pymodbus logs every frame it cannot decode at WARNING or ERROR ("Invalid Modbus protocol
+    id", "Unable to decode frame"), so a client sending garbage could fill the disk with the
+    log. Its messages pass at the 1st, 10th, 100th... one only, counted and marked as such."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.seen += 1
+        n = self.seen
+        while n >= 10 and n % 10 == 0:
+            n //= 10
+        if n != 1:
+            return False
+        text = record.getMessage()
+        record.msg = f"Modbus client error #{self.seen} (the 1st, 10th, 100th... are logged): %s"
+        record.args = (text,)
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+BAD_FRAMES = _BadFrames()
+logging.getLogger("pymodbus.logging").addFilter(BAD_FRAMES)
+
 Action = Callable[
     [int, int, int, int, list[int], list[int] | list[bool] | None],
     Coroutine[None, None, ExcCodes | None],
