@@ -92,6 +92,19 @@ def delta(
     if pair is None:
         return None
     now, before = path(pair.report), path(pair.before)
+    if before is not None and (before["planned_s"] <= 0 or not before["total_count"]):
+        # A shift not worked (or nothing of it stored) or that made nothing is no yardstick:
+        # "+980 vs shift B" against its zero would read as a gain.
+        why = "card.no_prev_worked" if before["planned_s"] <= 0 else "card.no_prev_parts"
+        return html.Div(
+            t(why, lang).format(
+                before=t("card.prev_shift", lang).format(name=pair.before_name)
+                if pair.before_name
+                else t("card.prev_day", lang)
+            ),
+            className="kpi-delta delta-none text-muted",
+            **{"data-no-delta": card},
+        )
     a = value(now, key) if now else None
     b = value(before, key) if before else None
     if a is None or b is None:

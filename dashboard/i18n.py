@@ -279,6 +279,17 @@ LABELS: dict[str, dict[str, str]] = {
     "card.no_target": {"en": "No target set", "vi": "Chưa đặt mục tiêu"},
     "card.pts": {"en": "pts", "vi": "điểm %"},
     "card.vs_shift": {"en": "vs shift {name}", "vi": "so với ca {name}"},
+    # Good parts card review fix: no change shown against a previous shift with nothing in it.
+    "card.no_prev_worked": {
+        "en": "No comparison: {before} was not worked",
+        "vi": "Không so sánh: {before} không làm việc",
+    },
+    "card.no_prev_parts": {
+        "en": "No comparison: {before} made no parts",
+        "vi": "Không so sánh: {before} không sản xuất sản phẩm nào",
+    },
+    "card.prev_shift": {"en": "the previous shift ({name})", "vi": "ca trước ({name})"},
+    "card.prev_day": {"en": "the day before", "vi": "ngày hôm trước"},
     "card.delta_title": {
         "en": "Shift {now} so far against the same length of time of shift {before} (from {when})",
         "vi": "Ca {now} đến hiện tại so với cùng khoảng thời gian của ca {before} (từ {when})",

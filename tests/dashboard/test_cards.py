@@ -6,14 +6,21 @@ from __future__ import annotations
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+import orjson
+import pytest
+
+from collector.validate import validate
 from dashboard import cards
 from dashboard.context import DashContext
-from dashboard.data import Overview, previous_shift_s, trend_bounds
+from dashboard.data import Overview, overview, previous_shift_s, trend_bounds
 from shopfloor.config import load_config
 from shopfloor.report import entry
 from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
 from shopfloor.targets import DEFAULTS
+from simulator.run import run
+from simulator.sinks import ListSink
 from tests.support import PLANT, instant_s
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -97,3 +104,61 @@ def test_machine_page_marks_a_legacy_machines_counters(tmp_path):
     full = entry({"running": 3600.0}, 80, 78, 2, 45.0, 12.0)
     shown = page.counters(SimpleNamespace(entry=full), "en")
     assert all("data-counter" in c.__dict__ for c in shown)
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if child is not None and not isinstance(child, str | int | float):
+            yield from _walk(child)
+
+
+def _marked(component, attr: str) -> list:
+    return [c for c in _walk(component) if attr in getattr(c, "__dict__", {})]
+
+
+@pytest.fixture(scope="module")
+def weekend_then_monday(tmp_path_factory):
+    """The demo plant simulated from Saturday 22:00 (after its last shift) to Monday 11:00: the
+    shift before Monday's A is Saturday's B, of which nothing is stored."""
+    cfg = load_config(PLANT)
+    start, end = int(at("2026-11-21T22:00:00") * 1000), int(at("2026-11-23T11:00:00") * 1000)
+    sink = ListSink()
+    truth = run(cfg, sink, start, (end - start) / 1000).report
+    store = SqliteStore(tmp_path_factory.mktemp("cards") / "s.db")
+    recs = [validate(t, orjson.dumps(p), end, 10**12, 10**6) for t, p, _ in sink.messages]
+    store.write([r for r in recs if isinstance(r, Record)])
+    yield DashContext(store, cfg, TZ, CAL), truth, end
+    store.close()
+
+
+def test_no_change_is_shown_against_a_previous_shift_that_was_not_worked(weekend_then_monday):
+    ctx, truth, end = weekend_then_monday
+    data = overview(ctx, "current_shift", now_s=end / 1000)
+    assert data.shifts is not None and data.shifts.before_name == "B"
+    plant = data.report["plant"]
+    # Shift A so far made the parts the simulator made (nothing before Monday 06:00).
+    assert plant["good_count"] == truth["plant"]["good_count"] > 0
+    for lang, words in (("en", "No comparison: the previous shift (B) was not worked"),
+                        ("vi", "Không so sánh: ca trước (B) không làm việc")):  # fmt: skip
+        for key in ("good", "oee"):
+            card = cards.kpi_card(
+                key, f"plant:{key}", plant, data, lambda r: r["plant"], DEFAULTS, TZ, lang
+            )
+            # Before: "▲ +980 vs shift B" on the good parts card, against B's zero.
+            assert not _marked(card, "data-delta"), (key, lang)
+            (note,) = _marked(card, "data-no-delta")
+            assert note.children == words
+
+
+def test_a_change_is_shown_against_a_previous_shift_that_was_worked(weekend_then_monday):
+    ctx, _, end = weekend_then_monday
+    # At Monday 14:30 shift B compares with Monday's A, which was worked.
+    data = overview(ctx, "current_shift", now_s=end / 1000 + 3.5 * 3600)
+    assert data.shifts is not None and data.shifts.before_name == "A"
+    plant = data.report["plant"]
+    card = cards.kpi_card(
+        "good", "plant:good", plant, data, lambda r: r["plant"], DEFAULTS, TZ, "en"
+    )
+    assert _marked(card, "data-delta") and not _marked(card, "data-no-delta")
