@@ -57,6 +57,14 @@ class Metrics:
         self.duplicates = Counter(
             "shopfloor_collector_duplicates", "Duplicate messages dropped", ["machine"], registry=r
         )
+        # Sparkplug's bounded memory (collector/sparkplug_in.py): "device", "node", "rebirth".
+        self.sparkplug_dropped = Counter(
+            "shopfloor_collector_sparkplug_dropped",
+            "Sparkplug devices and edge nodes not remembered (a bound was reached), rebirth "
+            "requests not sent (the rate limit)",
+            ["what"],
+            registry=r,
+        )
         self.gaps = Gauge(
             "shopfloor_collector_seq_gaps",
             "Messages missing upstream (seq gaps)",

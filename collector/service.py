@@ -55,7 +55,7 @@ from collector.legacy import PowerStates
 from collector.legacy import counted as counted_reading
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
-from collector.sparkplug_in import SparkplugIntake
+from collector.sparkplug_in import MAX_DEVICES, REBIRTHS_PER_MIN, SparkplugIntake
 from collector.validate import Ignore, Reject, validate
 from shopfloor import alerts as alert_rules
 from shopfloor import batch as batch_form
@@ -123,13 +123,16 @@ class Collector:
         alerts_every_s: float = 5.0,
         calendar: ShiftCalendar | None = None,
         sparkplug_filter: str | None = spb.ALL_GROUPS,
+        spb_max_devices: int = MAX_DEVICES,
+        spb_rebirths_per_min: int = REBIRTHS_PER_MIN,
     ):
         """`machines`: the plant config's (area, line, machine) triples; messages of any other
         machine are dead-lettered ("unknown_machine"). `on_fatal` is called when a worker
         thread dies; the default ends the process with exit code 70. `alerts`: a plant config
         whose alert rules are evaluated every `alerts_every_s` and published (collector/alerts.py).
         `calendar`: the plant's shifts, which tell a legacy machine's off and break time
-        (collector/legacy.py)."""
+        (collector/legacy.py). `spb_max_devices`, `spb_rebirths_per_min`: the Sparkplug
+        intake's bounds (collector/sparkplug_in.py)."""
         self.url = url
         self.store = store
         self.topic = f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter
@@ -141,11 +144,16 @@ class Collector:
             if shared_group
             else sparkplug_filter
         )
-        self.sparkplug = SparkplugIntake(self._ask_rebirth)
         self.dead_letter = dead_letter or DeadLetter(None)
         self.machines = frozenset(machines) if machines is not None else None
         self.metrics = metrics or Metrics(
             {m for _, _, m in self.machines} if self.machines is not None else None
+        )
+        self.sparkplug = SparkplugIntake(
+            self._ask_rebirth,
+            max_devices=spb_max_devices,
+            rebirths_per_min=spb_rebirths_per_min,
+            on_drop=lambda what: self.metrics.sparkplug_dropped.labels(what).inc(),
         )
         self.metrics.health_check = self.health
         self.max_future_ms = max_future_ms

@@ -13,11 +13,21 @@ dead letters, dedup and gap rules are the same.
 - DDEATH: the device offline. NDEATH: every device of the node offline, unless its bdSeq is
   not that of the node's NBIRTH (a will left by an earlier session: the spec says ignore it).
 - NBIRTH, NDATA, NCMD, DCMD and STATE carry nothing to store.
+
+What it remembers is bounded, since any client may invent group, node and device names: at
+most `max_devices` devices (their aliases and their node's NDEATH membership) and `max_nodes`
+edge nodes (their bdSeq and last rebirth request); a device or node beyond that is still
+decoded and stored but not remembered (counted in `dropped`, through `on_drop`, and logged at
+the 1st, 10th, 100th... time). Rebirth requests go out at most `rebirths_per_min` a minute over
+all nodes, the rest are counted as suppressed: unknown aliases from many invented nodes cannot
+make the collector flood the broker.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -29,17 +39,72 @@ from shopfloor.contract import TopicParts
 from shopfloor.store.base import Record
 
 REBIRTH_EVERY_S = 10.0
+MAX_DEVICES = 10_000  # devices remembered over all edge nodes (225 make config/large.yaml)
+MAX_NODES = 1_000  # edge nodes remembered (a node is a line)
+REBIRTHS_PER_MIN = 60  # rebirth requests sent a minute at most, over all nodes
+
+log = logging.getLogger("shopfloor.collect.sparkplug")
 
 Key = tuple[str, str]  # (group id, edge node id)
 
 
 class SparkplugIntake:
-    def __init__(self, request_rebirth: Callable[[str, str], None] | None = None):
+    def __init__(
+        self,
+        request_rebirth: Callable[[str, str], None] | None = None,
+        *,
+        max_devices: int = MAX_DEVICES,
+        max_nodes: int = MAX_NODES,
+        rebirths_per_min: int = REBIRTHS_PER_MIN,
+        on_drop: Callable[[str], None] | None = None,
+    ):
+        """`on_drop(what)`: something not remembered or not sent, `what` one of "device",
+        "node", "rebirth" (the collector's metrics count them)."""
         self.aliases: dict[tuple[str, str, str], dict[int, tuple[str, int]]] = {}
         self.devices: dict[Key, set[str]] = {}
         self.bd_seq: dict[Key, int] = {}
         self.request_rebirth = request_rebirth
         self._asked: dict[Key, float] = {}
+        self.max_devices = max(0, max_devices)
+        self.max_nodes = max(0, max_nodes)
+        self.rebirths_per_min = max(0, rebirths_per_min)
+        self.on_drop = on_drop
+        self.dropped: Counter[str] = Counter()
+        self._n_devices = 0
+        self._sent: deque[float] = deque()  # when the rebirth requests of the last minute went
+
+    def _drop(self, what: str, detail: str) -> None:
+        self.dropped[what] += 1
+        n = self.dropped[what]
+        if self.on_drop is not None:
+            self.on_drop(what)
+        while n >= 10 and n % 10 == 0:
+            n //= 10
+        if n == 1:
+            log.warning("Sparkplug intake: %s (%d times so far)", detail, self.dropped[what])
+
+    def _node_room(self, key: Key, known: dict[Key, Any]) -> bool:
+        if key in known or len(known) < self.max_nodes:
+            return True
+        self._drop("node", f"edge node {key[0]}/{key[1]} not remembered: {self.max_nodes} are")
+        return False
+
+    def _remember(self, key: Key, machine: str) -> bool:
+        """The device as one of its node's; False when it cannot be (a bound is reached)."""
+        devs = self.devices.get(key)
+        if devs is not None and machine in devs:
+            return True
+        if devs is None and not self._node_room(key, self.devices):
+            return False
+        if self._n_devices >= self.max_devices:
+            self._drop(
+                "device",
+                f"device {key[0]}/{key[1]}/{machine} not remembered: {self.max_devices} are",
+            )
+            return False
+        self.devices.setdefault(key, set()).add(machine)
+        self._n_devices += 1
+        return True
 
     def validate(
         self, topic: str, raw: bytes, now_ms: int, max_future_ms: int, max_bytes: int
@@ -78,7 +143,7 @@ class SparkplugIntake:
         key = (t.group, t.node)
         if t.msg_type == "NBIRTH":
             bd = _bd_seq(p)
-            if bd is not None:
+            if bd is not None and self._node_room(key, self.bd_seq):
                 self.bd_seq[key] = bd
             return IGNORE
         if t.msg_type == "NDEATH":
@@ -136,8 +201,8 @@ class SparkplugIntake:
         got = check(TopicParts(*plant, *line, machine, "status"), data, now_ms, max_future_ms)
         if isinstance(got, Reject):
             return got
-        self.aliases[dev] = aliases
-        self.devices.setdefault(key, set()).add(machine)
+        if self._remember(key, machine):
+            self.aliases[dev] = aliases
         return [got]
 
     def _data(
@@ -201,14 +266,27 @@ class SparkplugIntake:
         got = check(TopicParts(*plant, *line, machine, channel), data, now_ms, max_future_ms)
         if isinstance(got, Reject):
             return got
-        self.devices.setdefault(key, set()).add(machine)
+        self._remember(key, machine)
         return [got]
 
     def _ask(self, key: Key) -> None:
         now = time.monotonic()
         if self.request_rebirth is None or now - self._asked.get(key, -1e9) < REBIRTH_EVERY_S:
             return
+        while self._sent and now - self._sent[0] >= 60.0:
+            self._sent.popleft()
+        if len(self._sent) >= self.rebirths_per_min:
+            self._drop(
+                "rebirth",
+                f"no rebirth request to {key[0]}/{key[1]}: {self.rebirths_per_min} went out "
+                "in the last minute",
+            )
+            return
+        if len(self._asked) >= self.max_nodes:
+            # Only the last REBIRTH_EVERY_S matter, and at most rebirths_per_min went out.
+            self._asked = {k: t for k, t in self._asked.items() if now - t < REBIRTH_EVERY_S}
         self._asked[key] = now
+        self._sent.append(now)
         self.request_rebirth(*key)
 
 

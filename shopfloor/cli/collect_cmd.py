@@ -73,6 +73,20 @@ def register(sub: Any) -> None:
         default=50_000,
         help="records held while the store is down (default 50000)",
     )
+    # Sparkplug's bounded memory (collector/sparkplug_in.py): any client may invent names.
+    p.add_argument(
+        "--spb-max-devices",
+        type=_count,
+        default=10_000,
+        help="Sparkplug devices remembered (aliases, NDEATH members) over all edge nodes; "
+        "beyond it devices are stored but not remembered (default 10000)",
+    )
+    p.add_argument(
+        "--spb-rebirths-per-min",
+        type=_count,
+        default=60,
+        help="Sparkplug rebirth requests sent a minute at most, over all edge nodes (default 60)",
+    )
     p.add_argument(
         "--stall-after",
         type=_duration,
@@ -194,6 +208,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         max_future_ms=int(args.max_future * 1000),
         max_bytes=args.max_bytes,
         buffer_limit=args.buffer,
+        spb_max_devices=args.spb_max_devices,
+        spb_rebirths_per_min=args.spb_rebirths_per_min,
         stall_after_s=args.stall_after,
         ca_file=args.ca_file,
         on_fatal=on_fatal,

@@ -1,0 +1,114 @@
+"""The collector's Sparkplug intake against clients that invent names, through a real broker
+into real SQLite: it remembers at most --spb-max-devices devices (the rest are stored, not
+remembered, and counted), an NDEATH takes offline exactly the devices remembered, and rebirth
+requests for unknown aliases from many invented edge nodes go out at most
+--spb-rebirths-per-min a minute. And the buffer bound holds for an NDEATH of many devices."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pysparkplug as psp
+
+from shopfloor import clock
+from tests.integration.test_collector import handled, start_collector
+from tests.sparkplug.test_collector import DT, GROUP, _ddata, _metric, _Pub
+from tests.support import running_broker, wait_for
+
+STATES = ("running", "idle", "starved", "blocked", "down", "setup", "planned_stop", "off")
+
+
+def birth(now: int) -> bytes:
+    return psp.DBirth(
+        timestamp=now,
+        seq=1,
+        metrics=(
+            _metric("Seq", DT.UINT64, None, now, alias=1001),
+            _metric("Properties/kind", DT.STRING, "cnc", now, alias=1101),
+            _metric("Properties/position", DT.INT64, 0, now, alias=1102),
+            _metric("Properties/line_length", DT.INT64, 1, now, alias=1103),
+            _metric("Properties/connectivity", DT.STRING, "full", now, alias=1104),
+            _metric("Properties/ideal_cycle_s", DT.DOUBLE, 40.0, now, alias=1105),
+            _metric("Properties/sample_interval_s", DT.DOUBLE, 60.0, now, alias=1106),
+            *(
+                _metric(f"Properties/power_kw/{s}", DT.DOUBLE, 1.0, now, alias=1110 + i)
+                for i, s in enumerate(STATES)
+            ),
+        ),
+    ).encode()
+
+
+def ndeath(now: int) -> bytes:
+    return psp.NDeath(now, _metric("bdSeq", DT.UINT64, 0, now)).encode()
+
+
+def online(db: Path) -> dict[str, int]:
+    con = sqlite3.connect(db)
+    try:
+        return dict(con.execute("SELECT machine, online FROM machines").fetchall())
+    finally:
+        con.close()
+
+
+def test_invented_devices_and_nodes_are_bounded_and_rebirths_rate_limited(tmp_path: Path):
+    db = tmp_path / "s.db"
+    now = clock.now_ms()
+    devices = [f"m{i:02d}" for i in range(50)]
+    with running_broker("mosquitto") as broker:
+        col = start_collector(broker, db, spb_max_devices=20, spb_rebirths_per_min=3)
+        pub = _Pub(broker.port)
+        try:
+            for d in devices:
+                pub.publish(f"spBv1.0/{GROUP}/DBIRTH/a:l1/{d}", birth(now))
+            wait_for(lambda: handled(col) >= 50, 20, "50 births handled")
+            assert sum(len(v) for v in col.sparkplug.devices.values()) == 20
+            assert (
+                col.metrics.value("shopfloor_collector_sparkplug_dropped_total", what="device")
+                == 30
+            )
+            # Every birth is stored all the same: only the intake's memory is bounded.
+            wait_for(lambda: len(online(db)) == 50, 20, "50 machines stored")
+            pub.publish(f"spBv1.0/{GROUP}/NDEATH/a:l1", ndeath(now + 1))
+            wait_for(lambda: sum(v == 0 for v in online(db).values()) == 20, 20, "20 offline")
+            # Unknown aliases from 30 invented edge nodes: 30 dead letters, 3 rebirth requests.
+            for i in range(30):
+                pub.publish(
+                    f"spBv1.0/{GROUP}/DDATA/x:n{i}/m1",
+                    _ddata(now, 1, _metric(None, DT.DOUBLE, 1.0, now, alias=1150)),
+                )
+            wait_for(
+                lambda: (
+                    col.metrics.value("shopfloor_collector_rejected_total", reason="unknown_alias")
+                    == 30
+                ),
+                20,
+                "30 unknown aliases",
+            )
+            wait_for(lambda: len(pub.ncmd) >= 3, 10, "three rebirth requests")
+            assert (
+                col.metrics.value("shopfloor_collector_sparkplug_dropped_total", what="rebirth")
+                == 27
+            )
+            # The 31st unknown alias, from a node already asked: no request either way.
+            pub.publish(
+                f"spBv1.0/{GROUP}/DDATA/x:n0/m1",
+                _ddata(now, 2, _metric(None, DT.DOUBLE, 1.0, now, alias=1150)),
+            )
+            wait_for(
+                lambda: (
+                    col.metrics.value("shopfloor_collector_rejected_total", reason="unknown_alias")
+                    == 31
+                ),
+                20,
+                "31 unknown aliases",
+            )
+            assert col.failure() is None
+        finally:
+            col.stop()
+            pub.close()
+    assert len(pub.ncmd) == 3
+    assert all(psp.NCmd.decode(raw).metrics[0].name == "Node Control/Rebirth" for raw in pub.ncmd)
+    assert sorted(m for m, v in online(db).items() if v == 0) == sorted(
+        m for v in col.sparkplug.devices.values() for m in v
+    )
