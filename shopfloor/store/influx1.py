@@ -1,11 +1,20 @@
 """InfluxDB 1.x through its own HTTP API: /write (line protocol) and /query (InfluxQL).
 
 influxdb1://[user:pass@]host:8086/<database>. The database is created when missing.
+
+Retention (issue 15, docs/scaling.md): the raw records go to the database's default retention
+policy, the rollups, births and bookkeeping points to the `rollups` policy (created by the
+first write; a database written before it gets its rollups copied there once).
+`apply_retention` sets both policies' durations (`shopfloor collect --retention
+--rollup-retention`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import time
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -13,11 +22,47 @@ import urllib3
 
 from shopfloor.store import lineproto
 from shopfloor.store.base import PermanentStoreError, Record, StoreError
-from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
+from shopfloor.store.influxql import (
+    LATEST,
+    ROLLUP_RP,
+    InfluxQLQueries,
+    InfluxQLReader,
+    Series,
+    _latest_line,
+    _rows,
+    marker_us,
+    parse_results,
+    stamp_us,
+)
+
+log = logging.getLogger("shopfloor.store.influx")
 
 # /write answers that mean "this batch, as it is, never": retrying it cannot help. Everything
 # else (connection refused, timeouts, 5xx, 401/403/404 of a misconfiguration) is retried.
 PERMANENT_STATUS = frozenset({400, 413, 422})
+# How often a reader looks again at the retention policies (whether `rollups` exists yet, the
+# raw retention): a dashboard may start before the collector has written anything.
+LAYOUT_RECHECK_S = 60.0
+# Measurements written whole to the rollups policy when an older store first gets it.
+_COPIED = "status|state_hours|loss_hours|energy_quarters"
+
+
+def policy_seconds(text: str) -> float | None:
+    """An influxd duration as SHOW RETENTION POLICIES gives it ("720h0m0s"); None for 0s
+    (infinite)."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total = sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|us|µs|ns|h|m|s)", text))
+    return total or None
+
+
+def policy_clause(seconds: float | None) -> str:
+    """DURATION and SHARD DURATION for a retention (None: forever), the shard groups as
+    influxd picks them for such a duration: an expired shard group is dropped whole, so the
+    raw records older than the retention are gone within one shard group's time."""
+    if seconds is None:
+        return "DURATION INF REPLICATION 1 SHARD DURATION 168h"
+    shard = "1h" if seconds < 2 * 86400 else "24h" if seconds <= 180 * 86400 else "168h"
+    return f"DURATION {int(seconds)}s REPLICATION 1 SHARD DURATION {shard}"
 
 
 class Influx1Store(InfluxQLQueries):
@@ -41,7 +86,10 @@ class Influx1Store(InfluxQLQueries):
             retries=False, timeout=urllib3.Timeout(connect=3.0, read=60.0)
         )
         self._db_ready = False
-        self.reader = InfluxQLReader(self._query)
+        self._layout_ready = False  # this writer made sure the rollups policy exists
+        self._layout_at = -LAYOUT_RECHECK_S
+        self.reader = InfluxQLReader(self._run)
+        self.reader.layout = self._check_layout
         self._heard: dict[str, int] = {}
 
     def _request(
@@ -68,28 +116,119 @@ class Influx1Store(InfluxQLQueries):
             self._request("POST", "/query", {"q": f'CREATE DATABASE "{self.db}"'})
             self._db_ready = True
 
+    def _policies(self) -> tuple[dict[str, float | None], str]:
+        """The database's retention policies (name: seconds, None for forever) and which
+        one is the default (where the raw records go)."""
+        resp = self._request("POST", "/query", {"q": f'SHOW RETENTION POLICIES ON "{self.db}"'})
+        (series,) = parse_results(json.loads(resp.data), self.url)
+        rps: dict[str, float | None] = {}
+        default = "autogen"
+        for _, r in _rows(series):
+            rps[r["name"]] = policy_seconds(str(r["duration"]))
+            if r.get("default"):
+                default = r["name"]
+        return rps, default
+
+    def _check_layout(self, force: bool = False) -> None:
+        """Where the reads find the rollups, and the raw retention: looked at once a minute."""
+        if not force and time.monotonic() - self._layout_at < LAYOUT_RECHECK_S:
+            return
+        self._ensure_db()
+        rps, default = self._policies()
+        self._layout_at = time.monotonic()
+        if ROLLUP_RP in rps:
+            self.reader.r = f'"{ROLLUP_RP}".'
+            keep = rps.get(default)
+            self.raw_keep_ms = None if keep is None else int(keep * 1000)
+        else:
+            self.reader.r = ""  # a store written before issue 15: all in the default policy
+            self.raw_keep_ms = None
+
+    def _ensure_layout(self) -> None:
+        """The writer's first step: the rollups policy, and an older store's rollups in it."""
+        if self._layout_ready:
+            return
+        self._ensure_db()
+        rps, default = self._policies()
+        if ROLLUP_RP not in rps:
+            self._request(
+                "POST", "/query",
+                {"q": f'CREATE RETENTION POLICY "{ROLLUP_RP}" ON "{self.db}" {policy_clause(None)}'},
+            )  # fmt: skip
+            self._migrate(default)
+        self._layout_ready = True
+        self._check_layout(force=True)
+
+    def _migrate(self, default: str) -> None:
+        """A store written before the rollups policy: its births and rollups copied there
+        (SELECT INTO keeps their tags and times), its bookkeeping points (at time 0, which
+        no retention policy takes) written again at their records' hours. The counters at
+        quarter ends start with the next write: older ranges read the raw readings while
+        they last."""
+        self._request(
+            "POST", "/query",
+            {"db": self.db, "q": f'SELECT * INTO "{ROLLUP_RP}".:MEASUREMENT FROM "{default}"./^(?:{_COPIED})$/ GROUP BY *'},
+        )  # fmt: skip
+        old = InfluxQLReader(self._run)  # reads the default policy only
+        lines = [
+            f"heard,machine={lineproto.tag(m)} last_ts={float(ts)} {stamp_us(ts)}"
+            for m, ts in old.heard().items()
+        ]
+        if old.latest_complete():
+            for ch in LATEST:
+                for m, (us, seq, fields) in old.latest(ch).items():
+                    lines.append(_latest_line(ch, m, us, seq, fields))
+            lines.append(f"latest_complete complete=1.0 {marker_us()}")
+        if old.meter_rollup_complete():
+            lines.append(f"meter_rollup complete=1.0 {marker_us()}")
+        if lines:
+            self._write_rollups(lines)
+        log.info("%s: rollups and bookkeeping moved to the %r policy", self.url, ROLLUP_RP)
+
+    def apply_retention(self, raw_s: float | None, rollup_s: float | None) -> None:
+        """Raw records kept raw_s seconds (the default policy), rollups rollup_s (None:
+        forever): the policies altered now, influxd drops expired shard groups by itself."""
+        self._ensure_layout()
+        _, default = self._policies()
+        for name, seconds in ((default, raw_s), (ROLLUP_RP, rollup_s)):
+            self._request(
+                "POST", "/query",
+                {"q": f'ALTER RETENTION POLICY "{name}" ON "{self.db}" {policy_clause(seconds)}'},
+            )  # fmt: skip
+        self._check_layout(force=True)
+
+    def _write_rollups(self, lines: list[str]) -> None:
+        self._request(
+            "POST", "/write", {"db": self.db, "rp": ROLLUP_RP, "precision": "u"},
+            "\n".join(lines).encode(),
+        )  # fmt: skip
+
     def write(self, records: list[Record]) -> None:
         if not records:
             return
-        self._ensure_db()
+        self._ensure_layout()
+        # Births go with the rollups (kept as long): old ranges need the machine list.
+        raw = [r for r in records if r.channel != "status"]
         try:
-            body = lineproto.encode(records)
+            body = lineproto.encode(raw)
+            births = [lineproto.line(r) for r in records if r.channel == "status"]
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise PermanentStoreError(
                 f"{self.url}: cannot encode: {exc.__class__.__name__}: {exc}"
             ) from None
-        self._request("POST", "/write", {"db": self.db, "precision": "u"}, body)
+        if raw:
+            self._request("POST", "/write", {"db": self.db, "precision": "u"}, body)
+        if births:
+            self._write_rollups(births)
         rollup = self.derived_lines(records)
         if rollup:
             try:
-                self._request(
-                    "POST", "/write", {"db": self.db, "precision": "u"}, "\n".join(rollup).encode()
-                )
+                self._write_rollups(rollup)
             except StoreError:
                 self.derived_failed()
                 raise
 
-    def _query(self, q: str) -> list[Series]:
+    def _run(self, q: str) -> list[Series]:
         self._ensure_db()
         resp = self._request("POST", "/query", {"db": self.db, "epoch": "u", "q": q})
         data = json.loads(resp.data)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -15,8 +16,14 @@ from shopfloor.contract import PROCESS_VALUE_NAME
 from shopfloor.kpi import STATES
 from shopfloor.store import lineproto
 from shopfloor.store.base import MachineInfo, Record, StoreError
-from shopfloor.store.meter_rollup import QUARTER_MS, MeterRollup, QuarterRow, Reading
-from shopfloor.store.rollup import Change, HourRollup
+from shopfloor.store.meter_rollup import (
+    QUARTER_MS,
+    MeterRollup,
+    QuarterRow,
+    Reading,
+    floor_quarter,
+)
+from shopfloor.store.rollup import Change, HourRollup, floor_hour
 
 log = logging.getLogger("shopfloor.store.influx")
 
@@ -59,8 +66,31 @@ def _only(machine: str | None, among: list[str] | None) -> str:
 # one hour 5-10 ms. Added in time order from 0.0, as sum() does: the same numbers.
 RAW_SUM_HOURS = 12
 
+# Retention (issue 15, docs/scaling.md): the raw records live in the database's default
+# retention policy (InfluxDB 2.x: the bucket), expired after the raw retention; what old
+# ranges read lives in this retention policy (2.x: a second bucket, mapped to this name by a
+# DBRP mapping), kept longer: the rollups, each machine's birth (`status`), the bookkeeping
+# points and the counters at quarter ends (`<channel>_ends`). A store written before it
+# existed has all of them in the default policy; readers read there until it appears.
+ROLLUP_RP = "rollups"
+ROLLUP_MEASUREMENTS = (
+    "status", "heard", "state_latest", "count_latest", "energy_latest", "latest_complete",
+    "meter_rollup", "state_hours", "loss_hours", "energy_quarters", "count_ends", "energy_ends",
+)  # fmt: skip
+# The cumulative channels whose newest reading per machine and quarter hour is kept there:
+# what a range's counts and kWh need at its two ends once the raw readings are gone.
+ENDS = ("count", "energy")
+
+
+def stamp_us(ts_ms: int) -> int:
+    """The time of a bookkeeping point about a record at ts_ms: its hour. Once it was 0, which
+    a retention policy refuses (every write failed); a record's own hour is accepted whenever
+    the record is, and a newer record's point is never older, so last() reads the newest."""
+    return floor_hour(ts_ms) * 1000
+
+
 # Each machine's newest record per channel, as InfluxDB 1.x stores keep it (`<channel>_latest`
-# points at time 0, see InfluxQLQueries.latest_lines): the fields kept beside `us`, the raw
+# points at the record's hour, see InfluxQLQueries.latest_lines; at time 0 before issue 15): the fields kept beside `us`, the raw
 # point's time in microseconds, and its seq.
 LATEST = {
     "state": ("state", "reason"),
@@ -85,6 +115,24 @@ class NoInfluxQL(StoreError):
 class InfluxQLReader:
     def __init__(self, query: Query):
         self._run = query  # runs InfluxQL with epoch=u, returns one Series per statement
+        # Where the ROLLUP_MEASUREMENTS are: `"rollups".` once that policy exists, "" (the
+        # default policy) in a store written before it. Set by the store's `layout`, which
+        # each use asks first (it looks again at most once a minute).
+        self._r = ""
+        self.layout: Callable[[], None] = lambda: None
+
+    @property
+    def r(self) -> str:
+        self.layout()
+        return self._r
+
+    @r.setter
+    def r(self, value: str) -> None:
+        self._r = value
+
+    def m(self, name: str) -> str:
+        """A measurement of ROLLUP_MEASUREMENTS, qualified with its retention policy."""
+        return f'{self.r}"{name}"'
 
     def query(self, q: str) -> list[Series]:
         out = self._run(q)
@@ -99,9 +147,9 @@ class InfluxQLReader:
     def machines(self) -> list[MachineInfo]:
         (births, online, heard) = self.query(
             'SELECT last("ideal_cycle_s") AS ideal_cycle_s, "kind", "position", "line_length", "connectivity", "power_kw" '
-            'FROM status WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
-            'SELECT last("online") AS online FROM status GROUP BY machine;'
-            'SELECT last("last_ts") AS last_ts FROM heard GROUP BY machine'
+            f'FROM {self.m("status")} WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
+            f'SELECT last("online") AS online FROM {self.m("status")} GROUP BY machine;'
+            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} GROUP BY machine'
         )
         is_online = {tags["machine"]: bool(row["online"]) for tags, row in _rows(online)}
         last_ts = {tags["machine"]: int(row["last_ts"]) for tags, row in _rows(heard)}
@@ -157,7 +205,7 @@ class InfluxQLReader:
         if h1 - h0 <= RAW_SUM_HOURS * 3_600_000:
             fields = ", ".join(f'"{s}"' for s in STATES)
             (rows,) = self.query(
-                f"SELECT {fields} FROM state_hours WHERE time >= {h0}ms AND time < {h1}ms GROUP BY machine"
+                f"SELECT {fields} FROM {self.m('state_hours')} WHERE time >= {h0}ms AND time < {h1}ms GROUP BY machine"
             )
             out: dict[str, dict[str, float]] = {}
             for tags, r in _rows(rows):  # each machine's hours in time order
@@ -167,7 +215,7 @@ class InfluxQLReader:
             return out
         sums = ", ".join(f'sum("{s}") AS "{s}"' for s in STATES)
         (rows,) = self.query(
-            f"SELECT {sums} FROM state_hours WHERE time >= {h0}ms AND time < {h1}ms GROUP BY machine"
+            f"SELECT {sums} FROM {self.m('state_hours')} WHERE time >= {h0}ms AND time < {h1}ms GROUP BY machine"
         )
         return {tags["machine"]: {s: float(r[s] or 0.0) for s in STATES} for tags, r in _rows(rows)}
 
@@ -177,6 +225,14 @@ class InfluxQLReader:
             f'SELECT last("state") AS state, "seq", "reason" FROM state WHERE machine = {_lit(machine)} AND time < {t}ms;'
             f'SELECT "state", "seq", "reason" FROM state WHERE machine = {_lit(machine)} AND time >= {t}ms'
         )
+        if not _rows(before) and self.r:
+            # Its change before t may have expired with the raw records (a machine in one
+            # state for longer than the raw retention): its `_latest` point still says it.
+            got = self.latest("state", machine).get(machine)
+            if got is not None and got[0] < t * 1000:
+                us, seq, f = got
+                before = [{"columns": ["time", "state", "seq", "reason"],
+                           "values": [[us, f["state"], seq, f.get("reason") or ""]]}]  # fmt: skip
         return [
             (_ms(r["time"]), int(r["seq"] or 0), r["state"], r.get("reason") or "")
             for _, r in _rows(before) + _rows(after)
@@ -184,7 +240,7 @@ class InfluxQLReader:
 
     def loss_hours(self, h0: int, h1: int) -> dict[tuple[str, str], float]:
         (rows,) = self.query(
-            f'SELECT sum("seconds") AS s FROM loss_hours WHERE time >= {h0}ms AND time < {h1}ms '
+            f'SELECT sum("seconds") AS s FROM {self.m("loss_hours")} WHERE time >= {h0}ms AND time < {h1}ms '
             "GROUP BY state, reason"
         )
         return {
@@ -252,10 +308,77 @@ class InfluxQLReader:
             f'SELECT last("energy_kwh") AS energy_kwh, "seq" FROM energy WHERE machine = {_lit(machine)} AND time < {t}ms;'
             f'SELECT "energy_kwh", "seq" FROM energy WHERE machine = {_lit(machine)} AND time >= {t}ms'
         )
-        return [
+        out = [
             (_ms(r["time"]), int(r["seq"] or 0), float(r["energy_kwh"]))
             for _, r in _rows(before) + _rows(after)
         ]
+        if self.r and not _rows(before) and t % QUARTER_MS == 0:
+            # The reading before t may have expired with the raw records: the newest reading
+            # of a quarter before t is kept (`energy_ends`), and that is the newest before t.
+            kept = self.counter_ends("energy", t - 1, machine).get(machine)
+            if kept is not None:
+                out.insert(0, (kept[0], int(kept[2]), float(kept[1]["energy_kwh"])))
+        return out
+
+    def counter_ends(
+        self, channel: str, t: int, machine: str | None = None, among: list[str] | None = None
+    ) -> dict[str, tuple[int, dict[str, float], int]]:
+        """Each machine's newest `channel` reading with ts <= t among the readings kept at
+        quarter ends: exact when t + 1 is a quarter's start (a range on whole quarters), the
+        newest reading before t's quarter otherwise. {machine: (ts ms, fields, seq)}."""
+        only = _only(machine, among)
+        fields = ", ".join(f'"{f}"' for f in LATEST[channel])
+        (rows,) = self.query(
+            f'SELECT last("us") AS us, "seq", {fields} FROM {self.m(channel + "_ends")} '
+            f"WHERE {only}time < {floor_quarter(t + 1)}ms GROUP BY machine"
+        )
+        return {
+            tags["machine"]: (
+                int(r["us"]) // 1000,
+                {
+                    f: r[f]
+                    for f in LATEST[channel]
+                    if r.get(f) is not None or f not in OPTIONAL_FIELDS
+                },
+                int(r["seq"] or 0),
+            )
+            for tags, r in _rows(rows)
+        }
+
+    def ends_newest(self, channel: str) -> dict[str, int]:
+        """Each machine's newest quarter-end point's raw time (us): where the writer goes on."""
+        (rows,) = self.query(
+            f'SELECT last("us") AS us FROM {self.m(channel + "_ends")} GROUP BY machine'
+        )
+        return {tags["machine"]: int(r["us"]) for tags, r in _rows(rows)}
+
+    def quarter_newest(self, wanted: list[tuple[str, str, int]]) -> dict[tuple[str, str, int], Any]:
+        """The newest raw record of each (machine, channel, quarter start ms), as
+        (us, seq, fields); one request."""
+        if not wanted:
+            return {}
+        stmts = []
+        for m, ch, q in wanted:
+            fields = ", ".join(f'"{f}"' for f in LATEST[ch] if f != LATEST[ch][0])
+            sel = f'last("{LATEST[ch][0]}") AS {LATEST[ch][0]}' + (f", {fields}" if fields else "")
+            stmts.append(
+                f'SELECT {sel}, "seq" FROM {ch} WHERE machine = {_lit(m)} '
+                f"AND time >= {q}ms AND time < {q + QUARTER_MS}ms"
+            )
+        out: dict[tuple[str, str, int], Any] = {}
+        for key, series in zip(wanted, self.query(";".join(stmts)), strict=True):
+            for _, r in _rows(series):
+                ch = key[1]
+                out[key] = (
+                    int(r["time"]),
+                    int(r["seq"] or 0),
+                    {
+                        f: r.get(f)
+                        for f in LATEST[ch]
+                        if r.get(f) is not None or f not in OPTIONAL_FIELDS
+                    },
+                )
+        return out
 
     def metered(self) -> list[str]:
         (rows,) = self.query('SELECT last("energy_kwh") FROM energy GROUP BY machine')
@@ -282,7 +405,8 @@ class InfluxQLReader:
         only = f"WHERE machine = {_lit(machine)} " if machine else ""
         fields = ", ".join(f'"{f}"' for f in LATEST[channel])
         (rows,) = self.query(
-            f'SELECT "us", "seq", {fields} FROM {channel}_latest {only}GROUP BY machine'
+            f'SELECT last("us") AS us, "seq", {fields} FROM {self.m(channel + "_latest")} '
+            f"{only}GROUP BY machine"
         )
         return {
             tags["machine"]: (
@@ -299,20 +423,22 @@ class InfluxQLReader:
 
     def heard(self) -> dict[str, int]:
         """Each machine's `heard` point: the newest ts the writers stored."""
-        (rows,) = self.query('SELECT last("last_ts") AS last_ts FROM heard GROUP BY machine')
+        (rows,) = self.query(
+            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} GROUP BY machine'
+        )
         return {tags["machine"]: int(r["last_ts"]) for tags, r in _rows(rows)}
 
     def latest_complete(self) -> bool:
-        (rows,) = self.query('SELECT last("complete") FROM latest_complete')
+        (rows,) = self.query(f'SELECT last("complete") FROM {self.m("latest_complete")}')
         return bool(_rows(rows))
 
     def meter_rollup_complete(self) -> bool:
-        (rows,) = self.query('SELECT last("complete") FROM meter_rollup')
+        (rows,) = self.query(f'SELECT last("complete") FROM {self.m("meter_rollup")}')
         return bool(_rows(rows))
 
     def quarters(self, q0: int, q1: int) -> dict[str, list[tuple[int, float]]]:
         (rows,) = self.query(
-            f'SELECT "kwh" FROM energy_quarters WHERE time >= {q0}ms AND time < {q1}ms GROUP BY machine'
+            f'SELECT "kwh" FROM {self.m("energy_quarters")} WHERE time >= {q0}ms AND time < {q1}ms GROUP BY machine'
         )
         out: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for tags, r in _rows(rows):
@@ -324,7 +450,7 @@ class InfluxQLReader:
         `machines` None: every machine."""
         only = f"machine =~ {_one_of(machines)} AND " if machines is not None else ""
         (rows,) = self.query(
-            f'SELECT sum("kwh") AS kwh FROM energy_quarters WHERE {only}time >= {q0}ms AND time < {q1}ms '
+            f'SELECT sum("kwh") AS kwh FROM {self.m("energy_quarters")} WHERE {only}time >= {q0}ms AND time < {q1}ms '
             f"GROUP BY time({QUARTER_MS}ms) fill(none)"
         )
         return {_ms(r["time"]): float(r["kwh"]) for _, r in _rows(rows)}
@@ -387,9 +513,18 @@ class InfluxQLReader:
         return sorted(out, key=lambda d: (d["ts"], d["seq"]))
 
 
-def _latest_line(channel: str, machine: str, us: int, seq: int, fields: dict[str, Any]) -> str:
-    """A `<channel>_latest` point at time 0 (one per machine: a newer record overwrites it);
-    numbers as floats, as the raw points hold them."""
+def _latest_line(
+    channel: str,
+    machine: str,
+    us: int,
+    seq: int,
+    fields: dict[str, Any],
+    kind: str = "latest",
+    at_us: int | None = None,
+) -> str:
+    """A `<channel>_latest` point at the record's hour (a newer record of the hour overwrites
+    it, of a later hour adds one that last() reads), or with kind "ends" a `<channel>_ends`
+    point at `at_us` (its quarter's start); numbers as floats, as the raw points hold them."""
     values = ",".join(
         f"{lineproto.key(f)}="
         + (
@@ -400,7 +535,14 @@ def _latest_line(channel: str, machine: str, us: int, seq: int, fields: dict[str
         for f, v in fields.items()
         if v is not None
     )
-    return f"{channel}_latest,machine={lineproto.tag(machine)} us={float(us)!r},seq={float(seq)!r},{values} 0"
+    at = stamp_us(us // 1000) if at_us is None else at_us
+    return f"{channel}_{kind},machine={lineproto.tag(machine)} us={float(us)!r},seq={float(seq)!r},{values} {at}"
+
+
+def marker_us() -> int:
+    """The time of a store-wide marker point: the real clock's hour (influxd expires points
+    by its own clock, and the writer stamps them again every hour)."""
+    return stamp_us(int(time.time() * 1000))
 
 
 def quarter_lines(rows: list[QuarterRow]) -> list[str]:
@@ -446,6 +588,12 @@ class InfluxQLQueries:
     _latest: dict[tuple[str, str], int] | None = None  # (machine, channel) -> newest point's us
     _latest_complete = False
     _heard_loaded = False
+    # Issue 15: the newest count and meter reading's time (us) per (machine, channel) among
+    # the `<channel>_ends` points written (None: not read yet), and the hour the markers
+    # (latest_complete, meter_rollup) were last stamped at: they are written again every hour,
+    # so that the rollup retention never expires them under a running writer.
+    _ends_seen: dict[tuple[str, str], int] | None = None
+    _marked_us = -1
     url: str
 
     def derived_lines(self, records: list[Record]) -> list[str]:
@@ -468,13 +616,18 @@ class InfluxQLQueries:
                 self._heard[r.machine] = r.ts
                 touched.add(r.machine)
         lines = [
-            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} 0" for m in touched
+            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} "
+            f"{stamp_us(self._heard[m])}"
+            for m in touched
         ]
+        if self.reader.r:  # a store with the rollups policy (it answered InfluxQL)
+            lines += self.ends_lines(records)
         if self.keeps_latest:
             try:
                 lines += self.latest_lines(records)
             except NoInfluxQL:
                 self.keeps_latest = False
+        lines += self._marker_lines()
         new = lineproto.new_changes(records)
         readings: dict[str, list[Reading]] = {}
         for r in records:
@@ -521,7 +674,60 @@ class InfluxQLQueries:
         rows: list[QuarterRow] = []
         for m in self.reader.metered():
             rows += self._meters.rebuild(m, 0)
-        return [*quarter_lines(rows), "meter_rollup complete=1.0 0"]
+        return [*quarter_lines(rows), f"meter_rollup complete=1.0 {marker_us()}"]
+
+    def _marker_lines(self) -> list[str]:
+        """The complete-markers again, once an hour (see `_marked_us`)."""
+        at = marker_us()
+        if at == self._marked_us:
+            return []
+        self._marked_us = at
+        out = []
+        if self.keeps_latest and self._latest is not None:
+            out.append(f"latest_complete complete=1.0 {at}")
+        if self.keeps_quarters and self._meters_complete:
+            out.append(f"meter_rollup complete=1.0 {at}")
+        return out
+
+    def ends_lines(self, records: list[Record]) -> list[str]:
+        """The `<channel>_ends` points the batch moves: per machine and quarter hour, its
+        newest count and meter reading (stamped at the quarter's start, its own time in
+        `us`), kept as long as the rollups, so a range on whole quarters older than the raw
+        retention still has its counters at both ends. A batch's reading newer than every
+        one written before is its quarter's newest; an older one (a gap filled late) is
+        checked against the raw records of its quarter (one request for the batch)."""
+        if self._ends_seen is None:
+            seen: dict[tuple[str, str], int] = {}
+            for ch in ENDS:
+                for m, us in self.reader.ends_newest(ch).items():
+                    seen[(m, ch)] = us
+            self._ends_seen = seen
+        seen = self._ends_seen
+        newest: dict[tuple[str, str, int], Record] = {}
+        for r in records:
+            if r.channel in ENDS:
+                k = (r.machine, r.channel, floor_quarter(r.ts))
+                got = newest.get(k)
+                if got is None or lineproto.ts_us(r) >= lineproto.ts_us(got):
+                    newest[k] = r
+        lines = []
+        late = []
+        for (m, ch, q), r in newest.items():
+            us = lineproto.ts_us(r)
+            if us >= seen.get((m, ch), -1):
+                fields = {
+                    f: r.payload[f]
+                    for f in LATEST[ch]
+                    if f not in OPTIONAL_FIELDS or f in r.payload
+                }
+                lines.append(_latest_line(ch, m, us, r.seq or 0, fields, "ends", q * 1000))
+            else:
+                late.append((m, ch, q))
+        for (m, ch, q), (us, seq, fields) in self.reader.quarter_newest(late).items():
+            lines.append(_latest_line(ch, m, us, seq, fields, "ends", q * 1000))
+        for (m, ch, _), r in newest.items():
+            seen[(m, ch)] = max(seen.get((m, ch), -1), lineproto.ts_us(r))
+        return lines
 
     def latest_lines(self, records: list[Record]) -> list[str]:
         """The `_latest` points the batch moves (call it after the raw write succeeded). The
@@ -538,7 +744,7 @@ class InfluxQLQueries:
                     if not complete:
                         built.append(_latest_line(ch, m, us, seq, fields))
             if not complete:
-                built.append("latest_complete complete=1.0 0")
+                built.append(f"latest_complete complete=1.0 {marker_us()}")
             self._latest = latest
         moved: dict[tuple[str, str], Record] = {}
         for r in records:
@@ -586,6 +792,8 @@ class InfluxQLQueries:
         self._heard.clear()
         self._heard_loaded = False
         self._latest = None
+        self._ends_seen = None
+        self._marked_us = -1
         if self._rollup is not None:
             self._rollup.forget()
         if self._meters is not None:
@@ -616,7 +824,26 @@ class InfluxQLQueries:
         out = {m: (us // 1000, fields) for m, (us, _, fields) in kept.items()}
         if rest is None or rest:
             out.update(self.reader.counter_at(channel, t, machine, rest))
+            if self._raw_expired_before(t + 1):
+                # A machine whose readings before t expired: its newest kept at a quarter's
+                # end (the one before t, when t + 1 starts a quarter). Raw records, where
+                # they are, are at least as new: retention drops the oldest first.
+                for m, (ts, fields, _) in self.reader.counter_ends(
+                    channel, t, machine, rest
+                ).items():
+                    if m not in out or ts > out[m][0]:
+                        out[m] = (ts, fields)
         return out
+
+    # The raw retention in ms as the server says (None: forever; -1: unknown, so every
+    # counter read before now looks at the quarter ends too). Set by the store.
+    raw_keep_ms: int | None = None
+
+    def _raw_expired_before(self, t: int) -> bool:
+        """Whether raw records before t (epoch ms) may have expired."""
+        if not self.reader.r or self.raw_keep_ms is None:
+            return False
+        return self.raw_keep_ms < 0 or t < time.time() * 1000 - self.raw_keep_ms
 
     def last_changes(self, t: int, machine: str | None = None) -> dict[str, tuple[int, str, str]]:
         kept, rest = self._latest_split("state", t * 1000, machine)
