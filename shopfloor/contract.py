@@ -198,13 +198,16 @@ OrderId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{
 class OrderPayload(_Payload):
     """A work order of the line (issue 12; shopfloor.orders), sent when it is `released`,
     `started` (its first part taken by the first station) and `finished` (its last part out
-    of the last station or scrapped). Each event carries the whole order so far, so the
-    latest one is its state: start_ts from `started` on, finish_ts from `finished`; good and
-    scrap count its parts so far (good: out of the last station)."""
+    of the last station or scrapped), and `progress` as a run ends with it in flight. Each
+    event carries the whole order so far, so the latest one is its state: start_ts from
+    `started` on, finish_ts from `finished`; good and scrap count its parts so far (good: out
+    of the last station)."""
 
     order_id: OrderId
     product: OrderId
-    event: Literal["released", "started", "finished"]
+    # progress (issue 12, a restart): sent as a run ends for an order in flight, its parts
+    # so far, so a restarted plant goes on with them (simulator/resume.py).
+    event: Literal["released", "started", "finished", "progress"]
     quantity: Annotated[int, Field(ge=1, le=MAX_INT)]
     release_ts: EpochMs
     due_ts: EpochMs

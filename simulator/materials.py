@@ -95,6 +95,7 @@ class Inventory:
     rng: random.Random
     level: int = 0
     on_order: int = 0
+    resumed: int | None = None  # units on hand an earlier run left (simulator.resume)
     deliveries: list[Delivery] = field(default_factory=list)
     stockouts: int = 0  # times the line found too little and started waiting
     waiting: bool = False
@@ -102,7 +103,7 @@ class Inventory:
 
     def __post_init__(self) -> None:
         self.id = self.spec.id
-        self.level = self.spec.initial
+        self.level = self.spec.initial if self.resumed is None else self.resumed
         self.lead_time = LeadTimeDraw(self.supplier.lead_time_h, self.rng)
         self.reason = no_material(self.id)
         if self.spec.schedule is not None:
@@ -210,6 +211,7 @@ class LineSupply:
         line: Line,
         station: Station,
         seed: int,
+        levels: dict[str, int] | None = None,
     ):
         self.line_id = line.id
         # A line's `materials:` is what each part uses; a product's own `materials:` replaces
@@ -230,6 +232,7 @@ class LineSupply:
                 suppliers[spec.supplier],
                 station,
                 random.Random(f"{seed}/{line.id}/material/{mid}"),
+                resumed=(levels or {}).get(mid),
             )
 
     @staticmethod
@@ -257,13 +260,19 @@ class LineSupply:
 
 
 def line_supply(
-    env: simpy.Environment, cfg: PlantConfig, line: Line, station: Station, seed: int
+    env: simpy.Environment,
+    cfg: PlantConfig,
+    line: Line,
+    station: Station,
+    seed: int,
+    levels: dict[str, int] | None = None,
 ) -> LineSupply | None:
     """The supply of a line whose parts use material, else None (nothing is built, drawn or
-    sent: today's behaviour)."""
+    sent: today's behaviour). `levels`: units on hand per material an earlier run left (a
+    restart, simulator.resume; open purchase orders are not carried over)."""
     if not LineSupply._used(cfg, line):
         return None
-    return LineSupply(env, cfg, line, station, seed)
+    return LineSupply(env, cfg, line, station, seed, levels)
 
 
 def supply_facts(st: Station) -> dict[str, Any]:

@@ -19,7 +19,13 @@ A line with products gets a LineOrders book (Plant builds it when the config has
 - For other features: `Station.order_id` and `Station.product_id` are what the station works
   on now (the first station: the order it is drawing parts of); `LineOrders.product_of(part)`
   is the product id of a part token, `LineOrders.current` the order being started.
-- Telemetry: `order` messages on the first station's topic (shopfloor.contract.OrderPayload).
+- Telemetry: `order` messages on the first station's topic (shopfloor.contract.OrderPayload);
+  as a run ends, a `progress` one for each order in flight, with its parts so far.
+- A restarted plant (simulator.resume, OrderBook): the orders an earlier run left open are
+  queued first (those in flight first, by their start), keeping their ids, release, due,
+  start, good and scrap; one in flight starts what its remaining quantity needs again (its
+  parts that were in the line are lost with the restart). Planned orders the store knows are
+  not released again, and generated ids go on after the highest stored.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from shopfloor.orders import OrderFacts, orders_report
 from simulator.station import Draw
 
 if TYPE_CHECKING:
+    from simulator.resume import OrderBook, Resume
     from simulator.station import Station
 
 NO_ORDER = "no order"
@@ -72,6 +79,7 @@ class LineOrders:
         stations: list[Station],
         start_ms: int,
         seed: int,
+        resume: OrderBook | None = None,
     ):
         self.env = env
         self.line_id = line.id
@@ -112,7 +120,7 @@ class LineOrders:
             st.order_pos = pos
             st.ideal_work_s = 0.0
         self.last = stations[-1]
-        self._plan(cfg, line)
+        self._plan(cfg, line, resume)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -166,11 +174,16 @@ class LineOrders:
                     out[(a, b)] = Draw(pick, 60.0, st.rng)
         return out
 
-    def _plan(self, cfg: PlantConfig, line: Line) -> None:
+    def _plan(self, cfg: PlantConfig, line: Line, resume: OrderBook | None) -> None:
         tz = ZoneInfo(cfg.plant.timezone)
+        known: set[str] = set()
+        self._complete: list[Order] = []
+        if resume is not None:
+            known = set(resume.finished) | {o.id for o in resume.open}
+            self._reopen(resume)
         planned: list[tuple[float, float, WorkOrder]] = []
         for _, wo in production.plan(cfg):
-            if wo.product not in self.pindex:
+            if wo.product not in self.pindex or wo.id in known:
                 continue
             if wo.release is not None:
                 rel = (production.local_ms(wo.release, tz) - self.start_ms) / 1000.0
@@ -189,16 +202,49 @@ class LineOrders:
         while planned and planned[0][0] <= 0.0:
             rel, due, wo = planned.pop(0)
             self.queue.append(self._new(wo.id, wo.product, wo.quantity, rel, due))
-        if planned or self.queue:
+        if planned or self.queue or self._complete:
             self.env.process(self._release_plan(planned))
         demand = cfg.orders.demand if cfg.orders is not None else None
         if demand is not None:
             for pid, dp in demand.products.items():
                 if pid in self.pindex:
-                    rng = random.Random(f"{self.seed}/orders/{demand.seed}/{line.id}/{pid}")
+                    n0 = resume.generated.get(pid, 0) if resume is not None else 0
+                    seed = f"{self.seed}/orders/{demand.seed}/{line.id}/{pid}"
+                    # A restart goes on with new arrivals, not the first run's again.
+                    rng = random.Random(f"{seed}/{n0}" if n0 else seed)
                     self.env.process(
-                        self._demand(pid, dp.orders_per_day, dp.quantity, dp.due_h, rng)
+                        self._demand(pid, dp.orders_per_day, dp.quantity, dp.due_h, rng, n0)
                     )
+
+    def _reopen(self, resume: OrderBook) -> None:
+        """The orders an earlier run left open, in the queue before anything else: those in
+        flight first (by their start), then the released ones (by release)."""
+        for oo in sorted(
+            (o for o in resume.open if o.product in self.pindex),
+            key=lambda o: (o.start_ts is None, o.start_ts or 0, o.release_ts, o.id),
+        ):
+            o = self._new(
+                oo.id,
+                oo.product,
+                oo.quantity,
+                (oo.release_ts - self.start_ms) / 1000.0,
+                (oo.due_ts - self.start_ms) / 1000.0,
+            )
+            o.announced = True  # its `released` message is in the store
+            if oo.start_ts is not None:
+                o.start_s = (oo.start_ts - self.start_ms) / 1000.0
+                o.good, o.scrap = oo.good, oo.scrap
+                # Its parts that were in the line are lost: it starts what its remaining
+                # quantity needs at the expected yield (none if its good parts are enough).
+                y = self._expected_yield(o.product)
+                left = max(0, oo.quantity - oo.good)
+                more = math.ceil(left / y - 1e-9) if y > 0 else left
+                o.started = oo.good + oo.scrap
+                o.start_qty = o.started + more
+                if more == 0:
+                    self._complete.append(o)  # finished by _release_plan at the start
+                    continue
+            self.queue.append(o)
 
     def _expected_yield(self, product: int) -> float:
         y = 1.0
@@ -217,6 +263,10 @@ class LineOrders:
     def _release_plan(
         self, planned: list[tuple[float, float, WorkOrder]]
     ) -> Generator[simpy.Event, Any, None]:
+        for o in self._complete:
+            # Reopened with its good parts all made: it finishes now, once.
+            o.finish_s = self.env.now
+            self._emit(o, "finished")
         for o in list(self.queue):
             self._announce(o)
         for rel, due, wo in planned:
@@ -225,9 +275,14 @@ class LineOrders:
             self._release(self._new(wo.id, wo.product, wo.quantity, rel, due))
 
     def _demand(
-        self, pid: str, per_day: float, quantity: int, due_h: float, rng: random.Random
+        self,
+        pid: str,
+        per_day: float,
+        quantity: int,
+        due_h: float,
+        rng: random.Random,
+        n: int = 0,
     ) -> Generator[simpy.Event, Any, None]:
-        n = 0
         while True:
             yield self.env.timeout(rng.expovariate(per_day / 86400.0))
             n += 1
@@ -395,6 +450,13 @@ class LineOrders:
         body["scrap"] = o.scrap
         self.emitter.emit("order", body)
 
+    def progress(self) -> None:
+        """As the run ends: each order in flight's parts so far, for a restart to go on from
+        (simulator.resume)."""
+        for o in self.orders:
+            if o.start_s is not None and o.finish_s is None:
+                self._emit(o, "progress")
+
     def facts(self) -> list[OrderFacts]:
         return [
             OrderFacts(
@@ -424,17 +486,21 @@ def build(
     lines: dict[str, list[Station]],
     start_ms: int,
     seed: int,
+    resume: dict[str, Resume] | None = None,
 ) -> dict[str, LineOrders]:
     """An order book per line that makes a product, when the config has orders; else none
-    (and every station keeps today's endless batches)."""
+    (and every station keeps today's endless batches). `resume`: what an earlier run left,
+    by machine (a line's book is its first station's)."""
     if cfg.orders is None:
         return {}
     made = {p.line for p in cfg.products}
-    return {
-        line.id: LineOrders(env, cfg, line, lines[line.id], start_ms, seed)
-        for line in cfg.lines
-        if line.id in made
-    }
+    out = {}
+    for line in cfg.lines:
+        if line.id in made:
+            first = (resume or {}).get(lines[line.id][0].id)
+            book = first.orders if first is not None else None
+            out[line.id] = LineOrders(env, cfg, line, lines[line.id], start_ms, seed, book)
+    return out
 
 
 def ideal_cycle_s(st: Station) -> float:

@@ -83,14 +83,16 @@ class Plant:
                 inbox = outbox
             self.lines[line.id] = built
             # Raw material in front of the first station (issue 12, simulator/materials.py).
-            supply = line_supply(env, cfg, line, built[0], self.seed)
+            # A restarted plant starts with the units on hand the store implies (resume).
+            levels = (resume or {}).get(built[0].id, Resume()).inventory
+            supply = line_supply(env, cfg, line, built[0], self.seed, levels)
             if supply is not None:
                 built[0].supply = self.supplies[line.id] = supply
         if self.supplies:
             for st in self.stations:
                 st.loss_s = {}  # starvation by cause in the ground truth
         # Work orders and products (issue 12, simulator/orders.py): lines that make products.
-        self.order_books = orders.build(env, cfg, self.lines, start_ms, self.seed)
+        self.order_books = orders.build(env, cfg, self.lines, start_ms, self.seed, resume)
         for st in self.stations:
             st.emitter.status(self._birth(st))
             if not st.legacy:
@@ -98,7 +100,7 @@ class Plant:
                 r = st.resume
                 count = {"total": r.total, "good": r.good, "scrap": r.scrap}
                 if st.orders is not None:  # issue 12: parts' own ideal cycles (contract)
-                    count["ideal_s"] = 0.0
+                    count["ideal_s"] = r.ideal_s
                 st.emitter.emit("count", count)
                 st.emitter.emit("energy", {"energy_kwh": st.meter_reading_kwh()})
         # Stroke meters sample at their own rate (simulator/meter.py), not with the plant.
@@ -160,6 +162,8 @@ class Plant:
 
     def close(self, clean: bool = True) -> None:
         """Book every station up to now and publish final meter readings and death."""
+        for book in self.order_books.values():
+            book.progress()  # orders in flight: their parts so far, for a restart
         for st in self.stations:
             st.close_books()
             if not st.legacy:

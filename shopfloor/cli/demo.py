@@ -144,7 +144,7 @@ def continue_args(
         "--start",
         datetime.fromtimestamp(start_ms / 1000, tz).isoformat(timespec="milliseconds"),
     ]
-    resume = from_store(store, {st.id for _, st in cfg.stations()})
+    resume = from_store(store, {st.id for _, st in cfg.stations()}, cfg)
     # `sim --then-live` takes a start at or after now only with --resume (going on from a store).
     if start_ms < now_ms or (live and resume):
         args.append("--then-live")
@@ -233,7 +233,7 @@ class Stack:
             # The history goes straight into the store (issue 15, shopfloor/cli/bulk.py);
             # the live run below goes on from where it ends, through the broker.
             self.bulk_backfill(start_ms, now_ms - BULK_LEAVE_MS)
-        resume = from_store(store, {st.id for _, st in self.cfg.stations()})
+        resume = from_store(store, {st.id for _, st in self.cfg.stations()}, self.cfg)
         live_start_ms = max(start_ms, plant_stored_until_ms(self.cfg, store) + 1)
         with self._deferred():
             self.broker = Broker(
@@ -277,7 +277,7 @@ class Stack:
         sim = ["sim", "--config", str(self.config), "--fast", "--store", f"sqlite:///{self.db}"]
         sim += ["--start", datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()]
         sim += ["--duration", f"{(end_ms - start_ms) / 1000:.3f}s"]
-        resume = from_store(self._reads(), {st.id for _, st in self.cfg.stations()})
+        resume = from_store(self._reads(), {st.id for _, st in self.cfg.stations()}, self.cfg)
         if resume:
             sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
         self._spawn("backfill", *sim)

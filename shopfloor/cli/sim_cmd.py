@@ -378,7 +378,7 @@ def _continue_from(url: str, cfg: Any, start_ms: int) -> tuple[int, dict[str, An
         store = open_store(url, read_only=True)
         try:
             stored_ms = plant_stored_until_ms(cfg, store)
-            resume = from_store(store, {st.id for _, st in cfg.stations()})
+            resume = from_store(store, {st.id for _, st in cfg.stations()}, cfg)
         finally:
             store.close()
     except (ValueError, StoreError) as exc:
