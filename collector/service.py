@@ -72,7 +72,8 @@ ALL_PLANTS = "shopfloor/v1/+/+/+/+/+/+"
 SPB_PREFIX = spb.NAMESPACE + "/"
 FATAL_EXIT = 70  # EX_SOFTWARE: a worker thread died; the supervisor restarts us
 STOP_GRACE_S = 5.0  # SIGTERM: time the store gets to take what is held (docker allows 10 s)
-# A legacy sample, its inferred state, estimated meter reading and counted cycle (issue 12).
+# A legacy sample, its inferred state, estimated meter reading and counted cycle (issue 12):
+# the most records of a data message (births and Sparkplug NDEATHs may bring more: _room).
 MAX_RECORDS_PER_MESSAGE = 4
 
 
@@ -379,10 +380,24 @@ class Collector:
 
     def _room(self, msg: mqtt.MQTTMessage) -> int:
         """The most records one message can add: a batch's elements each as many as a single
-        message (issue 15, shopfloor/batch.py), never more than the whole buffer (a batch
-        larger than a tiny buffer is taken once the buffer is empty)."""
-        n = batch_form.max_elements(msg.payload)
-        return min(MAX_RECORDS_PER_MESSAGE * max(1, n), self.buffer_limit)
+        message (issue 15, shopfloor/batch.py); a birth one more for each legacy sample that
+        waited for it (collector/legacy.py); a Sparkplug NDEATH one for each device of its
+        node. Never more than the whole buffer: a message larger than it is taken alone, once
+        the buffer is empty."""
+        topic = msg.topic
+        if topic.startswith(SPB_PREFIX):
+            t = spb.parse_topic(topic)
+            if t is not None and t.msg_type == "NDEATH":
+                n = len(self.sparkplug.devices.get((t.group, t.node), ()))
+            elif t is not None and t.msg_type == "DBIRTH" and t.device is not None:
+                n = 1 + len(self.power_states.awaiting.get(t.device, ()))
+            else:
+                n = MAX_RECORDS_PER_MESSAGE
+        elif topic.endswith("/status"):
+            n = 1 + len(self.power_states.awaiting.get(topic.rsplit("/", 2)[-2], ()))
+        else:
+            n = MAX_RECORDS_PER_MESSAGE * max(1, batch_form.max_elements(msg.payload))
+        return max(1, min(n, self.buffer_limit))
 
     # -- network thread --------------------------------------------------------------------
 

@@ -112,3 +112,46 @@ def test_invented_devices_and_nodes_are_bounded_and_rebirths_rate_limited(tmp_pa
     assert sorted(m for m, v in online(db).items() if v == 0) == sorted(
         m for v in col.sparkplug.devices.values() for m in v
     )
+
+
+def test_the_buffer_bound_holds_for_an_ndeath_of_many_devices(tmp_path: Path):
+    """Buffer bound 40, store locked: 20 births of one node's devices buffered, then the
+    NDEATH of another node of 30 devices, 30 records from one message (the bound assumed at
+    most 4): it waits, unhandled, until the store has taken the 20; never more than 40 held."""
+    db = tmp_path / "s.db"
+    now = clock.now_ms()
+    with running_broker("mosquitto") as broker:
+        col = start_collector(broker, db, buffer_limit=40, on_fatal=print)
+        pub = _Pub(broker.port)
+        blocker = None
+        try:
+            for i in range(30):
+                pub.publish(f"spBv1.0/{GROUP}/DBIRTH/a:l1/d{i:02d}", birth(now))
+            wait_for(lambda: len(online(db)) == 30, 20, "30 births stored")
+            col.store.db.execute("PRAGMA busy_timeout = 100")
+            blocker = sqlite3.connect(db, timeout=0.1)
+            blocker.execute("BEGIN EXCLUSIVE")
+            for i in range(20):
+                pub.publish(f"spBv1.0/{GROUP}/DBIRTH/a:l2/e{i:02d}", birth(now))
+            wait_for(lambda: col._held() == 20, 20, "20 births held")
+            pub.publish(f"spBv1.0/{GROUP}/NDEATH/a:l1", ndeath(now + 1))
+            wait_for(
+                lambda: col.metrics.value("shopfloor_collector_waiting") > 0 or col._held() > 40,
+                20,
+                "the NDEATH waiting (or taken)",
+            )
+            blocker.rollback()
+            blocker.close()
+            blocker = None
+            wait_for(lambda: sum(v == 0 for v in online(db).values()) == 30, 60, "30 offline")
+            assert col.failure() is None
+        finally:
+            if blocker is not None:
+                blocker.rollback()
+                blocker.close()
+            col.stop()
+            pub.close()
+    states = online(db)
+    assert len(states) == 50
+    assert {m for m, v in states.items() if v == 0} == {f"d{i:02d}" for i in range(30)}
+    assert 0 < col.metrics.value("shopfloor_collector_buffered_peak") <= 40
