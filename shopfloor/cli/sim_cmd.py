@@ -340,7 +340,9 @@ def _bulk_sink(args: argparse.Namespace, cfg: Any) -> Any:
             raise UserError(f"--jsonl-dir: cannot write {args.jsonl_dir}: {exc.strerror}") from None
         return StoreSink(out, calendar, seed_from_store=False, close_store=True)
     try:
-        store = open_store(args.store)
+        # No spool: a one-off run would leave it in the current directory, never replayed; a
+        # bulk load to a store that does not take it fails instead, saying so.
+        store = open_store(args.store, spool_dir=None)
         return StoreSink(store, calendar, close_store=True)
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None

@@ -137,7 +137,7 @@ class Influx2Store(InfluxQLQueries):
     def __init__(
         self,
         url: str,
-        spool_dir: Path | str = "data/influx-spool",
+        spool_dir: Path | str | None = "data/influx-spool",
         retry_ms: int = 1000,
         max_retry_time_ms: int = 60_000,
         *,
@@ -174,8 +174,14 @@ class Influx2Store(InfluxQLQueries):
         self.reader = InfluxQLReader(self._query)
         self._heard: dict[str, int] = {}
         self._dbrp_checked = False
-        self.spool_dir = Path(spool_dir)
-        self.quarantine_dir = self.spool_dir.with_name(self.spool_dir.name + "-quarantine")
+        # None (a bulk load, shopfloor/cli/bulk.py): no spool, no replay thread; a write the
+        # server does not take raises, and a server that does not answer is an error at once.
+        self.spool_dir = Path(spool_dir) if spool_dir is not None else None
+        self.quarantine_dir = (
+            self.spool_dir.with_name(self.spool_dir.name + "-quarantine")
+            if self.spool_dir is not None
+            else None
+        )
         self.spooled_lines = 0
         self.quarantined_files = 0
         self._names = itertools.count()
@@ -183,6 +189,11 @@ class Influx2Store(InfluxQLQueries):
         self._stop = threading.Event()
         self._replayer: threading.Thread | None = None
         if read_only:
+            return
+        if self.spool_dir is None:
+            if not self.client.ping():
+                raise StoreError(f"{self.url}: no InfluxDB answers at {self.http_url}")
+            self._sync = self.client.write_api(write_options=SYNCHRONOUS)
             return
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         for tmp in self.spool_dir.glob(".*.tmp"):
@@ -269,6 +280,8 @@ class Influx2Store(InfluxQLQueries):
     def _spool(self, lines: list[str]) -> Path:
         """Write `lines` to a new spool file atomically; StoreError if that fails (then the
         caller keeps the batch and retries: nothing was acknowledged)."""
+        if self.spool_dir is None:
+            raise StoreError(f"{self.url}: the server does not take writes (and no spool is kept)")
         path = self.spool_dir / f"{time.time_ns()}-{os.getpid()}-{next(self._names)}.lp"
         try:
             _atomic_write(path, ("\n".join(lines) + "\n").encode())
@@ -296,7 +309,7 @@ class Influx2Store(InfluxQLQueries):
     def replay_spool(self) -> int:
         """Write spooled files back, oldest first; returns the lines written. A file refused for
         good is quarantined; transient failures leave the file for a later round."""
-        if self.read_only:
+        if self.read_only or self.spool_dir is None:
             return 0
         with self._replay_lock:
             done, _ = self._replay_round()

@@ -30,11 +30,12 @@ def parse_store_url(text: str) -> tuple[str, str]:
 
 
 def open_store(
-    text: str, spool_dir: str | Path = "data/influx-spool", read_only: bool = False
+    text: str, spool_dir: str | Path | None = "data/influx-spool", read_only: bool = False
 ) -> Store:
     """The store at URL `text`. read_only=True is for readers (the dashboard, `shopfloor kpi`):
     an InfluxDB 2.x store then starts no WriteApi and no spool replay and makes no spool
     folder; SQLite opens the file with mode=ro (see SqliteStore); both refuse write().
+    spool_dir=None (a bulk load): InfluxDB 2.x keeps no spool, a write it does not take raises.
     InfluxDB 1.x keeps no client-side writer, and takes no such flag."""
     scheme, rest = parse_store_url(text)
     if scheme == "sqlite":
