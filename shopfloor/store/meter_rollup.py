@@ -79,6 +79,11 @@ class MeterRollup:
     def rebuild(self, machine: str, since: int) -> list[QuarterRow]:
         start = floor_quarter(since)
         loaded = self.load(machine, start)
+        if not loaded:
+            # Nothing stored (a machine metered nowhere, a store emptied under the writer):
+            # no quarters, and the next reading rebuilds from the store again.
+            self.tails.pop(machine, None)
+            return []
         older = loaded[0][0] < start
         values, before = quarter_values(
             loaded[1:] if older else loaded, loaded[0][2] if older else 0.0

@@ -119,6 +119,9 @@ class HourRollup:
 
     def _rebuild(self, machine: str, since: int) -> list[HourRow]:
         before = self.load(machine, since)
+        if not before:
+            self.tails.pop(machine, None)  # nothing stored: no hours (as MeterRollup.rebuild)
+            return []
         start = floor_hour(before[0][0])
         changes = self.load(machine, start)
         hours = closed_hours(changes, start)
