@@ -289,6 +289,57 @@ def machine_facts(
     )  # fmt: skip
 
 
+def legacy_product_ideals(cfg: PlantConfig) -> dict[str, tuple[str, float, dict[str, float]]]:
+    """Legacy first stations whose line's products set their own ideal cycle there: machine
+    -> (line, its own ideal cycle, {product: ideal cycle}). A power meter sees no product;
+    the first station's is that of the order it started last (its `order` events)."""
+    out = {}
+    for line in cfg.lines:
+        first = line.stations[0]
+        if first.connectivity != "legacy":
+            continue
+        per = {}
+        for prod in cfg.products:
+            if prod.line == line.id:
+                own = prod.stations.get(first.id)
+                per[prod.id] = (own.ideal_cycle_s if own else None) or first.ideal_cycle_s
+        if any(v != first.ideal_cycle_s for v in per.values()):
+            out[first.id] = (line.id, first.ideal_cycle_s, per)
+    return out
+
+
+def mixed_ideal_cycle(
+    store: Store,
+    machine: str,
+    t0: int,
+    t1: int,
+    starts: list[tuple[int, str]],
+    default_s: float,
+    per_product: dict[str, float],
+    counted: bool,
+) -> float:
+    """A legacy first station's ideal cycle over [t0, t1) on a line with products: the mean
+    of each product's own, weighted by its parts, as the ground truth's. The range is cut at
+    each order's start (`starts`: (start ms, product) in time order), the product of a piece
+    being that of the order started last; its parts are its counted cycles, or with no
+    stroke meter its running time over the product's ideal cycle (the ideal-cycle
+    assumption, product by product)."""
+    cuts = [t0, *(t for t, _ in starts if t0 < t < t1), t1]
+    weights: dict[float, float] = {}
+    for a, b in pairwise(cuts):
+        before = [p for t, p in starts if t <= a]
+        ideal_s = per_product.get(before[-1], default_s) if before else default_s
+        if counted:
+            c = [store.counter_at("count", t - 1, machine).get(machine) for t in (a, b)]
+            n = float(c[1][1]["total"] - (c[0][1]["total"] if c[0] else 0)) if c[1] else 0.0
+        else:
+            run = durations_from_changes(store.states(a, b, machine).get(machine, []), a, b)
+            n = run["running"] / ideal_s
+        weights[ideal_s] = weights.get(ideal_s, 0.0) + n
+    parts = sum(weights.values())
+    return sum(i * n for i, n in weights.items()) / parts if parts > 0 else default_s
+
+
 def report_from_store(
     store: Store, t0: int, t1: int, cfg: PlantConfig | None = None
 ) -> dict[str, Any]:
@@ -347,6 +398,18 @@ def report_windows(
             ideal[st.id] = st.ideal_cycle_s
             order[st.id] = line.stations.index(st)
     infos = sorted(infos, key=lambda m: (m.area, m.line, order.get(m.machine, 0), m.machine))
+    # Issue 12: a legacy first station making products of their own ideal cycle there.
+    mixed = legacy_product_ideals(cfg) if cfg is not None and cfg.products else {}
+    mixed = {m: v for m, v in mixed.items() if any(i.machine == m for i in infos)}
+    starts: dict[str, list[tuple[int, str]]] = {}
+    if mixed:
+        folded = fold_events(getattr(store, "order_events", lambda t: [])(ends_ms[-1]))
+        for m, (line_id, _, _) in mixed.items():
+            starts[m] = sorted(
+                (o.start_ms, o.product)
+                for o in folded
+                if o.line == line_id and o.start_ms is not None
+            )
 
     def ends_at(t1: int) -> dict[str, int]:
         return {m.machine: min(t1, m.last_ts + 1) if m.last_ts else t1 for m in infos}
@@ -364,6 +427,13 @@ def report_windows(
         for info in infos:
             if cfg is not None and info.machine not in ideal:
                 continue
+            ideal_s = ideal.get(info.machine, 0.0)
+            if info.machine in mixed:
+                _, own_s, per_product = mixed[info.machine]
+                ideal_s = mixed_ideal_cycle(
+                    store, info.machine, t0, min(t1, ends_at(t1)[info.machine]),
+                    starts[info.machine], own_s, per_product, info.machine in c1,
+                )  # fmt: skip
             facts = machine_facts(
                 info,
                 durations[info.machine],
@@ -371,7 +441,7 @@ def report_windows(
                 c1.get(info.machine, (0, None))[1],
                 float(e0.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
                 float(e1.get(info.machine, (0, {"energy_kwh": 0.0}))[1]["energy_kwh"]),
-                ideal.get(info.machine, 0.0),
+                ideal_s,
             )
             lines[info.line].append(facts)
         meta: dict[str, Any] = {"from_ms": t0, "to_ms": t1, "store": store.url}

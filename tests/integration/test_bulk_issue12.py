@@ -55,9 +55,15 @@ def everything() -> dict:
     for line in data["lines"]:
         if line["id"] == "assembly-1":
             line["materials"] = {"motor": 1}
+    # A bigger pump: slower at the legacy press, so the press's ideal cycle is per product.
+    data["products"].append(
+        {"id": "pump-xl", "line": "assembly-1",
+         "stations": {"press-01": {"ideal_cycle_s": 48, "cycle_s": {"mean": 50, "cv": 0.05}}}}
+    )  # fmt: skip
     data["orders"]["plan"] = [
+        {"id": "WO-1000", "product": "pump-xl", "quantity": 60, "release_h": 0, "due_h": 5},
         {"id": "WO-1001", "product": "housing-a", "quantity": 120, "release_h": 0, "due_h": 6},
-        {"id": "WO-1002", "product": "pump-std", "quantity": 400, "release_h": 0, "due_h": 7},
+        {"id": "WO-1002", "product": "pump-std", "quantity": 100, "release_h": 0, "due_h": 7},
         {"id": "WO-1003", "product": "cover-abs", "quantity": 150, "release_h": 3, "due_h": 8},
     ]
     for line in data["lines"]:
@@ -221,3 +227,14 @@ def test_the_stored_deliveries_are_the_simulators(both):
         for d in m.get("deliveries", [])
     )
     assert stored == want and want
+
+
+def test_a_legacy_first_stations_performance_takes_each_products_ideal_cycle(both):
+    # The press made pump-xl (48 s ideal) and pump-std (its own 38 s): the truth's ideal
+    # cycle is the count-weighted mean, and the store's, from the order events on the press's
+    # topic and its counted cycles, is the same mean.
+    _, _, truth, reports = both
+    want, got = truth["machines"]["press-01"], reports["bulk"]["machines"]["press-01"]
+    assert 38.5 < want["ideal_cycle_s"] < 47.5
+    assert got["ideal_cycle_s"] == pytest.approx(want["ideal_cycle_s"], rel=0.005)
+    assert got["performance"] == pytest.approx(want["performance"], abs=0.015)
