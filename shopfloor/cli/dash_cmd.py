@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import signal
 import socket
+from pathlib import Path
 from typing import Any
 
 from shopfloor.cli.broker_cmd import _port
@@ -110,7 +111,7 @@ def _stop(signum: int, frame: object) -> None:
 
 def cmd_dash(args: argparse.Namespace) -> int:
     from shopfloor.cli.config_cmd import load_or_exit
-    from shopfloor.store import StoreError, open_store
+    from shopfloor.store import StoreError, open_store, parse_store_url
 
     # SIGTERM from the start (SIGINT is a KeyboardInterrupt already, unless a background job
     # ignores it): a supervisor (shopfloor demo, docker) may stop it while it is still loading.
@@ -118,6 +119,15 @@ def cmd_dash(args: argparse.Namespace) -> int:
     auth = credentials(args)
     cfg = load_or_exit(args.config) if args.config else None
     try:
+        scheme, rest = parse_store_url(args.store)
+        # Not refused, unlike `shopfloor kpi`: a dashboard may start before its collector
+        # (the file is then made here). But a mistyped path would show an empty plant quietly.
+        if scheme == "sqlite" and not Path(rest).is_file():
+            log.warning(
+                "--store: %s does not exist yet: the dashboard shows nothing until a collector "
+                "writes there (a mistyped path?)",
+                rest,
+            )
         store = open_store(args.store, read_only=True)
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
