@@ -104,6 +104,14 @@ class Wear:
 
         st.wear = self
         st.wear_h = 0.0
+        resumed = st.resume.wear
+        if resumed is not None:
+            # A restarted plant (simulator.resume): the machine is as worn as the earlier run
+            # left it, not renewed; these clocks count back from the new run's start.
+            self.renewed_run_s = -resumed.age_s
+            self.last_pm_run_s = -resumed.since_pm_s
+            self.parts = resumed.tool_parts
+            st.wear_h = resumed.age_s / 3600.0
         st.ttf_s = self.draw_ttf()
         if m is not None and m.at:
             self.env.process(self._calendar(tz, start_ms))

@@ -15,6 +15,9 @@ run sends for it as it ends; its parts still in the line are lost with the resta
 orders the store already knows are not released again, and generated ids go on from the
 highest number stored. A line with materials starts with the units on hand the store implies
 (`_inventory`): nothing on order, so (s, Q) orders at once if that is at or below s.
+A station with `maintenance:` or `tool_wear:` goes on with its wear (`_wear`): the running
+time since its last renewal and since its last preventive maintenance, and the parts made
+since its last tool change, from its stored states and counts.
 """
 
 from __future__ import annotations
@@ -65,6 +68,16 @@ class OrderBook(BaseModel):
     generated: dict[str, NonNeg] = {}
 
 
+class WearState(BaseModel):
+    """A station's wear when the earlier run ended (simulator/maintenance.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    age_s: NonNegFloat = 0.0  # running time since its last renewal (maintenance or failure)
+    since_pm_s: NonNegFloat = 0.0  # running time since its last preventive maintenance
+    tool_parts: NonNeg = 0  # parts made since its last tool change
+
+
 class Resume(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -77,6 +90,7 @@ class Resume(BaseModel):
     # A line's first station (issue 12): its order book, and units on hand per material.
     orders: OrderBook | None = None
     inventory: dict[str, NonNeg] | None = None
+    wear: WearState | None = None  # a station with maintenance or tool wear
 
 
 RESUME = TypeAdapter(dict[str, Resume])
@@ -111,6 +125,9 @@ def from_store(
         for machine, levels in _inventory(store, cfg, out, facts).items():
             if machine in out:
                 out[machine] = out[machine].model_copy(update={"inventory": levels})
+        ends = {m: max(counts.get(m, (0, {}))[0], meters.get(m, (0, {}))[0]) for m in out}
+        for machine, wear in _wear(store, cfg, out, ends).items():
+            out[machine] = out[machine].model_copy(update={"wear": wear})
     return out
 
 
@@ -231,3 +248,45 @@ def _per_part(
     if w <= 0:
         return 0.0  # no order worked since: no part either
     return sum(bills.get(p, line_bill).get(mid, 0) * x / w for p, x in weights.items())
+
+
+def _wear(
+    store: Store, cfg: PlantConfig, resume: dict[str, Resume], ends: dict[str, int]
+) -> dict[str, WearState]:
+    """Per station with `maintenance:` or `tool_wear:`, its wear at `ends[machine]` (its
+    newest stored reading: the earlier run's end) from its stored states: running time since
+    the end of its last `planned_stop` for preventive maintenance or its last `down` for one
+    of its kind's failure modes (a breakdown by command with such a reason counts as one: the
+    store cannot tell them apart), running time since its last maintenance, and parts counted
+    since its last `setup` for a tool change. With none in the store: since the plant began."""
+    from shopfloor.config.maintenance import PM_REASON, TOOL_CHANGE_REASON
+    from simulator.kinds import KINDS
+
+    out: dict[str, WearState] = {}
+    for _, spec in cfg.stations():
+        if (spec.maintenance is None and spec.tool_wear is None) or spec.id not in resume:
+            continue
+        end = ends.get(spec.id, 0)
+        modes = {reason for reason, _ in KINDS[spec.kind].failure_modes}
+        changes = store.states(0, end + 1, spec.id).get(spec.id, [])
+        run_s = 0.0  # running time over the stored history
+        renewed = pm = 0.0  # running time at the last renewal, at the last maintenance
+        tool_ts: int | None = None
+        for i, (ts, state, reason) in enumerate(changes):
+            until = changes[i + 1][0] if i + 1 < len(changes) else end
+            if state == "running":
+                run_s += max(0, until - ts) / 1000.0
+            elif state == "planned_stop" and reason == PM_REASON:
+                renewed = pm = run_s
+            elif state == "down" and reason in modes:
+                renewed = run_s
+            elif state == "setup" and reason == TOOL_CHANGE_REASON:
+                tool_ts = until
+        parts = resume[spec.id].total
+        if tool_ts is not None:
+            then = store.counter_at("count", tool_ts, spec.id).get(spec.id)
+            parts -= int(then[1].get("total", 0)) if then is not None else 0
+        out[spec.id] = WearState(
+            age_s=run_s - renewed, since_pm_s=run_s - pm, tool_parts=max(0, parts)
+        )
+    return out
