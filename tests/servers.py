@@ -33,8 +33,10 @@ def influxd_path() -> str | None:
 
 
 class Influxd:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, extra: str = ""):
+        """`extra`: more configuration, e.g. a [retention] section (issue 15)."""
         self.folder = folder
+        self.extra = extra
         self.port = free_port()
         self.rpc = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -57,7 +59,7 @@ bind-address = "127.0.0.1:{self.rpc}"
   store-enabled = false
 [continuous_queries]
   enabled = false
-"""
+{self.extra}"""
         )
         log = open(self.folder / "influxd.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -78,8 +80,8 @@ bind-address = "127.0.0.1:{self.rpc}"
 
 
 @contextmanager
-def influxd(folder: Path) -> Iterator[Influxd]:
-    server = Influxd(folder).start()
+def influxd(folder: Path, extra: str = "") -> Iterator[Influxd]:
+    server = Influxd(folder, extra).start()
     try:
         yield server
     finally:

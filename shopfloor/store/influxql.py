@@ -225,18 +225,23 @@ class InfluxQLReader:
             f'SELECT last("state") AS state, "seq", "reason" FROM state WHERE machine = {_lit(machine)} AND time < {t}ms;'
             f'SELECT "state", "seq", "reason" FROM state WHERE machine = {_lit(machine)} AND time >= {t}ms'
         )
-        if not _rows(before) and self.r:
-            # Its change before t may have expired with the raw records (a machine in one
-            # state for longer than the raw retention): its `_latest` point still says it.
-            got = self.latest("state", machine).get(machine)
-            if got is not None and got[0] < t * 1000:
-                us, seq, f = got
-                before = [{"columns": ["time", "state", "seq", "reason"],
-                           "values": [[us, f["state"], seq, f.get("reason") or ""]]}]  # fmt: skip
-        return [
+        out = [
             (_ms(r["time"]), int(r["seq"] or 0), r["state"], r.get("reason") or "")
             for _, r in _rows(before) + _rows(after)
         ]
+        if not _rows(before) and self.r:
+            # Its newest change before the new ones may have expired with the raw records (a
+            # machine in one state for longer than the raw retention): its `_latest` point
+            # (not yet moved by this batch) still says it, so that interval is closed in
+            # the rollup. Its hour's earlier changes are gone: a rebuild from there on
+            # counts that hour from this change only (less than an hour of one machine).
+            got = self.latest("state", machine).get(machine)
+            if got is not None:
+                us, seq, f = got
+                change = (us // 1000, seq, f["state"], f.get("reason") or "")
+                if change[:2] not in {c[:2] for c in out}:
+                    out = sorted([change, *out]) if us >= t * 1000 else [change, *out]
+        return out
 
     def loss_hours(self, h0: int, h1: int) -> dict[tuple[str, str], float]:
         (rows,) = self.query(
