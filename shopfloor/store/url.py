@@ -45,6 +45,10 @@ def open_store(
     if scheme in ("influxdb", "influxdbs"):
         from shopfloor.store.influx2 import Influx2Store
 
+        if spool_dir is None:
+            # One try per write: the bulk path retries a failed write itself, with backoff,
+            # so a store that went away fails the run in about a minute, not nine retry budgets.
+            return Influx2Store(text, spool_dir=None, max_retry_time_ms=0, read_only=read_only)
         return Influx2Store(text, spool_dir=spool_dir, read_only=read_only)
     # parse_store_url admits SCHEMES only: what is left is influxdb1.
     from shopfloor.store.influx1 import Influx1Store
