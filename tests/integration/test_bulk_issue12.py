@@ -238,3 +238,24 @@ def test_a_legacy_first_stations_performance_takes_each_products_ideal_cycle(bot
     assert 38.5 < want["ideal_cycle_s"] < 47.5
     assert got["ideal_cycle_s"] == pytest.approx(want["ideal_cycle_s"], rel=0.005)
     assert got["performance"] == pytest.approx(want["performance"], abs=0.015)
+
+
+def test_a_legacy_station_reads_every_wait_as_idle(both):
+    # A power meter cannot tell idle from starved (for material, an order or upstream),
+    # blocked or a setup at idle power: the press waited for motors (starved, "no material:
+    # motor" in the truth), and the store reads all of it as idle "inferred from power", so
+    # its availability is still the truth's (docs/architecture.md, Legacy machines).
+    tmp, _, truth, reports = both
+    want, got = truth["machines"]["press-01"], reports["bulk"]["machines"]["press-01"]
+    assert want["starved_s"] > 600 and want["blocked_s"] + want["setup_s"] > 0
+    waits = want["idle_s"] + want["starved_s"] + want["blocked_s"] + want["setup_s"]
+    assert got["starved_s"] == got["blocked_s"] == got["setup_s"] == 0
+    assert got["idle_s"] == pytest.approx(waits, rel=0.01)
+    con = sqlite3.connect(tmp / "bulk.db")
+    try:
+        reasons = {
+            r for (r,) in con.execute("SELECT reason FROM states WHERE machine = 'press-01'")
+        }
+    finally:
+        con.close()
+    assert reasons == {"inferred from power", "outside shift", "break"}
