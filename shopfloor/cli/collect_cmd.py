@@ -108,21 +108,24 @@ def register(sub: Any) -> None:
         help="with --config: evaluate its alert rules every S seconds and publish the active "
         "alerts, retained, on shopfloor/v1/<enterprise>/<site>/alerts (default 5)",
     )
-    # Issue 15, retention (shopfloor/store/retention.py; SQLite only: an InfluxDB bucket's
-    # own retention policy expires its points).
+    # Issue 15, retention: SQLite prunes in the background (shopfloor/store/retention.py);
+    # InfluxDB expires points by its retention policies or buckets, which the collector sets
+    # on start (shopfloor/store/influx1.py, influx2.py; docs/scaling.md).
     p.add_argument(
         "--retention",
         default=os.environ.get("SHOPFLOOR_RETENTION", RAW_DEFAULT),
         metavar="AGE",
         help="SQLite: prune raw rows (samples, state changes; counters thinned to one reading "
-        f"per quarter hour) older than this, in the background (default {RAW_DEFAULT}, env "
-        "SHOPFLOOR_RETENTION; 'forever': never)",
+        "per quarter hour) older than this, in the background; InfluxDB: the raw retention "
+        "policy's (2.x: the bucket's) duration, set on start "
+        f"(default {RAW_DEFAULT}, env SHOPFLOOR_RETENTION; 'forever': never)",
     )
     p.add_argument(
         "--rollup-retention",
         default=os.environ.get("SHOPFLOOR_ROLLUP_RETENTION", ROLLUP_DEFAULT),
         metavar="AGE",
-        help="SQLite: keep the hour and quarter-hour rollups that old ranges read this long "
+        help="keep the hour and quarter-hour rollups that old ranges read this long (InfluxDB: "
+        "the rollups retention policy, 2.x: the rollup bucket) "
         f"(default {ROLLUP_DEFAULT}, env SHOPFLOOR_ROLLUP_RETENTION; 'forever': never prune)",
     )
     p.add_argument(
@@ -133,6 +136,31 @@ def register(sub: Any) -> None:
         "after this long too)",
     )
     p.set_defaults(func=cmd_collect)
+
+
+def _influx_retention(store: Any, retention: Any, done: threading.Event) -> None:
+    """Set an InfluxDB store's retention policies (2.x: buckets), retried every 30 s while
+    the server is away; a server that refuses for good (a token without the right) is logged
+    once: the policies or buckets then keep what compose or an admin set."""
+    from shopfloor.store import StoreError
+    from shopfloor.store.base import PermanentStoreError
+    from shopfloor.store.retention import days
+
+    while not done.is_set():
+        try:
+            store.apply_retention(retention.raw_s, retention.rollup_s)
+        except PermanentStoreError as exc:
+            log.warning("retention not set on %s: %s", store.url, exc)
+            return
+        except StoreError as exc:
+            log.info("retention on %s: %s (trying again in 30 s)", store.url, exc)
+            done.wait(30.0)
+            continue
+        log.info(
+            "%s keeps raw points %s, rollups %s",
+            store.url, days(retention.raw_s), days(retention.rollup_s),
+        )  # fmt: skip
+        return
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -223,6 +251,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if scheme == "sqlite" and retention.raw_s is not None:
         pruner = Pruner(rest, retention, every_s=args.prune_every).start()
         log.info("raw rows kept %s, rollups %s", days(retention.raw_s), days(retention.rollup_s))
+    elif hasattr(store, "apply_retention"):
+        threading.Thread(
+            target=_influx_retention, args=(store, retention, done), name="retention", daemon=True
+        ).start()
 
     def stop(signum: int, frame: object) -> None:
         done.set()

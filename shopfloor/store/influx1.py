@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
@@ -87,6 +88,7 @@ class Influx1Store(InfluxQLQueries):
         )
         self._db_ready = False
         self._layout_ready = False  # this writer made sure the rollups policy exists
+        self._layout_lock = threading.Lock()  # the collector's retention thread and writer
         self._layout_at = -LAYOUT_RECHECK_S
         self.reader = InfluxQLReader(self._run)
         self.reader.layout = self._check_layout
@@ -148,6 +150,11 @@ class Influx1Store(InfluxQLQueries):
         """The writer's first step: the rollups policy, and an older store's rollups in it."""
         if self._layout_ready:
             return
+        with self._layout_lock:
+            if not self._layout_ready:
+                self._make_layout()
+
+    def _make_layout(self) -> None:
         self._ensure_db()
         rps, default = self._policies()
         if ROLLUP_RP not in rps:

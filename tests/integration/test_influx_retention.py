@@ -28,6 +28,7 @@ matter. Then:
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -49,7 +50,7 @@ from simulator.run import run
 from simulator.sinks import ListSink
 from tests.integration.test_retention import assert_same
 from tests.servers import influxd, influxd_path
-from tests.support import PLANT, wait_for
+from tests.support import PLANT, cli, running_broker, wait_for
 
 HOUR_MS = 3_600_000
 SIM_START_MS = 1_795_366_800_000 + 6 * HOUR_MS  # Monday 2026-11-23 06:00 +07:00, shift A
@@ -121,8 +122,7 @@ def test_old_ranges_read_the_same_after_the_raw_records_expired(sim, tmp_path):
         for i in range(0, len(recs), 2000):
             writer.write(recs[i : i + 2000])  # raises if influxd refused a point
         writer.close()
-        policies = {s[0]: s[1] for s in influxql(server, "SHOW RETENTION POLICIES")[0]["values"]}
-        assert policies == {"autogen": "24h0m0s", "rollups": "9600h0m0s"}
+        assert policies(server) == {"autogen": "24h0m0s", "rollups": "9600h0m0s"}
         # No bookkeeping point at time 0 (a retention policy refuses those).
         assert not influxql(server, 'SELECT * FROM "rollups"./.*/ WHERE time < 1h')
         assert raw_left(server) > 10_000
@@ -225,3 +225,34 @@ def _at_zero(line: str) -> str:
     if name in ("heard", "latest_complete", "meter_rollup") or name.endswith("_latest"):
         return line.rsplit(" ", 1)[0] + " 0"
     return line
+
+
+def test_the_collector_sets_the_policies(tmp_path):
+    """`shopfloor collect --retention 1h --rollup-retention 30d` on an InfluxDB 1.x store
+    sets both policies on start (a real broker; nothing needs to be collected)."""
+    with influxd(tmp_path) as server, running_broker() as broker:
+        proc = subprocess.Popen(
+            cli("collect", "--broker", broker.url, "--store", server.url,
+                "--metrics-port", "0", "--dead-letter", str(tmp_path / "dead.jsonl"),
+                "--retention", "1h", "--rollup-retention", "30d"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            wait_for(
+                lambda: policies(server) == {"autogen": "1h0m0s", "rollups": "720h0m0s"},
+                60,
+                "the retention policies set",
+            )
+        finally:
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "keeps raw points 0.0416667 days, rollups 30 days" in err
+
+
+def policies(server) -> dict[str, str]:
+    try:
+        series = influxql(server, "SHOW RETENTION POLICIES")
+    except AssertionError:  # no database yet
+        return {}
+    return {s[0]: s[1] for s in series[0]["values"]} if series else {}
