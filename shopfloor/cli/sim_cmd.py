@@ -301,9 +301,10 @@ def _opcua_sink(args: argparse.Namespace, cfg: Any, inbox: Any, wake: Any) -> An
     from simulator.opcua.security import OpcUaConfigError
     from simulator.opcua.server import OpcUaSink
 
-    def submit(topic: str, raw: bytes) -> None:
-        inbox.put((topic, raw))
+    def submit(topic: str, raw: bytes) -> bool:
+        taken = inbox.put((topic, raw))  # False: the inbox is full, the command dropped
         wake.set()
+        return taken
 
     try:
         s = settings()

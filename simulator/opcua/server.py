@@ -87,7 +87,8 @@ class OpcUaSink:
     """A sink (simulator/sinks.py) that serves the plant over OPC UA; see the module docstring.
 
     `submit(topic, raw)`: how a method call reaches the simulator's command inbox (None: the run
-    takes no commands, and methods answer BadNotSupported)."""
+    takes no commands, and methods answer BadNotSupported); it returns False when the inbox is
+    full (simulator/commands.py), and the method answers BadTooManyOperations at once."""
 
     def __init__(
         self,
@@ -98,7 +99,7 @@ class OpcUaSink:
         username: str | None = None,
         password: str | None = None,
         packml_state: bool = False,
-        submit: Callable[[str, bytes], None] | None = None,
+        submit: Callable[[str, bytes], bool | None] | None = None,
     ):
         self.cfg = cfg
         self.endpoint = parse_endpoint(url)
@@ -649,7 +650,12 @@ class OpcUaSink:
         cmd["id"] = cmd_id
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[cmd_id] = fut
-        self.submit(topic, orjson.dumps(cmd))
+        if self.submit(topic, orjson.dumps(cmd)) is False:
+            self._pending.pop(cmd_id, None)
+            return _bad(
+                ua.StatusCodes.BadTooManyOperations,
+                "the simulator's command inbox is full: the command was dropped, try again",
+            )
         try:
             reply = await asyncio.wait_for(fut, METHOD_TIMEOUT_S)
         except (TimeoutError, asyncio.CancelledError):
