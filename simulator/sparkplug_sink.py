@@ -22,6 +22,7 @@ DDATA by alias, a death a DDEATH. Anything else (command replies) passes through
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ from simulator.kinds import KINDS
 from simulator.wills import WillKeepers
 
 log = logging.getLogger("shopfloor.sim.sparkplug")
+# A node's births go out again on an NCMD Rebirth at most this often: a flood of NCMDs would
+# otherwise make the simulator publish every DBIRTH of the node once per message.
+REBIRTH_MIN_INTERVAL_S = 1.0
 
 # Fields every device may send, announced in its first DBIRTH (null until first sent).
 _BASE = [(f.name, f.datatype) for f in spb.FIXED if f.channel != spb.DERIVED]
@@ -106,6 +110,8 @@ class SparkplugSink:
         self._parts: dict[str, contract.TopicParts | None] = {}
         self._rebirths: deque[str] = deque()  # NCMD topics, from the network thread
         self.rebirths = 0
+        self.rebirths_refused = 0  # NCMD Rebirths pending already or too soon after the last
+        self._reborn_at: dict[str, float] = {}  # NCMD topic -> when its births last went out
         self._reconnects = 0  # the MQTT sink's reconnects already answered with births
         self.wills = None
         if url is not None:
@@ -244,6 +250,25 @@ class SparkplugSink:
     def on_ncmd(self, topic: str, payload: bytes) -> None:
         """Network thread: an NCMD arrived; a Rebirth is done in the simulation thread."""
         if spb.asks_rebirth(payload):
+            # One pending rebirth per node, and not again within REBIRTH_MIN_INTERVAL_S of
+            # its last: the births that answer this request are out already, or about to be.
+            if (
+                topic in self._rebirths
+                or time.monotonic() - self._reborn_at.get(topic, -1e9) < REBIRTH_MIN_INTERVAL_S
+            ):
+                self.rebirths_refused += 1
+                n = self.rebirths_refused
+                while n >= 10 and n % 10 == 0:
+                    n //= 10
+                if n == 1:
+                    log.warning(
+                        "NCMD Rebirth on %s within %g s of the last (or pending): ignored "
+                        "(%d so far)",
+                        topic,
+                        REBIRTH_MIN_INTERVAL_S,
+                        self.rebirths_refused,
+                    )
+                return
             self._rebirths.append(topic)
             waker = getattr(self.inner, "waker", None)
             if waker is not None:
@@ -272,7 +297,9 @@ class SparkplugSink:
 
     def _do_rebirths(self) -> None:
         while self._rebirths:
-            t = spb.parse_topic(self._rebirths.popleft())
+            asked = self._rebirths.popleft()
+            self._reborn_at[asked] = time.monotonic()
+            t = spb.parse_topic(asked)
             if t is None:
                 continue
             for node in self.nodes.values():
