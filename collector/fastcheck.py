@@ -38,22 +38,33 @@ _shapes: set[tuple[str, ...]] = set()
 _FLOAT: frozenset[type] = frozenset((float,))
 
 
+def telemetry_fields(d: Any) -> tuple[int, int, float] | None:
+    """(ts, seq, power_kw) of a telemetry payload of a shape already seen whose every value
+    passes, which is then its own model dump (key order included); None: ask fast_payload.
+    The bulk path (shopfloor/cli/bulk.py) builds its rows from these without a dump."""
+    if type(d) is not dict or tuple(d) not in _shapes:
+        return None
+    ts, seq, p, *rest = d.values()
+    # Every value a float, and their sum finite: then each is (a NaN or an infinity makes
+    # the sum one; a sum that overflows is checked value by value by _telemetry_keys).
+    if (
+        type(ts) is int
+        and type(seq) is int
+        and type(p) is float
+        and 0 <= ts <= MAX_INT
+        and 0 <= seq <= MAX_INT
+        and 0.0 <= p < _INF
+        and (not rest or (set(map(type, rest)) == _FLOAT and -_INF < sum(rest) < _INF))
+    ):
+        return ts, seq, p
+    return None
+
+
 def _telemetry(d: dict[str, Any]) -> dict[str, Any] | None:
     if len(d) > 3 + MAX_PROCESS_VALUES:
         return None
     if tuple(d) in _shapes:
-        ts, seq, p, *rest = d.values()
-        # Every value a float, and their sum finite: then each is (a NaN or an infinity makes
-        # the sum one; a sum that overflows is checked value by value below).
-        if (
-            type(ts) is int
-            and type(seq) is int
-            and type(p) is float
-            and 0 <= ts <= MAX_INT
-            and 0 <= seq <= MAX_INT
-            and 0.0 <= p < _INF
-            and (not rest or (set(map(type, rest)) == _FLOAT and -_INF < sum(rest) < _INF))
-        ):
+        if telemetry_fields(d) is not None:
             return dict(d)
         return _telemetry_keys(d)
     out = _telemetry_keys(d)

@@ -17,29 +17,45 @@ of a broker. The sink does to each one what the collector does to a message it r
 It lives in the kernel's CLI layer because it wires two rooms (the simulator's sink protocol
 and the collector's validation and inference), which never import each other.
 
-Batches are written by one writer thread while the simulation goes on: SQLite and the HTTP
-clients release the GIL while they work, so the two overlap on a second core. The queue
-between them is short (two batches), so a slow store slows the simulation instead of memory
-growing without bound.
+Batches are written while the simulation goes on. Into SQLite, by a writer PROCESS: the
+simulating process builds each batch's rows (sqlite.rows_of) and sends them, pickled, over a
+pipe; the writer inserts them through the store's write_rows (the same transaction, rollups
+and errors as write()). A thread could not do that beside the simulation: its Python work
+(the rollups, binding the parameters) holds the GIL. Into the other stores (HTTP clients,
+which release the GIL while they wait), by a writer thread. Either way at most two batches
+wait between them, so a slow store slows the simulation instead of memory growing without
+bound. A writer process that dies ends the run with BulkError; it ends itself when the pipe
+closes (the simulating process gone), so none is left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
+from collector.fastcheck import FAST, telemetry_fields
 from collector.legacy import PowerStates
 from collector.seqtrack import SeqTracker
 from collector.validate import Reject, check
 from shopfloor import clock
-from shopfloor.contract import WATERMARK_CHANNEL, TopicParts, parse_topic
+from shopfloor.contract import STATE_CODE, WATERMARK_CHANNEL, TopicParts, parse_topic
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import PermanentStoreError, Record, Store, StoreError
 from shopfloor.store.rollup import END_OF_TIME_MS
+from shopfloor.store.sqlite import sample_values
 
 log = logging.getLogger("shopfloor.bulk")
 
@@ -96,7 +112,10 @@ class StoreSink:
         max_future_ms: int = MAX_FUTURE_MS,
         seed_from_store: bool = True,
         close_store: bool = False,
+        writer_process: bool | None = None,
     ) -> None:
+        """writer_process: write in a process of its own (WriterProcess); by default for a
+        store that takes rows built elsewhere (SQLite's write_rows)."""
         self.store = store
         self.close_store = close_store
         self.batch = batch
@@ -119,6 +138,17 @@ class StoreSink:
         self._stopping = False
         self.write_s = 0.0  # time the writer spent in store.write()
         self._bulk_load = getattr(store, "bulk_load", None)  # SQLite's settings for a bulk load
+        self._proc: WriterProcess | None = None
+        # The writer process's batch: its rows, built as the messages come (sqlite.RowBuilder).
+        self._rows: Any = None
+        self._held = 0  # records in it
+        if writer_process is None:
+            writer_process = getattr(store, "row_builder", None) is not None
+        if writer_process:
+            self._new_rows = store.row_builder
+            self._rows = self._new_rows()
+            self._proc = WriterProcess(store)
+            return
         if self._bulk_load is not None:
             self._bulk_load(True)
         self._writer = threading.Thread(target=self._write_main, name="bulk-writer", daemon=True)
@@ -134,6 +164,8 @@ class StoreSink:
             self._topics[topic] = parts
         if parts is None or parts.channel in ("cmd", WATERMARK_CHANNEL):
             self.rejected["bad_topic" if parts is None else "ignored"] += 1
+            return
+        if self._rows is not None and self._fast_row(parts, payload):
             return
         rec = check(parts, payload, self._now_ms, self.max_future_ms)
         if isinstance(rec, Reject):
@@ -153,11 +185,74 @@ class StoreSink:
             seqs.highest[m] = seq
             ts = rec.ts
             seqs.highest_ts[m] = ts if ts < self._now_ms else self._now_ms
-            self._buf.append(rec)
+            accepted = [rec]
         else:
-            self._buf += self._accept(rec)
-        if len(self._buf) >= self.batch:
+            accepted = self._accept(rec)
+        if self._rows is None:
+            self._buf += accepted
+            if len(self._buf) >= self.batch:
+                self._hand_over()
+            return
+        for r in accepted:
+            try:
+                self._rows.add(r)
+                self._held += 1
+            except PermanentStoreError as exc:
+                self.rejected["store_rejected"] += 1
+                log.warning("the store refused a record of %s: %s", r.machine, exc)
+        if self._held >= self.batch:
             self._hand_over()
+
+    def _fast_row(self, parts: TopicParts, payload: Any) -> bool:
+        """Most messages into SQLite: a payload of the contract's plainest shape (fastcheck),
+        the machine's next seq, nothing to infer. Its row goes straight into the batch,
+        without a Record or a second pass: what check(), the seq bookkeeping in emit and
+        RowBuilder.add would give. False: emit's general path decides."""
+        ch = parts.channel
+        if ch == "telemetry":
+            fields = telemetry_fields(payload)
+            if fields is None:
+                return False
+            ts, seq, _ = fields
+            d = payload
+        else:
+            fast = FAST.get(ch)
+            if fast is None or type(payload) is not dict:
+                return False
+            d = fast(payload)
+            if d is None:
+                return False
+            ts, seq = d["ts"], d["seq"]
+        m = parts.machine
+        seqs = self.seqs
+        now = self._now_ms
+        if (
+            ts > now + self.max_future_ms
+            or seqs.highest.get(m, -2) != seq - 1
+            or (ch == "telemetry" and self.power_states.is_legacy(m))
+        ):
+            return False
+        seqs.highest[m] = seq
+        seqs.highest_ts[m] = ts if ts < now else now
+        b = self._rows
+        if ch == "telemetry":
+            b.samples.append((m, ts, seq, d["power_kw"], sample_values(d)))
+        elif ch == "state":
+            state = d["state"]
+            b.states.append((m, ts, seq, state, STATE_CODE[state], d["reason"], 0))
+        elif ch == "count":
+            b.counts.append((m, ts, seq, d["total"], d["good"], d["scrap"]))
+            if "ideal_s" in d:
+                b.ideals.append((m, ts, seq, d["ideal_s"]))
+        else:
+            b.energy.append((m, ts, seq, d["energy_kwh"]))
+        prev = b.last.get(m)
+        if prev is None or ts > prev[1]:
+            b.last[m] = (parts, ts)
+        self._held += 1
+        if self._held >= self.batch:
+            self._hand_over()
+        return True
 
     def _accept(self, rec: Record) -> list[Record]:
         """collector/service.py's Collector._accept for a message that is not retained (a live
@@ -189,6 +284,10 @@ class StoreSink:
     def _hand_over(self) -> None:
         batch, self._buf = self._buf, []
         self._now_ms = clock.now_ms()
+        if self._proc is not None:
+            rows, self._rows, self._held = self._rows, self._new_rows(), 0
+            self._proc.send(rows.rows())
+            return
         while True:
             if self._error is not None:
                 raise BulkError(f"writing to {self.store.url}: {self._error}") from self._error
@@ -206,6 +305,21 @@ class StoreSink:
 
     def close(self) -> None:
         """Write what is held and wait for the writer; raises BulkError if the store failed."""
+        if self._proc is not None:
+            try:
+                if self._stopping:
+                    self._rows, self._held = self._new_rows(), 0
+                elif self._held:
+                    self._hand_over()
+                self._proc.finish(drop=self._stopping)
+            finally:
+                self._proc.kill()
+                self.stored = self._proc.stored
+                self.write_s = self._proc.write_s
+                self.rejected.update(self._proc.rejected)
+                if self.close_store:
+                    self.store.close()
+            return
         if self._stopping:
             self._buf = []
             while True:
@@ -262,32 +376,243 @@ class StoreSink:
                     time.sleep(0.05)
 
     def _write(self, batch: list[Record]) -> None:
-        backoff = 0.5
-        for attempt in range(RETRIES + 1):
-            try:
-                self._store(batch)
-                return
-            except PermanentStoreError:
-                raise
-            except StoreError as exc:
-                if attempt == RETRIES:
-                    raise
-                log.warning("store write failed (%s); retrying in %.1f s", exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        self.stored += write_retrying(self.store.write, batch, len(batch), _halves, self.rejected)
 
-    def _store(self, batch: list[Record]) -> None:
-        """As the collector's writer: a record the store can never take is found by halving
-        the batch, counted as refused ("store_rejected") and left out; the rest is stored."""
+
+def _halves(batch: list[Record]) -> tuple[list[Record], list[Record]]:
+    half = len(batch) // 2
+    return batch[:half], batch[half:]
+
+
+def write_retrying(
+    write: Callable[[Any], None],
+    batch: Any,
+    size: int,
+    halves: Callable[[Any], tuple[Any, Any]],
+    rejected: Counter[str],
+) -> int:
+    """write(batch), retrying the store's transient errors; returns the records stored. As
+    the collector's writer: a record the store can never take is found by halving the batch,
+    counted as refused ("store_rejected") and left out; the rest is stored."""
+    backoff = 0.5
+    for attempt in range(RETRIES + 1):
         try:
-            self.store.write(batch)
-            self.stored += len(batch)
-            return
-        except PermanentStoreError as exc:
-            if len(batch) == 1:
-                self.rejected["store_rejected"] += 1
-                log.warning("the store refused a record of %s: %s", batch[0].machine, exc)
+            return _write_halving(write, batch, size, halves, rejected)
+        except PermanentStoreError:
+            raise
+        except StoreError as exc:
+            if attempt == RETRIES:
+                raise
+            log.warning("store write failed (%s); retrying in %.1f s", exc, backoff)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+    raise AssertionError("unreachable")
+
+
+def _write_halving(
+    write: Callable[[Any], None],
+    batch: Any,
+    size: int,
+    halves: Callable[[Any], tuple[Any, Any]],
+    rejected: Counter[str],
+) -> int:
+    try:
+        write(batch)
+        return size
+    except PermanentStoreError as exc:
+        if size <= 1:
+            rejected["store_rejected"] += size
+            log.warning("the store refused a record: %s", exc)
+            return 0
+    a, b = halves(batch)
+    return _write_halving(write, a, size // 2, halves, rejected) + _write_halving(
+        write, b, size - size // 2, halves, rejected
+    )
+
+
+# -- SQLite's writer process ----------------------------------------------------------------
+
+AHEAD = 2  # batches sent and not yet written, at most (as the thread's queue)
+
+
+def _rows_size(rows: tuple[Any, ...]) -> int:
+    """Records in a batch of rows (sqlite.rows_of): every table's rows but the ideal seconds
+    (a count's second row) and the machines' last ts (one per machine, not a record)."""
+    states, counts, energy, samples, status, _last, materials, orders, _ideals = rows
+    return sum(map(len, (states, counts, energy, samples, status, materials, orders)))
+
+
+def _rows_halves(rows: tuple[Any, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """A batch of rows in two, each table's rows halved (the order within a table kept, which
+    is what the rollups need), a count's ideal seconds with its count, the machines' last ts
+    in both (an upsert keeping the larger)."""
+    states, counts, energy, samples, status, last, materials, orders, ideals = rows
+    lists = (states, counts, energy, samples, status, materials, orders)
+    a = [x[: len(x) // 2] for x in lists]
+    b = [x[len(x) // 2 :] for x in lists]
+    first = {row[:3] for row in a[1]}
+    ideals_a = [r for r in ideals if r[:3] in first]
+    ideals_b = [r for r in ideals if r[:3] not in first]
+    return (
+        (*a[:5], last, *a[5:], ideals_a),
+        (*b[:5], last, *b[5:], ideals_b),
+    )
+
+
+def _writer_main(path: str, conn: Connection) -> None:
+    """The writer process: opens the SQLite file itself, writes each batch of rows it is sent
+    in order, and answers each with ("ok", stored, refused, seconds); ("error", text) and exit
+    1 if the store fails. A reader thread takes what arrives at once, so a stop (drop what
+    waits) is seen while a batch is being written; the pipe's end (the simulating process
+    gone) drops what waits and ends it."""
+    from shopfloor.store.sqlite import SqliteStore
+
+    # Ctrl-C reaches the whole process group: the simulating process decides what to do.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    waiting: deque[Any] = deque()
+    ready = threading.Condition()
+
+    def read() -> None:
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                msg = ("gone",)
+            with ready:
+                if msg[0] in ("stop", "gone"):
+                    waiting.clear()
+                waiting.append(msg)
+                ready.notify()
+            if msg[0] != "rows":
                 return
-        half = len(batch) // 2
-        self._store(batch[:half])
-        self._store(batch[half:])
+
+    threading.Thread(target=read, name="bulk-reader", daemon=True).start()
+    try:
+        store = SqliteStore(path)
+        store.bulk_load(True)
+        while True:
+            with ready:
+                while not waiting:
+                    ready.wait()
+                msg = waiting.popleft()
+            if msg[0] != "rows":
+                break
+            rejected: Counter[str] = Counter()
+            t0 = time.perf_counter()
+            n = write_retrying(store.write_rows, msg[1], _rows_size(msg[1]), _rows_halves, rejected)
+            conn.send(("ok", n, rejected["store_rejected"], time.perf_counter() - t0))
+        store.bulk_load(False)
+        store.close()
+        if msg[0] != "gone":
+            conn.send(("done",))
+    except BaseException as exc:  # every failure goes back to the simulating process
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{exc.__class__.__name__}: {exc}"))
+        raise SystemExit(1) from None
+
+
+class WriterProcess:
+    """The simulating side of SQLite's writer process (_writer_main)."""
+
+    def __init__(self, store: Any) -> None:
+        self.url = store.url
+        self.stored = 0
+        self.write_s = 0.0
+        self.rejected: Counter[str] = Counter()
+        self._ahead = 0
+        # A fresh interpreter started as a plain command (no multiprocessing start method):
+        # nothing inherited but the pipe's end, and no re-import of the caller's main module.
+        mine, theirs = socket.socketpair()
+        self._conn = Connection(mine.detach())
+        fd = theirs.fileno()
+        # The same code as this process's, wherever it was imported from (a checkout).
+        here = str(Path(__file__).resolve().parents[2])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, (here, os.environ.get("PYTHONPATH")))),
+        }
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "shopfloor.cli.bulk", "--writer", str(fd), str(store.path)],
+            pass_fds=(fd,),
+            env=env,
+        )
+        theirs.close()
+
+    def _died(self, doing: str) -> BulkError:
+        text = None
+        try:
+            while self._conn.poll(0):
+                msg = self._conn.recv()
+                if msg[0] == "error":
+                    text = msg[1]
+        except (EOFError, OSError):
+            pass
+        code = self._wait(5)
+        if text is None:
+            text = f"the writer process ended unexpectedly (exit code {code}) while {doing}"
+        return BulkError(f"writing to {self.url}: {text}")
+
+    def _answer(self, doing: str) -> tuple[Any, ...]:
+        """The writer's next answer; BulkError if it failed or died."""
+        while not self._conn.poll(0.5):
+            if self._proc.poll() is not None:
+                raise self._died(doing)
+        try:
+            msg = self._conn.recv()
+        except (EOFError, OSError):
+            raise self._died(doing) from None
+        if msg[0] == "error":
+            self._wait(5)
+            raise BulkError(f"writing to {self.url}: {msg[1]}")
+        if msg[0] == "ok":
+            self._ahead -= 1
+            self.stored += msg[1]
+            if msg[2]:
+                self.rejected["store_rejected"] += msg[2]
+            self.write_s += msg[3]
+        return msg
+
+    def send(self, rows: tuple[Any, ...]) -> None:
+        """Sends a batch of rows (sqlite.RowBuilder.rows) once fewer than AHEAD wait."""
+        while self._ahead >= AHEAD or self._conn.poll(0):
+            self._answer("writing")
+        try:
+            self._conn.send(("rows", rows))
+        except OSError:
+            raise self._died("taking a batch") from None
+        self._ahead += 1
+
+    def finish(self, drop: bool) -> None:
+        """Ends the writer once it has written what it was sent (drop: once it has written the
+        batch it is writing, the rest dropped); raises BulkError if it failed."""
+        try:
+            self._conn.send(("stop",) if drop else ("end",))
+        except OSError:
+            raise self._died("ending") from None
+        while self._answer("ending")[0] != "done":
+            pass
+        if self._wait(30) != 0:
+            raise self._died("ending")
+
+    def kill(self) -> None:
+        """Leaves no writer behind, whatever happened (the pipe's end alone ends it; a writer
+        stuck in the store is killed)."""
+        self._conn.close()
+        if self._wait(10) is None:
+            self._proc.kill()
+            self._proc.wait()
+
+    def _wait(self, timeout_s: float) -> int | None:
+        try:
+            return self._proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+if __name__ == "__main__":
+    # The writer process (WriterProcess): python -m shopfloor.cli.bulk --writer FD PATH
+    if len(sys.argv) == 4 and sys.argv[1] == "--writer":
+        _writer_main(sys.argv[3], Connection(int(sys.argv[2])))
+    else:
+        sys.exit("usage: python -m shopfloor.cli.bulk --writer FD PATH (started by StoreSink)")

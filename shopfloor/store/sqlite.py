@@ -132,6 +132,125 @@ def _insert_many(cur: sqlite3.Cursor, table: str, ncols: int, rows: list[tuple[A
         )
 
 
+# states, counts, energy, samples, status, last, materials, orders, ideals (rows_of)
+Rows = tuple[Any, ...]
+
+
+def sample_values(payload: dict[str, Any]) -> str:
+    """A telemetry payload's process values as the samples table stores them (rows_of), for
+    a payload of the model's key order (ts, seq, power_kw first: numbers, which hold no
+    comma): its JSON after the third comma, without building the smaller dict (issue 15)."""
+    if len(payload) == 3:
+        return "{}"
+    return "{" + orjson.dumps(payload).split(b",", 3)[3].decode()
+
+
+class RowBuilder:
+    """The rows write() inserts, per table, built a record at a time (rows_of), the lists
+    open to the bulk path (shopfloor/cli/bulk.py), which appends the rows of most messages
+    to them directly, in the order it takes them."""
+
+    __slots__ = (
+        "counts",
+        "energy",
+        "ideals",
+        "last",
+        "materials",
+        "orders",
+        "samples",
+        "states",
+        "status",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.states: list[tuple[Any, ...]] = []
+        self.counts: list[tuple[Any, ...]] = []
+        self.energy: list[tuple[Any, ...]] = []
+        self.samples: list[tuple[Any, ...]] = []
+        self.materials: list[tuple[Any, ...]] = []  # issue 12: deliveries
+        self.orders: list[tuple[Any, ...]] = []  # issue 12: work order events
+        self.ideals: list[tuple[Any, ...]] = []  # issue 12: counts' ideal seconds
+        self.status: list[Record] = []
+        # Each machine's newest ts, with its record (or anything with the same enterprise,
+        # site, area, line and machine attributes: the bulk path gives its TopicParts).
+        self.last: dict[str, tuple[Any, int]] = {}
+
+    def add(self, r: Record) -> None:
+        """The record's rows; PermanentStoreError (and no row) for one SQLite cannot take."""
+        try:
+            self._add(r)
+        except _RECORD_ERRORS as exc:
+            raise PermanentStoreError(f"{exc.__class__.__name__}: {exc}") from None
+
+    def _add(self, r: Record) -> None:
+        p = r.payload
+        ch = r.channel
+        if ch == "telemetry":  # most records: first
+            # A copy less three keys: a third of the comprehension's time (issue 15).
+            values = p.copy()
+            values.pop("ts", None)
+            values.pop("seq", None)
+            del values["power_kw"]
+            # orjson: a third of the write path's time went to the stdlib's json.dumps.
+            row: tuple[Any, ...] = (
+                r.machine,
+                r.ts,
+                r.seq,
+                p["power_kw"],
+                orjson.dumps(values).decode(),
+            )
+            self.samples.append(row)
+        elif ch == "state":
+            row = (
+                r.machine,
+                r.ts,
+                r.seq,
+                p["state"],
+                STATE_CODE[p["state"]],
+                p.get("reason", ""),
+                int(r.inferred),
+            )
+            self.states.append(row)
+        elif ch == "count":
+            row = (r.machine, r.ts, r.seq, p["total"], p["good"], p["scrap"])
+            ideal = (r.machine, r.ts, r.seq, p["ideal_s"]) if "ideal_s" in p else None
+            self.counts.append(row)
+            if ideal is not None:  # issue 12: a station of a line with products
+                self.ideals.append(ideal)
+        elif ch == "energy":
+            self.energy.append((r.machine, r.ts, r.seq, p["energy_kwh"]))
+        elif ch == "material":
+            self.materials.append((r.machine, r.ts, r.seq, p["material"], orjson.dumps(p).decode()))
+        elif ch == "order":
+            self.orders.append(
+                (r.machine, r.ts, r.seq, r.line, p["order_id"], orjson.dumps(p).decode())
+            )
+        elif ch == "status":
+            self.status.append(r)  # in order: a birth and a death may share a batch
+            # A will carries no ts (it is stamped on arrival): not a sign of data.
+            self.last.setdefault(r.machine, (r, 0))
+            return
+        prev = self.last.get(r.machine)
+        if prev is None or r.ts > prev[1]:
+            self.last[r.machine] = (r, r.ts)
+
+    def rows(self) -> Rows:
+        return (
+            self.states, self.counts, self.energy, self.samples, self.status, self.last,
+            self.materials, self.orders, self.ideals,
+        )  # fmt: skip
+
+
+def rows_of(records: list[Record]) -> Rows:
+    """The rows write() inserts for `records`, per table: a function of the records alone
+    (the bulk path builds them in the simulating process and writes them in another)."""
+    b = RowBuilder()
+    add = b._add
+    for r in records:
+        add(r)
+    return b.rows()
+
+
 BULK_CACHE_KIB = 128 * 1024  # SQLite's page cache during a bulk load (bulk_load)
 ROLLUP_VERSION = 4  # 1: seconds per state; 2: loss seconds per reason; 3-4: kWh per quarter
 
@@ -250,9 +369,21 @@ class SqliteStore:
         if self.read_only:
             raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         try:
-            rows = self._rows(records)
+            rows = rows_of(records)
         except _RECORD_ERRORS as exc:
             raise PermanentStoreError(f"{self.path}: {exc.__class__.__name__}: {exc}") from None
+        self.write_rows(rows)
+
+    @staticmethod
+    def row_builder() -> RowBuilder:
+        """An empty batch of rows for write_rows (the bulk path's writer process)."""
+        return RowBuilder()
+
+    def write_rows(self, rows: Rows) -> None:
+        """write() of rows already built by rows_of (possibly in another process: the bulk
+        path's writer, shopfloor/cli/bulk.py); same transaction, rollups and errors."""
+        if self.read_only:
+            raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         with self._lock:
             try:
                 self._insert(*rows)
@@ -268,64 +399,6 @@ class SqliteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise StoreError(f"{self.path}: {exc}") from None
                 raise
-
-    def _rows(self, records: list[Record]) -> tuple[Any, ...]:
-        states: list[tuple[Any, ...]] = []
-        counts: list[tuple[Any, ...]] = []
-        energy: list[tuple[Any, ...]] = []
-        samples: list[tuple[Any, ...]] = []
-        materials: list[tuple[Any, ...]] = []  # issue 12: deliveries
-        orders: list[tuple[Any, ...]] = []  # issue 12: work order events
-        ideals: list[tuple[Any, ...]] = []  # issue 12: counts' ideal seconds
-        status: list[Record] = []
-        last: dict[str, tuple[Record, int]] = {}
-        for r in records:
-            p = r.payload
-            ch = r.channel
-            if ch == "telemetry":  # most records: first
-                # A copy less three keys: a third of the comprehension's time (issue 15).
-                values = p.copy()
-                values.pop("ts", None)
-                values.pop("seq", None)
-                del values["power_kw"]
-                # orjson: a third of the write path's time went to the stdlib's json.dumps.
-                samples.append(
-                    (r.machine, r.ts, r.seq, p["power_kw"], orjson.dumps(values).decode())
-                )
-            elif ch == "state":
-                states.append(
-                    (
-                        r.machine,
-                        r.ts,
-                        r.seq,
-                        p["state"],
-                        STATE_CODE[p["state"]],
-                        p.get("reason", ""),
-                        int(r.inferred),
-                    )
-                )
-            elif ch == "count":
-                counts.append((r.machine, r.ts, r.seq, p["total"], p["good"], p["scrap"]))
-                if "ideal_s" in p:  # issue 12: a station of a line with products
-                    ideals.append((r.machine, r.ts, r.seq, p["ideal_s"]))
-            elif ch == "energy":
-                energy.append((r.machine, r.ts, r.seq, p["energy_kwh"]))
-            elif ch == "material":
-                materials.append((r.machine, r.ts, r.seq, p["material"], orjson.dumps(p).decode()))
-            elif ch == "order":
-                orders.append(
-                    (r.machine, r.ts, r.seq, r.line, p["order_id"], orjson.dumps(p).decode())
-                )
-            elif ch == "status":
-                status.append(r)  # in order: a birth and a death may share a batch
-            if ch == "status":
-                # A will carries no ts (it is stamped on arrival): not a sign of data.
-                last.setdefault(r.machine, (r, 0))
-                continue
-            prev = last.get(r.machine)
-            if prev is None or r.ts > prev[1]:
-                last[r.machine] = (r, r.ts)
-        return states, counts, energy, samples, status, last, materials, orders, ideals
 
     def _insert(
         self,
