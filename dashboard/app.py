@@ -87,6 +87,10 @@ def create_app(
                                         {"label": "Tiếng Việt", "value": "vi"},
                                     ],
                                     value="en",
+                                    # The language chosen survives a reload and a new tab: kept
+                                    # in the browser's localStorage by Dash's persistence.
+                                    persistence=True,
+                                    persistence_type="local",
                                     inline=True,
                                     className="lang-switch",
                                     inputClassName="form-check-input",

@@ -135,7 +135,12 @@ def browser(profile: Path) -> Any:
                  "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
                  "--window-size=1400,1000"):  # fmt: skip
         opts.add_argument(flag)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    # Each page's first picture in English: the dashboard keeps the language last chosen in
+    # localStorage, which would carry the previous page's Vietnamese over.
+    script = "try { localStorage.clear(); } catch (e) {}"
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
+    return driver
 
 
 def found(driver: Any, css: str, n: int = 1) -> bool:

@@ -71,9 +71,12 @@ def served(tmp_path_factory):
     proc.wait(20)
 
 
-def chromium(tmp_path_factory, window: str = "1400,1000"):
+def chromium(tmp_path_factory, window: str = "1400,1000", fresh_storage: bool = True):
     """A headless Debian Chromium through chromedriver (nothing downloaded), its profile under
-    tmp; every browser test module's `browser` fixture yields from this one."""
+    tmp; every browser test module's `browser` fixture yields from this one.
+
+    fresh_storage: every page loaded starts from empty localStorage, so in English, whatever
+    language an earlier test chose (the dashboard keeps the choice there across reloads)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -84,6 +87,9 @@ def chromium(tmp_path_factory, window: str = "1400,1000"):
                  f"--user-data-dir={tmp_path_factory.mktemp('chrome')}", f"--window-size={window}"):  # fmt: skip
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    if fresh_storage:
+        script = "try { localStorage.clear(); } catch (e) {}"
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
     yield driver
     driver.quit()
 

@@ -247,6 +247,10 @@ def vi_browser(tmp_path_factory):
                  "--lang=en-GB"):  # fmt: skip
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    # Every page loaded starts in English (the dashboard keeps the language chosen in
+    # localStorage): the test switches each one itself, and its last look is in English.
+    script = "try { localStorage.clear(); } catch (e) {}"
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": script})
     yield driver
     driver.quit()
 
