@@ -6,6 +6,7 @@ reasons) goes into figures as data, which Plotly renders as text, never as HTML.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -223,30 +224,77 @@ def waterfall(entry: dict[str, Any], lang: str = "en") -> go.Figure:
     return _titled(fig, "chart.waterfall", lang)
 
 
+def _nice_step(x: float) -> float:
+    """The smallest round step (1, 2, 2.5 or 5 times a power of ten) at or above x."""
+    if x <= 0:
+        return 1.0
+    exp = math.floor(math.log10(x))
+    for m in (1, 2, 2.5, 5, 10):
+        if x <= m * 10**exp * (1 + 1e-9):
+            return m * 10**exp
+    return 10.0 ** (exp + 1)  # pragma: no cover (10 covers every x)
+
+
+def two_axes(
+    left: list[float], right: list[float], lang: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ticks of a chart's axis and of the one overlaid at its right, both from zero in the same
+    number of round steps (so their grid lines coincide) and labelled by dashboard.fmt in the
+    page's language. Left to Plotly.js, an overlaying axis's ticks follow the left one's
+    grid: 0.40593, 0.4061, 0.40627 kWh per part, a scale not starting at zero."""
+    tops = [max((v for v in vals if v is not None), default=0.0) for vals in (left, right)]
+    best: tuple[float, int, list[float]] | None = None
+    for n in (4, 5, 6):
+        steps = [_nice_step(top / n) for top in tops]
+        waste = max(s * n / top if top > 0 else 1.0 for s, top in zip(steps, tops, strict=True))
+        if best is None or waste < best[0] - 1e-9:
+            best = (waste, n, steps)
+    assert best is not None
+    _, n, steps = best
+    axes = []
+    for step in steps:
+        exp = math.floor(math.log10(step))
+        decimals = max(0, -exp + (1 if round(step / 10**exp, 6) == 2.5 else 0))
+        vals = [round(i * step, decimals + 6) for i in range(n + 1)]
+        axes.append(
+            {
+                "range": [0, n * step],
+                "tickmode": "array",
+                "tickvals": vals,
+                "ticktext": [fmt.decimal(v, lang, decimals) for v in vals],
+            }
+        )
+    return axes[0], axes[1]
+
+
+# The legend above the plot, at its right: beside it, it covered the right axis's labels.
+_TOP_LEGEND = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"}
+
+
 def energy_bars(report: dict[str, Any], lang: str = "en") -> go.Figure:
     """kWh and kWh per good part of each line (scrap's energy counts against good parts)."""
     lines = list(report["lines"].items())
     fig = go.Figure()
-    fig.add_bar(
-        x=[lid for lid, _ in lines],
-        y=[round(e["energy_kwh"], 1) for _, e in lines],
-        name=t("energy_kwh", lang),
-    )
+    kwh = [round(e["energy_kwh"], 1) for _, e in lines]
+    per_good = [round(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3) for _, e in lines]
+    fig.add_bar(x=[lid for lid, _ in lines], y=kwh, name=t("energy_kwh", lang))
     fig.add_scatter(
-        x=[lid for lid, _ in lines],
-        y=[round(kpi.kwh_per_good(e["energy_kwh"], e["good_count"]), 3) for _, e in lines],
+        x=[lid for lid, _ in lines], y=per_good,
         yaxis="y2", mode="markers", marker={"size": 12}, name=t("kwh_per_good", lang),
     )  # fmt: skip
-    # kWh and kWh per part are never negative: a lone small value must not centre its
-    # axis on zero (Plotly's autorange does), which drew a negative kWh-per-part scale.
+    # Both from zero (kWh and kWh per part are never negative; Plotly's autorange centred a
+    # lone small value's axis on zero), in round steps.
+    left, right = two_axes(kwh, per_good, lang)
     fig.update_layout(
-        yaxis={"title": t("unit.kwh", lang), "rangemode": "nonnegative"},
+        yaxis={"title": t("energy_kwh", lang), **left},
         yaxis2={
             "overlaying": "y",
             "side": "right",
             "title": t("axis.kwh_per_good", lang),
-            "rangemode": "nonnegative",
+            "showgrid": False,
+            **right,
         },
+        legend=_TOP_LEGEND,
         margin=_TITLE_MARGIN,
     )
     return _titled(fig, "chart.energy_bars", lang)
@@ -323,20 +371,21 @@ def energy_by_shift(
     x = [shift_label(name, start, tz, lang) for name, start, _ in shifts]
     plant = [r["plant"] for _, _, r in shifts]
     fig = go.Figure()
-    fig.add_bar(x=x, y=[round(p["energy_kwh"], 1) for p in plant], name=t("energy_kwh", lang))
-    fig.add_scatter(
-        x=x,
-        y=[round(kpi.kwh_per_good(p["energy_kwh"], p["good_count"]), 3) for p in plant],
-        yaxis="y2", mode="lines+markers", name=t("kwh_per_good", lang),
-    )  # fmt: skip
+    kwh = [round(p["energy_kwh"], 1) for p in plant]
+    per_good = [round(kpi.kwh_per_good(p["energy_kwh"], p["good_count"]), 3) for p in plant]
+    fig.add_bar(x=x, y=kwh, name=t("energy_kwh", lang))
+    fig.add_scatter(x=x, y=per_good, yaxis="y2", mode="lines+markers", name=t("kwh_per_good", lang))
+    left, right = two_axes(kwh, per_good, lang)
     fig.update_layout(
-        yaxis={"title": t("unit.kwh", lang), "rangemode": "nonnegative"},
+        yaxis={"title": t("energy_kwh", lang), **left},
         yaxis2={
             "overlaying": "y",
             "side": "right",
             "title": t("axis.kwh_per_good", lang),
-            "rangemode": "nonnegative",
+            "showgrid": False,
+            **right,
         },
+        legend=_TOP_LEGEND,
         xaxis={"title": t("axis.shift", lang), "type": "category"},
         margin={"t": 56, "b": 60},
     )

@@ -9,13 +9,19 @@ with --broker too, which adds the Simulation and Truth pages to the menu (as com
 
 from __future__ import annotations
 
+import re
+from itertools import pairwise
+
 import pytest
 
+from dashboard.i18n import LABELS
 from tests.dashboard import test_browser
 from tests.dashboard.test_browser import (
     CHROMEDRIVER,
     CHROMIUM,
     chromium,
+    graphs_drawn,
+    pick_range,
     text_of,
 )
 from tests.dashboard.test_vietnamese import _click_when_clickable
@@ -82,3 +88,57 @@ def test_the_language_chosen_survives_a_reload_and_a_new_page(served, browser):
     browser.refresh()
     wait_for(lambda: "Overview" in nav_text(browser) or None, 30, "English after a reload")
     assert "Tổng quan" not in nav_text(browser)
+
+
+def _axes(browser, graph_id: str) -> dict[str, list[str]]:
+    """The visible tick labels and titles of a chart's left (y) and right (y2) axes."""
+    return browser.execute_script(
+        """
+        const g = document.getElementById(arguments[0]);
+        const texts = (sel) => [...g.querySelectorAll(sel)].map((e) => e.textContent);
+        return {y: texts('.ytick text'), y2: texts('.y2tick text'),
+                ytitle: texts('.g-ytitle text'), y2title: texts('.g-y2title text')};
+        """,
+        graph_id,
+    )
+
+
+def _number(text: str, lang: str) -> float:
+    group, point = (".", ",") if lang == "vi" else (",", ".")
+    return float(text.replace(group, "").replace(point, "."))
+
+
+def test_energy_charts_right_axes_have_round_ticks_from_zero_in_both_languages(served, browser):
+    url, truth, _ = served
+    browser.get(url + "energy")
+    choose(browser, "English")
+    pick_range(browser, "Last 24 h")
+    lines = truth["lines"].values()
+    most = max(e["energy_kwh"] / e["good_count"] for e in lines if e["good_count"])
+    for lang, label in (("en", "English"), ("vi", "Tiếng Việt")):
+        choose(browser, label)
+        per_part = LABELS["axis.kwh_per_good"][lang]
+        for graph in ("energy-bars", "energy-shifts"):
+
+            def drawn(graph=graph, per_part=per_part):
+                got = _axes(browser, graph)
+                return got if got["y2"] and got["y2title"] == [per_part] else None
+
+            wait_for(lambda: graphs_drawn(browser, 4), 30, "the energy graphs")
+            got = wait_for(drawn, 30, f"{graph}'s axes in {lang}")
+            # Titles with units on both sides.
+            assert len(got["ytitle"]) == 1 and "(kWh)" in got["ytitle"][0], got
+            right = [_number(v, lang) for v in got["y2"]]
+            left = [_number(v, lang) for v in got["y"]]
+            # From zero, in equal round steps, as many as the left axis's (one grid for both).
+            # Before: 0.40593, 0.4061, 0.40627, ... (Plotly.js synced them to the left grid).
+            assert right[0] == 0 and left[0] == 0, got
+            step = right[1]
+            assert all(abs(b - a - step) < 1e-9 for a, b in pairwise(right)), got
+            assert len(right) == len(left), got
+            assert all(len(re.sub(r"^\d+[.,]?", "", v)) <= 2 for v in got["y2"]), got
+            if graph == "energy-bars":
+                # The lines' kWh per good part (the simulator's) fit under the top tick.
+                assert most <= right[-1] <= 2.5 * most, (most, got)
+            if lang == "vi":
+                assert not any("." in v for v in got["y2"]), got  # 0,2 not 0.2
