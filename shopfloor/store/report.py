@@ -325,16 +325,19 @@ def mixed_ideal_cycle(
     stroke meter its running time over the product's ideal cycle (the ideal-cycle
     assumption, product by product)."""
     cuts = [t0, *(t for t, _ in starts if t0 < t < t1), t1]
+    if counted:
+        at = [store.counter_at("count", t - 1, machine).get(machine) for t in cuts]
+        totals = [float(c[1]["total"]) if c else 0.0 for c in at]
+    else:
+        changes = store.states(t0, t1, machine).get(machine, [])
     weights: dict[float, float] = {}
-    for a, b in pairwise(cuts):
+    for i, (a, b) in enumerate(pairwise(cuts)):
         before = [p for t, p in starts if t <= a]
         ideal_s = per_product.get(before[-1], default_s) if before else default_s
         if counted:
-            c = [store.counter_at("count", t - 1, machine).get(machine) for t in (a, b)]
-            n = float(c[1][1]["total"] - (c[0][1]["total"] if c[0] else 0)) if c[1] else 0.0
+            n = totals[i + 1] - totals[i]
         else:
-            run = durations_from_changes(store.states(a, b, machine).get(machine, []), a, b)
-            n = run["running"] / ideal_s
+            n = durations_from_changes(changes, a, b)["running"] / ideal_s
         weights[ideal_s] = weights.get(ideal_s, 0.0) + n
     parts = sum(weights.values())
     return sum(i * n for i, n in weights.items()) / parts if parts > 0 else default_s
