@@ -1,8 +1,16 @@
 """InfluxDB 2.x / 3.x / 1.8+ through influxdb-client: writes with its SYNCHRONOUS WriteApi and
 retries of our own, reads with InfluxQL over /query.
 
-influxdb://host:8086/<bucket>?org=<org> (influxdbs:// for TLS); the token comes from
-SHOPFLOOR_INFLUX_TOKEN.
+influxdb://host:8086/<bucket>?org=<org>[&rollup_bucket=<name>] (influxdbs:// for TLS); the token
+comes from SHOPFLOOR_INFLUX_TOKEN.
+
+Retention (issue 15, docs/scaling.md): the raw records go to <bucket>, whose retention is the
+raw one; the rollups, births and bookkeeping points to a second bucket, <bucket>-rollups unless
+`rollup_bucket` names another, kept longer, read through a DBRP mapping of the retention
+policy name `rollups` on the same database name (so the InfluxQL is that of InfluxDB 1.x).
+Without that bucket (a store set up before it, a token that cannot see it) everything goes to
+<bucket> as before. `apply_retention` sets both buckets' retention and creates the rollup
+bucket, where the token may (compose's init creates it with least-privilege tokens).
 
 Acknowledgement: write() returns only once exactly its own lines are confirmed by the server
 (a 2xx to the requests that carried them) or durably spooled. Every request carries lines of
@@ -20,7 +28,8 @@ Failures of a request:
 - any other 4xx (401 a token, 403, 404 no such bucket): StoreError at once, nothing spooled: a
   configuration error, which the caller's retries outlast once it is fixed.
 
-Spool: one file per chunk, <spool_dir>/<time_ns>-<pid>-<n>.lp, written atomically (a temporary
+Spool: one file per chunk, <spool_dir>/<time_ns>-<pid>-<n>.lp (.rollups.lp: for the rollup
+bucket), written atomically (a temporary
 `.<name>.tmp` in the same folder, fsync, os.replace, fsync of the folder); a temporary left by a
 crash held nothing acknowledged and is removed on start. A background thread replays the files,
 oldest first, every 5 s (backing off to 60 s while replays fail), and close() once more. A file
@@ -49,12 +58,19 @@ from urllib.parse import parse_qs, urlsplit
 import urllib3
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS, WritePrecision
+from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.rest import ApiException
 
 from shopfloor.settings import settings
 from shopfloor.store import lineproto
 from shopfloor.store.base import PermanentStoreError, ReadOnlyStoreError, Record, StoreError
-from shopfloor.store.influxql import InfluxQLQueries, InfluxQLReader, Series, parse_results
+from shopfloor.store.influxql import (
+    ROLLUP_RP,
+    InfluxQLQueries,
+    InfluxQLReader,
+    Series,
+    parse_results,
+)
 
 log = logging.getLogger("shopfloor.store.influx")
 
@@ -62,6 +78,9 @@ PERMANENT_STATUS = frozenset({400, 413, 422})  # the request's data is refused: 
 TRANSIENT_STATUS = frozenset({408, 429})  # and every 5xx
 REPLAY_EVERY_S = 5.0
 REPLAY_MAX_BACKOFF_S = 60.0
+LAYOUT_RECHECK_S = 60.0  # how often the rollup bucket, its mapping and the raw retention are
+# looked at again (a dashboard may start before the init has made the bucket)
+ROLLUP_SPOOL_SUFFIX = ".rollups.lp"
 
 # What every line this store writes looks like: `measurement[,tags] fields timestamp`. A loose
 # check (escaped spaces and string fields pass): it tells a spool file of ours from garbage.
@@ -150,6 +169,7 @@ class Influx2Store(InfluxQLQueries):
         self.bucket = parts.path.strip("/")
         query = parse_qs(parts.query)
         self.org = (query.get("org") or [""])[0]
+        self.rollup_bucket = (query.get("rollup_bucket") or [f"{self.bucket}-rollups"])[0]
         if not self.bucket:
             raise ValueError(f"{url!r}: name the bucket: influxdb://host:8086/<bucket>?org=<org>")
         if not self.org:
@@ -172,8 +192,10 @@ class Influx2Store(InfluxQLQueries):
             timeout=timeout_ms,
         )
         self.reader = InfluxQLReader(self._query)
+        self.reader.layout = self._check_layout
         self._heard: dict[str, int] = {}
         self._dbrp_checked = False
+        self._layout_at: float | None = None  # monotonic time of the last look; None: never
         # None (a bulk load, shopfloor/cli/bulk.py): no spool, no replay thread; a write the
         # server does not take raises, and a server that does not answer is an error at once.
         self.spool_dir = Path(spool_dir) if spool_dir is not None else None
@@ -214,36 +236,52 @@ class Influx2Store(InfluxQLQueries):
             raise ReadOnlyStoreError(f"{self.url} was opened read-only: it takes no writes")
         if not records:
             return
-        spooled = self._write_lines([lineproto.line(r) for r in records])
+        raw = [lineproto.line(r) for r in records if r.channel != "status"]
+        births = [lineproto.line(r) for r in records if r.channel == "status"]
+        spooled = self._write_lines(raw) if raw else False
         try:
             rollup = self.derived_lines(records)
+            # Births go with the rollups (kept as long): old ranges need the machine list.
+            target = self.rollup_bucket if self.reader.r else self.bucket
+            rollup = births + rollup
             if rollup:
                 if spooled:
                     # The server has just failed for a whole retry budget: the derived points
                     # wait beside the raw ones instead of waiting out another one.
-                    self._spool(rollup)
+                    self._spool(rollup, target)
                 else:
-                    self._write_lines(rollup)
+                    self._write_lines(rollup, target)
         except StoreError:
             self.derived_failed()
             raise
 
-    def _write_lines(self, lines: list[str]) -> bool:
+    @property
+    def keeps_quarters(self) -> bool:  # type: ignore[override]
+        """The meter rollup (kWh per quarter) is written where a rollup bucket keeps it for
+        the energy page's old ranges. Its reads (a cold cache, a late reading) fail while the
+        server is away, failing that write() as the hour rollup's do; a rebuild while older
+        readings wait in the spool misses them (docs/scaling.md)."""
+        return bool(self.reader.r)
+
+    def _write_lines(self, lines: list[str], bucket: str | None = None) -> bool:
         """Send `lines` in chunks; True when some of them were spooled instead (durable)."""
         chunks = [lines[i : i + self.chunk_lines] for i in range(0, len(lines), self.chunk_lines)]
         for k, chunk in enumerate(chunks):
-            if not self._send(chunk):
+            if not self._send(chunk, bucket):
                 for rest in chunks[k:]:
-                    self._spool(rest)
+                    self._spool(rest, bucket)
                 return True
         return False
 
-    def _post(self, payload: bytes) -> None:
+    def _post(self, payload: bytes, bucket: str | None = None) -> None:
         self._sync.write(
-            bucket=self.bucket, org=self.org, record=payload, write_precision=WritePrecision.US
+            bucket=bucket or self.bucket,
+            org=self.org,
+            record=payload,
+            write_precision=WritePrecision.US,
         )
 
-    def _send(self, lines: list[str]) -> bool:
+    def _send(self, lines: list[str], bucket: str | None = None) -> bool:
         """True once the server confirmed `lines`; False when transient failures outlasted the
         retry budget. Raises PermanentStoreError (the data is refused) or StoreError (another
         4xx)."""
@@ -252,7 +290,7 @@ class Influx2Store(InfluxQLQueries):
         attempt = 0
         while True:
             try:
-                self._post(payload)
+                self._post(payload, bucket)
                 return True
             except _REQUEST_ERRORS as exc:
                 kind, detail, retry_after = _classify(exc)
@@ -277,12 +315,14 @@ class Influx2Store(InfluxQLQueries):
             )
             time.sleep(wait)
 
-    def _spool(self, lines: list[str]) -> Path:
+    def _spool(self, lines: list[str], bucket: str | None = None) -> Path:
         """Write `lines` to a new spool file atomically; StoreError if that fails (then the
-        caller keeps the batch and retries: nothing was acknowledged)."""
+        caller keeps the batch and retries: nothing was acknowledged). Lines for the rollup
+        bucket get a file of their own kind (ROLLUP_SPOOL_SUFFIX)."""
         if self.spool_dir is None:
             raise StoreError(f"{self.url}: the server does not take writes (and no spool is kept)")
-        path = self.spool_dir / f"{time.time_ns()}-{os.getpid()}-{next(self._names)}.lp"
+        suffix = ROLLUP_SPOOL_SUFFIX if bucket and bucket != self.bucket else ".lp"
+        path = self.spool_dir / f"{time.time_ns()}-{os.getpid()}-{next(self._names)}{suffix}"
         try:
             _atomic_write(path, ("\n".join(lines) + "\n").encode())
         except OSError as exc:
@@ -332,8 +372,9 @@ class Influx2Store(InfluxQLQueries):
                 continue
             if unanswered:
                 continue  # the files after it are still checked, not sent
+            rollups = path.name.endswith(ROLLUP_SPOOL_SUFFIX)
             try:
-                self._post(data)
+                self._post(data, self.rollup_bucket if rollups else self.bucket)
             except _REQUEST_ERRORS as exc:
                 kind, detail, _ = _classify(exc)
                 if kind == "permanent":
@@ -399,6 +440,85 @@ class Influx2Store(InfluxQLQueries):
         except Exception as exc:
             log.debug("DBRP check skipped: %s", exc)
         self._dbrp_checked = True
+
+    def _check_layout(self, force: bool = False) -> None:
+        """Whether the rollup bucket is in use (the DBRP mapping of `rollups` onto it, made
+        here when the bucket exists and the token may), and the raw bucket's retention:
+        looked at once a minute. A server that does not answer leaves the last answer (until
+        one comes, the single-bucket layout: the writes that need reads fail meanwhile)."""
+        now = time.monotonic()
+        if not force and self._layout_at is not None and now - self._layout_at < LAYOUT_RECHECK_S:
+            return
+        try:
+            from influxdb_client.domain.dbrp_create import DBRPCreate
+            from influxdb_client.service.dbrps_service import DBRPsService
+
+            svc = DBRPsService(self.client.api_client)
+            got = svc.get_dbrps(org=self.org, db=self.bucket).content or []
+            have = {d.retention_policy for d in got}
+            buckets = self.client.buckets_api()
+            if ROLLUP_RP not in have:
+                rollups = buckets.find_bucket_by_name(self.rollup_bucket)
+                if rollups is not None:
+                    svc.post_dbrp(
+                        DBRPCreate(
+                            org=self.org, bucket_id=rollups.id, database=self.bucket,
+                            retention_policy=ROLLUP_RP, default=False,
+                        )
+                    )  # fmt: skip
+                    have.add(ROLLUP_RP)
+            main = buckets.find_bucket_by_name(self.bucket)
+        except Exception as exc:  # down, no such API (VictoriaMetrics), no right: as before
+            log.debug("rollup bucket check: %s", exc)
+            if self._layout_at is None and not isinstance(exc, ApiException):
+                return  # no answer yet: ask again next time
+            self._layout_at = now
+            return
+        self._layout_at = now
+        if ROLLUP_RP in have:
+            self.reader.r = f'"{ROLLUP_RP}".'
+            rules = main.retention_rules if main is not None else None
+            every = rules[0].every_seconds if rules else 0
+            # -1: the raw retention unknown (the bucket not readable): counters before now
+            # look at the quarter ends too.
+            self.raw_keep_ms = -1 if main is None else (every * 1000 if every else None)
+        else:
+            self.reader.r = ""
+            self.raw_keep_ms = None
+
+    def apply_retention(self, raw_s: float | None, rollup_s: float | None) -> None:
+        """The raw bucket's retention raw_s seconds, the rollup bucket's rollup_s (None:
+        forever), creating the rollup bucket when missing. Needs a token that may read and
+        write buckets (compose's collector token may not: its init sets them);
+        PermanentStoreError when the server refuses."""
+
+        def rules(seconds: float | None) -> list[BucketRetentionRules]:
+            return [BucketRetentionRules(type="expire", every_seconds=int(seconds or 0))]
+
+        try:
+            api = self.client.buckets_api()
+            main = api.find_bucket_by_name(self.bucket)
+            if main is None:
+                raise PermanentStoreError(f"{self.url}: no bucket {self.bucket!r} to be seen")
+            main.retention_rules = rules(raw_s)
+            api.update_bucket(main)
+            rollups = api.find_bucket_by_name(self.rollup_bucket)
+            if rollups is None:
+                api.create_bucket(
+                    bucket_name=self.rollup_bucket, retention_rules=rules(rollup_s),
+                    org_id=main.org_id,
+                )  # fmt: skip
+            else:
+                rollups.retention_rules = rules(rollup_s)
+                api.update_bucket(rollups)
+        except ApiException as exc:
+            kind, detail, _ = _classify(exc)
+            if kind in ("permanent", "config"):
+                raise PermanentStoreError(f"{self.url}: buckets: {detail}") from None
+            raise StoreError(f"{self.url}: buckets: {detail}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StoreError(f"{self.url}: buckets: {type(exc).__name__}: {exc}") from None
+        self._check_layout(force=True)
 
     def _query(self, q: str) -> list[Series]:
         self._ensure_dbrp()

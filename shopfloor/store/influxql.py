@@ -137,7 +137,8 @@ class InfluxQLReader:
     def query(self, q: str) -> list[Series]:
         out = self._run(q)
         want = q.count(";") + 1
-        if len(out) != want:
+        if len(out) != want or any(s.get("name") == "databases" for r in out for s in r):
+            # (VictoriaMetrics answers any /query with SHOW DATABASES' answer.)
             # Not an InfluxQL server (VictoriaMetrics takes writes only), or a broken answer.
             raise NoInfluxQL(
                 f"/query gave {len(out)} results for {want} statements: no InfluxQL here"
@@ -625,8 +626,11 @@ class InfluxQLQueries:
             f"{stamp_us(self._heard[m])}"
             for m in touched
         ]
-        if self.reader.r:  # a store with the rollups policy (it answered InfluxQL)
-            lines += self.ends_lines(records)
+        if self.reader.r and not self._no_rollup:  # a store with the rollups policy (bucket)
+            try:
+                lines += self.ends_lines(records)
+            except NoInfluxQL:  # a write-only target: nothing could read them
+                self._no_rollup = True
         if self.keeps_latest:
             try:
                 lines += self.latest_lines(records)
