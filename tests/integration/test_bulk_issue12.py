@@ -208,6 +208,12 @@ def test_the_stores_report_equals_the_ground_truth(both):
             assert got[key] == want[key], (mid, key)
         assert got["ideal_cycle_s"] == pytest.approx(want["ideal_cycle_s"], rel=1e-6), mid
         assert got["performance"] == pytest.approx(want["performance"], abs=0.002), mid
+    # Lines are what leaves their last station (none of them legacy); energy of them all.
+    for lid, want in truth["lines"].items():
+        got = have["lines"][lid]
+        assert got["good_count"] == want["good_count"], lid
+        assert got["oee"] == pytest.approx(want["oee"], abs=0.01), lid
+        assert got["energy_kwh"] == pytest.approx(want["energy_kwh"], rel=0.01), lid
     # Orders: every order and its KPIs (parts in the line only the simulator sees).
     w, h = truth["orders"], reports["bulk orders"]
     assert [o for o in h["orders"] if o["finish_ms"]] == [o for o in w["orders"] if o["finish_ms"]]
