@@ -14,7 +14,8 @@ existing configs draw the same numbers and send the same bytes.
 - Preventive maintenance (`every_running_h`, `at`): due when the running hours since the last
   one reach the interval, or at each calendar time; it starts at the next part boundary (a
   part in work is finished first) as `planned_stop` "preventive maintenance" for
-  `duration_min` of production time, and renews the machine. A station that waits (idle,
+  `duration_min` of production time, and renews the machine; one that came due during a
+  repair starts as the repair ends (the machine is stopped anyway). A station that waits (idle,
   starved, blocked) at its calendar time is at a part boundary: it is interrupted as an
   injected breakdown would interrupt it, maintained at once, then waits again as its line
   now is (LineOrders.rewait).
