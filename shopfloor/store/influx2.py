@@ -53,6 +53,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import urllib3
@@ -495,20 +496,27 @@ class Influx2Store(InfluxQLQueries):
         def rules(seconds: float | None) -> list[BucketRetentionRules]:
             return [BucketRetentionRules(type="expire", every_seconds=int(seconds or 0))]
 
+        def same(bucket: Any, seconds: float | None) -> bool:
+            # Compose's collector token may not change a bucket: one already as wanted is
+            # left alone (its init made it so).
+            have = bucket.retention_rules or []
+            return (have[0].every_seconds if have else 0) == int(seconds or 0)
+
         try:
             api = self.client.buckets_api()
             main = api.find_bucket_by_name(self.bucket)
             if main is None:
                 raise PermanentStoreError(f"{self.url}: no bucket {self.bucket!r} to be seen")
-            main.retention_rules = rules(raw_s)
-            api.update_bucket(main)
+            if not same(main, raw_s):
+                main.retention_rules = rules(raw_s)
+                api.update_bucket(main)
             rollups = api.find_bucket_by_name(self.rollup_bucket)
             if rollups is None:
                 api.create_bucket(
                     bucket_name=self.rollup_bucket, retention_rules=rules(rollup_s),
                     org_id=main.org_id,
                 )  # fmt: skip
-            else:
+            elif not same(rollups, rollup_s):
                 rollups.retention_rules = rules(rollup_s)
                 api.update_bucket(rollups)
         except ApiException as exc:
