@@ -101,7 +101,8 @@ def create_app(
                         ),
                     ],
                     fluid=True,
-                    class_name="d-flex flex-wrap align-items-center gap-3",
+                    # One line from 1200 px (dashboard/assets/style.css, header review fix).
+                    class_name="d-flex flex-wrap flex-xl-nowrap align-items-center gap-3 gap-xl-2",
                 ),
                 className="header app-header",
             ),

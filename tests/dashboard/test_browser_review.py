@@ -10,22 +10,28 @@ with --broker too, which adds the Simulation and Truth pages to the menu (as com
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
 from itertools import pairwise
 
 import pytest
 
 from dashboard.i18n import LABELS
+from shopfloor.broker import free_port
 from tests.dashboard import test_browser
 from tests.dashboard.test_browser import (
     CHROMEDRIVER,
     CHROMIUM,
+    END_ISO,
+    PLANT,
+    _answers,
     chromium,
     graphs_drawn,
     pick_range,
     text_of,
 )
 from tests.dashboard.test_vietnamese import _click_when_clickable
-from tests.support import wait_for
+from tests.support import cli, pinned_env, running_broker, wait_for
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),
@@ -142,3 +148,74 @@ def test_energy_charts_right_axes_have_round_ticks_from_zero_in_both_languages(s
                 assert most <= right[-1] <= 2.5 * most, (most, got)
             if lang == "vi":
                 assert not any("." in v for v in got["y2"]), got  # 0,2 not 0.2
+
+
+@pytest.fixture(scope="module")
+def with_broker(served):
+    """The same store served with --broker (on a broker no simulator uses): the menu then has
+    the Simulation and Truth pages too, the longest header there is."""
+    tmp = served[2]
+    with running_broker() as broker:
+        port = free_port()
+        proc = subprocess.Popen(
+            cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT),
+                "--port", str(port), "--no-auth", "--broker", broker.url),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=pinned_env(END_ISO, frozen=True),
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            wait_for(lambda: _answers(url), 60, "the dashboard answers")
+            yield url
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(20)
+
+
+HEADER_BOXES = """
+const header = document.querySelector('header.app-header');
+const nav = document.getElementById('nav');
+const boxes = [...header.querySelectorAll('.brand, #nav .nav-link, #range, #lang label')]
+    .map((e) => e.getBoundingClientRect());
+return {
+    height: header.getBoundingClientRect().height,
+    links: nav.querySelectorAll('.nav-link').length,
+    tops: boxes.map((b) => b.top), bottoms: boxes.map((b) => b.bottom),
+    lefts: boxes.map((b) => b.left), rights: boxes.map((b) => b.right),
+    width: document.documentElement.clientWidth,
+    page_width: document.documentElement.scrollWidth,
+    nav_clipped: nav.scrollWidth > nav.clientWidth + 1,
+};
+"""
+
+
+def test_the_header_is_one_line_at_1400_px_and_wraps_narrower(with_broker, browser):
+    browser.get(with_broker)
+    wait_for(lambda: "Simulation" in nav_text(browser) or None, 30, "the menu with Simulation")
+    try:
+        for lang, label, word in (("en", "English", "Overview"),
+                                  ("vi", "Tiếng Việt", "Tổng quan")):  # fmt: skip
+            choose(browser, label)
+            wait_for(lambda word=word: word in nav_text(browser) or None, 20, f"the {lang} menu")
+            for width in (1400, 1000):
+                browser.set_window_size(width, 1000)
+                got = wait_for(
+                    lambda width=width: (
+                        (box := browser.execute_script(HEADER_BOXES))["width"] <= width and box
+                    ),
+                    10,
+                    f"a window {width} px wide",
+                )
+                what = f"{lang} at {width} px: {got}"
+                assert got["links"] == 11, what
+                # Every link shown whole (none scrolled out of the menu), inside the window.
+                assert not got["nav_clipped"], what
+                assert min(got["lefts"]) >= 0 and max(got["rights"]) <= got["width"], what
+                if width == 1400:
+                    # One line: brand, every link, the range and the language switch side by
+                    # side (before: the controls on a second line, the bar 99 px high; in
+                    # Vietnamese the menu itself took two).
+                    assert max(got["tops"]) < min(got["bottoms"]), what
+                    assert got["height"] < 60, what
+    finally:
+        browser.set_window_size(1400, 1000)
