@@ -44,17 +44,21 @@ def telemetry_fields(d: Any) -> tuple[int, int, float] | None:
     The bulk path (shopfloor/cli/bulk.py) builds its rows from these without a dump."""
     if type(d) is not dict or tuple(d) not in _shapes:
         return None
-    ts, seq, p, *rest = d.values()
-    # Every value a float, and their sum finite: then each is (a NaN or an infinity makes
-    # the sum one; a sum that overflows is checked value by value by _telemetry_keys).
+    v = tuple(d.values())
+    ts = v[0]
+    seq = v[1]
+    p = v[2]
+    # power_kw and every process value a float, and their sum finite: then each is (a NaN or
+    # an infinity makes the sum one; a sum that overflows is checked value by value by
+    # _telemetry_keys).
     if (
         type(ts) is int
         and type(seq) is int
-        and type(p) is float
         and 0 <= ts <= MAX_INT
         and 0 <= seq <= MAX_INT
-        and 0.0 <= p < _INF
-        and (not rest or (set(map(type, rest)) == _FLOAT and -_INF < sum(rest) < _INF))
+        and set(map(type, v[2:])) == _FLOAT
+        and p >= 0.0
+        and -_INF < sum(v[2:]) < _INF
     ):
         return ts, seq, p
     return None

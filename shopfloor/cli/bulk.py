@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import marshal
 import os
 import queue
 import signal
@@ -46,6 +47,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from collector.fastcheck import FAST, telemetry_fields
 from collector.legacy import PowerStates
 from collector.seqtrack import SeqTracker
@@ -55,7 +58,6 @@ from shopfloor.contract import STATE_CODE, WATERMARK_CHANNEL, TopicParts, parse_
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import PermanentStoreError, Record, Store, StoreError
 from shopfloor.store.rollup import END_OF_TIME_MS
-from shopfloor.store.sqlite import sample_values
 
 log = logging.getLogger("shopfloor.bulk")
 
@@ -142,6 +144,15 @@ class StoreSink:
         # The writer process's batch: its rows, built as the messages come (sqlite.RowBuilder).
         self._rows: Any = None
         self._held = 0  # records in it
+        self._samples: list[tuple[Any, ...]] = []  # samples' rows, the payload's JSON last
+        # emit's shortcut: topic -> (machine, channel) of the channels it takes, machine ->
+        # its topic's levels (for the machines table), and the state it reads, bound once.
+        self._route: dict[str, tuple[str, str]] = {}
+        self._parts: dict[str, TopicParts] = {}
+        self._highest = self.seqs.highest
+        self._highest_ts = self.seqs.highest_ts
+        self._legacy = self.power_states.bands
+        self._limit_ms = self._now_ms + max_future_ms
         if writer_process is None:
             writer_process = getattr(store, "row_builder", None) is not None
         if writer_process:
@@ -158,14 +169,42 @@ class StoreSink:
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
         self.count += 1
+        route = self._route.get(topic)
+        if route is not None:
+            # Into SQLite, most messages: a payload of the contract's plainest shape
+            # (fastcheck), the machine's next seq, nothing to infer. Its row goes straight
+            # into the batch, without a Record or a second pass: what check(), the seq
+            # bookkeeping below and RowBuilder.add give (the writer process fills in the
+            # machines' newest ts and a sample's process values, _complete).
+            m, ch = route
+            if ch == "telemetry":
+                fields = telemetry_fields(payload)
+                if fields is not None:
+                    ts, seq, p = fields
+                    if (
+                        self._highest.get(m, -2) == seq - 1
+                        and ts <= self._limit_ms
+                        and m not in self._legacy
+                    ):
+                        self._highest[m] = seq
+                        self._highest_ts[m] = ts if ts < self._now_ms else self._now_ms
+                        # JSON text now: a kept bytes of orjson's costs ten times more.
+                        self._samples.append((m, ts, seq, p, orjson.dumps(payload).decode()))
+                        self._held += 1
+                        if self._held >= self.batch:
+                            self._hand_over()
+                        return
+            elif self._fast_row(m, ch, payload):
+                return
         parts = self._topics.get(topic)
         if parts is None:
             parts = parse_topic(topic)
             self._topics[topic] = parts
+            if parts is not None and self._rows is not None and parts.channel in FAST:
+                self._route[topic] = (parts.machine, parts.channel)
+                self._parts[parts.machine] = parts
         if parts is None or parts.channel in ("cmd", WATERMARK_CHANNEL):
             self.rejected["bad_topic" if parts is None else "ignored"] += 1
-            return
-        if self._rows is not None and self._fast_row(parts, payload):
             return
         rec = check(parts, payload, self._now_ms, self.max_future_ms)
         if isinstance(rec, Reject):
@@ -203,41 +242,21 @@ class StoreSink:
         if self._held >= self.batch:
             self._hand_over()
 
-    def _fast_row(self, parts: TopicParts, payload: Any) -> bool:
-        """Most messages into SQLite: a payload of the contract's plainest shape (fastcheck),
-        the machine's next seq, nothing to infer. Its row goes straight into the batch,
-        without a Record or a second pass: what check(), the seq bookkeeping in emit and
-        RowBuilder.add would give. False: emit's general path decides."""
-        ch = parts.channel
-        if ch == "telemetry":
-            fields = telemetry_fields(payload)
-            if fields is None:
-                return False
-            ts, seq, _ = fields
-            d = payload
-        else:
-            fast = FAST.get(ch)
-            if fast is None or type(payload) is not dict:
-                return False
-            d = fast(payload)
-            if d is None:
-                return False
-            ts, seq = d["ts"], d["seq"]
-        m = parts.machine
-        seqs = self.seqs
-        now = self._now_ms
-        if (
-            ts > now + self.max_future_ms
-            or seqs.highest.get(m, -2) != seq - 1
-            or (ch == "telemetry" and self.power_states.is_legacy(m))
-        ):
+    def _fast_row(self, m: str, ch: str, payload: Any) -> bool:
+        """emit's shortcut for a state, count or energy message (see there); False: emit's
+        general path decides."""
+        if type(payload) is not dict:
             return False
-        seqs.highest[m] = seq
-        seqs.highest_ts[m] = ts if ts < now else now
+        d = FAST[ch](payload)
+        if d is None:
+            return False
+        ts, seq = d["ts"], d["seq"]
+        if self._highest.get(m, -2) != seq - 1 or ts > self._limit_ms:
+            return False
+        self._highest[m] = seq
+        self._highest_ts[m] = ts if ts < self._now_ms else self._now_ms
         b = self._rows
-        if ch == "telemetry":
-            b.samples.append((m, ts, seq, d["power_kw"], sample_values(d)))
-        elif ch == "state":
+        if ch == "state":
             state = d["state"]
             b.states.append((m, ts, seq, state, STATE_CODE[state], d["reason"], 0))
         elif ch == "count":
@@ -246,9 +265,6 @@ class StoreSink:
                 b.ideals.append((m, ts, seq, d["ideal_s"]))
         else:
             b.energy.append((m, ts, seq, d["energy_kwh"]))
-        prev = b.last.get(m)
-        if prev is None or ts > prev[1]:
-            b.last[m] = (parts, ts)
         self._held += 1
         if self._held >= self.batch:
             self._hand_over()
@@ -284,9 +300,11 @@ class StoreSink:
     def _hand_over(self) -> None:
         batch, self._buf = self._buf, []
         self._now_ms = clock.now_ms()
+        self._limit_ms = self._now_ms + self.max_future_ms
         if self._proc is not None:
             rows, self._rows, self._held = self._rows, self._new_rows(), 0
-            self._proc.send(rows.rows())
+            samples, self._samples = self._samples, []
+            self._proc.send(rows, samples, self._parts)
             return
         while True:
             if self._error is not None:
@@ -308,7 +326,7 @@ class StoreSink:
         if self._proc is not None:
             try:
                 if self._stopping:
-                    self._rows, self._held = self._new_rows(), 0
+                    self._rows, self._held, self._samples = self._new_rows(), 0, []
                 elif self._held:
                     self._hand_over()
                 self._proc.finish(drop=self._stopping)
@@ -465,7 +483,7 @@ def _writer_main(path: str, conn: Connection) -> None:
     1 if the store fails. A reader thread takes what arrives at once, so a stop (drop what
     waits) is seen while a batch is being written; the pipe's end (the simulating process
     gone) drops what waits and ends it."""
-    from shopfloor.store.sqlite import SqliteStore
+    from shopfloor.store.sqlite import SqliteStore, bulk_rows
 
     # Ctrl-C reaches the whole process group: the simulating process decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -500,7 +518,9 @@ def _writer_main(path: str, conn: Connection) -> None:
                 break
             rejected: Counter[str] = Counter()
             t0 = time.perf_counter()
-            n = write_retrying(store.write_rows, msg[1], _rows_size(msg[1]), _rows_halves, rejected)
+            tables, status, last, levels = msg[1]
+            rows = bulk_rows(marshal.loads(tables), status, last, levels)
+            n = write_retrying(store.write_rows, rows, _rows_size(rows), _rows_halves, rejected)
             conn.send(("ok", n, rejected["store_rejected"], time.perf_counter() - t0))
         store.bulk_load(False)
         store.close()
@@ -573,10 +593,15 @@ class WriterProcess:
             self.write_s += msg[3]
         return msg
 
-    def send(self, rows: tuple[Any, ...]) -> None:
-        """Sends a batch of rows (sqlite.RowBuilder.rows) once fewer than AHEAD wait."""
+    def send(self, rows: Any, samples: list[Any], levels: dict[str, TopicParts]) -> None:
+        """Sends a batch (a sqlite.RowBuilder and more samples, for sqlite.bulk_rows; `levels`
+        each machine's topic levels) once fewer than AHEAD wait. Its tables as marshal (a third cheaper than pickle for lists
+        of plain tuples, and the same interpreter reads it), the rest pickled."""
         while self._ahead >= AHEAD or self._conn.poll(0):
             self._answer("writing")
+        tables = (rows.states, rows.counts, rows.energy, rows.samples, rows.materials,
+                  rows.orders, rows.ideals, samples)  # fmt: skip
+        rows = (marshal.dumps(tables), rows.status, rows.last, levels)
         try:
             self._conn.send(("rows", rows))
         except OSError:

@@ -136,13 +136,40 @@ def _insert_many(cur: sqlite3.Cursor, table: str, ncols: int, rows: list[tuple[A
 Rows = tuple[Any, ...]
 
 
-def sample_values(payload: dict[str, Any]) -> str:
-    """A telemetry payload's process values as the samples table stores them (rows_of), for
-    a payload of the model's key order (ts, seq, power_kw first: numbers, which hold no
-    comma): its JSON after the third comma, without building the smaller dict (issue 15)."""
-    if len(payload) == 3:
-        return "{}"
-    return "{" + orjson.dumps(payload).split(b",", 3)[3].decode()
+def sample_values(payload_json: str) -> str:
+    """A telemetry payload's process values as the samples table stores them (rows_of), from
+    the payload's JSON (orjson), for a payload of the model's key order (ts, seq, power_kw
+    first: numbers, which hold no comma): its JSON after the third comma (issue 15)."""
+    parts = payload_json.split(",", 3)
+    return "{}" if len(parts) == 3 else "{" + parts[3]
+
+
+def bulk_rows(
+    tables: tuple[list[tuple[Any, ...]], ...],
+    status: list[Record],
+    last: dict[str, tuple[Any, int]],
+    levels: dict[str, Any],
+) -> Rows:
+    """write_rows' rows from the bulk path's batch (shopfloor/cli/bulk.py): `tables` are a
+    RowBuilder's states, counts, energy, samples, materials, orders and ideals, then more
+    samples built without a Record, which carry their whole payload's JSON in place of
+    their process values; `last` holds the newest ts of the records added as Records only.
+    Completes both as rows_of would have: those samples' process values, and each
+    machine's newest ts over every row (`levels`: each machine's topic levels, for the
+    machines table). Runs in the writer process, which has time to spare."""
+    states, counts, energy, samples, materials, orders, ideals, payloads = tables
+    samples += [(r[0], r[1], r[2], r[3], sample_values(r[4])) for r in payloads]
+    newest: dict[str, int] = {}
+    get = newest.get
+    for table in (states, counts, energy, samples):
+        for r in table:
+            if r[1] > get(r[0], -1):
+                newest[r[0]] = r[1]
+    for m, ts in newest.items():
+        prev = last.get(m)
+        if (prev is None or ts > prev[1]) and m in levels:
+            last[m] = (levels[m], ts)
+    return states, counts, energy, samples, status, last, materials, orders, ideals
 
 
 class RowBuilder:
