@@ -11,7 +11,15 @@ from itertools import pairwise
 from typing import Any
 
 from dashboard.context import DashContext
-from dashboard.notices import Notice, ShiftShown, no_planned, shift_shown, shown_notice
+from dashboard.notices import (
+    NO_DATA,
+    Notice,
+    ShiftShown,
+    no_planned,
+    shift_shown,
+    shown_notice,
+    store_error,
+)
 from shopfloor import clock
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import StoreError
@@ -26,8 +34,6 @@ from shopfloor.store.report import (
 )
 from shopfloor.store.rollup import floor_hour
 from shopfloor.timerange import current_shift_s, resolve, shift_windows
-
-NO_DATA = "no data in the store for this range yet"
 
 
 class RangeError(StoreError):
@@ -415,7 +421,7 @@ def overview(ctx: DashContext, range_kind: str, now_s: float | None = None) -> O
         latest = ctx.store.last_changes(t1_ms)
         shift = (name or "", reports[1]) if len(reports) > 1 else None
     except StoreError as exc:
-        return Overview(None, {}, str(exc), 0, 0, notice=getattr(exc, "notice", None))
+        return Overview(None, {}, store_error(exc), 0, 0, notice=getattr(exc, "notice", None))
     states = {m: (state, reason) for m, (_, state, reason) in latest.items()}
     if not report["machines"]:
         return Overview(None, states, NO_DATA, t0_ms, t1_ms, shown=shift_shown(now, ctx.calendar))
@@ -471,7 +477,7 @@ def machine_view(
             for name, a, r in shift_reports(ctx, t0_ms, t1_ms, machine)
         ]
     except StoreError as exc:
-        view = MachineView(machine, [], [], None, [], str(exc), t0_ms, t1_ms)
+        view = MachineView(machine, [], [], None, [], store_error(exc), t0_ms, t1_ms)
         view.notice = getattr(exc, "notice", None)
         return view
     downs: list[tuple[int, float, str]] = []
@@ -535,7 +541,7 @@ def losses(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Los
         }
         by_reason = loss_durations(ctx.store, t0_ms, t1_ms, ends)
     except StoreError as exc:
-        return Losses(None, [], {}, str(exc), getattr(exc, "notice", None))
+        return Losses(None, [], {}, store_error(exc), getattr(exc, "notice", None))
     if not report["machines"]:
         return Losses(None, [], {}, NO_DATA)
     if report["plant"]["planned_s"] <= 0:
@@ -615,7 +621,7 @@ def energy(ctx: DashContext, range_kind: str, now_s: float | None = None) -> Ene
             return Energy(None, {}, [], {}, {}, [], NO_DATA)
         shifts = [(name, a, r) for (name, a, _), r in zip(wins, per_shift, strict=True)]
     except StoreError as exc:
-        return Energy(None, {}, [], {}, {}, [], str(exc))
+        return Energy(None, {}, [], {}, {}, [], store_error(exc))
     quarters: dict[str, dict[int, float]] = {}
     lines: dict[str, dict[int, float]] = {}
     if priced:

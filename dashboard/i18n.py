@@ -371,6 +371,12 @@ LABELS: dict[str, dict[str, str]] = {
         "vi": "every={value} không phải số giây từ 3 đến 600: mỗi dây chuyền hiển thị {n} giây",
     },
     # --- Pages that stop misleading (issue 10): notices, chart axes, the simulated clock
+    # Store errors review fix: a store that cannot be read, said in the page's language (its
+    # own words, a URL or path and what failed, inside).
+    "notice.store_error": {
+        "en": "The store cannot be read: {detail}",
+        "vi": "Không đọc được kho dữ liệu: {detail}",
+    },
     "notice.no_planned": {
         "en": "No planned production in this range (outside shift hours).",
         "vi": "Không có thời gian sản xuất theo kế hoạch trong khoảng này (ngoài giờ ca).",

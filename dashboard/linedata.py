@@ -14,6 +14,7 @@ from typing import Any
 
 from dashboard.context import DashContext
 from dashboard.data import NO_DATA, bottleneck, window_ms
+from dashboard.notices import store_error
 from shopfloor import clock
 from shopfloor.store.base import Store, StoreError
 from shopfloor.store.report import report_from_store
@@ -206,7 +207,7 @@ def lines(
             starts = run_starts(order, births)
             bases = {ts: ctx.store.counter_at("count", ts) for ts in set(starts.values())}
     except StoreError as exc:
-        return Lines([], str(exc), t0_ms, t1_ms)
+        return Lines([], store_error(exc), t0_ms, t1_ms)
     if not order:
         return Lines([], NO_DATA, t0_ms, t1_ms)
     caps = capacities(ctx)

@@ -107,9 +107,38 @@ def text(notice: Notice, tz: tzinfo, lang: str | None) -> str:
     return t(notice.key, lang).format(**values)
 
 
+# A fetch step's "nothing stored" (dashboard.data re-exports it); a page words it by `plain`.
+NO_DATA = "no data in the store for this range yet"
+
+
+class StoreProblem(str):
+    """A store's error (StoreError's own words: its URL or path and what failed), which a page
+    shows inside a sentence in its language (`plain`); a str, so a view's `error` field and
+    its comparisons keep working."""
+
+
+def store_error(exc: Exception) -> StoreProblem:
+    return StoreProblem(str(exc))
+
+
+def plain(item: str, lang: str | None) -> str:
+    """A fetch step's plain message in the page's language: a store's error inside a sentence
+    saying the store cannot be read, "nothing stored yet" worded; any other text as it is."""
+    lang = lang or "en"
+    if isinstance(item, StoreProblem):
+        return t("notice.store_error", lang).format(detail=str(item))
+    if item == NO_DATA:
+        return t("line.no_data", lang)
+    return item
+
+
 def texts(items: list[Notice | str | None], tz: tzinfo, lang: str | None) -> list[str]:
-    """The page's message lines: notices worded, plain texts (a store's error) as they are."""
-    return [text(item, tz, lang) if isinstance(item, Notice) else item for item in items if item]
+    """The page's message lines: notices worded, plain texts (a store's error) by `plain`."""
+    return [
+        text(item, tz, lang) if isinstance(item, Notice) else plain(item, lang)
+        for item in items
+        if item
+    ]
 
 
 def message(items: list[Notice | str | None], tz: tzinfo, lang: str | None) -> list[html.P] | None:

@@ -14,10 +14,9 @@ from typing import Any
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboard import fmt, ids
+from dashboard import fmt, ids, notices
 from dashboard.colors import STATE_COLORS
 from dashboard.context import context
-from dashboard.data import NO_DATA
 from dashboard.i18n import LANGS, t
 from dashboard.linedata import LineView, lines, longest_down
 from shopfloor import clock, kpi
@@ -190,7 +189,7 @@ def refresh(
     now_s = clock.now_s()
     data = lines(ctx, "current_shift", now_s, buffers=False)
     if data.error:
-        message = t("line.no_data", lang) if data.error == NO_DATA else data.error
+        message = notices.plain(data.error, lang)
         return html.Div(message, className="andon-message")
     index = (n or 0) % len(data.lines)
     note = None

@@ -8,9 +8,9 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import flow, fmt, ids
+from dashboard import flow, fmt, ids, notices
 from dashboard.context import context
-from dashboard.data import NO_DATA, range_spec
+from dashboard.data import range_spec
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
 from dashboard.linedata import line_order, lines
@@ -67,7 +67,7 @@ def refresh(
     options = [*(v.line for v in data.lines), {"label": t("line.all", lang), "value": ALL}]
     updated = f"{t('updated', lang)} {fmt.clock_time(clock.now_ms(), ctx.tz, lang, seconds=True)}"
     if data.error:
-        message = t("line.no_data", lang) if data.error == NO_DATA else data.error
+        message = notices.plain(data.error, lang)
         return None, message, updated, None, options
     shown = [v for v in data.lines if pick in (ALL, v.line)] or data.lines[:1]
     graphs = [

@@ -16,6 +16,7 @@ from dashboard.context import context
 from dashboard.data import range_spec, window_ms
 from dashboard.i18n import t
 from dashboard.inputs import header_inputs
+from dashboard.notices import store_error
 from dashboard.orderdata import relevant, status
 from shopfloor.store.base import StoreError
 from shopfloor.store.report import orders_from_store
@@ -137,7 +138,7 @@ def refresh(
         orders = orders_from_store(ctx.store, t0, t1, lines)
     except StoreError as exc:
         notice = getattr(exc, "notice", None)
-        return None, {}, None, notices.message([notice or str(exc)], ctx.tz, lang), hidden
+        return None, {}, None, notices.message([notice or store_error(exc)], ctx.tz, lang), hidden
     if orders is None:
         return None, {}, None, notices.message([t("orders.no_orders", lang)], ctx.tz, lang), hidden
     shown = relevant(orders["orders"], t0, t1)

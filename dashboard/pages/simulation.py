@@ -9,10 +9,11 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash import ctx as dash_ctx
 
-from dashboard import fmt, ids, replies
+from dashboard import fmt, ids, notices, replies
 from dashboard.context import DashContext, context
 from dashboard.data import machine_paths
 from dashboard.i18n import t
+from dashboard.notices import store_error
 from shopfloor import clock
 from shopfloor.commands import LIVE_PARAMS, breakdown, cmd_topic, reply_topic, set_params, set_speed
 from shopfloor.store.base import StoreError
@@ -116,7 +117,7 @@ def clock_status(ctx: DashContext, lang: str, now_ms: int | None = None) -> list
     try:
         newest = max((m.last_ts for m in ctx.store.machines() if m.last_ts), default=None)
     except StoreError as exc:
-        return [html.P(line) for line in [*lines, str(exc)]]
+        return [html.P(line) for line in [*lines, notices.plain(store_error(exc), lang)]]
     if newest is None:
         lines.append(t("sim.no_data", lang))
     else:
@@ -257,7 +258,7 @@ def watch(_n: Any, machine: str | None, lang: str | None) -> tuple[Any, Any]:
             else []
         )
     except StoreError as exc:
-        return str(exc), answers
+        return notices.plain(store_error(exc), lang), answers
     # Text from telemetry (reasons) stays text: Dash escapes children.
     items = [
         html.Li(

@@ -219,3 +219,52 @@ def test_the_header_is_one_line_at_1400_px_and_wraps_narrower(with_broker, brows
                     assert got["height"] < 60, what
     finally:
         browser.set_window_size(1400, 1000)
+
+
+@pytest.fixture(scope="module")
+def store_down(tmp_path_factory):
+    """A dashboard whose store does not answer: InfluxDB 1.x on a port nothing listens on."""
+    port = free_port()
+    store = "influxdb1://127.0.0.1:1/shopfloor"
+    proc = subprocess.Popen(
+        cli("dash", "--store", store, "--config", str(PLANT), "--port", str(port), "--no-auth"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=pinned_env(END_ISO, frozen=True),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for(lambda: _answers(url), 60, "the dashboard answers")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+
+
+# Each page's message area (the Line view's and the Andon TV's have their own ids).
+DOWN_PAGES = {"": "overview-message", "machine": "machine-message", "losses": "losses-message",
+              "energy": "energy-message", "orders": "orders-message", "line": "line-message"}  # fmt: skip
+
+
+def test_a_store_that_cannot_be_read_is_said_in_the_pages_language(store_down, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(store_down)
+    choose(browser, "English")
+    said = LABELS["notice.store_error"]
+    for lang, label in (("en", "English"), ("vi", "Tiếng Việt")):
+        head = said[lang].split("{")[0]
+        other = said["vi" if lang == "en" else "en"].split("{")[0]
+        for path in DOWN_PAGES:
+            browser.get(store_down + path)
+            choose(browser, label)  # kept from the last page; clicked again, it stays
+            if path == "machine":
+                pick_range(browser, LABELS["range.last_24h"][lang])
+
+            def message(path=path, head=head):
+                text = text_of(browser, By.ID, DOWN_PAGES[path]) or ""
+                return text if head in text else None
+
+            # Before: "influxdb1://127.0.0.1:...: ConnectionRefusedError: ..." on its own.
+            text = wait_for(message, 30, f"/{path}'s message in {lang}")
+            assert other not in text, (path, lang, text)
+            assert "127.0.0.1" in text  # the store's own words stay, as data
