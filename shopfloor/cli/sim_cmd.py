@@ -102,8 +102,8 @@ def register(sub: Any) -> None:
         "--resume",
         metavar="JSON",
         help="go on from an earlier run: a file or text {machine: {seq, total, good, scrap, "
-        "energy_kwh}} (shopfloor demo passes what its store holds: no seq restart, no meter "
-        "stepping back)",
+        "energy_kwh}}, optionally ideal_s, orders, inventory and wear (simulator/resume.py; "
+        "shopfloor demo passes what its store holds: no seq restart, no meter stepping back)",
     )
     p.add_argument(
         "--continue-from",
