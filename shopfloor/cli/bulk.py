@@ -237,7 +237,7 @@ class StoreSink:
                 self._rows.add(r)
                 self._held += 1
             except PermanentStoreError as exc:
-                self.rejected["store_rejected"] += 1
+                self._proc.rejected["store_rejected"] += 1  # with the writer's (_sync)
                 log.warning("the store refused a record of %s: %s", r.machine, exc)
         if self._held >= self.batch:
             self._hand_over()
@@ -332,9 +332,7 @@ class StoreSink:
                 self._proc.finish(drop=self._stopping)
             finally:
                 self._proc.kill()
-                self.stored = self._proc.stored
-                self.write_s = self._proc.write_s
-                self.rejected.update(self._proc.rejected)
+                self._sync()
                 if self.close_store:
                     self.store.close()
             return
@@ -356,8 +354,18 @@ class StoreSink:
         if self._error is not None:
             raise BulkError(f"writing to {self.store.url}: {self._error}") from self._error
 
+    def _sync(self) -> None:
+        """The writer process's counts, as far as it answered (a batch it committed as it
+        died is stored and not counted)."""
+        if self._proc is not None:
+            self.stored = self._proc.stored
+            self.write_s = self._proc.write_s
+            if self._proc.rejected:
+                self.rejected["store_rejected"] = self._proc.rejected["store_rejected"]
+
     def report_bulk(self) -> None:
         """Log what became of the messages (`shopfloor sim` calls it at the end)."""
+        self._sync()
         log.info(
             "bulk: %d messages, %d records stored in %s (%.1f s writing)%s%s",
             self.count,
@@ -566,6 +574,8 @@ class WriterProcess:
                 msg = self._conn.recv()
                 if msg[0] == "error":
                     text = msg[1]
+                elif msg[0] == "ok":  # written before it ended: counted
+                    self._count(msg)
         except (EOFError, OSError):
             pass
         code = self._wait(5)
@@ -586,12 +596,15 @@ class WriterProcess:
             self._wait(5)
             raise BulkError(f"writing to {self.url}: {msg[1]}")
         if msg[0] == "ok":
-            self._ahead -= 1
-            self.stored += msg[1]
-            if msg[2]:
-                self.rejected["store_rejected"] += msg[2]
-            self.write_s += msg[3]
+            self._count(msg)
         return msg
+
+    def _count(self, msg: tuple[Any, ...]) -> None:
+        self._ahead -= 1
+        self.stored += msg[1]
+        if msg[2]:
+            self.rejected["store_rejected"] += msg[2]
+        self.write_s += msg[3]
 
     def send(self, rows: Any, samples: list[Any], levels: dict[str, TopicParts]) -> None:
         """Sends a batch (a sqlite.RowBuilder and more samples, for sqlite.bulk_rows; `levels`

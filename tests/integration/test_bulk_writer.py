@@ -1,0 +1,132 @@
+"""The bulk path's writer process (issue 15, shopfloor/cli/bulk.py): SQLite's inserts run in a
+process of their own beside the simulation. Crash-only: a writer that dies ends the command
+with exit 1 and a message naming it (no traceback); a command that dies takes its writer
+with it (the writer ends when its pipe closes), so no process is left behind either way.
+
+The equality of what the writer stores with what the collector stores from the same run
+through a real broker is tests/integration/test_bulk.py's (it runs `shopfloor sim --fast
+--store sqlite://`, which writes through this process).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from shopfloor import clock
+from shopfloor.cli.bulk import StoreSink
+from shopfloor.config import load_config
+from shopfloor.shifts import ShiftCalendar
+from shopfloor.store.sqlite import SqliteStore
+from simulator.run import run
+from tests.support import PLANT, ROOT, cli, pinned_env, wait_for
+
+LARGE = ROOT / "config" / "large.yaml"
+START = "2026-11-23T00:00+07:00"
+START_MS = 1_795_366_800_000
+NOW = "2026-12-30T00:00:00+07:00"  # the bulk path's clock (its future-ts check), after the run
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie, dead and not yet reaped by its parent, is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def stored(db: Path) -> int:
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            return con.execute("SELECT count(*) FROM samples").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def start_bulk(db: Path) -> tuple[subprocess.Popen, int]:
+    """A week of the large plant into `db` (minutes of work), once its writer process has
+    stored a first batch: the command and its writer's pid."""
+    proc = subprocess.Popen(
+        cli("sim", "--config", str(LARGE), "--fast", "--start", START, "--duration", "7d",
+            "--store", f"sqlite:///{db}"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=pinned_env(NOW, frozen=True),
+    )  # fmt: skip
+    try:
+        (writer,) = wait_for(lambda: children(proc.pid), 60, "the writer process started")
+        assert "shopfloor.cli.bulk" in Path(f"/proc/{writer}/cmdline").read_text()
+        wait_for(lambda: stored(db) > 0, 120, "a first batch stored")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, writer
+
+
+def test_a_writer_that_dies_ends_the_command_with_exit_1(tmp_path):
+    db = tmp_path / "bulk.db"
+    proc, writer = start_bulk(db)
+    os.kill(writer, signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "writer process ended unexpectedly (exit code -9)" in err, err
+    assert "Traceback" not in err, err
+    assert not alive(writer)
+    # What was stored before stays readable.
+    assert stored(db) > 0
+
+
+def test_a_command_that_dies_takes_its_writer_with_it(tmp_path):
+    db = tmp_path / "bulk.db"
+    proc, writer = start_bulk(db)
+    proc.kill()
+    proc.wait()
+    # The writer finishes the batch it holds, if any, and ends when its pipe closes (its
+    # parent gone, it is reparented: only its own exit ends it).
+    wait_for(lambda: not alive(writer), 60, "the writer process ended")
+    assert stored(db) > 0
+
+
+def test_a_writer_that_fails_ends_the_run_with_its_error(tmp_path, monkeypatch):
+    """In-process: a store whose file the writer cannot open (a directory where the file
+    should be, made after the simulating side opened its own) ends the run with BulkError
+    naming the writer's error, and leaves no writer behind."""
+    from shopfloor.cli.bulk import BulkError
+
+    cfg = load_config(PLANT)
+    db = tmp_path / "bulk.db"
+    store = SqliteStore(db)
+    store.close()
+    db.unlink()
+    for p in tmp_path.glob("bulk.db-*"):
+        p.unlink()
+    db.mkdir()  # the writer's SqliteStore(db) cannot open a directory as its file
+    monkeypatch.setenv(clock.ENV, NOW)
+    sink = StoreSink(store, ShiftCalendar(cfg.shifts, cfg.plant.timezone), seed_from_store=False)
+    writer = sink._proc._proc.pid
+    try:
+        run(cfg, sink, START_MS, 6 * 3600)
+    except BulkError as exc:
+        err = str(exc)
+    else:
+        raise AssertionError("the run ended without the writer's error")
+    assert "cannot open" in err and str(db) in err, err
+    assert not alive(writer)
