@@ -31,9 +31,7 @@ from shopfloor.store.influxql import (
     Series,
     _latest_line,
     _rows,
-    marker_us,
     parse_results,
-    stamp_us,
 )
 
 log = logging.getLogger("shopfloor.store.influx")
@@ -140,11 +138,14 @@ class Influx1Store(InfluxQLQueries):
         self._layout_at = time.monotonic()
         if ROLLUP_RP in rps:
             self.reader.r = f'"{ROLLUP_RP}".'
-            keep = rps.get(default)
+            keep, rollups = rps.get(default), rps[ROLLUP_RP]
             self.raw_keep_ms = None if keep is None else int(keep * 1000)
+            self.rollup_keep_ms = None if rollups is None else int(rollups * 1000)
         else:
             self.reader.r = ""  # a store written before issue 15: all in the default policy
             self.raw_keep_ms = None
+            keep = rps.get(default)
+            self.rollup_keep_ms = None if keep is None else int(keep * 1000)
 
     def _ensure_layout(self) -> None:
         """The writer's first step: the rollups policy, and an older store's rollups in it."""
@@ -177,17 +178,18 @@ class Influx1Store(InfluxQLQueries):
             {"db": self.db, "q": f'SELECT * INTO "{ROLLUP_RP}".:MEASUREMENT FROM "{default}"./^(?:{_COPIED})$/ GROUP BY *'},
         )  # fmt: skip
         old = InfluxQLReader(self._run)  # reads the default policy only
+        at, _ = self.anchor_us()
         lines = [
-            f"heard,machine={lineproto.tag(m)} last_ts={float(ts)} {stamp_us(ts)}"
+            f"heard,machine={lineproto.tag(m)} last_ts={float(ts)} {at}"
             for m, ts in old.heard().items()
         ]
         if old.latest_complete():
             for ch in LATEST:
                 for m, (us, seq, fields) in old.latest(ch).items():
-                    lines.append(_latest_line(ch, m, us, seq, fields))
-            lines.append(f"latest_complete complete=1.0 {marker_us()}")
+                    lines.append(_latest_line(ch, m, us, seq, fields, at_us=at))
+            lines.append(f"latest_complete complete=1.0 {at}")
         if old.meter_rollup_complete():
-            lines.append(f"meter_rollup complete=1.0 {marker_us()}")
+            lines.append(f"meter_rollup complete=1.0 {at}")
         if lines:
             self._write_rollups(lines)
         log.info("%s: rollups and bookkeeping moved to the %r policy", self.url, ROLLUP_RP)

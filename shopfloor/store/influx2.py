@@ -197,6 +197,7 @@ class Influx2Store(InfluxQLQueries):
         self._heard: dict[str, int] = {}
         self._dbrp_checked = False
         self._layout_at: float | None = None  # monotonic time of the last look; None: never
+        self._retry_layout_at = 0.0  # while never answered: not before then (monotonic)
         # None (a bulk load, shopfloor/cli/bulk.py): no spool, no replay thread; a write the
         # server does not take raises, and a server that does not answer is an error at once.
         self.spool_dir = Path(spool_dir) if spool_dir is not None else None
@@ -240,6 +241,7 @@ class Influx2Store(InfluxQLQueries):
         raw = [lineproto.line(r) for r in records if r.channel != "status"]
         births = [lineproto.line(r) for r in records if r.channel == "status"]
         spooled = self._write_lines(raw) if raw else False
+        self._away = spooled
         try:
             rollup = self.derived_lines(records)
             # Births go with the rollups (kept as long): old ranges need the machine list.
@@ -448,7 +450,12 @@ class Influx2Store(InfluxQLQueries):
         looked at once a minute. A server that does not answer leaves the last answer (until
         one comes, the single-bucket layout: the writes that need reads fail meanwhile)."""
         now = time.monotonic()
-        if not force and self._layout_at is not None and now - self._layout_at < LAYOUT_RECHECK_S:
+        if force:
+            pass
+        elif self._layout_at is not None:
+            if self._away or now - self._layout_at < LAYOUT_RECHECK_S:
+                return  # (while writes spool, the last answer holds)
+        elif now < self._retry_layout_at:
             return
         try:
             from influxdb_client.domain.dbrp_create import DBRPCreate
@@ -458,34 +465,42 @@ class Influx2Store(InfluxQLQueries):
             got = svc.get_dbrps(org=self.org, db=self.bucket).content or []
             have = {d.retention_policy for d in got}
             buckets = self.client.buckets_api()
-            if ROLLUP_RP not in have:
-                rollups = buckets.find_bucket_by_name(self.rollup_bucket)
-                if rollups is not None:
-                    svc.post_dbrp(
-                        DBRPCreate(
-                            org=self.org, bucket_id=rollups.id, database=self.bucket,
-                            retention_policy=ROLLUP_RP, default=False,
-                        )
-                    )  # fmt: skip
-                    have.add(ROLLUP_RP)
+            rollups = buckets.find_bucket_by_name(self.rollup_bucket)
+            if ROLLUP_RP not in have and rollups is not None:
+                svc.post_dbrp(
+                    DBRPCreate(
+                        org=self.org, bucket_id=rollups.id, database=self.bucket,
+                        retention_policy=ROLLUP_RP, default=False,
+                    )
+                )  # fmt: skip
+                have.add(ROLLUP_RP)
             main = buckets.find_bucket_by_name(self.bucket)
         except Exception as exc:  # down, no such API (VictoriaMetrics), no right: as before
             log.debug("rollup bucket check: %s", exc)
             if self._layout_at is None and not isinstance(exc, ApiException):
-                return  # no answer yet: ask again next time
+                # No answer yet: ask again in a few seconds (each question may wait for the
+                # client's timeout, and every write asks).
+                self._retry_layout_at = now + 5.0
+                return
             self._layout_at = now
             return
         self._layout_at = now
+
+        def keep_ms(bucket: Any) -> int | None:
+            rules = bucket.retention_rules if bucket is not None else None
+            every = rules[0].every_seconds if rules else 0
+            return every * 1000 if every else None
+
         if ROLLUP_RP in have:
             self.reader.r = f'"{ROLLUP_RP}".'
-            rules = main.retention_rules if main is not None else None
-            every = rules[0].every_seconds if rules else 0
             # -1: the raw retention unknown (the bucket not readable): counters before now
             # look at the quarter ends too.
-            self.raw_keep_ms = -1 if main is None else (every * 1000 if every else None)
+            self.raw_keep_ms = -1 if main is None else keep_ms(main)
+            self.rollup_keep_ms = keep_ms(rollups)
         else:
             self.reader.r = ""
             self.raw_keep_ms = None
+            self.rollup_keep_ms = keep_ms(main)
 
     def apply_retention(self, raw_s: float | None, rollup_s: float | None) -> None:
         """The raw bucket's retention raw_s seconds, the rollup bucket's rollup_s (None:

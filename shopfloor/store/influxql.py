@@ -23,7 +23,7 @@ from shopfloor.store.meter_rollup import (
     Reading,
     floor_quarter,
 )
-from shopfloor.store.rollup import Change, HourRollup, floor_hour
+from shopfloor.store.rollup import HOUR_MS, Change, HourRollup
 
 log = logging.getLogger("shopfloor.store.influx")
 
@@ -76,21 +76,39 @@ ROLLUP_RP = "rollups"
 ROLLUP_MEASUREMENTS = (
     "status", "heard", "state_latest", "count_latest", "energy_latest", "latest_complete",
     "meter_rollup", "state_hours", "loss_hours", "energy_quarters", "count_ends", "energy_ends",
+    "restamped",
 )  # fmt: skip
 # The cumulative channels whose newest reading per machine and quarter hour is kept there:
 # what a range's counts and kWh need at its two ends once the raw readings are gone.
 ENDS = ("count", "energy")
 
 
-def stamp_us(ts_ms: int) -> int:
-    """The time of a bookkeeping point about a record at ts_ms: its hour. Once it was 0, which
-    a retention policy refuses (every write failed); a record's own hour is accepted whenever
-    the record is, and a newer record's point is never older, so last() reads the newest."""
-    return floor_hour(ts_ms) * 1000
+DAY_MS = 86_400_000
+
+
+def anchor(keep_ms: int | None) -> tuple[int, int]:
+    """(the time of the bookkeeping points written now, in us; its period, in us). Once they
+    sat at time 0, which a retention policy refuses (every write failed). Now they are written
+    at the real clock's day (its hour when the rollups are kept less than four days), and
+    each writer writes every machine's points again at each new one (`restamped`), so reads
+    look at the last two periods only: last() over every point since the first would grow
+    with the store (89 ms for 60 days of hourly points of 225 machines, 3 ms for one each)."""
+    period = HOUR_MS if keep_ms is not None and 0 < keep_ms < 4 * DAY_MS else DAY_MS
+    now = int(time.time() * 1000)
+    return (now - now % period) * 1000, period * 1000
+
+
+def _since(since_us: int | None) -> str:
+    return "" if since_us is None else f"time >= {since_us}u"
+
+
+def _where(*conds: str) -> str:
+    conds = tuple(c for c in conds if c)
+    return f"WHERE {' AND '.join(conds)} " if conds else ""
 
 
 # Each machine's newest record per channel, as InfluxDB 1.x stores keep it (`<channel>_latest`
-# points at the record's hour, see InfluxQLQueries.latest_lines; at time 0 before issue 15): the fields kept beside `us`, the raw
+# points, see InfluxQLQueries.latest_lines and `anchor`): the fields kept beside `us`, the raw
 # point's time in microseconds, and its seq.
 LATEST = {
     "state": ("state", "reason"),
@@ -145,12 +163,13 @@ class InfluxQLReader:
             )
         return out
 
-    def machines(self) -> list[MachineInfo]:
+    def machines(self, since_us: int | None = None) -> list[MachineInfo]:
+        """`since_us`: the `heard` points' window (see `anchor`), None: all of them."""
         (births, online, heard) = self.query(
             'SELECT last("ideal_cycle_s") AS ideal_cycle_s, "kind", "position", "line_length", "connectivity", "power_kw" '
             f'FROM {self.m("status")} WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
             f'SELECT last("online") AS online FROM {self.m("status")} GROUP BY machine;'
-            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} GROUP BY machine'
+            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} {_where(_since(since_us))}GROUP BY machine'
         )
         is_online = {tags["machine"]: bool(row["online"]) for tags, row in _rows(online)}
         last_ts = {tags["machine"]: int(row["last_ts"]) for tags, row in _rows(heard)}
@@ -327,16 +346,23 @@ class InfluxQLReader:
         return out
 
     def counter_ends(
-        self, channel: str, t: int, machine: str | None = None, among: list[str] | None = None
+        self,
+        channel: str,
+        t: int,
+        machine: str | None = None,
+        among: list[str] | None = None,
+        since_ms: int | None = None,
     ) -> dict[str, tuple[int, dict[str, float], int]]:
         """Each machine's newest `channel` reading with ts <= t among the readings kept at
-        quarter ends: exact when t + 1 is a quarter's start (a range on whole quarters), the
-        newest reading before t's quarter otherwise. {machine: (ts ms, fields, seq)}."""
+        quarter ends (those from since_ms on): exact when t + 1 is a quarter's start (a range
+        on whole quarters), the newest reading before t's quarter otherwise.
+        {machine: (ts ms, fields, seq)}."""
         only = _only(machine, among)
         fields = ", ".join(f'"{f}"' for f in LATEST[channel])
+        lo = "" if since_ms is None else f"time >= {since_ms}ms AND "
         (rows,) = self.query(
             f'SELECT last("us") AS us, "seq", {fields} FROM {self.m(channel + "_ends")} '
-            f"WHERE {only}time < {floor_quarter(t + 1)}ms GROUP BY machine"
+            f"WHERE {only}{lo}time < {floor_quarter(t + 1)}ms GROUP BY machine"
         )
         return {
             tags["machine"]: (
@@ -351,10 +377,11 @@ class InfluxQLReader:
             for tags, r in _rows(rows)
         }
 
-    def ends_newest(self, channel: str) -> dict[str, int]:
-        """Each machine's newest quarter-end point's raw time (us): where the writer goes on."""
+    def ends_newest(self, channel: str, since_ms: int) -> dict[str, int]:
+        """Each machine's newest quarter-end point from since_ms on: its raw time (us)."""
         (rows,) = self.query(
-            f'SELECT last("us") AS us FROM {self.m(channel + "_ends")} GROUP BY machine'
+            f'SELECT last("us") AS us FROM {self.m(channel + "_ends")} '
+            f"WHERE time >= {since_ms}ms GROUP BY machine"
         )
         return {tags["machine"]: int(r["us"]) for tags, r in _rows(rows)}
 
@@ -406,9 +433,12 @@ class InfluxQLReader:
             for tags, r in _rows(rows)
         }
 
-    def latest(self, channel: str, machine: str | None = None) -> Latest:
-        """Each machine's newest `channel` record from its `_latest` point."""
-        only = f"WHERE machine = {_lit(machine)} " if machine else ""
+    def latest(
+        self, channel: str, machine: str | None = None, since_us: int | None = None
+    ) -> Latest:
+        """Each machine's newest `channel` record from its `_latest` points (those from
+        since_us on: see `anchor`)."""
+        only = _where(f"machine = {_lit(machine)}" if machine else "", _since(since_us))
         fields = ", ".join(f'"{f}"' for f in LATEST[channel])
         (rows,) = self.query(
             f'SELECT last("us") AS us, "seq", {fields} FROM {self.m(channel + "_latest")} '
@@ -427,10 +457,12 @@ class InfluxQLReader:
             for tags, r in _rows(rows)
         }
 
-    def heard(self) -> dict[str, int]:
-        """Each machine's `heard` point: the newest ts the writers stored."""
+    def heard(self, since_us: int | None = None) -> dict[str, int]:
+        """Each machine's `heard` point: the newest ts the writers stored (from the points
+        since since_us on: see `anchor`)."""
         (rows,) = self.query(
-            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} GROUP BY machine'
+            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} '
+            f"{_where(_since(since_us))}GROUP BY machine"
         )
         return {tags["machine"]: int(r["last_ts"]) for tags, r in _rows(rows)}
 
@@ -440,6 +472,13 @@ class InfluxQLReader:
 
     def meter_rollup_complete(self) -> bool:
         (rows,) = self.query(f'SELECT last("complete") FROM {self.m("meter_rollup")}')
+        return bool(_rows(rows))
+
+    def restamped(self, since_us: int) -> bool:
+        """Whether a writer wrote every machine's bookkeeping points again since since_us."""
+        (rows,) = self.query(
+            f'SELECT last("done") FROM {self.m("restamped")} WHERE time >= {since_us}u'
+        )
         return bool(_rows(rows))
 
     def quarters(self, q0: int, q1: int) -> dict[str, list[tuple[int, float]]]:
@@ -526,11 +565,12 @@ def _latest_line(
     seq: int,
     fields: dict[str, Any],
     kind: str = "latest",
-    at_us: int | None = None,
+    *,
+    at_us: int,
 ) -> str:
-    """A `<channel>_latest` point at the record's hour (a newer record of the hour overwrites
-    it, of a later hour adds one that last() reads), or with kind "ends" a `<channel>_ends`
-    point at `at_us` (its quarter's start); numbers as floats, as the raw points hold them."""
+    """A `<channel>_latest` point at `at_us` (see `anchor`: a newer record overwrites it), or
+    with kind "ends" a `<channel>_ends` point at `at_us` (its quarter's start); numbers as
+    floats, as the raw points hold them."""
     values = ",".join(
         f"{lineproto.key(f)}="
         + (
@@ -541,14 +581,7 @@ def _latest_line(
         for f, v in fields.items()
         if v is not None
     )
-    at = stamp_us(us // 1000) if at_us is None else at_us
-    return f"{channel}_{kind},machine={lineproto.tag(machine)} us={float(us)!r},seq={float(seq)!r},{values} {at}"
-
-
-def marker_us() -> int:
-    """The time of a store-wide marker point: the real clock's hour (influxd expires points
-    by its own clock, and the writer stamps them again every hour)."""
-    return stamp_us(int(time.time() * 1000))
+    return f"{channel}_{kind},machine={lineproto.tag(machine)} us={float(us)!r},seq={float(seq)!r},{values} {at_us}"
 
 
 def quarter_lines(rows: list[QuarterRow]) -> list[str]:
@@ -599,19 +632,72 @@ class InfluxQLQueries:
     # (latest_complete, meter_rollup) were last stamped at: they are written again every hour,
     # so that the rollup retention never expires them under a running writer.
     _ends_seen: dict[tuple[str, str], int] | None = None
-    _marked_us = -1
+    # The rollup retention in ms as the server says (None: forever or unknown; set by the
+    # store): it picks `anchor`'s period. The anchor this writer last wrote every machine's
+    # bookkeeping points at, and the reads' window as last looked at (monotonic s, since us).
+    rollup_keep_ms: int | None = None
+    _anchor_at = -1
+    _window: tuple[float, int | None] | None = None
+    # The raw write of this batch went to the spool (InfluxDB 2.x, the server away): the
+    # writing again at a new anchor, which reads the server, waits for a later batch.
+    _away = False
     url: str
+
+    def anchor_us(self) -> tuple[int, int]:
+        return anchor(self.rollup_keep_ms)
+
+    def bookkeeping_since(self) -> int | None:
+        """Where reads of the bookkeeping points (`heard`, `<channel>_latest`) may start: the
+        previous anchor, once a writer's `restamped` point there says that every machine's
+        were written again since; None (read all of them) otherwise, e.g. a store of an older
+        version. Looked at again after a minute."""
+        now = time.monotonic()
+        if self._window is not None and now - self._window[0] < 60.0:
+            return self._window[1]
+        at, period = self.anchor_us()
+        since = at - period if self.reader.restamped(at - period) else None
+        self._window = (now, since)
+        return since
+
+    def _restamp_lines(self, at: int) -> list[str]:
+        """Every machine's bookkeeping points again at `at` (a new anchor), as stored and
+        remembered: within the readers' window even when a machine has been silent."""
+        since = self.bookkeeping_since()
+        for m, ts in self.reader.heard(since).items():
+            self._heard[m] = max(ts, self._heard.get(m, 0))
+        self._heard_loaded = True
+        out = [
+            f"heard,machine={lineproto.tag(m)} last_ts={float(ts)} {at}"
+            for m, ts in self._heard.items()
+        ]
+        if self.keeps_latest and self.reader.latest_complete():
+            for ch in LATEST:
+                for m, (us, seq, fields) in self.reader.latest(ch, since_us=since).items():
+                    out.append(_latest_line(ch, m, us, seq, fields, at_us=at))
+            out.append(f"latest_complete complete=1.0 {at}")
+        if self.keeps_quarters and (self._meters_complete or self.reader.meter_rollup_complete()):
+            out.append(f"meter_rollup complete=1.0 {at}")
+        return out
 
     def derived_lines(self, records: list[Record]) -> list[str]:
         """What to write once `records` are stored (call it after the raw write succeeded: a
         rollup rebuild reads the raw changes back): the state_hours points, and each machine's
         newest ts in one `heard` point (one series scan instead of four for machines())."""
+        at, _ = self.anchor_us()
+        lines: list[str] = []
+        restamp = at != self._anchor_at and not self._away
+        if restamp:
+            try:
+                lines += self._restamp_lines(at)
+            except NoInfluxQL:  # a write-only target: nothing reads them
+                restamp = False
+                self._anchor_at = at
         if self.keeps_latest and not self._heard_loaded:
             # A restarted writer starts from the stored newest ts: a late batch (a gap filled
             # after the restart) must not move a machine's `heard` back, or every range would
             # end that machine's time there (a report lost a station's last 17 minutes).
             try:
-                for m, ts in self.reader.heard().items():
+                for m, ts in self.reader.heard(self.bookkeeping_since()).items():
                     self._heard[m] = max(ts, self._heard.get(m, 0))
             except NoInfluxQL:
                 self.keeps_latest = False
@@ -621,9 +707,8 @@ class InfluxQLQueries:
             if r.channel != "status" and r.ts > self._heard.get(r.machine, 0):
                 self._heard[r.machine] = r.ts
                 touched.add(r.machine)
-        lines = [
-            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} "
-            f"{stamp_us(self._heard[m])}"
+        lines += [
+            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} {at}"
             for m in touched
         ]
         if self.reader.r and not self._no_rollup:  # a store with the rollups policy (bucket)
@@ -633,10 +718,13 @@ class InfluxQLQueries:
                 self._no_rollup = True
         if self.keeps_latest:
             try:
-                lines += self.latest_lines(records)
+                lines += self.latest_lines(records, at)
             except NoInfluxQL:
                 self.keeps_latest = False
-        lines += self._marker_lines()
+        if restamp:
+            # After every point it vouches for (one request: written in this order).
+            lines.append(f"restamped done=1.0 {at}")
+            self._anchor_at = at
         new = lineproto.new_changes(records)
         readings: dict[str, list[Reading]] = {}
         for r in records:
@@ -683,20 +771,7 @@ class InfluxQLQueries:
         rows: list[QuarterRow] = []
         for m in self.reader.metered():
             rows += self._meters.rebuild(m, 0)
-        return [*quarter_lines(rows), f"meter_rollup complete=1.0 {marker_us()}"]
-
-    def _marker_lines(self) -> list[str]:
-        """The complete-markers again, once an hour (see `_marked_us`)."""
-        at = marker_us()
-        if at == self._marked_us:
-            return []
-        self._marked_us = at
-        out = []
-        if self.keeps_latest and self._latest is not None:
-            out.append(f"latest_complete complete=1.0 {at}")
-        if self.keeps_quarters and self._meters_complete:
-            out.append(f"meter_rollup complete=1.0 {at}")
-        return out
+        return [*quarter_lines(rows), f"meter_rollup complete=1.0 {self.anchor_us()[0]}"]
 
     def ends_lines(self, records: list[Record]) -> list[str]:
         """The `<channel>_ends` points the batch moves: per machine and quarter hour, its
@@ -707,8 +782,12 @@ class InfluxQLQueries:
         checked against the raw records of its quarter (one request for the batch)."""
         if self._ends_seen is None:
             seen: dict[tuple[str, str], int] = {}
+            # The last two days' points only (every quarter's since the first would be a long
+            # read); a machine without any there starts cold: its next readings are taken as
+            # the newest (a reading more than two days late might then overwrite a newer one).
+            since = int(time.time() * 1000) - 2 * DAY_MS
             for ch in ENDS:
-                for m, us in self.reader.ends_newest(ch).items():
+                for m, us in self.reader.ends_newest(ch, since).items():
                     seen[(m, ch)] = us
             self._ends_seen = seen
         seen = self._ends_seen
@@ -729,16 +808,16 @@ class InfluxQLQueries:
                     for f in LATEST[ch]
                     if f not in OPTIONAL_FIELDS or f in r.payload
                 }
-                lines.append(_latest_line(ch, m, us, r.seq or 0, fields, "ends", q * 1000))
+                lines.append(_latest_line(ch, m, us, r.seq or 0, fields, "ends", at_us=q * 1000))
             else:
                 late.append((m, ch, q))
         for (m, ch, q), (us, seq, fields) in self.reader.quarter_newest(late).items():
-            lines.append(_latest_line(ch, m, us, seq, fields, "ends", q * 1000))
+            lines.append(_latest_line(ch, m, us, seq, fields, "ends", at_us=q * 1000))
         for (m, ch, _), r in newest.items():
             seen[(m, ch)] = max(seen.get((m, ch), -1), lineproto.ts_us(r))
         return lines
 
-    def latest_lines(self, records: list[Record]) -> list[str]:
+    def latest_lines(self, records: list[Record], at: int) -> list[str]:
         """The `_latest` points the batch moves (call it after the raw write succeeded). The
         first write of a store without them (data written before they existed) builds them
         from the raw records, then writes the point that says they are complete."""
@@ -746,14 +825,15 @@ class InfluxQLQueries:
         if self._latest is None:
             latest: dict[tuple[str, str], int] = {}
             complete = self.reader.latest_complete()
+            since = self.bookkeeping_since() if complete else None
             for ch in LATEST:
-                got = self.reader.latest(ch) if complete else self.reader.newest(ch)
+                got = self.reader.latest(ch, since_us=since) if complete else self.reader.newest(ch)
                 for m, (us, seq, fields) in got.items():
                     latest[(m, ch)] = us
                     if not complete:
-                        built.append(_latest_line(ch, m, us, seq, fields))
+                        built.append(_latest_line(ch, m, us, seq, fields, at_us=at))
             if not complete:
-                built.append(f"latest_complete complete=1.0 {marker_us()}")
+                built.append(f"latest_complete complete=1.0 {at}")
             self._latest = latest
         moved: dict[tuple[str, str], Record] = {}
         for r in records:
@@ -773,6 +853,7 @@ class InfluxQLQueries:
                     for f in LATEST[ch]
                     if f not in OPTIONAL_FIELDS or f in r.payload
                 },
+                at_us=at,
             )
             for (m, ch), r in moved.items()
         ]  # fmt: skip
@@ -791,7 +872,7 @@ class InfluxQLQueries:
             self._latest_complete = self.reader.latest_complete()
             if not self._latest_complete:
                 return {}, None
-        got = self.reader.latest(channel, machine)
+        got = self.reader.latest(channel, machine, self.bookkeeping_since())
         kept = {m: v for m, v in got.items() if v[0] < before_us}
         return kept, [m for m in got if m not in kept]
 
@@ -802,7 +883,8 @@ class InfluxQLQueries:
         self._heard_loaded = False
         self._latest = None
         self._ends_seen = None
-        self._marked_us = -1
+        self._anchor_at = -1
+        self._window = None
         if self._rollup is not None:
             self._rollup.forget()
         if self._meters is not None:
@@ -810,7 +892,7 @@ class InfluxQLQueries:
         self._meters_complete = False
 
     def machines(self) -> list[MachineInfo]:
-        return self.reader.machines()
+        return self.reader.machines(self.bookkeeping_since())
 
     def states(
         self, t0: int, t1: int, machine: str | None = None
@@ -837,12 +919,26 @@ class InfluxQLQueries:
                 # A machine whose readings before t expired: its newest kept at a quarter's
                 # end (the one before t, when t + 1 starts a quarter). Raw records, where
                 # they are, are at least as new: retention drops the oldest first.
-                for m, (ts, fields, _) in self.reader.counter_ends(
-                    channel, t, machine, rest
-                ).items():
+                for m, (ts, fields) in self._ends_at(channel, t, machine, rest).items():
                     if m not in out or ts > out[m][0]:
                         out[m] = (ts, fields)
         return out
+
+    def _ends_at(
+        self, channel: str, t: int, machine: str | None, among: list[str] | None
+    ) -> dict[str, tuple[int, dict[str, float]]]:
+        """counter_ends over the day before t (a last() over every quarter before t would
+        grow with the store), then over all of them for a machine heard of but not found
+        there (silent for a day or more before t)."""
+        got = self.reader.counter_ends(channel, t, machine, among, since_ms=t + 1 - DAY_MS)
+        want = (
+            set(among) if among is not None
+            else {machine} if machine else set(self.reader.heard(self.bookkeeping_since()))
+        )  # fmt: skip
+        missing = sorted(want - set(got))
+        if missing:
+            got.update(self.reader.counter_ends(channel, t, None, missing))
+        return {m: (ts, fields) for m, (ts, fields, _) in got.items()}
 
     # The raw retention in ms as the server says (None: forever; -1: unknown, so every
     # counter read before now looks at the quarter ends too). Set by the store.
