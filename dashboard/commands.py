@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
-from shopfloor.commands import cmd_topic, reply_filters
+from shopfloor.commands import cmd_topic, reply_filters, reply_topic
 from shopfloor.contract import plant_prefix
 from shopfloor.mqtt_url import BrokerUrl, make_client
 
@@ -30,6 +30,7 @@ UNLISTED_KEEP = 1000
 class Reply:
     topic: str
     payload: dict[str, Any]
+    n: int = 0  # arrival order (see CommandClient.cleared)
 
 
 class CommandClient:
@@ -39,6 +40,11 @@ class CommandClient:
         self.site = site
         self.prefix = plant_prefix(enterprise, site)
         self.replies: deque[Reply] = deque(maxlen=keep)
+        # Topics whose retained message was deleted (an empty payload: a simulator that
+        # stopped withdraws its speed), with the arrival number of that deletion: replies
+        # that arrived before it say nothing of a run now.
+        self.cleared: dict[str, int] = {}
+        self._arrived = 0
         self._waiting: dict[str, tuple[threading.Event, list[Reply]]] = {}
         # Ids of requests whose replies stay out of `replies` (the newest UNLISTED_KEEP).
         self._unlisted: OrderedDict[str, None] = OrderedDict()
@@ -60,13 +66,19 @@ class CommandClient:
         self.connected.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self._arrived += 1
+            n = self._arrived
+            if not msg.payload:
+                self.cleared[msg.topic] = n
+                return
         try:
             payload = orjson.loads(msg.payload)
         except orjson.JSONDecodeError:
             return
         if not isinstance(payload, dict):
             return
-        reply = Reply(msg.topic, payload)
+        reply = Reply(msg.topic, payload, n)
         with self._lock:
             cmd_id = str(payload.get("id"))
             # A truth reply (the Truth page's report, every machine's figures) is the page's
@@ -79,6 +91,24 @@ class CommandClient:
         if waiting is not None:
             waiting[1].append(reply)
             waiting[0].set()
+
+    def speed(self) -> float | None:
+        """The simulator's speed in use: the newest set_speed reply on the plant's reply topic
+        (each change is announced there, retained), None when none was heard since the
+        simulator withdrew its announcement (it stopped: an empty retained message)."""
+        topic = reply_topic(self.topic(None))
+        with self._lock:
+            cleared = self.cleared.get(topic, 0)
+            replies = list(self.replies)
+        for r in replies:  # newest first
+            if r.n < cleared:
+                return None
+            result = r.payload.get("result")
+            if r.topic == topic and r.payload.get("action") == "set_speed":
+                speed = result.get("speed") if isinstance(result, dict) else None
+                if isinstance(speed, int | float) and speed > 0:
+                    return float(speed)
+        return None
 
     def topic(self, machine_path: str | None) -> str:
         """The plant's cmd topic, or a machine's (machine_path: area/line/machine)."""

@@ -77,10 +77,14 @@ class MqttSink:
         own_loop: bool = False,
         outbox: int = DEFAULT_BOUND,
         watermark_filter: str | None = None,
+        clear_at_exit: str | None = None,
     ):
         """`outbox`: messages kept until the collector's watermark covers them (0: none kept,
         as before); `watermark_filter`: the subscription that brings the watermarks
-        (shopfloor.contract.watermark_filter)."""
+        (shopfloor.contract.watermark_filter); `clear_at_exit`: a topic whose retained
+        message holds while this run lives (the speed announced on the plant's reply topic):
+        emptied at a clean close, and by the broker (this connection's will) if the run
+        dies, so no client reads a stopped run's speed as the one in use."""
         if qos not in (0, 1):
             raise ValueError(f"qos must be 0 or 1, got {qos}")
         if queue_size < 1:
@@ -138,6 +142,10 @@ class MqttSink:
         # paho's queue is cleared at a reconnect only when the outbox surely holds all of it.
         self._clear_on_reconnect = self.outbox is not None and self.outbox.bound >= window
         self.client.max_queued_messages_set(0)  # bounded by our own queue and window instead
+        self.clear_at_exit = clear_at_exit
+        if clear_at_exit is not None:
+            # A zero-length retained will deletes the retained message (MQTT 3.1.1, 3.3.1.3).
+            self.client.will_set(clear_at_exit, None, qos=1, retain=True)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
@@ -175,7 +183,8 @@ class MqttSink:
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
         data = orjson.dumps(payload)
-        if retain and topic.endswith("/status"):
+        if retain and (topic.endswith("/status") or topic == self.clear_at_exit):
+            # Sent again after a reconnect: the lost connection's will emptied the announcement.
             self._births[topic] = data
         self.emit_raw(topic, data, retain, payload.get("seq"))
 
@@ -393,7 +402,7 @@ class MqttSink:
         """Drop the queued sequenced messages never handed to the client, keeping the statuses
         (the offline ones last): each machine's stream then ends at a contiguous seq, which a
         restart resumes from (simulator.resume). Returns how many were skipped."""
-        kept = deque(m for m in self._q if m[0].endswith("/status"))
+        kept = deque(m for m in self._q if m[0].endswith("/status") or m[0] == self.clear_at_exit)
         skipped = len(self._q) - len(kept)
         self._q = kept
         if skipped:
@@ -440,6 +449,8 @@ class MqttSink:
         backlog gets STOP_BUDGET_S, then what was never handed over is skipped and the rest
         (statuses, what is in flight) gets STOP_BUDGET_S more."""
         self._closing = True
+        if self.clear_at_exit in self._births:  # announced: withdrawn after everything else
+            self.emit_raw(self.clear_at_exit, b"", True)
         last, since = self.published, time.monotonic()
         budget, skipped = since + STOP_BUDGET_S, -1
         while (

@@ -15,7 +15,7 @@ from dashboard.data import machine_paths
 from dashboard.i18n import t
 from dashboard.notices import store_error
 from shopfloor import clock
-from shopfloor.commands import LIVE_PARAMS, breakdown, cmd_topic, reply_topic, set_params, set_speed
+from shopfloor.commands import LIVE_PARAMS, breakdown, set_params, set_speed
 from shopfloor.store.base import StoreError
 from shopfloor.store.rollup import END_OF_TIME_MS
 
@@ -94,14 +94,7 @@ def current_speed(ctx: DashContext) -> float | None:
     (each change is announced there, retained, so it is known from the page's start)."""
     if ctx.commands is None:
         return None
-    topic = reply_topic(cmd_topic(ctx.commands.enterprise, ctx.commands.site))
-    for r in list(ctx.commands.replies):
-        result = r.payload.get("result")
-        if r.topic == topic and r.payload.get("action") == "set_speed" and isinstance(result, dict):
-            speed = result.get("speed")
-            if isinstance(speed, int | float) and speed > 0:
-                return float(speed)
-    return None
+    return ctx.commands.speed()
 
 
 def clock_status(ctx: DashContext, lang: str, now_ms: int | None = None) -> list[html.P]:

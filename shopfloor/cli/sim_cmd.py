@@ -221,7 +221,7 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake: Any) -> Any:
-    from shopfloor.commands import command_filters
+    from shopfloor.commands import cmd_topic, command_filters, reply_topic
     from shopfloor.contract import watermark_filter
     from shopfloor.mqtt_url import parse_broker_url
     from simulator.mqtt_sink import MqttSink
@@ -267,6 +267,11 @@ def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake
         # Sparkplug data is resent by births, not by our outbox (docs/sparkplug.md, Limits).
         outbox=0 if sparkplug else args.outbox,
         watermark_filter=None if sparkplug else watermark_filter(ent, site),
+        # The speed a paced run announces (retained) ends with it; a shard leaves it to the
+        # others of its plant, which share the topic and run on; a --fast run announces none.
+        clear_at_exit=None
+        if args.fast or args.lines or args.area
+        else reply_topic(cmd_topic(ent, site)),
     )
     if not sparkplug:
         return sink
