@@ -45,6 +45,7 @@ from shopfloor.shifts import ShiftCalendar
 from shopfloor.store import lineproto
 from shopfloor.store.base import Record
 from shopfloor.store.influx1 import Influx1Store
+from shopfloor.store.influxql import ROLLUP_MEASUREMENTS
 from shopfloor.store.report import report_from_store
 from simulator.run import run
 from simulator.sinks import ListSink
@@ -126,6 +127,11 @@ def test_old_ranges_read_the_same_after_the_raw_records_expired(sim, tmp_path):
         # No bookkeeping point at time 0 (a retention policy refuses those).
         assert not influxql(server, 'SELECT * FROM "rollups"./.*/ WHERE time < 1h')
         assert raw_left(server) > 10_000
+        # What old ranges read is all in `rollups`, none of it in the raw policy.
+        for name in ROLLUP_MEASUREMENTS:
+            assert not influxql(server, f'SELECT * FROM "autogen"."{name}" LIMIT 1'), name
+        kept = {s["name"] for s in influxql(server, 'SELECT count(*) FROM "rollups"./.*/')}
+        assert kept == set(ROLLUP_MEASUREMENTS), set(ROLLUP_MEASUREMENTS) ^ kept
 
         before = report_from_store(Influx1Store(server.url), t0, t1, cfg)
         ov_a, en_a = pages(server.url, cfg, t0, t1)
