@@ -113,19 +113,19 @@ def register(sub: Any) -> None:
     # on start (shopfloor/store/influx1.py, influx2.py; docs/scaling.md).
     p.add_argument(
         "--retention",
-        default=os.environ.get("SHOPFLOOR_RETENTION", RAW_DEFAULT),
+        default=None,
         metavar="AGE",
         help="SQLite: prune raw rows (samples, state changes; counters thinned to one reading "
-        "per quarter hour) older than this, in the background; InfluxDB: the raw retention "
-        "policy's (2.x: the bucket's) duration, set on start "
+        "per quarter hour) older than this, in the background; InfluxDB, when given (or the "
+        "env): the raw retention policy's (2.x: the bucket's) duration, set on start "
         f"(default {RAW_DEFAULT}, env SHOPFLOOR_RETENTION; 'forever': never)",
     )
     p.add_argument(
         "--rollup-retention",
-        default=os.environ.get("SHOPFLOOR_ROLLUP_RETENTION", ROLLUP_DEFAULT),
+        default=None,
         metavar="AGE",
-        help="keep the hour and quarter-hour rollups that old ranges read this long (InfluxDB: "
-        "the rollups retention policy, 2.x: the rollup bucket) "
+        help="keep the hour and quarter-hour rollups that old ranges read this long (InfluxDB, "
+        "when given: the rollups retention policy, 2.x: the rollup bucket) "
         f"(default {ROLLUP_DEFAULT}, env SHOPFLOOR_ROLLUP_RETENTION; 'forever': never prune)",
     )
     p.add_argument(
@@ -178,10 +178,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
         url = parse_broker_url(args.broker)
     except ValueError as exc:
         raise UserError(f"--broker: {exc}") from None
+    # InfluxDB expires points by the server's clock and refuses older ones, so its policies
+    # change only when asked (an option or the environment; compose sets both): a default
+    # there would refuse a backfill or a test's fixed dates once they are a month old.
+    raw_text = args.retention or os.environ.get("SHOPFLOOR_RETENTION")
+    rollup_text = args.rollup_retention or os.environ.get("SHOPFLOOR_ROLLUP_RETENTION")
+    retention_asked = bool(raw_text or rollup_text)
     try:
         retention = Retention.parse(
-            args.retention,
-            args.rollup_retention,
+            raw_text or RAW_DEFAULT,
+            rollup_text or ROLLUP_DEFAULT,
             "--retention (or SHOPFLOOR_RETENTION)",
             "--rollup-retention (or SHOPFLOOR_ROLLUP_RETENTION)",
         )
@@ -251,7 +257,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if scheme == "sqlite" and retention.raw_s is not None:
         pruner = Pruner(rest, retention, every_s=args.prune_every).start()
         log.info("raw rows kept %s, rollups %s", days(retention.raw_s), days(retention.rollup_s))
-    elif hasattr(store, "apply_retention"):
+    elif retention_asked and hasattr(store, "apply_retention"):
         threading.Thread(
             target=_influx_retention, args=(store, retention, done), name="retention", daemon=True
         ).start()
