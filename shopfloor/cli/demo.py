@@ -48,7 +48,7 @@ from shopfloor.shifts import ShiftCalendar
 from shopfloor.store.base import Store
 from shopfloor.store.sqlite import SqliteStore
 from shopfloor.timerange import current_shift_s
-from simulator.resume import from_store
+from simulator.resume import Resume, from_store
 
 log = logging.getLogger("shopfloor.demo")
 
@@ -266,9 +266,16 @@ class Stack:
         # clock: it never runs ahead of it (the warning is the demo's, shopfloor.cli.demo_cmd).
         sim += ["--start", start, "--then-live"]
         if resume:
-            sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
+            sim += ["--resume", self._resume_file("live", resume)]
         self._spawn("simulator", *sim, *self.sim_args)
         return start_ms
+
+    def _resume_file(self, name: str, resume: dict[str, Resume]) -> str:
+        """Where a run goes on from, in a file `--resume` reads: a line's open orders (issue
+        12) can outgrow what one command-line argument may hold (128 KiB on Linux)."""
+        path = self.data_dir / f"resume-{name}.json"
+        path.write_text(json.dumps({m: r.model_dump() for m, r in resume.items()}))
+        return str(path)
 
     def bulk_backfill(self, start_ms: int, end_ms: int) -> None:
         """`shopfloor sim --fast --store` over [start_ms, end_ms), seq and meters going on from
@@ -279,7 +286,7 @@ class Stack:
         sim += ["--duration", f"{(end_ms - start_ms) / 1000:.3f}s"]
         resume = from_store(self._reads(), {st.id for _, st in self.cfg.stations()}, self.cfg)
         if resume:
-            sim += ["--resume", json.dumps({m: r.model_dump() for m, r in resume.items()})]
+            sim += ["--resume", self._resume_file("backfill", resume)]
         self._spawn("backfill", *sim)
         proc = self.procs["backfill"]
         total_min = max(1, -(-(end_ms - start_ms) // 60000))

@@ -41,15 +41,26 @@ CFG = {
     "products": [{"id": "A", "line": "L1"}, {"id": "B", "line": "L1"}],
     "orders": {
         "plan": [
-            # About 18.5 minutes of work from 10:42: in flight when the history ends (10:59:30,
-            # the live run then follows the clock) and finished about a minute later.
-            {"id": "big-1", "product": "B", "quantity": 105, "release": "2026-11-23 10:42", "due": "2026-11-23 12:00"},
-            {"id": "after-1", "product": "A", "quantity": 2, "release": "2026-11-23 11:00", "due": "2026-11-23 12:00"},
+            # About 19.5 minutes of work from 10:42: in flight when the history ends (10:59:30
+            # and later on a slow start; the live run then follows the clock), finished after.
+            {"id": "big-1", "product": "B", "quantity": 110, "release": "2026-11-23 10:42", "due": "2026-11-23 12:00"},
+            {"id": "after-1", "product": "A", "quantity": 2, "release": "2026-11-23 11:01", "due": "2026-11-23 12:00"},
         ],
         "demand": {"seed": 3, "products": {"A": {"orders_per_day": 6, "quantity": 20, "due_h": 8}}},
     },
 }  # fmt: skip
-HANDOVER_MS = int(instant_s(MONDAY_1100) * 1000) - 30_000  # the demo's BULK_LEAVE_MS
+
+
+EARLIEST = int(instant_s(MONDAY_1100) * 1000) - 30_000  # the demo's BULK_LEAVE_MS before now
+
+
+def handover_ms(db: Path) -> int:
+    """Where the live run began: the machines' newest birth (the history's came before)."""
+    store = SqliteStore(db, read_only=True)
+    try:
+        return min(m.birth_ts for m in store.machines())
+    finally:
+        store.close()
 
 
 def events(db: Path) -> list[dict]:
@@ -77,7 +88,7 @@ def test_demo_orders_go_on_across_the_handover(tmp_path):
         # Done: the order planned after the handover finished, or an order released twice.
         wait_for(
             lambda: any(
-                (e["event"] == "released" and e["ts"] > HANDOVER_MS and e["order_id"] == "big-1")
+                (e["event"] == "released" and e["ts"] > EARLIEST and e["order_id"] == "big-1")
                 or (e["order_id"] == "after-1" and e["event"] == "finished")
                 for e in events(db)
             ),
@@ -90,17 +101,19 @@ def test_demo_orders_go_on_across_the_handover(tmp_path):
     assert proc.returncode == 0, out.read_text(errors="replace")
     assert "history" in out.read_text(errors="replace")  # the bulk backfill ran
     got = events(db)
+    handover = handover_ms(db)
+    assert handover >= EARLIEST
     released = Counter(e["order_id"] for e in got if e["event"] == "released")
     finished = Counter(e["order_id"] for e in got if e["event"] == "finished")
     assert set(released.values()) == {1}, released
     assert set(finished.values()) == {1}, finished
     big = [e for e in got if e["order_id"] == "big-1"]
     # Released and started by the history, finished by the live run, under its one id.
-    assert big[0]["event"] == "released" and big[0]["ts"] < HANDOVER_MS
-    assert any(e["event"] == "started" and e["ts"] < HANDOVER_MS for e in big)
+    assert big[0]["event"] == "released" and big[0]["ts"] < handover
+    assert any(e["event"] == "started" and e["ts"] < handover for e in big)
     fin = [e for e in big if e["event"] == "finished"]
-    assert len(fin) == 1 and fin[0]["ts"] > HANDOVER_MS
+    assert len(fin) == 1 and fin[0]["ts"] > handover, (fin, handover)
     (order,) = [o for o in fold_events(got) if o.id == "big-1"]
-    assert order.good == 105 and order.scrap == 0  # no scrap: exactly its quantity
+    assert order.good == 110 and order.scrap == 0  # no scrap: exactly its quantity
     after = [e for e in got if e["order_id"] == "after-1"]
-    assert all(e["ts"] > HANDOVER_MS for e in after)
+    assert all(e["ts"] > handover for e in after)
