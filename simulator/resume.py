@@ -99,9 +99,10 @@ RESUME = TypeAdapter(dict[str, Resume])
 def from_store(
     store: Store, machines: set[str] | None = None, cfg: PlantConfig | None = None
 ) -> dict[str, Resume]:
-    """What the store holds of each machine's last run (all machines, or just `machines`).
-    With the plant's `cfg`, also the inventories of its lines with materials (the units on
-    hand depend on what a part uses)."""
+    """What the store holds of each machine's last run (all machines, or just `machines`):
+    seq, meters, `ideal_s`, a first station's order book. With the plant's `cfg`, also the
+    inventories of its lines with materials (the units on hand depend on what a part uses)
+    and the wear of its stations with maintenance or tool wear."""
     seqs = store.max_seq()
     counts = store.counter_at("count", END_OF_TIME_MS)
     meters = store.counter_at("energy", END_OF_TIME_MS)
