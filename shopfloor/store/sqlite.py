@@ -279,6 +279,7 @@ def rows_of(records: list[Record]) -> Rows:
 
 
 BULK_CACHE_KIB = 128 * 1024  # SQLite's page cache during a bulk load (bulk_load)
+BULK_CHECKPOINT_PAGES = 50_000  # WAL pages (200 MB) between checkpoints during one
 ROLLUP_VERSION = 4  # 1: seconds per state; 2: loss seconds per reason; 3-4: kWh per quarter
 
 _MACHINE_COLS = (
@@ -724,15 +725,26 @@ class SqliteStore:
         """Around a bulk load (shopfloor/cli/bulk.py, issue 15): a page cache big enough for
         the newest pages of every machine in every table at once (a leaf per machine in each
         of four tables is about 4 MB for config/large.yaml's 225, twice SQLite's default
-        cache, so each batch read its pages back), given back after."""
+        cache, so each batch read its pages back), and the WAL checkpointed every
+        BULK_CHECKPOINT_PAGES instead of every 1,000 pages (4 MB: after every batch, each
+        copying back the same hot leaves and syncing the file; about 15% of the writer
+        process's CPU and much of its waiting). Both given back after, the WAL checkpointed
+        and truncated. Neither weakens what a crash can do: a commit in the WAL is as safe as
+        one checkpointed (synchronous=NORMAL in WAL mode)."""
         if self.read_only:
             return
         with self._lock:
             if on:
                 (self._cache_size,) = self.db.execute("PRAGMA cache_size").fetchone()
+                (self._checkpoint,) = self.db.execute("PRAGMA wal_autocheckpoint").fetchone()
                 self.db.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}")
             else:
                 self.db.execute(f"PRAGMA cache_size = {getattr(self, '_cache_size', -2000)}")
+                self.db.execute(f"PRAGMA wal_autocheckpoint = {getattr(self, '_checkpoint', 1000)}")
+                # A reader still in the WAL leaves it for a later checkpoint: not an error.
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def close(self) -> None:
         with self._lock:
