@@ -162,3 +162,34 @@ def test_a_stop_signal_ends_the_run_with_a_prefix_of_the_stream_stored(tmp_path)
     assert not holes, holes
     # Stopped well before the week's end: the writer did not write on to the end.
     assert sum(n for _, n, _, _ in seqs) < 5_000_000
+
+
+def test_a_row_sqlite_refuses_is_left_out_and_the_rest_of_its_batch_stored(tmp_path):
+    """The writer process's halving (as the collector's writer): a batch of rows with one
+    SQLite cannot bind (an integer beyond 64 bits: the validation bounds them, the store must
+    not rely on it) stores every other row, the refused one counted."""
+    from collections import Counter
+
+    from shopfloor.cli.bulk import _rows_halves, _rows_size, write_retrying
+    from shopfloor.contract import TopicParts
+    from shopfloor.store.sqlite import RowBuilder, bulk_rows
+
+    b = RowBuilder()
+    levels = {f"m{i}": TopicParts("e", "s", "a", "l", f"m{i}", "count") for i in range(3)}
+    for i in range(3):
+        for seq in range(1, 11):
+            total = 2**70 if (i, seq) == (1, 7) else seq
+            b.counts.append((f"m{i}", START_MS + seq * 1000, seq, total, total, 0))
+    tables = (b.states, b.counts, b.energy, b.samples, b.materials, b.orders, b.ideals, [])
+    rows = bulk_rows(tables, b.status, b.last, levels)
+    store = SqliteStore(tmp_path / "x.db")
+    rejected: Counter[str] = Counter()
+    try:
+        n = write_retrying(store.write_rows, rows, _rows_size(rows), _rows_halves, rejected)
+        got = store.counter_at("count", START_MS + 60_000)
+        machines = {m.machine: m.last_ts for m in store.machines()}
+    finally:
+        store.close()
+    assert (n, rejected["store_rejected"]) == (29, 1)
+    assert {m: v[1]["total"] for m, v in got.items()} == {"m0": 10, "m1": 10, "m2": 10}
+    assert machines == {f"m{i}": START_MS + 10_000 for i in range(3)}
