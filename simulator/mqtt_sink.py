@@ -174,6 +174,12 @@ class MqttSink:
             self.client.connect_async(url.host, url.port, keepalive=30)
             self.client.loop_start()
 
+    @property
+    def reconnecting(self) -> bool:
+        """The connection was up and is lost (as far as paho's network thread knows): a
+        reconnect, counted in `reconnects`, is to come. Read by the Sparkplug sink."""
+        return self._ever_connected and not self._connected
+
     # -- the simulation thread -------------------------------------------------------------
 
     def _will_back(self, i: int) -> None:

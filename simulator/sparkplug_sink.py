@@ -10,10 +10,14 @@ DDATA by alias, a death a DDEATH. Anything else (command replies) passes through
   assigned here, in the simulation thread, in the order the MQTT sink's queue keeps.
 - bdSeq: per edge node and MQTT session, in the NBIRTH and in the NDEATH that is its MQTT
   will; one up each time the will connection connects again. MQTT allows one will per connection, so each line has a small connection that only
-  holds its NDEATH (simulator/wills.py), as each machine's JSON will does.
+  holds its NDEATH (simulator/wills.py), as each machine's JSON will does. A node's births
+  (at start, after a reconnect of the data connection) wait until its will connection proves
+  its session at the broker reached now, so an NBIRTH carries the bdSeq of the NDEATH in force;
+  its messages wait with them.
 - Rebirth: an NCMD `Node Control/Rebirth` (from Ignition, Node-RED, the collector) makes the
   node publish its NBIRTH (seq 0, same bdSeq) and the DBIRTH of every device online, with
-  their current values, in the simulation thread at its next step.
+  their current values, in the simulation thread at its next step; births asked several ways
+  at once (reconnect, will back, NCMD) go out once.
 - Births name every metric with its datatype and alias: the fixed ones, the kind's process
   values, the birth's properties. A field seen for the first time later (a channel added to
   the contract) gets an alias and its device is born again before the DDATA that carries it.
@@ -37,6 +41,14 @@ log = logging.getLogger("shopfloor.sim.sparkplug")
 # A node's births go out again on an NCMD Rebirth at most this often: a flood of NCMDs would
 # otherwise make the simulator publish every DBIRTH of the node once per message.
 REBIRTH_MIN_INTERVAL_S = 1.0
+# At start and after the data connection reconnects, a node's births wait for its will
+# connection to prove its session (and so the bdSeq of its NDEATH) at the broker reached now:
+# its answer to a probe, or its own reconnect. Past this, or this many messages of the node
+# held meanwhile (a --fast run), the births go out with the bdSeq known: a broken will
+# connection must not silence a node, and when it does come back its births follow with the
+# new bdSeq.
+WILL_WAIT_S = 15.0
+HOLD_MAX = 10_000
 
 # Fields every device may send, announced in its first DBIRTH (null until first sent).
 _BASE = [(f.name, f.datatype) for f in spb.FIXED if f.channel != spb.DERIVED]
@@ -72,6 +84,9 @@ class _Node:
     born: bool = False
     ts: int = 0
     devices: dict[str, _Device] = field(default_factory=dict)
+    # The plant's messages for this node while its births wait for its will (None: not
+    # waiting); converted, with fresh seqs, right after the births.
+    held: list[tuple[str, dict[str, Any], bool]] | None = None
 
     def next_seq(self) -> int:
         self.seq = (self.seq + 1) % spb.SEQ_MOD
@@ -113,26 +128,45 @@ class SparkplugSink:
         self.rebirths_refused = 0  # NCMD Rebirths pending already or too soon after the last
         self._reborn_at: dict[str, float] = {}  # NCMD topic -> when its births last went out
         self._reconnects = 0  # the MQTT sink's reconnects already answered with births
+        # Wills' thread -> simulation thread, in order: (i, bdSeq) when will connection i
+        # registered a new NDEATH with that bdSeq, (i, None) when it answered a probe.
+        self._events: deque[tuple[int, int | None]] = deque()
+        self._waiting: dict[int, float] = {}  # will index -> when its node stops waiting
+        self._by_will: list[_Node] = []
         self.wills = None
         if url is not None:
-            nodes = list(self.nodes.values())
-            ncmds = [spb.topic(n.group, "NCMD", n.node) for n in nodes]  # by will index
+            self._by_will = list(self.nodes.values())
+            # The wills' thread's own count, so only the simulation thread writes node.bd_seq.
+            self._will_bd = [n.bd_seq for n in self._by_will]
             self.wills = WillKeepers(
                 url,
-                [spb.topic(n.group, "NDEATH", n.node) for n in nodes],
+                [spb.topic(n.group, "NDEATH", n.node) for n in self._by_will],
                 f"{client_id}-spb",
-                [ndeath(n.bd_seq) for n in nodes],
+                [ndeath(n.bd_seq) for n in self._by_will],
                 ca_file,
                 retain=False,
-                on_reconnect=lambda i: self._will_back(ncmds[i]),
-                will_again=lambda i: self._next_session(nodes[i]),
+                on_reconnect=self._will_back,
+                will_again=self._next_session,
+                on_alive=self._will_alive,
             )
+            # Nothing of a node before its NDEATH will is registered (Sparkplug: the will is in
+            # the CONNECT before any NBIRTH): its first messages wait for the will's CONNACK.
+            until = time.monotonic() + WILL_WAIT_S
+            for i, node in enumerate(self._by_will):
+                node.held = []
+                self._waiting[i] = until
+                self.wills.probe(i)
 
     # -- what the plant emits ----------------------------------------------------------------
 
     def emit(self, topic: str, payload: dict[str, Any], retain: bool) -> None:
-        if self._rebirths or self._reconnected():
-            self._do_rebirths()
+        if (
+            self._rebirths
+            or self._events
+            or self._waiting
+            or self._reconnects != getattr(self.inner, "reconnects", 0)
+        ):
+            self._catch_up()
         parts = self._parts.get(topic, False)
         if parts is False:
             parts = self._parts[topic] = contract.parse_topic(topic)
@@ -145,6 +179,14 @@ class SparkplugSink:
             node = self.nodes[key] = _Node(
                 spb.group_id(parts.enterprise, parts.site), spb.node_id(parts.area, parts.line), 0
             )
+        if node.held is not None:
+            node.held.append((topic, payload, retain))
+            if len(node.held) >= HOLD_MAX:
+                self._stop_waiting(node, f"holds {len(node.held)} messages")
+            return
+        self._convert(node, parts, payload)
+
+    def _convert(self, node: _Node, parts: contract.TopicParts, payload: dict[str, Any]) -> None:
         ts = payload.get("ts")
         if ts is not None:
             node.ts = ts
@@ -270,32 +312,59 @@ class SparkplugSink:
                     )
                 return
             self._rebirths.append(topic)
-            waker = getattr(self.inner, "waker", None)
-            if waker is not None:
-                waker()
+            self._wake()
 
-    @staticmethod
-    def _next_session(node: _Node) -> bytes:
-        """Wills' thread, before a node's will connection connects again: a new MQTT session,
-        so a new bdSeq (Sparkplug 3.0: one up per session, modulo 256) in the new will and in
-        the NBIRTH that follows, so a host never matches the old session's NDEATH to it."""
-        node.bd_seq = (node.bd_seq + 1) % spb.SEQ_MOD
-        return ndeath(node.bd_seq)
+    def _next_session(self, i: int) -> bytes:
+        """Wills' thread, before will connection i connects again: a new MQTT session, so a
+        new bdSeq (Sparkplug 3.0: one up per session, modulo 256) in the new will and in the
+        NBIRTH that follows, so a host never matches the old session's NDEATH to it."""
+        self._will_bd[i] = (self._will_bd[i] + 1) % spb.SEQ_MOD
+        return ndeath(self._will_bd[i])
 
-    def _will_back(self, ncmd_topic: str) -> None:
-        """Wills' thread: a node's will connection was lost, so the broker published its
-        NDEATH while the node lives on; its births again (as a Rebirth) bring it back for every
-        host, which would otherwise keep the line dead (Ignition blocks node commands, so it
-        does not even ask for a rebirth by default)."""
+    def _will_back(self, i: int) -> None:
+        """Wills' thread: will connection i is acknowledged again after it was lost, so the
+        broker published the node's NDEATH (or lost it with a restart) while the node lives
+        on; its births again, with the new will's bdSeq, bring it back for every host, which
+        would otherwise keep the line dead (Ignition blocks node commands, so it does not
+        even ask for a rebirth by default)."""
         log.warning(
-            "the NDEATH will of %s was published (its connection dropped): births again", ncmd_topic
+            "the NDEATH will of %s is registered again (its connection dropped): births again",
+            self._by_will[i].node,
         )
-        self._rebirths.append(ncmd_topic)
+        self._events.append((i, self._will_bd[i]))  # deque appends are atomic: no lock
+        self._wake()
+
+    def _will_alive(self, i: int) -> None:
+        """Wills' thread: will connection i answered a probe; its NDEATH is in force."""
+        self._events.append((i, None))
+        self._wake()
+
+    def _wake(self) -> None:
         waker = getattr(self.inner, "waker", None)
         if waker is not None:
             waker()
 
-    def _do_rebirths(self) -> None:
+    def _catch_up(self) -> None:
+        """Simulation thread: the births owed after a reconnect of the data connection, a will
+        connection's news, NCMD Rebirths; each node born at most once per call."""
+        owed: dict[int, _Node] = {}  # id(node) -> node: a node asked twice births once
+        n = getattr(self.inner, "reconnects", 0)
+        if n != self._reconnects:
+            self._reconnects = n
+            self._data_reconnected(owed)
+        reconnecting = getattr(self.inner, "reconnecting", False)
+        while self._events:
+            i, bd = self._events.popleft()
+            node = self._by_will[i]
+            if bd is not None:
+                node.bd_seq = bd  # the NDEATH registered now
+            elif i not in self._waiting:
+                continue  # a probe answered after its node stopped waiting
+            self._waiting.pop(i, None)
+            if node.held is not None or not reconnecting:
+                # (A will back while the data connection is lost: that one's reconnect
+                # probes the will and brings the births, once.)
+                owed[id(node)] = node
         while self._rebirths:
             asked = self._rebirths.popleft()
             self._reborn_at[asked] = time.monotonic()
@@ -303,34 +372,77 @@ class SparkplugSink:
             if t is None:
                 continue
             for node in self.nodes.values():
-                if node.group == t.group and node.node == t.node and node.born:
-                    self.rebirths += 1
-                    log.info("rebirth of edge node %s asked: publishing its births", node.node)
-                    self._node_birth(node)
-                    for machine, dev in node.devices.items():
-                        if dev.online:
-                            self._publish_dbirth(node, machine, dev)
+                # A node waiting for its will answers with the births it owes already.
+                if node.group == t.group and node.node == t.node and node.held is None:
+                    owed[id(node)] = node
+        if self._waiting:
+            now = time.monotonic()
+            for i, until in list(self._waiting.items()):
+                if now >= until:
+                    self._stop_waiting(self._by_will[i], f"no sign of it for {WILL_WAIT_S:g} s")
+        for node in owed.values():
+            self._births(node)
+
+    def _data_reconnected(self, owed: dict[int, _Node]) -> None:
+        """A new MQTT session of the data connection: what a host missed meanwhile shows as a
+        seq gap; the births again make every node's state whole without waiting for the
+        host's Rebirth request. A broker restart also lost every will connection, which
+        comes back with a new bdSeq: so each node's births wait until its will connection
+        proves alive at this broker (a probe) or registers its new will, and its messages
+        wait with them (no DDATA before its DBIRTH in the new session)."""
+        until = time.monotonic() + WILL_WAIT_S
+        for i, node in enumerate(self._by_will):
+            if node.born and self.wills is not None:
+                if node.held is None:
+                    node.held = []
+                self._waiting[i] = until
+                self.wills.probe(i)
+        for node in self.nodes.values():
+            if node.born and node.held is None:
+                owed[id(node)] = node  # an edge node without a will
+
+    def _stop_waiting(self, node: _Node, why: str) -> None:
+        self._waiting.pop(self._by_will.index(node), None)
+        log.warning(
+            "the NDEATH will connection of %s %s: births with bdSeq %d",
+            node.node,
+            why,
+            node.bd_seq,
+        )
+        self._births(node)
+
+    def _births(self, node: _Node) -> None:
+        """The node's NBIRTH and every online device's DBIRTH, then what waited for them."""
+        held, node.held = node.held, None
+        if node.born:
+            self.rebirths += 1
+            log.info("edge node %s: publishing its births again", node.node)
+            self._node_birth(node)
+            for machine, dev in node.devices.items():
+                if dev.online:
+                    self._publish_dbirth(node, machine, dev)
+        for topic, payload, _retain in held or ():
+            parts = self._parts[topic]
+            if parts is not None:  # always: only a machine's messages are held
+                self._convert(node, parts, payload)
 
     # -- the MQTT sink's life cycle ----------------------------------------------------------
 
-    def _reconnected(self) -> bool:
-        """A new MQTT session: what a host missed meanwhile shows as a seq gap; the births
-        again make every node's state whole without waiting for the host's Rebirth request."""
-        n = getattr(self.inner, "reconnects", 0)
-        if n == self._reconnects:
-            return False
-        self._reconnects = n
-        self._rebirths.extend(self.command_topics())
-        return True
-
     def pump(self) -> None:
-        if self._rebirths or self._reconnected():
-            self._do_rebirths()
+        if (
+            self._rebirths
+            or self._events
+            or self._waiting
+            or self._reconnects != getattr(self.inner, "reconnects", 0)
+        ):
+            self._catch_up()
         self.inner.pump()
 
     def close(self) -> None:
-        if self._rebirths:
-            self._do_rebirths()
+        self._catch_up()
+        for node in self.nodes.values():
+            if node.held is not None:  # still waiting for its will: what it held goes out
+                self._births(node)
         for node in self.nodes.values():
             if node.born:
                 # A clean stop says so itself; the will connections then leave cleanly, which

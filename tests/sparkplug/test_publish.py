@@ -26,11 +26,17 @@ START = "2026-11-23T05:30:00+07:00"
 class RawSubscriber:
     """Records (topic, bytes) of every Sparkplug message, in arrival order."""
 
-    def __init__(self, port: int, topic: str = "spBv1.0/#"):
+    def __init__(self, port: int, topic: str = "spBv1.0/#", persistent: bool = False):
+        """`persistent`: a session the broker keeps (clean_session false), so a broker with
+        persistence queues what is published while this client reconnects after a restart."""
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"spb-test-{id(self)}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"spb-test-{id(self)}",
+            clean_session=not persistent,
+        )
         self.client.on_connect = lambda c, u, f, r, p: c.subscribe(topic, qos=1)
         self.client.on_subscribe = lambda c, u, m, r, p: self.ready.set()
         self.client.on_message = self._on_message
@@ -279,62 +285,103 @@ def _need_mosquitto() -> None:
 
 
 def test_births_again_after_the_broker_comes_back(tmp_path: Path) -> None:
-    """A broker restart: the publisher reconnects and publishes every NBIRTH (seq 0, the same
-    bdSeq: the NDEATH wills are unchanged) and DBIRTH again before any newer DDATA, so a host
-    that lost its state with the broker is whole without asking."""
+    """A broker restart ends every MQTT session: the data connection's and each node's will
+    connection, which comes back with a new bdSeq (Sparkplug 3.0: one up per session). Every
+    node then publishes its NBIRTH (seq 0) with the bdSeq of the NDEATH will registered now,
+    and no NBIRTH with another (tck-id-payloads-nbirth-bdseq-repeat), then each device's
+    DBIRTH before any DDATA of it (tck-id-payloads-ddata-order); so when the node dies (SIGKILL,
+    no clean disconnect) the broker's NDEATH carries the bdSeq of its last NBIRTH."""
     cfg = load_config(PLANT)
     nodes = {f"{line.area}:{line.id}" for line in cfg.lines}
+    devices = {n: {st.id for ln, st in cfg.stations() if f"{ln.area}:{ln.id}" == n} for n in nodes}
     with running_broker("mosquitto", data_dir=tmp_path / "mosq") as broker:
-        sub = RawSubscriber(broker.port)
+        # A kept session: what the simulator publishes while this client reconnects to the
+        # restarted broker is queued for it, not lost (the births come right then).
+        sub = RawSubscriber(broker.port, persistent=True)
         sim = subprocess.Popen(
             cli("sim", "--config", str(PLANT), "--speed", "60", "--broker", broker.url,
                 "--encoding", "sparkplug"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
+        log: list[str] = []
+        threading.Thread(target=lambda: log.extend(sim.stderr or ()), daemon=True).start()
         try:
 
-            def nbirths() -> list[tuple[psp.Topic, Any]]:
-                return [
-                    (t, p)
-                    for t, p in _decode_all(sub.snapshot())
-                    if t.message_type == psp.MessageType.NBIRTH
-                ]
+            def mine(n: str, since: int = 0) -> list[tuple[psp.Topic, Any]]:
+                # Decoded from the start (a DDATA needs its DBIRTH); no NCMD here, so the
+                # decoded list and the raw one have the same indices.
+                got = _decode_all(sub.snapshot())[since:]
+                return [(t, p) for t, p in got if t.edge_node_id == n]
 
-            wait_for(lambda: {t.edge_node_id for t, _ in nbirths()} == nodes, 30, "NBIRTHs")
-            first = {t.edge_node_id: _values(p)["bdSeq"] for t, p in nbirths()}
+            def kinds(msgs: list[tuple[psp.Topic, Any]], kind: str) -> list[int]:
+                return [i for i, (t, _) in enumerate(msgs) if t.message_type.name == kind]
+
+            wait_for(lambda: all(kinds(mine(n), "NBIRTH") for n in nodes), 30, "NBIRTHs")
+            wait_for(lambda: any("wills armed" in x for x in log), 60, "the NDEATH wills armed")
+            first = {n: _values(mine(n)[kinds(mine(n), "NBIRTH")[0]][1])["bdSeq"] for n in nodes}
             broker.stop()
+            mark = len(sub.snapshot())  # what arrived before the restart
             broker.start()
-            wait_for(lambda: len(nbirths()) == 2 * len(nodes), 60, "every NBIRTH again")
-            for t, p in nbirths()[len(nodes) :]:
-                assert p.seq == 0 and _values(p)["bdSeq"] == first[t.edge_node_id]
-            msgs = _decode_all(sub.snapshot())
-            for node in nodes:
-                mine = [(t, p) for t, p in msgs if t.edge_node_id == node]
-                at = [i for i, (t, _) in enumerate(mine) if t.message_type.name == "NBIRTH"][1]
-                after = mine[at + 1 :]
-                devices = {st.id for ln, st in cfg.stations() if f"{ln.area}:{ln.id}" == node}
-                # The node's births first, each device's DBIRTH before any DDATA of it.
-                born: set[str] = set()
-                for t, _p in after:
-                    if t.message_type.name == "DBIRTH":
-                        born.add(t.device_id)
-                    elif t.message_type.name == "DDATA":
-                        assert t.device_id in born, (node, t.device_id)
-                wait_for(
-                    lambda n=node, d=devices: (
-                        {
-                            t.device_id
-                            for t, _ in _decode_all(sub.snapshot())
-                            if t.edge_node_id == n and t.message_type.name == "DBIRTH"
-                        }
-                        >= d
-                    ),
-                    30,
-                    "every DBIRTH again",
-                )
+
+            def whole(n: str) -> bool:
+                """The node's newest NBIRTH since the restart, then every device's DBIRTH."""
+                msgs = mine(n, mark)
+                births = kinds(msgs, "NBIRTH")
+                return bool(births) and devices[n] <= {
+                    t.device_id for t, _ in msgs[births[-1] :] if t.message_type.name == "DBIRTH"
+                }
+
+            wait_for(lambda: all(whole(n) for n in nodes), 60, "every node's births again")
+            # Some DDATA after those births, so their order is exercised.
+            wait_for(
+                lambda: all(
+                    kinds(mine(n, mark)[kinds(mine(n, mark), "NBIRTH")[-1] :], "DDATA")
+                    for n in nodes
+                ),
+                60,
+                "DDATA after the births",
+            )
+            for n in nodes:
+                msgs = mine(n, mark)
+                births = kinds(msgs, "NBIRTH")
+                # Each session from its NBIRTH (seq 0): seq one up per message, each device's
+                # DBIRTH before its DDATA; nothing of the old session among them.
+                for k, at in enumerate(births):
+                    session = [
+                        (t, p)
+                        for t, p in msgs[at : births[k + 1] if k + 1 < len(births) else None]
+                        if t.message_type.name != "NDEATH"  # no seq; checked below
+                    ]
+                    seqs = [p.seq for _, p in session]
+                    assert seqs == [i % 256 for i in range(len(seqs))], (n, seqs[:20])
+                    born: set[str] = set()
+                    for t, _p in session[1:]:
+                        if t.message_type.name == "DBIRTH":
+                            born.add(t.device_id)
+                        elif t.message_type.name == "DDATA":
+                            assert t.device_id in born, (n, t.device_id)
+            # The node dies without a word: the broker publishes each will, whose bdSeq must be
+            # the one of the node's last NBIRTH for a host to match the death to the birth.
+            end = len(sub.snapshot())
+            sim.send_signal(signal.SIGKILL)
+            sim.wait(10)
+            wait_for(
+                lambda: all(kinds(mine(n, end), "NDEATH") for n in nodes), 30, "the NDEATH wills"
+            )
+            for n in nodes:
+                msgs = mine(n, mark)
+                bds = [_values(msgs[i][1])["bdSeq"] for i in kinds(msgs, "NBIRTH")]
+                # A new will session: a new bdSeq, the same in every NBIRTH since the restart
+                # (no birth went out with a bdSeq whose will was no longer registered).
+                assert bds[-1] != first[n], n
+                assert set(bds) == {bds[-1]}, (n, bds)
+                last_birth = kinds(msgs, "NBIRTH")[-1]
+                deaths = [p for t, p in msgs[last_birth:] if t.message_type.name == "NDEATH"]
+                assert [d.bd_seq_metric.value for d in deaths] == [bds[-1]], n
         finally:
-            sim.send_signal(signal.SIGTERM)
-            sim.wait(30)
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait(10)
             sub.close()
 
 

@@ -49,6 +49,13 @@ def test_a_dropped_will_connection_brings_the_nodes_births_again() -> None:
                 return [(t, p) for t, p in _decode_all(sub.snapshot()) if t.edge_node_id == node]
 
             wait_for(lambda: any("wills armed" in x for x in log), 60, "the NDEATH wills armed")
+            # The node's first NBIRTH out before its will is taken: one still queued (the data
+            # connection not up yet) would come after the NDEATH, with the old bdSeq.
+            wait_for(
+                lambda: any(t.message_type == psp.MessageType.NBIRTH for t, _ in mine()),
+                30,
+                "the node's NBIRTH",
+            )
             # Another client under the will connection's id: the broker closes the will
             # connection and publishes its will, as when that connection alone is lost.
             thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{CLIENT_ID}-spb-will-0")
@@ -90,3 +97,67 @@ def test_a_dropped_will_connection_brings_the_nodes_births_again() -> None:
         )
         sub.close()
         assert deaths[-1].bd_seq_metric.value == bd
+
+
+def test_a_dropped_data_connection_brings_births_once_with_the_same_bdseq() -> None:
+    """Only the data connection drops: every will connection, and so every NDEATH with its
+    bdSeq, stays registered. Each node publishes its births once again (its will answers the
+    probe at once), with the bdSeq it had, and each device's DBIRTH before its DDATA."""
+    cfg = load_config(PLANT)
+    nodes = {f"{line.area}:{line.id}" for line in cfg.lines}
+    with running_broker("mosquitto") as broker:
+        sub = RawSubscriber(broker.port)
+        sim = subprocess.Popen(
+            cli("sim", "--config", str(PLANT), "--speed", "60", "--broker", broker.url,
+                "--encoding", "sparkplug", "--client-id", CLIENT_ID),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        log: list[str] = []
+        threading.Thread(target=lambda: log.extend(sim.stderr or ()), daemon=True).start()
+
+        def births(n: str) -> list[Any]:
+            return [
+                p
+                for t, p in _decode_all(sub.snapshot())
+                if t.edge_node_id == n and t.message_type == psp.MessageType.NBIRTH
+            ]
+
+        try:
+            wait_for(lambda: all(births(n) for n in nodes), 30, "NBIRTHs")
+            wait_for(lambda: any("wills armed" in x for x in log), 60, "the NDEATH wills armed")
+            # Another client under the data connection's id: the broker closes the data
+            # connection alone; the simulator's reconnect then takes the id back.
+            thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=CLIENT_ID)
+            thief.connect("127.0.0.1", broker.port)
+            thief.loop_start()
+            wait_for(thief.is_connected, 10, "the other client connected")
+            thief.disconnect()
+            thief.loop_stop()
+            wait_for(lambda: any("reconnected to" in x for x in log), 30, "the reconnect")
+            wait_for(lambda: all(len(births(n)) >= 2 for n in nodes), 30, "the births again")
+        finally:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(30)
+        msgs = _decode_all(sub.snapshot())
+        sub.close()
+    assert not any("no sign of it" in x for x in log)  # the probe answered, no timeout
+    for n in nodes:
+        mine = [(t, p) for t, p in msgs if t.edge_node_id == n]
+        at = [i for i, (t, _) in enumerate(mine) if t.message_type == psp.MessageType.NBIRTH]
+        assert len(at) == 2, n  # once again, not once per connection that came back
+        bds = {
+            {m.name: m.value for m in p.metrics}["bdSeq"]
+            if t.message_type == psp.MessageType.NBIRTH
+            else p.bd_seq_metric.value
+            for t, p in mine
+            if t.message_type in (psp.MessageType.NBIRTH, psp.MessageType.NDEATH)
+        }
+        assert len(bds) == 1, (n, bds)  # the same will all along, and the clean stop's NDEATH
+        session = [(t, p) for t, p in mine[at[1] :] if t.message_type.name != "NDEATH"]
+        assert [p.seq for _, p in session] == [i % 256 for i in range(len(session))], n
+        born: set[str] = set()
+        for t, _p in session[1:]:
+            if t.message_type == psp.MessageType.DBIRTH:
+                born.add(t.device_id)
+            elif t.message_type == psp.MessageType.DDATA:
+                assert t.device_id in born, (n, t.device_id)
