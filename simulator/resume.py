@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shopfloor.config import production
 from shopfloor.orders import OrderFacts, fold_events
 from shopfloor.store.base import Store
 from shopfloor.store.rollup import END_OF_TIME_MS
@@ -107,7 +108,9 @@ def from_store(
     counts = store.counter_at("count", END_OF_TIME_MS)
     meters = store.counter_at("energy", END_OF_TIME_MS)
     facts = _folded(store)
-    books = {m: _book(fs) for m, fs in facts.items()}
+    # A plan's id may have a generated id's shape (`bracket-00012`): the plan says which it is.
+    planned = None if cfg is None else {wo.id for _, wo in production.plan(cfg)}
+    books = {m: _book(fs, planned) for m, fs in facts.items()}
     out = {}
     for m in set(seqs) | set(counts) | set(meters) | set(books):
         if machines is not None and m not in machines:
@@ -144,13 +147,16 @@ def _folded(store: Store) -> dict[str, list[OrderFacts]]:
     return out
 
 
-def _book(facts: list[OrderFacts]) -> OrderBook:
+def _book(facts: list[OrderFacts], planned: set[str] | None = None) -> OrderBook:
+    """planned: the plan's order ids (without the config: None, and an id's shape decides,
+    which takes a planned `<product>-<5+ digits>` for a generated one and releases it again)."""
     open_: list[OpenOrder] = []
     finished: list[str] = []
     generated: dict[str, int] = {}
     for o in sorted(facts, key=lambda o: (o.release_ms, o.id)):
         g = _GENERATED.match(o.id)
         mine = g is not None and g["product"] == o.product
+        mine = mine and (planned is None or o.id not in planned)
         if mine:
             generated[o.product] = max(generated.get(o.product, 0), int(g["n"]))  # type: ignore[index]
         if o.finish_ms is None:

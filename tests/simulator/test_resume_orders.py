@@ -91,3 +91,43 @@ def test_known_plan_orders_are_not_released_again_and_generated_ids_go_on():
     open1 = next(o for o in report["orders"]["orders"] if o["id"] == "open-1")
     assert open1["start_ms"] == START_MS and open1["release_ms"] == START_MS - 7_200_000
     assert not open1["on_time"]
+
+
+def test_a_planned_order_named_like_a_generated_one_is_not_released_again(tmp_path):
+    """A plan's `A-00012` has a generated id's shape (`<product>-<5 digits>`): the plan, not
+    the shape, says it was planned. Run 1 (an hour, no demand) makes its 3 parts: released at
+    the start, its third part leaves the third one-minute station at (3 + 2) minutes. Stored
+    in a real SQLite store and read back, it is a finished planned order, never released
+    again, and no generated id was ever made (no demand), so none goes on from 12."""
+    import orjson
+
+    from collector.validate import validate
+    from shopfloor.store.base import Record
+    from shopfloor.store.sqlite import SqliteStore
+    from simulator.resume import from_store
+
+    cfg = _plant(
+        plan=[{"id": "A-00012", "product": "A", "quantity": 3, "release_h": 0, "due_h": 1}]
+    )
+    sink = ListSink()
+    first = run(cfg, sink, START_MS, 3600)
+    events = [
+        (p["event"], p["ts"] - START_MS) for t, p, _ in sink.messages if t.endswith("/s1/order")
+    ]
+    assert ("finished", 300_000) in events  # the hand-worked timeline
+    store = SqliteStore(tmp_path / "s.db")
+    recs = [validate(t, orjson.dumps(p), 10**13, 10**12, 10**6) for t, p, _ in sink.messages]
+    assert all(isinstance(r, Record) for r in recs)
+    store.write(recs)  # type: ignore[arg-type]
+    resume = from_store(store, None, cfg)
+    store.close()
+    book = resume["s1"].orders
+    assert book is not None
+    assert book.finished == ["A-00012"] and book.open == [] and book.generated == {}
+    assert [o["id"] for o in first.report["orders"]["orders"]] == ["A-00012"]
+
+    second = ListSink()
+    report = run(cfg, second, START_MS + 3_600_000, 3600, resume=resume).report
+    assert report["orders"]["orders"] == []
+    assert not [p for t, p, _ in second.messages if t.endswith("/s1/order")]
+    assert report["machines"]["s1"]["total_count"] == 0
