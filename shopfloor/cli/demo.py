@@ -128,7 +128,13 @@ def plant_stored_until_ms(cfg: PlantConfig, store: Store) -> int:
 
 
 def continue_args(
-    cfg: PlantConfig, store: Store, earliest_ms: int, now_ms: int, *, live: bool = False
+    cfg: PlantConfig,
+    store: Store,
+    earliest_ms: int,
+    now_ms: int,
+    *,
+    live: bool = False,
+    resume_file: Path | None = None,
 ) -> list[str]:
     """`shopfloor sim` options that go on from what the store holds of this plant and never
     rewrite it: start at `earliest_ms` or just after the plant's last stored message,
@@ -137,7 +143,11 @@ def continue_args(
 
     live: the run follows the clock even when the store holds the plant past it (it waits
     for the clock, as the demo's does); without it such a start gives a bounded run at its
-    own pace (what a test wants, and a plain time-lapse would run ahead of the clock)."""
+    own pace (what a test wants, and a plain time-lapse would run ahead of the clock).
+
+    resume_file: `--resume` written there and named (as the demo's Stack._resume_file does):
+    a line's open orders, inventory and wear can outgrow the 128 KiB one command-line argument
+    may hold on Linux (exec fails with E2BIG). Without it, the JSON goes inline."""
     start_ms = max(earliest_ms, plant_stored_until_ms(cfg, store) + 1)
     tz = ZoneInfo(cfg.plant.timezone)
     args = [
@@ -149,7 +159,11 @@ def continue_args(
     if start_ms < now_ms or (live and resume):
         args.append("--then-live")
     if resume:
-        args += ["--resume", json.dumps({m: r.model_dump() for m, r in sorted(resume.items())})]
+        text = json.dumps({m: r.model_dump() for m, r in sorted(resume.items())})
+        if resume_file is not None:
+            resume_file.write_text(text)
+            text = str(resume_file)
+        args += ["--resume", text]
     return args
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -514,7 +515,8 @@ def test_the_acl_lets_each_service_do_its_job_and_nothing_else(compose_mosquitto
 
 def simulator_start(store_url: str, *sim_args: str, dry_run: bool = False) -> list[str]:
     """The compose simulator's entrypoint and command, made local: this checkout's config, a
-    SQLite store, no broker (`sim_args` instead)."""
+    SQLite store, no broker (`sim_args` instead), the store's folder for the image's /app/data
+    (where the resume file goes)."""
     svc = compose()["services"]["simulator"]
     assert svc["entrypoint"] == ["python", "/app/config/compose/simulator-start.py"]
     args = []
@@ -526,6 +528,8 @@ def simulator_start(store_url: str, *sim_args: str, dry_run: bool = False) -> li
             continue
         args.append(arg.replace("/app/config/", f"{ROOT}/config/"))
     assert "--backfill=8h" in args and "--" in args
+    if store_url.startswith("sqlite:///"):
+        args.insert(0, f"--data-dir={Path(store_url.removeprefix('sqlite:///')).parent}")
     if dry_run:
         args.insert(0, "--dry-run")
     return [sys.executable, str(CONF / "simulator-start.py"), *args, *sim_args]
@@ -592,7 +596,7 @@ def test_a_restarted_compose_simulator_goes_on_where_the_store_ends(tmp_path, tw
     # Not 8 h back (03:00, over the stored 08:00-10:00), but just after the plant's last
     # stored message (the other plant's later one does not count).
     assert clock.parse(args[args.index("--start") + 1]).at_s == (stored_end + 1) / 1000
-    resume = json.loads(args[args.index("--resume") + 1])
+    resume = json.loads(Path(args[args.index("--resume") + 1]).read_text())
     assert set(resume) == ours
     assert all(resume[m]["seq"] == seqs[m] for m in ours)
 
@@ -663,3 +667,74 @@ def test_a_compose_simulator_restarted_behind_its_store_waits_for_the_clock(
     assert all(
         json.loads(line)["payload"].get("ts", 0) <= stored_end + 1 for line in text.splitlines()
     )
+
+
+def test_a_compose_simulator_hands_over_a_resume_beyond_one_arguments_limit(tmp_path):
+    """A line with 1,500 open orders: its resume is far past the 128 KiB one command-line
+    argument may hold on Linux (MAX_ARG_STRLEN; exec fails with E2BIG). It goes to the
+    simulator in a file in the data folder, and the simulator really starts from it."""
+    from bench.orders_plant import orders_data
+    from shopfloor.config import parse_config
+
+    data = orders_data()
+    n = 1500
+    data["orders"] = {
+        "plan": [
+            {"id": f"WO-{i:06d}", "product": "housing-a", "quantity": 50, "release_h": 0,
+             "due_h": 48}
+            for i in range(n)
+        ]
+    }  # fmt: skip
+    big = parse_config(data, "plant.yaml with 1,500 planned orders")
+    start_ms = int((instant_s(MONDAY_1100) - 3600) * 1000)
+    sink = ListSink()
+    run(big, sink, start_ms, 600)  # ten minutes: every order released, few started
+    db = tmp_path / "s.db"
+    store = SqliteStore(db)
+    store.write([validate(t, orjson.dumps(p), 10**13, 10**12, 10**6) for t, p, _ in sink.messages])
+    seqs = store.max_seq()
+    store.close()
+    cfg = load_config(ROOT / "config" / "plant.yaml")
+    ours = {st.id for _, st in cfg.stations()}
+    env = pinned_env(MONDAY_1100)
+    store_url = f"sqlite:///{db}"
+
+    proc = subprocess.run(
+        simulator_start(store_url, dry_run=True), capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    args = shlex.split(proc.stdout)
+    assert max(len(a.encode()) for a in args) < 4096  # no argument near the limit
+    path = Path(args[args.index("--resume") + 1])
+    assert path.parent == tmp_path and path.stat().st_size > 128 * 1024
+    resume = json.loads(path.read_text())
+    assert len(resume["cnc-01"]["orders"]["open"]) == n  # none finished in ten minutes
+    assert all(resume[m]["seq"] == seqs[m] for m in ours)
+
+    out, err = tmp_path / "sim.jsonl", tmp_path / "sim.err"
+    with err.open("wb") as errf:
+        sim = subprocess.Popen(
+            [*simulator_start(store_url, f"--jsonl={out}")],
+            stdout=subprocess.DEVNULL, stderr=errf, env=env,
+        )  # fmt: skip
+
+        def machines_seen() -> set[str]:
+            text = out.read_text() if out.exists() else ""
+            return {
+                parse_topic(json.loads(line)["topic"]).machine for line in text.splitlines()[:-1]
+            }
+
+        try:
+            wait_for(lambda: machines_seen() >= ours or sim.poll() is not None, 60, "every machine")
+        finally:
+            sim.terminate()
+            sim.wait(30)
+    assert sim.returncode == 0, err.read_text()
+    assert "Traceback" not in err.read_text()
+    first_seq: dict[str, int] = {}
+    for line in out.read_text().splitlines():
+        msg = json.loads(line)
+        m = parse_topic(msg["topic"]).machine
+        if "seq" in msg["payload"]:
+            first_seq.setdefault(m, msg["payload"]["seq"])
+    assert all(first_seq[m] == seqs[m] + 1 for m in ours), first_seq
