@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import threading
@@ -117,16 +118,18 @@ def register(sub: Any) -> None:
         metavar="AGE",
         help="SQLite: prune raw rows (samples, state changes; counters thinned to one reading "
         "per quarter hour) older than this, in the background; InfluxDB, when given (or the "
-        "env): the raw retention policy's (2.x: the bucket's) duration, set on start "
-        f"(default {RAW_DEFAULT}, env SHOPFLOOR_RETENTION; 'forever': never)",
+        "env): the raw retention policy's (2.x: the bucket's) duration, set on start, "
+        "left as it is when not given "
+        f"(SQLite default {RAW_DEFAULT}, env SHOPFLOOR_RETENTION; 'forever': never)",
     )
     p.add_argument(
         "--rollup-retention",
         default=None,
         metavar="AGE",
         help="keep the hour and quarter-hour rollups that old ranges read this long (InfluxDB, "
-        "when given: the rollups retention policy, 2.x: the rollup bucket) "
-        f"(default {ROLLUP_DEFAULT}, env SHOPFLOOR_ROLLUP_RETENTION; 'forever': never prune)",
+        "when given: the rollups retention policy, 2.x: the rollup bucket; left as it is "
+        f"when not given) (SQLite default {ROLLUP_DEFAULT}, env SHOPFLOOR_ROLLUP_RETENTION; "
+        "'forever': never prune)",
     )
     p.add_argument(
         "--prune-every",
@@ -138,17 +141,20 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_collect)
 
 
-def _influx_retention(store: Any, retention: Any, done: threading.Event) -> None:
+def _influx_retention(
+    store: Any, keep: tuple[float | None, float | None], done: threading.Event
+) -> None:
     """Set an InfluxDB store's retention policies (2.x: buckets), retried every 30 s while
     the server is away; a server that refuses for good (a token without the right) is logged
-    once: the policies or buckets then keep what compose or an admin set."""
+    once: the policies or buckets then keep what compose or an admin set. `keep`: (raw,
+    rollups) seconds, math.inf for forever, None for a side not asked (left alone)."""
     from shopfloor.store import StoreError
     from shopfloor.store.base import PermanentStoreError
     from shopfloor.store.retention import days
 
     while not done.is_set():
         try:
-            store.apply_retention(retention.raw_s, retention.rollup_s)
+            store.apply_retention(*keep)
         except PermanentStoreError as exc:
             log.warning("retention not set on %s: %s", store.url, exc)
             return
@@ -156,10 +162,11 @@ def _influx_retention(store: Any, retention: Any, done: threading.Event) -> None
             log.info("retention on %s: %s (trying again in 30 s)", store.url, exc)
             done.wait(30.0)
             continue
-        log.info(
-            "%s keeps raw points %s, rollups %s",
-            store.url, days(retention.raw_s), days(retention.rollup_s),
-        )  # fmt: skip
+        said = [
+            f"{what} {'as they were' if s is None else days(None if s == math.inf else s)}"
+            for what, s in zip(("raw points", "rollups"), keep, strict=True)
+        ]
+        log.info("%s keeps %s", store.url, ", ".join(said))
         return
 
 
@@ -184,15 +191,23 @@ def cmd_collect(args: argparse.Namespace) -> int:
     raw_text = args.retention or os.environ.get("SHOPFLOOR_RETENTION")
     rollup_text = args.rollup_retention or os.environ.get("SHOPFLOOR_ROLLUP_RETENTION")
     retention_asked = bool(raw_text or rollup_text)
+    # On InfluxDB a side not asked is left as it is (None): a default there would shorten a
+    # raw policy that kept everything when only the rollups' was given, and influxd would
+    # drop every raw point older than a month. Checked against "forever", not the default.
+    on_influx = not args.store.startswith("sqlite:")
     try:
         retention = Retention.parse(
-            raw_text or RAW_DEFAULT,
-            rollup_text or ROLLUP_DEFAULT,
+            raw_text or ("forever" if on_influx else RAW_DEFAULT),
+            rollup_text or ("forever" if on_influx else ROLLUP_DEFAULT),
             "--retention (or SHOPFLOOR_RETENTION)",
             "--rollup-retention (or SHOPFLOOR_ROLLUP_RETENTION)",
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    influx_keep = (  # None: leave that policy alone; math.inf: forever
+        None if not raw_text else math.inf if retention.raw_s is None else retention.raw_s,
+        None if not rollup_text else math.inf if retention.rollup_s is None else retention.rollup_s,
+    )
     try:
         scheme, rest = parse_store_url(args.store)
         store = open_store(args.store, spool_dir=args.spool_dir)
@@ -259,7 +274,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         log.info("raw rows kept %s, rollups %s", days(retention.raw_s), days(retention.rollup_s))
     elif retention_asked and hasattr(store, "apply_retention"):
         threading.Thread(
-            target=_influx_retention, args=(store, retention, done), name="retention", daemon=True
+            target=_influx_retention, args=(store, influx_keep, done), name="retention", daemon=True
         ).start()
 
     def stop(signum: int, frame: object) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -55,10 +56,10 @@ def policy_seconds(text: str) -> float | None:
 
 
 def policy_clause(seconds: float | None) -> str:
-    """DURATION and SHARD DURATION for a retention (None: forever), the shard groups as
+    """DURATION and SHARD DURATION for a retention (None or math.inf: forever), the shard groups as
     influxd picks them for such a duration: an expired shard group is dropped whole, so the
     raw records older than the retention are gone within one shard group's time."""
-    if seconds is None:
+    if seconds is None or seconds == math.inf:
         return "DURATION INF REPLICATION 1 SHARD DURATION 168h"
     shard = "1h" if seconds < 2 * 86400 else "24h" if seconds <= 180 * 86400 else "168h"
     return f"DURATION {int(seconds)}s REPLICATION 1 SHARD DURATION {shard}"
@@ -195,11 +196,14 @@ class Influx1Store(InfluxQLQueries):
         log.info("%s: rollups and bookkeeping moved to the %r policy", self.url, ROLLUP_RP)
 
     def apply_retention(self, raw_s: float | None, rollup_s: float | None) -> None:
-        """Raw records kept raw_s seconds (the default policy), rollups rollup_s (None:
-        forever): the policies altered now, influxd drops expired shard groups by itself."""
+        """Raw records kept raw_s seconds (the default policy), rollups rollup_s (math.inf:
+        forever; None: that policy left as it is, e.g. only the other one was asked): the
+        policies altered now, influxd drops expired shard groups by itself."""
         self._ensure_layout()
         _, default = self._policies()
         for name, seconds in ((default, raw_s), (ROLLUP_RP, rollup_s)):
+            if seconds is None:
+                continue
             self._request(
                 "POST", "/query",
                 {"q": f'ALTER RETENTION POLICY "{name}" ON "{self.db}" {policy_clause(seconds)}'},

@@ -47,6 +47,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -503,19 +504,22 @@ class Influx2Store(InfluxQLQueries):
             self.rollup_keep_ms = keep_ms(main)
 
     def apply_retention(self, raw_s: float | None, rollup_s: float | None) -> None:
-        """The raw bucket's retention raw_s seconds, the rollup bucket's rollup_s (None:
-        forever), creating the rollup bucket when missing. Needs a token that may read and
-        write buckets (compose's collector token may not: its init sets them);
-        PermanentStoreError when the server refuses."""
+        """The raw bucket's retention raw_s seconds, the rollup bucket's rollup_s (math.inf:
+        forever; None: that bucket left as it is), creating the rollup bucket when missing.
+        Needs a token that may read and write buckets (compose's collector token may not:
+        its init sets them); PermanentStoreError when the server refuses."""
+
+        def every(seconds: float | None) -> int:
+            return 0 if seconds is None or seconds == math.inf else int(seconds)
 
         def rules(seconds: float | None) -> list[BucketRetentionRules]:
-            return [BucketRetentionRules(type="expire", every_seconds=int(seconds or 0))]
+            return [BucketRetentionRules(type="expire", every_seconds=every(seconds))]
 
         def same(bucket: Any, seconds: float | None) -> bool:
             # Compose's collector token may not change a bucket: one already as wanted is
-            # left alone (its init made it so).
+            # left alone (its init made it so); so is one whose retention was not asked.
             have = bucket.retention_rules or []
-            return (have[0].every_seconds if have else 0) == int(seconds or 0)
+            return seconds is None or (have[0].every_seconds if have else 0) == every(seconds)
 
         try:
             api = self.client.buckets_api()

@@ -258,6 +258,41 @@ def test_the_collector_sets_the_policies(tmp_path):
     assert "keeps raw points 0.0416667 days, rollups 30 days" in err
 
 
+def _collect_until(tmp_path, server, broker, want: dict[str, str], *flags: str) -> None:
+    proc = subprocess.Popen(
+        cli("collect", "--broker", broker.url, "--store", server.url,
+            "--metrics-port", "0", "--dead-letter", str(tmp_path / "dead.jsonl"), *flags),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: policies(server) == want, 60, f"the retention policies {want}")
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert policies(server) == want  # once the collector is gone: nothing else altered
+
+
+def test_one_retention_given_leaves_the_other_policy_alone(tmp_path):
+    """`--rollup-retention` alone must not shorten the raw policy (it kept everything: a
+    30-day default there would have influxd drop every raw point older than a month), and
+    `--retention` alone must not touch the rollups policy."""
+    with influxd(tmp_path) as server, running_broker() as broker:
+        _collect_until(
+            tmp_path, server, broker, {"autogen": "0s", "rollups": "720h0m0s"},
+            "--rollup-retention", "30d",
+        )  # fmt: skip
+        _collect_until(
+            tmp_path, server, broker, {"autogen": "48h0m0s", "rollups": "720h0m0s"},
+            "--retention", "2d",
+        )  # fmt: skip
+        # 'forever' is asked, and unlike a side not given it is set.
+        _collect_until(
+            tmp_path, server, broker, {"autogen": "0s", "rollups": "720h0m0s"},
+            "--retention", "forever",
+        )  # fmt: skip
+
+
 def policies(server) -> dict[str, str]:
     try:
         series = influxql(server, "SHOW RETENTION POLICIES")
