@@ -4,7 +4,8 @@ influxdb1://[user:pass@]host:8086/<database>. The database is created when missi
 
 Retention (issue 15, docs/scaling.md): the raw records go to the database's default retention
 policy, the rollups, births and bookkeeping points to the `rollups` policy (created by the
-first write; a database written before it gets its rollups copied there once).
+first write; a database written before it gets its rollups copied there, again by each
+write until a `migrated` point says the move finished).
 `apply_retention` sets both policies' durations (`shopfloor collect --retention
 --rollup-retention`).
 """
@@ -45,6 +46,10 @@ PERMANENT_STATUS = frozenset({400, 413, 422})
 LAYOUT_RECHECK_S = 60.0
 # Measurements written whole to the rollups policy when an older store first gets it.
 _COPIED = "status|state_hours|loss_hours|energy_quarters"
+# The point (in the rollups policy) that says that move finished.
+MIGRATED = "migrated"
+# The copy reads and writes every rollup and birth of the store in one query.
+COPY_TIMEOUT_S = 3600.0
 
 
 def policy_seconds(text: str) -> float | None:
@@ -94,13 +99,20 @@ class Influx1Store(InfluxQLQueries):
         self._heard: dict[str, int] = {}
 
     def _request(
-        self, method: str, path: str, params: dict[str, str], body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: bytes | None = None,
+        timeout: urllib3.Timeout | None = None,
     ) -> Any:
         url = f"{self.base}{path}?{urlencode({**params, **self.auth})}"
         try:
             resp = self.http.request(
-                method, url, body=body, headers={"Content-Type": "text/plain"} if body else None
-            )
+                method, url, body=body,
+                headers={"Content-Type": "text/plain"} if body else None,
+                **({"timeout": timeout} if timeout else {}),
+            )  # fmt: skip
         except urllib3.exceptions.HTTPError as exc:
             raise StoreError(f"{self.url}: {exc.__class__.__name__}: {exc}") from None
         if resp.status >= 300:
@@ -164,6 +176,11 @@ class Influx1Store(InfluxQLQueries):
                 "POST", "/query",
                 {"q": f'CREATE RETENTION POLICY "{ROLLUP_RP}" ON "{self.db}" {policy_clause(None)}'},
             )  # fmt: skip
+        # Done again until its `migrated` point, written last, says it finished: a copy that
+        # timed out on a big store, or an influxd restarted halfway, must not leave the
+        # births and rollups behind for good (the policy exists by then).
+        (done,) = self._run(f'SELECT last("done") FROM "{ROLLUP_RP}"."{MIGRATED}"')
+        if not _rows(done):
             self._migrate(default)
         self._layout_ready = True
         self._check_layout(force=True)
@@ -171,29 +188,46 @@ class Influx1Store(InfluxQLQueries):
     def _migrate(self, default: str) -> None:
         """A store written before the rollups policy: its births and rollups copied there
         (SELECT INTO keeps their tags and times), its bookkeeping points (at time 0, which
-        no retention policy takes) written again at their records' hours. The counters at
-        quarter ends start with the next write: older ranges read the raw readings while
-        they last."""
+        no retention policy takes) written again at the current anchor, and then the
+        `migrated` point. Each step may be done again: a copy writes the same points, and
+        the bookkeeping keeps whichever of the old and the already moved points is newer.
+        The counters at quarter ends start with the next write: older ranges read the raw
+        readings while they last."""
         self._request(
             "POST", "/query",
             {"db": self.db, "q": f'SELECT * INTO "{ROLLUP_RP}".:MEASUREMENT FROM "{default}"./^(?:{_COPIED})$/ GROUP BY *'},
+            timeout=urllib3.Timeout(connect=3.0, read=COPY_TIMEOUT_S),
         )  # fmt: skip
         old = InfluxQLReader(self._run)  # reads the default policy only
+        moved = InfluxQLReader(self._run)
+        moved.r = f'"{ROLLUP_RP}".'
         at, _ = self.anchor_us()
+        heard = old.heard()
+        for m, ts in moved.heard().items():
+            heard[m] = max(ts, heard.get(m, 0))
         lines = [
-            f"heard,machine={lineproto.tag(m)} last_ts={float(ts)} {at}"
-            for m, ts in old.heard().items()
+            f"heard,machine={lineproto.tag(m)} last_ts={float(ts)} {at}" for m, ts in heard.items()
         ]
         if old.latest_complete():
             for ch in LATEST:
-                for m, (us, seq, fields) in old.latest(ch).items():
+                newest = old.latest(ch)
+                for m, got in moved.latest(ch).items():
+                    if got[0] >= newest.get(m, got)[0]:
+                        newest[m] = got
+                for m, (us, seq, fields) in newest.items():
                     lines.append(_latest_line(ch, m, us, seq, fields, at_us=at))
             lines.append(f"latest_complete complete=1.0 {at}")
         if old.meter_rollup_complete():
             lines.append(f"meter_rollup complete=1.0 {at}")
         if lines:
             self._write_rollups(lines)
+        self._write_rollups([f"{MIGRATED} done=1.0 {at}"])
         log.info("%s: rollups and bookkeeping moved to the %r policy", self.url, ROLLUP_RP)
+
+    def _restamp_lines(self, at: int) -> list[str]:
+        # The `migrated` point too, or the rollup retention would expire it and a later
+        # writer would move the old layout's points again.
+        return [*super()._restamp_lines(at), f"{MIGRATED} done=1.0 {at}"]
 
     def apply_retention(self, raw_s: float | None, rollup_s: float | None) -> None:
         """Raw records kept raw_s seconds (the default policy), rollups rollup_s (math.inf:

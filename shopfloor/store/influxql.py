@@ -76,7 +76,7 @@ ROLLUP_RP = "rollups"
 ROLLUP_MEASUREMENTS = (
     "status", "heard", "state_latest", "count_latest", "energy_latest", "latest_complete",
     "meter_rollup", "state_hours", "loss_hours", "energy_quarters", "count_ends", "energy_ends",
-    "restamped",
+    "restamped", "migrated",  # (1.x: the old layout's points moved)
 )  # fmt: skip
 # The cumulative channels whose newest reading per machine and quarter hour is kept there:
 # what a range's counts and kWh need at its two ends once the raw readings are gone.

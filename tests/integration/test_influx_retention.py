@@ -43,7 +43,7 @@ from dashboard.context import DashContext
 from shopfloor.config import load_config
 from shopfloor.shifts import ShiftCalendar
 from shopfloor.store import lineproto
-from shopfloor.store.base import Record
+from shopfloor.store.base import Record, StoreError
 from shopfloor.store.influx1 import Influx1Store
 from shopfloor.store.influxql import ROLLUP_MEASUREMENTS
 from shopfloor.store.report import report_from_store
@@ -188,6 +188,61 @@ def test_old_ranges_read_the_same_after_the_raw_records_expired(sim, tmp_path):
         assert hours[state] == pytest.approx(gap)
         assert sum(hours.values()) == pytest.approx(gap)
         go_on.close()
+
+
+def _write_old_layout(server, recs) -> None:
+    """The layout before issue 15: everything in `autogen`, bookkeeping at time 0."""
+    http = urllib3.PoolManager()
+    base = f"http://127.0.0.1:{server.port}"
+    http.request("POST", f"{base}/query", fields={"q": "CREATE DATABASE shopfloor"})
+    old = Influx1Store(server.url)
+    old._layout_ready = True  # never makes the rollups policy
+    old.reader.layout = lambda: None
+    for i in range(0, len(recs), 2000):
+        batch = recs[i : i + 2000]
+        lines = [lineproto.line(r) for r in batch]
+        derived = [_at_zero(ln) for ln in old.derived_lines(batch)]
+        derived = [ln for ln in derived if not ln.startswith("restamped ")]  # new
+        for body in (lines, derived):
+            got = http.request(
+                "POST", f"{base}/write?db=shopfloor&precision=u", body="\n".join(body).encode()
+            )
+            assert got.status == 204, got.data
+
+
+@pytest.mark.parametrize("fails_at", ["SELECT * INTO", "rp=rollups", "migrated done"])
+def test_a_migration_cut_short_is_done_again(sim, tmp_path, fails_at):
+    """The move to the rollups policy fails after the policy was made (the copy timed out
+    on a big store, influxd went away before the bookkeeping or the `migrated` point): the
+    next write does it again, and every machine and old range reads as before."""
+    cfg, _, recs, t0, t1 = sim
+    with influxd(tmp_path) as server:
+        _write_old_layout(server, recs)
+        want = report_from_store(Influx1Store(server.url), t0, t1, cfg)
+        machines = {m.machine for m in Influx1Store(server.url).machines()}
+        assert len(machines) == len({r.machine for r in recs})
+
+        cut = Influx1Store(server.url)
+        request = cut._request
+
+        def failing(method, path, params, body=None, timeout=None):
+            sent = " ".join(params.values()) + (body or b"").decode()
+            if fails_at in sent or (fails_at == "rp=rollups" and params.get("rp") == "rollups"):
+                raise StoreError("influxd went away")
+            return request(method, path, params, body, *([timeout] if timeout else []))
+
+        cut._request = failing  # type: ignore[method-assign]
+        with pytest.raises(StoreError):
+            cut.write(recs[-1:])
+        assert "rollups" in policies(server)  # the policy was made before the failure
+
+        # The collector retries the batch (here after a restart: a new store object).
+        again = Influx1Store(server.url)
+        again.write(recs[-1:])
+        assert influxql(server, 'SELECT last("done") FROM "rollups"."migrated"')
+        fresh = Influx1Store(server.url)
+        assert {m.machine for m in fresh.machines()} == machines
+        assert_same(report_from_store(fresh, t0, t1, cfg), want)
 
 
 def test_a_store_written_before_the_policies_is_migrated(sim, tmp_path):
