@@ -64,6 +64,34 @@ def telemetry_fields(d: Any) -> tuple[int, int, float] | None:
     return None
 
 
+# The same shapes, each to itself (one object the bulk path sends with every sample of that
+# shape: marshal writes a reference to it) and the type of each of its values (ts and seq
+# int, every other value float): one tuple comparison checks them all.
+_shape_types: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[type, ...]]] = {}
+
+
+def telemetry_values(d: Any) -> tuple[tuple[str, ...], tuple[Any, ...]] | None:
+    """(keys, values) of a telemetry payload of a shape already seen whose every value passes
+    (telemetry_fields' checks): the payload is then its own model dump, `dict(zip(keys,
+    values))`. The bulk path (shopfloor/cli/bulk.py) sends these to its writer process, which
+    builds the JSON of the process values there."""
+    if type(d) is not dict:
+        return None
+    shape = _shape_types.get(tuple(d))
+    if shape is None:
+        return None
+    v = tuple(d.values())
+    if (
+        tuple(map(type, v)) == shape[1]
+        and 0 <= v[0] <= MAX_INT
+        and 0 <= v[1] <= MAX_INT
+        and v[2] >= 0.0
+        and -_INF < sum(v) < _INF
+    ):
+        return shape[0], v
+    return None
+
+
 def _telemetry(d: dict[str, Any]) -> dict[str, Any] | None:
     if len(d) > 3 + MAX_PROCESS_VALUES:
         return None
@@ -73,7 +101,9 @@ def _telemetry(d: dict[str, Any]) -> dict[str, Any] | None:
         return _telemetry_keys(d)
     out = _telemetry_keys(d)
     if out is not None and list(d) == list(out) and len(_shapes) < 10_000:
-        _shapes.add(tuple(d))
+        keys = tuple(d)
+        _shapes.add(keys)
+        _shape_types[keys] = (keys, (int, int, *(float,) * (len(keys) - 2)))
     return out
 
 

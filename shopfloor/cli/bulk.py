@@ -31,6 +31,7 @@ closes (the simulating process gone), so none is left behind.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import marshal
 import os
@@ -47,9 +48,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from collector.fastcheck import FAST, telemetry_fields
+from collector.fastcheck import FAST, telemetry_values
 from collector.legacy import PowerStates
 from collector.seqtrack import SeqTracker
 from collector.validate import Reject, check
@@ -144,7 +143,12 @@ class StoreSink:
         # The writer process's batch: its rows, built as the messages come (sqlite.RowBuilder).
         self._rows: Any = None
         self._held = 0  # records in it
-        self._samples: list[tuple[Any, ...]] = []  # samples' rows, the payload's JSON last
+        # Samples taken without a Record, in three columns (sqlite.sample_rows): machine, the
+        # payload's keys and values (telemetry_values). Columns: marshal writes and reads them
+        # for less than tuples of the three, and no tuple is made per message.
+        self._sample_m: list[str] = []
+        self._sample_k: list[tuple[str, ...]] = []
+        self._sample_v: list[tuple[Any, ...]] = []
         # emit's shortcut: topic -> (machine, channel) of the channels it takes, machine ->
         # its topic's levels (for the machines table), and the state it reads, bound once.
         self._route: dict[str, tuple[str, str]] = {}
@@ -178,9 +182,11 @@ class StoreSink:
             # machines' newest ts and a sample's process values, _complete).
             m, ch = route
             if ch == "telemetry":
-                fields = telemetry_fields(payload)
-                if fields is not None:
-                    ts, seq, p = fields
+                kv = telemetry_values(payload)
+                if kv is not None:
+                    v = kv[1]
+                    ts = v[0]
+                    seq = v[1]
                     if (
                         self._highest.get(m, -2) == seq - 1
                         and ts <= self._limit_ms
@@ -188,8 +194,11 @@ class StoreSink:
                     ):
                         self._highest[m] = seq
                         self._highest_ts[m] = ts if ts < self._now_ms else self._now_ms
-                        # JSON text now: a kept bytes of orjson's costs ten times more.
-                        self._samples.append((m, ts, seq, p, orjson.dumps(payload).decode()))
+                        # The payload's keys and values as they are: the writer process
+                        # makes the row and the JSON (sqlite.bulk_rows), a batch at a time.
+                        self._sample_m.append(m)
+                        self._sample_k.append(kv[0])
+                        self._sample_v.append(v)
                         self._held += 1
                         if self._held >= self.batch:
                             self._hand_over()
@@ -303,7 +312,8 @@ class StoreSink:
         self._limit_ms = self._now_ms + self.max_future_ms
         if self._proc is not None:
             rows, self._rows, self._held = self._rows, self._new_rows(), 0
-            samples, self._samples = self._samples, []
+            samples = (self._sample_m, self._sample_k, self._sample_v)
+            self._sample_m, self._sample_k, self._sample_v = [], [], []
             self._proc.send(rows, samples, self._parts)
             return
         while True:
@@ -326,7 +336,8 @@ class StoreSink:
         if self._proc is not None:
             try:
                 if self._stopping:
-                    self._rows, self._held, self._samples = self._new_rows(), 0, []
+                    self._rows, self._held = self._new_rows(), 0
+                    self._sample_m, self._sample_k, self._sample_v = [], [], []
                 elif self._held:
                     self._hand_over()
                 self._proc.finish(drop=self._stopping)
@@ -496,6 +507,11 @@ def _writer_main(path: str, conn: Connection) -> None:
     # Ctrl-C reaches the whole process group: the simulating process decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A batch is some 100,000 new tuples of plain values, none in a cycle: with the default
+    # threshold (a collection every 700 new containers) the collector walked the batch in
+    # hand over and over, a fifth of this process's CPU (issue 15). Rare collections still
+    # free whatever cycle an error leaves.
+    gc.set_threshold(200_000, 20, 20)
     waiting: deque[Any] = deque()
     ready = threading.Condition()
 
@@ -606,7 +622,9 @@ class WriterProcess:
             self.rejected["store_rejected"] += msg[2]
         self.write_s += msg[3]
 
-    def send(self, rows: Any, samples: list[Any], levels: dict[str, TopicParts]) -> None:
+    def send(
+        self, rows: Any, samples: tuple[list[Any], ...], levels: dict[str, TopicParts]
+    ) -> None:
         """Sends a batch (a sqlite.RowBuilder and more samples, for sqlite.bulk_rows; `levels`
         each machine's topic levels) once fewer than AHEAD wait. Its tables as marshal (a third cheaper than pickle for lists
         of plain tuples, and the same interpreter reads it), the rest pickled."""

@@ -136,12 +136,38 @@ def _insert_many(cur: sqlite3.Cursor, table: str, ncols: int, rows: list[tuple[A
 Rows = tuple[Any, ...]
 
 
-def sample_values(payload_json: str) -> str:
-    """A telemetry payload's process values as the samples table stores them (rows_of), from
-    the payload's JSON (orjson), for a payload of the model's key order (ts, seq, power_kw
-    first: numbers, which hold no comma): its JSON after the third comma (issue 15)."""
-    parts = payload_json.split(",", 3)
-    return "{}" if len(parts) == 3 else "{" + parts[3]
+_templates: dict[tuple[str, ...], str] = {}
+
+
+def _template(keys: tuple[str, ...]) -> str:
+    """A %-format of a sample's process values JSON (rows_of's), taking all its payload's
+    values as text: the first three (ts, seq, power_kw) swallowed by %.0s."""
+    t = _templates.get(keys)
+    if t is None:
+        pairs = ",".join(orjson.dumps(k).decode().replace("%", "%%") + ":%s" for k in keys[3:])
+        t = _templates[keys] = "%.0s%.0s%.0s{" + pairs + "}"
+    return t
+
+
+def sample_rows(
+    machines: list[str], keys: list[tuple[str, ...]], values: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The samples table's rows of telemetry payloads given as columns: each one's machine,
+    keys and values (the bulk path's, collector.fastcheck.telemetry_values: ts, seq,
+    power_kw first, then floats), the process values' JSON as rows_of's orjson.dumps of the
+    same dict gives it (issue 15). A batch's values go through orjson in one call, and the
+    JSON of every row comes out of one %-format of that text: a few C calls a batch instead
+    of a few a row."""
+    if not values:
+        return []
+    for k in set(keys):
+        _template(k)
+    # orjson writes only numbers here (ints and finite floats: no comma, no bracket in one),
+    # each as it writes it in a dict.
+    text = orjson.dumps(values).decode()
+    parts = tuple(text[2:-2].replace("],[", ",").split(","))
+    js = ("\0".join(map(_templates.__getitem__, keys)) % parts).split("\0")
+    return [(m, v[0], v[1], v[2], j) for m, v, j in zip(machines, values, js, strict=True)]
 
 
 def bulk_rows(
@@ -151,14 +177,14 @@ def bulk_rows(
     levels: dict[str, Any],
 ) -> Rows:
     """write_rows' rows from the bulk path's batch (shopfloor/cli/bulk.py): `tables` are a
-    RowBuilder's states, counts, energy, samples, materials, orders and ideals, then more
-    samples built without a Record, which carry their whole payload's JSON in place of
-    their process values; `last` holds the newest ts of the records added as Records only.
-    Completes both as rows_of would have: those samples' process values, and each
-    machine's newest ts over every row (`levels`: each machine's topic levels, for the
-    machines table). Runs in the writer process, which has time to spare."""
+    RowBuilder's states, counts, energy, samples, materials, orders and ideals, then the
+    samples added without a Record, as three columns (sample_rows); `last` holds the newest ts of the records added as Records only.
+    Completes both as rows_of would have: those samples' rows, and each machine's newest ts
+    over every row (`levels`: each machine's topic levels, for the machines table). Runs in
+    the writer process, which has time to spare."""
     states, counts, energy, samples, materials, orders, ideals, payloads = tables
-    samples += [(r[0], r[1], r[2], r[3], sample_values(r[4])) for r in payloads]
+    if payloads:
+        samples += sample_rows(*payloads)
     newest: dict[str, int] = {}
     get = newest.get
     for table in (states, counts, energy, samples):

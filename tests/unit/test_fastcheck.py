@@ -13,10 +13,11 @@ import orjson
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from collector.fastcheck import FAST, fast_payload
+from collector.fastcheck import FAST, fast_payload, telemetry_values
 from collector.validate import Reject, by_model, check
 from shopfloor.contract import MAX_INT, parse_topic
 from shopfloor.kpi import STATES
+from shopfloor.store.sqlite import sample_rows
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "small.jsonl"
 NOW = 1_795_366_800_000
@@ -42,6 +43,11 @@ def compare(channel: str, data: object) -> bool:
     model = by_model(channel, data)
     if fast is not None:
         same(fast, model)
+    if channel == "telemetry":
+        # The bulk path's form (keys, values), for a shape fast_payload has seen.
+        kv = telemetry_values(data)
+        if kv is not None:
+            same(dict(zip(*kv, strict=True)), model)
     return fast is not None
 
 
@@ -161,3 +167,25 @@ def test_valid_payloads_take_the_shortcut(data):
     took = compare(channel, d)
     plain_reason = all(0x20 <= ord(c) < 0x7F for c in str(d.get("reason", "")))
     assert took == (len(d) <= 35 and plain_reason)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_batch_of_samples_gets_the_rows_one_at_a_time_would(data):
+    """sqlite.sample_rows (the bulk path's writer: one orjson call and one %-format for a whole
+    batch) gives each sample the row a record's own orjson dump gives (RowBuilder)."""
+    payloads = [valid("telemetry", data.draw) for _ in range(data.draw(st.integers(1, 6)))]
+    columns: tuple[list, list, list] = ([], [], [])
+    for i, d in enumerate(payloads):
+        compare("telemetry", d)
+        kv = telemetry_values(d)
+        if kv is None:  # more process values than the contract allows: the model's
+            continue
+        columns[0].append(f"m{i}")
+        columns[1].append(kv[0])
+        columns[2].append(kv[1])
+    want = [
+        (m, v[0], v[1], v[2], orjson.dumps(dict(zip(k[3:], v[3:], strict=True))).decode())
+        for m, k, v in zip(*columns, strict=True)
+    ]
+    assert sample_rows(*columns) == want
