@@ -502,11 +502,14 @@ def _writer_main(path: str, conn: Connection) -> None:
     1 if the store fails. A reader thread takes what arrives at once, so a stop (drop what
     waits) is seen while a batch is being written; the pipe's end (the simulating process
     gone) drops what waits and ends it."""
+    from shopfloor.cli.pdeath import die_with_parent
     from shopfloor.store.sqlite import SqliteStore, bulk_rows
 
     # Ctrl-C reaches the whole process group: the simulating process decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # But a SIGKILLed parent kills it, even while it waits on a busy store and reads no pipe.
+    die_with_parent(os.getppid())
     # A batch is some 100,000 new tuples of plain values, none in a cycle: with the default
     # threshold (a collection every 700 new containers) the collector walked the batch in
     # hand over and over, a fifth of this process's CPU (issue 15). Rare collections still
