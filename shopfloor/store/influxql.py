@@ -98,6 +98,11 @@ def anchor(keep_ms: int | None) -> tuple[int, int]:
     return (now - now % period) * 1000, period * 1000
 
 
+# Where a batch's own `heard` and `<channel>_latest` points go: this long after the anchor,
+# the points written again at a new anchor go at it (see derived_lines).
+FRESH_US = 1
+
+
 def _since(since_us: int | None) -> str:
     return "" if since_us is None else f"time >= {since_us}u"
 
@@ -707,8 +712,12 @@ class InfluxQLQueries:
             if r.channel != "status" and r.ts > self._heard.get(r.machine, 0):
                 self._heard[r.machine] = r.ts
                 touched.add(r.machine)
+        # A batch's own points one microsecond after the anchor, the points written again
+        # (`_restamp_lines`) at it: another writer's restamp, read before this write and
+        # written after it, then never overwrites a newer value (same series and time) with
+        # an older one; last() takes the later point.
         lines += [
-            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} {at}"
+            f"heard,machine={lineproto.tag(m)} last_ts={float(self._heard[m])} {at + FRESH_US}"
             for m in touched
         ]
         if self.reader.r and not self._no_rollup:  # a store with the rollups policy (bucket)
@@ -853,7 +862,7 @@ class InfluxQLQueries:
                     for f in LATEST[ch]
                     if f not in OPTIONAL_FIELDS or f in r.payload
                 },
-                at_us=at,
+                at_us=at + FRESH_US,  # after any restamp (see derived_lines)
             )
             for (m, ch), r in moved.items()
         ]  # fmt: skip

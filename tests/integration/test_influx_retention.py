@@ -393,3 +393,55 @@ def test_a_new_anchor_writes_every_machines_bookkeeping_again(sim, tmp_path):
         assert_same(
             report_from_store(reader, t0, t1, cfg), report_from_store(unbounded, t0, t1, cfg)
         )
+
+
+def test_a_restamp_never_puts_back_an_older_value(sim, tmp_path):
+    """Two writers on one store (compose's sharded collectors, the reconcile collector beside
+    the production one) at a new anchor: one reads every machine's bookkeeping to write it
+    again, the other writes a newer state of a machine meanwhile, then the first writes what
+    it read. The newer state and `heard` stay (they went back to the old ones, same series
+    and time: a machine down over a weekend showed its old state)."""
+    _, _, recs, _, _ = sim
+    with influxd(tmp_path) as server:
+        first = Influx1Store(server.url)
+        at, period = first.anchor_us()
+        first.anchor_us = lambda: (at - period, period)  # type: ignore[method-assign]
+        first.write(recs)
+        first.close()
+        last = next(r for r in reversed(recs) if r.channel == "state")
+        newer = dataclasses.replace(
+            last,
+            ts=last.ts + 60_000,
+            seq=(last.seq or 0) + 1,
+            payload={
+                **last.payload,
+                "state": "idle" if last.payload["state"] != "idle" else "starved",
+            },
+        )
+        other = next(
+            r for r in reversed(recs) if r.machine != last.machine and r.channel == "count"
+        )
+
+        b = Influx1Store(server.url)
+        a = Influx1Store(server.url)
+        write_rollups = a._write_rollups
+        between: list[bool] = []
+
+        def b_writes_first(lines: list[str]) -> None:
+            # a has read every machine's points to write them again; b writes before a does
+            if not between and any(ln.startswith("restamped ") for ln in lines):
+                between.append(True)
+                b.write([newer])
+            write_rollups(lines)
+
+        a._write_rollups = b_writes_first  # type: ignore[method-assign]
+        a.write([other])
+        assert between
+
+        reader = Influx1Store(server.url)
+        state = reader.reader.latest("state", last.machine, reader.bookkeeping_since())
+        assert state[last.machine][2]["state"] == newer.payload["state"]
+        heard = {m.machine: m.last_ts for m in reader.machines()}
+        assert heard[last.machine] == newer.ts
+        a.close()
+        b.close()
