@@ -10,7 +10,9 @@ raw one; the rollups, births and bookkeeping points to a second bucket, <bucket>
 policy name `rollups` on the same database name (so the InfluxQL is that of InfluxDB 1.x).
 Without that bucket (a store set up before it, a token that cannot see it) everything goes to
 <bucket> as before. `apply_retention` sets both buckets' retention and creates the rollup
-bucket, where the token may (compose's init creates it with least-privilege tokens).
+bucket, where the token may (compose's init creates it with least-privilege tokens); on a
+bucket that already holds births only when the rollup retention was asked (its old rollups
+stay behind). The births are then read from both buckets (InfluxQLReader.births_too).
 
 Acknowledgement: write() returns only once exactly its own lines are confirmed by the server
 (a 2xx to the requests that carried them) or durably spooled. Every request carries lines of
@@ -494,6 +496,8 @@ class Influx2Store(InfluxQLQueries):
 
         if ROLLUP_RP in have:
             self.reader.r = f'"{ROLLUP_RP}".'
+            # The births written before the rollup bucket existed stay in this one.
+            self.reader.births_too = True
             # -1: the raw retention unknown (the bucket not readable): counters before now
             # look at the quarter ends too.
             self.raw_keep_ms = -1 if main is None else keep_ms(main)
@@ -530,12 +534,15 @@ class Influx2Store(InfluxQLQueries):
                 main.retention_rules = rules(raw_s)
                 api.update_bucket(main)
             rollups = api.find_bucket_by_name(self.rollup_bucket)
-            if rollups is None:
+            if rollups is None and (rollup_s is not None or not self._holds_births()):
+                # Not on a store written without it unless its retention was asked: its old
+                # rollups stay behind in this bucket (no SELECT INTO on 2.x), so old ranges
+                # would read empty from then on (docs/scaling.md, InfluxDB).
                 api.create_bucket(
                     bucket_name=self.rollup_bucket, retention_rules=rules(rollup_s),
                     org_id=main.org_id,
                 )  # fmt: skip
-            elif not same(rollups, rollup_s):
+            elif rollups is not None and not same(rollups, rollup_s):
                 rollups.retention_rules = rules(rollup_s)
                 api.update_bucket(rollups)
         except ApiException as exc:
@@ -546,6 +553,15 @@ class Influx2Store(InfluxQLQueries):
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise StoreError(f"{self.url}: buckets: {type(exc).__name__}: {exc}") from None
         self._check_layout(force=True)
+
+    def _holds_births(self) -> bool:
+        """Whether the bucket already holds births (a store written before its rollup
+        bucket); True when that cannot be told."""
+        try:
+            (rows,) = self._query('SELECT last("online") FROM "status"')  # the default mapping
+        except (StoreError, ValueError):
+            return True
+        return bool(rows)
 
     def _query(self, q: str) -> list[Series]:
         self._ensure_dbrp()

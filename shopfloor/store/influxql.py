@@ -103,6 +103,17 @@ def anchor(keep_ms: int | None) -> tuple[int, int]:
 FRESH_US = 1
 
 
+def _newest(series: Series) -> Series:
+    """One series per machine, with the newest row of those given for it."""
+    best: dict[str | None, dict[str, Any]] = {}
+    for sr in series:
+        m = (sr.get("tags") or {}).get("machine")
+        got = best.get(m)
+        if got is None or _ms(sr["values"][-1][0]) > _ms(got["values"][-1][0]):
+            best[m] = sr
+    return list(best.values())
+
+
 def _since(since_us: int | None) -> str:
     return "" if since_us is None else f"time >= {since_us}u"
 
@@ -143,6 +154,11 @@ class InfluxQLReader:
         # each use asks first (it looks again at most once a minute).
         self._r = ""
         self.layout: Callable[[], None] = lambda: None
+        # InfluxDB 2.x: the births are read from the default bucket too once the rollups are
+        # elsewhere. A store written before its rollup bucket existed keeps its births
+        # there (2.x has no SELECT INTO to move them): without them every machine would
+        # vanish from the machine list until its next birth.
+        self.births_too = False
 
     @property
     def r(self) -> str:
@@ -170,12 +186,19 @@ class InfluxQLReader:
 
     def machines(self, since_us: int | None = None) -> list[MachineInfo]:
         """`since_us`: the `heard` points' window (see `anchor`), None: all of them."""
-        (births, online, heard) = self.query(
+        birth_q = (
             'SELECT last("ideal_cycle_s") AS ideal_cycle_s, "kind", "position", "line_length", "connectivity", "power_kw" '
-            f'FROM {self.m("status")} WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
-            f'SELECT last("online") AS online FROM {self.m("status")} GROUP BY machine;'
-            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} {_where(_since(since_us))}GROUP BY machine'
+            'FROM {} WHERE "online" = 1 GROUP BY enterprise, site, area, line, machine;'
+            'SELECT last("online") AS online FROM {} GROUP BY machine'
         )
+        both = self.births_too and bool(self.r)
+        (births, online, heard, *old) = self.query(
+            birth_q.format(self.m("status"), self.m("status")) + ";"
+            f'SELECT last("last_ts") AS last_ts FROM {self.m("heard")} {_where(_since(since_us))}GROUP BY machine'
+            + (";" + birth_q.format('"status"', '"status"') if both else "")
+        )
+        if old:  # the newest birth and online point of each machine, from either place
+            births, online = _newest(old[0] + births), _newest(old[1] + online)
         is_online = {tags["machine"]: bool(row["online"]) for tags, row in _rows(online)}
         last_ts = {tags["machine"]: int(row["last_ts"]) for tags, row in _rows(heard)}
         if any(tags["machine"] not in last_ts for tags, _ in _rows(births)):

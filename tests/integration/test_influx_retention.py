@@ -45,7 +45,7 @@ from shopfloor.shifts import ShiftCalendar
 from shopfloor.store import lineproto
 from shopfloor.store.base import Record, StoreError
 from shopfloor.store.influx1 import Influx1Store
-from shopfloor.store.influxql import ROLLUP_MEASUREMENTS
+from shopfloor.store.influxql import ROLLUP_MEASUREMENTS, InfluxQLReader
 from shopfloor.store.report import report_from_store
 from simulator.run import run
 from simulator.sinks import ListSink
@@ -445,3 +445,41 @@ def test_a_restamp_never_puts_back_an_older_value(sim, tmp_path):
         assert heard[last.machine] == newer.ts
         a.close()
         b.close()
+
+
+def test_births_from_before_the_rollup_bucket_still_list_the_machines(sim, tmp_path):
+    """InfluxDB 2.x: a store written before its rollup bucket keeps its births in the raw
+    bucket once the bucket appears (no SELECT INTO to move them), and the rollups are then
+    read through the empty `rollups` mapping: every machine vanished from the machine list
+    until its next birth. The 2.x reads are these InfluxQL ones (no 2.x server here), so the
+    flip is made on influxd 1.6.7: births in `autogen`, an empty `rollups` policy, the
+    reader as Influx2Store sets it up then."""
+    _, _, recs, _, _ = sim
+    with influxd(tmp_path) as server:
+        _write_old_layout(server, recs)
+        query = Influx1Store(server.url)._run
+        before = InfluxQLReader(query).machines()
+        assert len(before) == len({r.machine for r in recs})
+        influxql(
+            server, 'CREATE RETENTION POLICY "rollups" ON "shopfloor" DURATION INF REPLICATION 1'
+        )
+        after = InfluxQLReader(query)
+        after.r = '"rollups".'
+        after.births_too = True
+        assert after.machines() == before
+        # A newer point in the rollup bucket wins over the old ones: the machine went offline.
+        birth = next(r for r in reversed(recs) if r.channel == "status")
+        gone = dataclasses.replace(
+            birth, ts=birth.ts + 60_000, payload={**birth.payload, "online": False}
+        )
+        got = urllib3.request(
+            "POST",
+            f"http://127.0.0.1:{server.port}/write?db=shopfloor&rp=rollups&precision=u",
+            body=lineproto.line(gone).encode(),
+        )
+        assert got.status == 204, got.data
+        now = {m.machine: m for m in after.machines()}
+        assert not now[birth.machine].online
+        assert [m for m in before if m.machine != birth.machine] == [
+            now[m.machine] for m in before if m.machine != birth.machine
+        ]
