@@ -102,7 +102,7 @@ def browser(tmp_path_factory):
 def test_the_control_chart_flags_the_first_tools_drift_before_its_change(served, browser):
     from selenium.webdriver.common.by import By
 
-    url, changes, tmp = served
+    url, changes, _ = served
     assert len(changes) >= 3
     browser.get(url + "machine")
     pick_range(browser, "Last 24 h")
@@ -138,4 +138,3 @@ def test_the_control_chart_flags_the_first_tools_drift_before_its_change(served,
         "the Vietnamese chart",
     )
     assert "điểm ngoài kiểm soát" in text_of(browser, By.ID, ids.MACHINE_SPC_NOTE)
-    browser.find_element(By.ID, ids.MACHINE_SPC_SECTION).screenshot(str(tmp / "spc_vi.png"))

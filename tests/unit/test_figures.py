@@ -101,7 +101,7 @@ def test_every_chart_has_a_title_and_time_axes_name_the_plant_zone(seeded):
         assert figs[key].layout.xaxis.title.text == "Thời gian (Giờ Việt Nam)", key
     # Units on the value axes.
     assert figs["power"].layout.yaxis.title.text == "Công suất (kW)"
-    assert figs["energy_bars"].layout.yaxis.title.text == "kWh"
+    assert figs["energy_bars"].layout.yaxis.title.text == "Điện năng (kWh)"
     assert figs["oee_by_hour"].layout.yaxis.title.text == "%"
 
 
@@ -133,8 +133,10 @@ def test_kwh_axes_never_go_negative_and_pie_labels_do_not_overlap(seeded):
         figures.energy_bars(zero, "en"),
         figures.energy_by_shift([("A", START_MS, report)], TZ, "en"),
     ):
-        assert fig.layout.yaxis.rangemode == "nonnegative"
-        assert fig.layout.yaxis2.rangemode == "nonnegative"
+        # Both axes from zero (figures.two_axes), with no tick below it.
+        for axis in (fig.layout.yaxis, fig.layout.yaxis2):
+            assert axis.range[0] == 0 and axis.range[1] > 0
+            assert min(axis.tickvals) == 0
     pie = figures.energy_by_state({"running": 50.0, "idle": 0.4, "setup": 0.3, "down": 0.2})
     trace = pie.data[0]
     assert (trace.textposition, trace.textinfo) == ("inside", "percent")
