@@ -221,6 +221,14 @@ class Stack:
     def dashboard_url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
+    def _free_port(self) -> int:
+        """A free port for the broker or the metrics, never the dashboard's: a --port picked
+        the same way by a caller (a test, a script) is free until the dashboard binds it, so
+        the OS may hand it out again meanwhile (the dashboard then failed 'address in use')."""
+        while (port := free_port()) == self.port:
+            pass
+        return port
+
     def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         # Its own session: a Ctrl-C in the terminal reaches only the supervisor, which stops
         # the services in order. Stopped with SIGTERM (stop()), never SIGINT: a demo started in
@@ -251,14 +259,14 @@ class Stack:
         live_start_ms = max(start_ms, plant_stored_until_ms(self.cfg, store) + 1)
         with self._deferred():
             self.broker = Broker(
-                free_port(),
+                self._free_port(),
                 data_dir=self.data_dir / "broker",
                 kind=self.broker_kind,
                 log_path=self.data_dir / "broker.log",
             ).start()
         url = self.broker.url
         store_url = f"sqlite:///{self.db}"
-        self.metrics_port = free_port()
+        self.metrics_port = self._free_port()
         self._spawn(
             "collector", "collect", "--broker", url, "--store", store_url,
             "--config", str(self.config), "--client-id", COLLECTOR_ID,
