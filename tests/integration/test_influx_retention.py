@@ -248,23 +248,7 @@ def test_a_migration_cut_short_is_done_again(sim, tmp_path, fails_at):
 def test_a_store_written_before_the_policies_is_migrated(sim, tmp_path):
     cfg, _, recs, t0, t1 = sim
     with influxd(tmp_path) as server:
-        # The layout before issue 15: everything in `autogen`, bookkeeping at time 0.
-        http = urllib3.PoolManager()
-        base = f"http://127.0.0.1:{server.port}"
-        http.request("POST", f"{base}/query", fields={"q": "CREATE DATABASE shopfloor"})
-        old = Influx1Store(server.url)
-        old._layout_ready = True  # never makes the rollups policy
-        old.reader.layout = lambda: None
-        for i in range(0, len(recs), 2000):
-            batch = recs[i : i + 2000]
-            lines = [lineproto.line(r) for r in batch]
-            derived = [_at_zero(ln) for ln in old.derived_lines(batch)]
-            derived = [ln for ln in derived if not ln.startswith("restamped ")]  # new
-            for body in (lines, derived):
-                got = http.request(
-                    "POST", f"{base}/write?db=shopfloor&precision=u", body="\n".join(body).encode()
-                )
-                assert got.status == 204, got.data
+        _write_old_layout(server, recs)
         assert influxql(server, 'SELECT count("last_ts") FROM heard WHERE time < 1s')
         want = report_from_store(Influx1Store(server.url), t0, t1, cfg)
         assert want["plant"]["good_count"] > 0
