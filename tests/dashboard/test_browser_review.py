@@ -156,20 +156,7 @@ def with_broker(served):
     the Simulation and Truth pages too, the longest header there is."""
     tmp = served[2]
     with running_broker() as broker:
-        port = free_port()
-        proc = subprocess.Popen(
-            cli("dash", "--store", f"sqlite:///{tmp / 's.db'}", "--config", str(PLANT),
-                "--port", str(port), "--no-auth", "--broker", broker.url),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env=pinned_env(END_ISO, frozen=True),
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            wait_for(lambda: _answers(url), 60, "the dashboard answers")
-            yield url
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(20)
+        yield from _dashboard(f"sqlite:///{tmp / 's.db'}", "--broker", broker.url)
 
 
 HEADER_BOXES = """
@@ -224,10 +211,15 @@ def test_the_header_is_one_line_at_1400_px_and_wraps_narrower(with_broker, brows
 @pytest.fixture(scope="module")
 def store_down(tmp_path_factory):
     """A dashboard whose store does not answer: InfluxDB 1.x on a port nothing listens on."""
+    yield from _dashboard("influxdb1://127.0.0.1:1/shopfloor")
+
+
+def _dashboard(store: str, *extra: str):
+    """`shopfloor dash` on `store` at the pinned end, yielding its URL once it answers."""
     port = free_port()
-    store = "influxdb1://127.0.0.1:1/shopfloor"
     proc = subprocess.Popen(
-        cli("dash", "--store", store, "--config", str(PLANT), "--port", str(port), "--no-auth"),
+        cli("dash", "--store", store, "--config", str(PLANT), "--port", str(port), "--no-auth",
+            *extra),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env=pinned_env(END_ISO, frozen=True),
     )  # fmt: skip
