@@ -27,6 +27,7 @@ import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -80,6 +81,25 @@ def into_sqlite(
         for p in folder.glob("bulk.db*"):
             p.unlink()
     return wall, cpu, sink.stored, size, children_cpu() - child0
+
+
+def into_sqlite_jobs(duration_s: float, folder: Path, jobs: int) -> tuple[float, float, int]:
+    """The same run as `shopfloor sim --fast --store --jobs N` (shopfloor/cli/sim_jobs.py: the
+    plant's lines in N simulating processes, each with its writer), as a user runs it: wall
+    time, the CPU of every process it started, the file's size."""
+    db = folder / "jobs.db"
+    start = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(START_MS / 1000))
+    argv = [sys.executable, "-m", "shopfloor.cli.main", "sim", "--config",
+            str(ROOT / "config" / "large.yaml"), "--fast", "--store", f"sqlite:///{db}",
+            "--start", start, "--duration", f"{duration_s}s", "--jobs", str(jobs)]  # fmt: skip
+    child0 = children_cpu()
+    w0 = time.perf_counter()
+    subprocess.run(argv, check=True, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - w0
+    size = sum(p.stat().st_size for p in folder.glob("jobs.db*"))
+    for p in folder.glob("jobs.db*"):
+        p.unlink()
+    return wall, children_cpu() - child0, size
 
 
 def raw_insert(cfg: Any, hours: float, folder: Path) -> tuple[float, int]:
@@ -156,6 +176,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--influx-duration", default="1d", help="0: skip InfluxDB")
     ap.add_argument("--raw-hours", type=float, default=6.0)
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="also the CLI with --jobs N (the lines in N simulating processes); 1: skip",
+    )
     args = ap.parse_args()
     duration_s = parse_duration(args.duration)
     cfg = load_config(ROOT / "config" / "large.yaml")
@@ -164,7 +190,7 @@ def main() -> None:
     os.environ[clock.ENV] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", after)
     folder = Path(tempfile.mkdtemp(prefix="bench-bulk-", dir="/tmp"))
     try:
-        nulls, bulks = [], []
+        nulls, bulks, jobs = [], [], []
         for i in range(args.runs):
             nulls.append(discard(cfg, duration_s))
             print(
@@ -177,6 +203,13 @@ def main() -> None:
                 f"run {i + 1}: bulk into SQLite {w:.1f} s wall, {c:.1f} s CPU sim+rows, {wc:.1f} s CPU writer, {n} records, {size / 1e9:.2f} GB",
                 flush=True,
             )
+            if args.jobs > 1:
+                jobs.append(into_sqlite_jobs(duration_s, folder, args.jobs))
+                w, c, size = jobs[-1]
+                print(
+                    f"run {i + 1}: shopfloor sim --jobs {args.jobs} into SQLite {w:.1f} s wall, {c:.1f} s CPU (all processes), {size / 1e9:.2f} GB",
+                    flush=True,
+                )
         nw = statistics.median(x[0] for x in nulls)
         nc = statistics.median(x[1] for x in nulls)
         bw = statistics.median(x[0] for x in bulks)
@@ -191,6 +224,15 @@ def main() -> None:
         print(
             f"  ratio (target <= 2)  {bw / nw:8.2f}   wall {bc / nc:8.2f}   CPU sim+rows {wc / nc:8.2f}   CPU writer"
         )
+        if jobs:
+            jw = statistics.median(x[0] for x in jobs)
+            jc = statistics.median(x[1] for x in jobs)
+            print(
+                f"  --jobs {args.jobs} (CLI)        {jw:8.1f} s wall {jc:8.1f} s CPU, all processes  {msgs / jw:9.0f} msg/s"
+            )
+            print(
+                f"  ratio (target <= 2)  {jw / nw:8.2f}   wall with --jobs {args.jobs} {jc / nc:8.2f}   CPU, all processes"
+            )
         print(f"  load average (1, 5, 15 min) at the end: {os.getloadavg()}")
         rate, n = raw_insert(cfg, args.raw_hours, folder)
         print(f"  SQLite raw insert (store.write of {n} prepared records): {rate:,.0f} records/s")

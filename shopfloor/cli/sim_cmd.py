@@ -82,6 +82,16 @@ def register(sub: Any) -> None:
         "without a broker",
     )
     p.add_argument(
+        "--jobs",
+        type=_count,
+        metavar="N",
+        help="with --fast --store: simulate the plant's lines in N processes, each writing its "
+        "own machines, the same history sooner (default: one per CPU core, at most one per "
+        "line; 1 with --report, --jsonl or --jsonl-dir, which need the whole plant in one)",
+    )
+    # A part of a --jobs run writes what its parent sums up here (shopfloor/cli/sim_jobs.py).
+    p.add_argument("--shard-summary", metavar="PATH", help=argparse.SUPPRESS)
+    p.add_argument(
         "--jsonl-dir",
         metavar="DIR",
         help="with --fast: write the validated history as JSON lines partitioned by day and "
@@ -434,6 +444,34 @@ def _shard(args: argparse.Namespace, cfg: Any) -> Any:
     return part
 
 
+def _jobs(args: argparse.Namespace, cfg: Any) -> int:
+    """--jobs: how many processes simulate a --fast --store run (shopfloor/cli/sim_jobs.py)."""
+    from shopfloor.cli.sim_jobs import cores
+
+    whole = [
+        opt
+        for opt, given in (
+            ("--report", args.report),
+            ("--jsonl", args.jsonl),
+            ("--jsonl-dir", args.jsonl_dir),
+            ("--modbus", args.modbus),
+            ("--opcua", args.opcua),
+        )
+        if given
+    ]
+    if args.jobs is None:
+        return 1 if whole or not (args.fast and args.store) else min(cores(), len(cfg.lines))
+    if args.jobs > 1:
+        if not (args.fast and args.store):
+            raise UserError("--jobs splits a history written with --fast --store: add them")
+        if whole:
+            raise UserError(
+                f"--jobs {args.jobs} and {whole[0]}: {whole[0]} needs the whole plant in one "
+                "process; drop one of them"
+            )
+    return min(args.jobs, len(cfg.lines))
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from simulator.commands import CommandInbox
     from simulator.run import run
@@ -493,6 +531,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
             "--store writes without a broker: give --store or --broker (shopfloor demo "
             "backfills through --store, then publishes live to the broker)"
         )
+    jobs = _jobs(args, cfg)
+    if jobs > 1:
+        from shopfloor.cli.sim_jobs import run_jobs
+
+        return run_jobs(args, cfg, start_ms, duration_s, resume, jobs)
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
     signal.signal(signal.SIGTERM, _stop)
@@ -559,4 +602,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if rf is not None:
             json.dump(result.report, rf, indent=2)
             rf.write("\n")
+    if args.shard_summary:
+        summary = {
+            "messages": count,
+            "events": result.events,
+            "sim_s": result.sim_s,
+            "interrupted": result.interrupted,
+            "stored": sum(getattr(s, "stored", 0) for s in sinks if hasattr(s, "report_bulk")),
+            "report": {k: result.report[k] for k in ("plant", "lines", "machines")},
+        }
+        with open(args.shard_summary, "w") as f:
+            json.dump(summary, f)
     return 0

@@ -32,7 +32,7 @@ def test_a_writer_waiting_on_a_locked_store_dies_with_its_killed_parent(tmp_path
     lock.execute("BEGIN IMMEDIATE")  # another writer holds the store
     proc = subprocess.Popen(
         cli("sim", "--config", str(PLANT), "--fast", "--start", START, "--duration", "2d",
-            "--store", f"sqlite:///{db}"),
+            "--store", f"sqlite:///{db}", "--jobs", "1"),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=pinned_env(NOW, frozen=True),
     )  # fmt: skip
     try:

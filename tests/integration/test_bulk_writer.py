@@ -59,11 +59,12 @@ def stored(db: Path) -> int:
 
 
 def start_bulk(db: Path) -> tuple[subprocess.Popen, int]:
-    """A week of the large plant into `db` (minutes of work), once its writer process has
-    stored a first batch: the command and its writer's pid."""
+    """A week of the large plant into `db` (minutes of work) by one simulating process (its
+    lines are not split: tests/integration/test_bulk_jobs.py splits them), once its writer
+    process has stored a first batch: the command and its writer's pid."""
     proc = subprocess.Popen(
         cli("sim", "--config", str(LARGE), "--fast", "--start", START, "--duration", "7d",
-            "--store", f"sqlite:///{db}"),
+            "--store", f"sqlite:///{db}", "--jobs", "1"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=pinned_env(NOW, frozen=True),
     )  # fmt: skip

@@ -1,0 +1,215 @@
+"""`shopfloor sim --fast --store --jobs N` (issue 15, shopfloor/cli/sim_jobs.py): the plant's
+lines simulated in N processes, each writing its own machines into the one store.
+
+What it stores is what one process stores, table for table (which tests/integration/
+test_bulk.py holds equal to what the collector stores from a real broker), and the store's
+report equals the simulator's ground truth. Crash-only: a stop is passed to every part and
+leaves a prefix of each machine's stream; a part that dies ends the run with exit 1 and the
+others with it; a run killed outright leaves no part behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from shopfloor.config import load_config
+from shopfloor.store.report import report_from_store
+from shopfloor.store.sqlite import SqliteStore
+from tests.integration.test_bulk import (
+    END_MS,
+    HOURS,
+    START,
+    START_MS,
+    TABLES,
+    bulk,
+    flat,
+    rows,
+)
+from tests.integration.test_bulk_writer import LARGE, alive, children, stored
+from tests.support import PLANT, cli, pinned_env, wait_for
+
+WEEK_NOW = "2026-12-30T00:00:00+07:00"
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    """The demo plant's 8 hours (three lines) into SQLite by one process (with the ground
+    truth) and by two."""
+    tmp = tmp_path_factory.mktemp("jobs")
+    args = ("--start", START, "--duration", f"{HOURS}h")
+    one = bulk(*args, "--store", f"sqlite:///{tmp / 'one.db'}", "--report", str(tmp / "truth.json"))
+    assert one.returncode == 0, one.stderr
+    two = bulk(*args, "--store", f"sqlite:///{tmp / 'two.db'}", "--jobs", "2")
+    assert two.returncode == 0, two.stderr
+    return tmp, two.stderr
+
+
+def test_two_processes_say_so_and_sum_up_the_run(split):
+    _, err = split
+    assert "simulating in 2 processes" in err, err
+    # The parts' own summaries, then the whole run's: every message of the plant.
+    summary = [line for line in err.splitlines() if "by 2 processes" in line]
+    assert len(summary) == 1, err
+    parts = [int(line.split("bulk: ")[-1].split()[0]) for line in err.splitlines()
+             if "shopfloor.bulk: bulk:" in line]  # fmt: skip
+    assert len(parts) == 2 and all(n > 1000 for n in parts), err
+    assert f"bulk: {sum(parts)} messages" in summary[0], err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_two_processes_store_what_one_stores(split, table):
+    tmp, _ = split
+    got, want = rows(tmp / "two.db", table), rows(tmp / "one.db", table)
+    assert got == want
+    assert want or table in ("materials", "orders")
+
+
+def test_the_store_written_by_two_processes_reports_the_ground_truth(split):
+    tmp, _ = split
+    cfg = load_config(PLANT)
+    truth = json.loads((tmp / "truth.json").read_text())
+    reports = {}
+    for name in ("one", "two"):
+        store = SqliteStore(tmp / f"{name}.db", read_only=True)
+        try:
+            reports[name] = report_from_store(store, START_MS, END_MS + 1, cfg)
+        finally:
+            store.close()
+    want, got = flat(reports["one"]), flat(reports["two"])
+    assert got.keys() == want.keys()
+    for k, v in want.items():
+        if not k.endswith(".store"):
+            assert got[k] == (
+                pytest.approx(v, rel=1e-9, abs=1e-9) if isinstance(v, float) else v
+            ), k
+    legacy = {st.id for _, st in cfg.stations() if st.connectivity == "legacy"}
+    for mid, want_m in truth["machines"].items():
+        if mid not in legacy:
+            have = reports["two"]["machines"][mid]
+            assert have["good_count"] == want_m["good_count"], mid
+            assert have["energy_kwh"] == pytest.approx(want_m["energy_kwh"], abs=0.01), mid
+    assert sum(m["good_count"] for m in truth["machines"].values()) > 100
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--jobs", "2", "--duration", "1h"), "--jobs splits a history written with --fast --store"),
+        (("--fast", "--duration", "1h", "--jobs", "0", "--store", "sqlite:///x.db"),
+         "--jobs: must be >= 1"),
+        (("--fast", "--duration", "1h", "--jobs", "2", "--store", "sqlite:///x.db",
+          "--report", "r.json"), "--report needs the whole plant in one process"),
+        (("--fast", "--duration", "1h", "--jobs", "2", "--store", "sqlite:///x.db",
+          "--jsonl", "m.jsonl"), "--jsonl needs the whole plant in one process"),
+    ],
+)  # fmt: skip
+def test_jobs_options_are_checked(tmp_path, args, says):
+    got = subprocess.run(
+        cli("sim", "--config", str(PLANT), *args),
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert got.returncode == 1, got.stderr
+    assert says in got.stderr and "Traceback" not in got.stderr, got.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+# -- crash-only -----------------------------------------------------------------------------
+
+
+def seq_runs(db: Path) -> list[tuple[str, int, int, int]]:
+    """Per machine: its distinct stored seqs, the lowest and the highest."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(
+            "SELECT machine, count(DISTINCT seq), min(seq), max(seq) FROM ("
+            "SELECT machine, seq FROM states WHERE inferred = 0 UNION ALL "
+            "SELECT machine, seq FROM counts UNION ALL SELECT machine, seq FROM energy "
+            "UNION ALL SELECT machine, seq FROM samples) GROUP BY machine"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def both_writing(pid: int) -> list[int] | None:
+    """The two parts' pids once each has started its writer process."""
+    parts = children(pid)
+    return parts if len(parts) == 2 and all(children(p) for p in parts) else None
+
+
+def start_parts(db: Path) -> tuple[subprocess.Popen, list[int]]:
+    """A week of the large plant (minutes of work) by two processes, once both parts have
+    started their writers and something is stored: the command and its parts' pids."""
+    proc = subprocess.Popen(
+        cli("sim", "--config", str(LARGE), "--fast", "--start", "2026-11-23T00:00+07:00",
+            "--duration", "7d", "--store", f"sqlite:///{db}", "--jobs", "2"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=pinned_env(WEEK_NOW, frozen=True),
+    )  # fmt: skip
+    try:
+        parts = wait_for(lambda: both_writing(proc.pid), 60, "two parts, each with its writer")
+        wait_for(lambda: stored(db) > 0, 120, "a first batch stored")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, parts
+
+
+def family(parts: list[int]) -> list[int]:
+    return [*parts, *(w for p in parts for w in children(p))]
+
+
+def test_a_stop_ends_every_part_with_a_prefix_of_each_stream_stored(tmp_path):
+    db = tmp_path / "bulk.db"
+    proc, parts = start_parts(db)
+    everyone = family(parts)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopped early" in err, err
+    wait_for(lambda: not any(alive(p) for p in everyone), 30, "every part and writer ended")
+    seqs = seq_runs(db)
+    assert len(seqs) == 225
+    holes = {m: (n, lo, hi) for m, n, lo, hi in seqs if (lo, hi) != (1, n)}
+    assert not holes, holes
+    assert sum(n for _, n, _, _ in seqs) < 5_000_000  # stopped well before the week's end
+
+
+def test_a_part_that_dies_ends_the_run_with_exit_1_and_the_other_part(tmp_path):
+    db = tmp_path / "bulk.db"
+    proc, parts = start_parts(db)
+    everyone = family(parts)
+    os.kill(parts[0], signal.SIGKILL)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "the part of the plant with lines line-" in err and "exit -9" in err, err
+    assert "Traceback" not in err, err
+    wait_for(lambda: not any(alive(p) for p in everyone), 30, "every part and writer ended")
+    # The other part stored a prefix of each of its machines' streams.
+    holes = {m: (n, lo, hi) for m, n, lo, hi in seq_runs(db) if (lo, hi) != (1, n)}
+    assert not holes, holes
+
+
+def test_a_run_killed_outright_leaves_no_part_behind(tmp_path):
+    db = tmp_path / "bulk.db"
+    proc, parts = start_parts(db)
+    everyone = family(parts)
+    proc.kill()
+    proc.wait()
+    # Each part is told to stop by the kernel (its parent-death signal) and ends.
+    wait_for(lambda: not any(alive(p) for p in everyone), 60, "every part and writer ended")
+    assert stored(db) > 0
