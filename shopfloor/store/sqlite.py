@@ -305,6 +305,7 @@ def rows_of(records: list[Record]) -> Rows:
     return b.rows()
 
 
+PAGE_BYTES = 16384  # a new file's page size (SQLite's default is 4096)
 BULK_CACHE_KIB = 128 * 1024  # SQLite's page cache during a bulk load (bulk_load)
 BULK_CHECKPOINT_PAGES = 50_000  # WAL pages (200 MB) between checkpoints during one
 ROLLUP_VERSION = 4  # 1: seconds per state; 2: loss seconds per reason; 3-4: kWh per quarter
@@ -336,6 +337,9 @@ class SqliteStore:
             self.db = sqlite3.connect(
                 self.path, check_same_thread=False, isolation_level=None, timeout=30
             )
+            # A new file's pages (an existing file keeps its own): fewer page splits per row
+            # inserted, 7-15% of a bulk load's writer CPU (issue 15, bench/README.md).
+            self.db.execute(f"PRAGMA page_size = {PAGE_BYTES}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
