@@ -587,12 +587,16 @@ def cmd_sim(args: argparse.Namespace) -> int:
                     s.report_bulk()
     plant = result.report["plant"]
     count = sinks[0].count if sinks else sink.count
+    # A shard (--lines, --area, a part of a --jobs run) knows its own lines only.
+    n = len(cfg.lines)
+    scope = "plant" if not (args.lines or args.area) else "1 line's" if n == 1 else f"{n} lines'"
     log.info(
-        "simulated %s in %.2f s: %d events, %d messages; plant OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
+        "simulated %s in %.2f s: %d events, %d messages; %s OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
         format_duration(result.sim_s),
         result.wall_s,
         result.events,
         count,
+        scope,
         plant["oee"] * 100,
         plant["availability"] * 100,
         plant["performance"] * 100,
