@@ -307,7 +307,7 @@ def rows_of(records: list[Record]) -> Rows:
 
 PAGE_BYTES = 16384  # a new file's page size (SQLite's default is 4096)
 BULK_CACHE_KIB = 128 * 1024  # SQLite's page cache during a bulk load (bulk_load)
-BULK_CHECKPOINT_PAGES = 50_000  # WAL pages (200 MB) between checkpoints during one
+BULK_CHECKPOINT_PAGES = 50_000  # WAL pages between checkpoints during one (800 MB of 16 KiB)
 ROLLUP_VERSION = 4  # 1: seconds per state; 2: loss seconds per reason; 3-4: kWh per quarter
 
 _MACHINE_COLS = (
