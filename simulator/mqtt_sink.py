@@ -493,8 +493,9 @@ class MqttSink:
         )
         if self.outbox is not None:
             log.info(
-                "outbox: %d sent again after reconnects, %d dropped by its bound (%d), %d not "
-                "confirmed stored by a collector at exit",
+                "outbox: %d sent again after reconnects, %d dropped by its bound (%d), %d "
+                "delivered to the broker and not yet confirmed stored at exit (a running "
+                "collector stores them; only a broker crash from now on could lose them)",
                 self.resent,
                 self.outbox.dropped,
                 self.outbox.bound,
