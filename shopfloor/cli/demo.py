@@ -303,7 +303,11 @@ class Stack:
         """`shopfloor sim --fast --store` over [start_ms, end_ms), seq and meters going on from
         the store: the history at the store's speed, before the collector starts (it then
         seeds its seq tracking and legacy inference from what this wrote)."""
+        # One process: a stop of a run split over lines leaves its parts at different times,
+        # and the live run goes on from the latest (shopfloor/cli/sim_jobs.py). A shift of
+        # history takes seconds either way.
         sim = ["sim", "--config", str(self.config), "--fast", "--store", f"sqlite:///{self.db}"]
+        sim += ["--jobs", "1"]
         sim += ["--start", datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()]
         sim += ["--duration", f"{(end_ms - start_ms) / 1000:.3f}s"]
         resume = from_store(self._reads(), {st.id for _, st in self.cfg.stations()}, self.cfg)

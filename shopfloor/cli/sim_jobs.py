@@ -15,9 +15,13 @@ test_bulk_jobs.py compares every table). Each part is a `shopfloor sim --lines .
 own, started with everything this run resolved (the start, the duration, the seed, where
 each machine goes on from), so the parts cover exactly the same range.
 
-A stop (Ctrl-C, SIGTERM) is passed to every part: each stores a prefix of its machines'
-streams and ends. A part that fails ends the others the same way and the run with exit 1. A
-part outlives no parent: the kernel sends it SIGTERM when this process dies (prctl).
+A stop (Ctrl-C, SIGTERM) is passed to every part (they run in a session of their own, so a
+terminal's Ctrl-C reaches this process alone): each stores a prefix of its machines' streams
+and ends. The parts then stand at different times; `--continue-from` starts each part where
+its own lines end, so a later run leaves no line a gap. A part that fails ends the others
+the same way and the run with exit 1. A part outlives no parent: the kernel sends it SIGTERM
+when this process dies (prctl). SQLite only: into InfluxDB each part would also rebuild the
+other's meter rollups on its first write.
 """
 
 from __future__ import annotations
@@ -65,12 +69,60 @@ def split_lines(cfg: Any, jobs: int) -> list[list[str]]:
 
 
 def _start_part(argv: list[str], parent: int) -> subprocess.Popen[bytes]:
+    # The same code as this process's, wherever it was imported from (a checkout).
+    here = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (here, os.environ.get("PYTHONPATH")))),
+    }
     return subprocess.Popen(
         argv,
+        env=env,
         # The part's standard input is not ours to share; its log goes where ours goes.
         stdin=subprocess.DEVNULL,
+        # Its own session: a Ctrl-C at the terminal reaches this process only, which passes
+        # one stop on to every part (a part still starting would otherwise die of it).
+        start_new_session=True,
         preexec_fn=lambda: die_with_parent(parent, signal.SIGTERM),
     )
+
+
+UNEVEN_MS = 60_000  # lines whose stored history ends further apart than this are uneven
+
+
+def _by_end(ends: dict[str, int]) -> list[list[str]]:
+    """The lines in groups whose stored history ends within UNEVEN_MS of each other (config
+    order kept in each): the parts a stopped run left, or any other uneven store."""
+    groups: list[list[str]] = []
+    last = -UNEVEN_MS
+    for line, t in sorted(ends.items(), key=lambda kv: kv[1]):
+        if not groups or t - last >= UNEVEN_MS:
+            groups.append([])
+        groups[-1].append(line)
+        last = t
+    order = list(ends)
+    return [sorted(g, key=order.index) for g in groups]
+
+
+def _ends_ms(url: str, cfg: Any, parts: list[list[str]]) -> list[int]:
+    """Each part's last stored ts (its lines' machines), 0 where it has none."""
+    from shopfloor.cli.demo import plant_stored_until_ms
+    from shopfloor.shard import select
+    from shopfloor.store import StoreError, open_store
+
+    try:
+        store = open_store(url, read_only=True)
+    except (ValueError, StoreError) as exc:
+        raise UserError(f"--continue-from: {exc}") from None
+    try:
+        return [plant_stored_until_ms(select(cfg, lines, None), store) for lines in parts]
+    finally:
+        store.close()
+
+
+# A part's exit after it was told to stop: done (0), or stopped before its run began (130 and
+# 143: its KeyboardInterrupt; -2 and -15: the signal itself, before Python handled it).
+_STOPPED = {0, 130, 143, -signal.SIGINT, -signal.SIGTERM}
 
 
 def run_jobs(
@@ -80,9 +132,14 @@ def run_jobs(
     duration_s: float,
     resume: dict[str, Any] | None,
     jobs: int,
+    *,
+    floor_ms: int | None = None,
 ) -> int:
     """Runs `shopfloor sim` over the plant's lines in `jobs` processes (see the module's
-    docstring); logs one summary of the whole run as one process would."""
+    docstring); logs one summary of the whole run as one process would. With
+    --continue-from, each part starts where its own lines' stored history ends (no earlier
+    than `floor_ms`, the start asked for): a stopped run leaves its parts at different times,
+    and going on from the latest would leave the others a gap."""
     from shopfloor.store import StoreError, open_store
 
     try:
@@ -92,14 +149,28 @@ def run_jobs(
     except (ValueError, StoreError) as exc:
         raise UserError(f"--store: {exc}") from None
     parts = split_lines(cfg, jobs)
+    end_ms = start_ms + round(duration_s * 1000)
+    starts = [start_ms] * len(parts)
+    if args.continue_from:
+        ends = dict(zip(
+            (ln.id for ln in cfg.lines),
+            _ends_ms(args.continue_from, cfg, [[ln.id] for ln in cfg.lines]),
+            strict=True,
+        ))  # fmt: skip
+        if max(ends.values()) - min(ends.values()) >= UNEVEN_MS:
+            parts = _by_end(ends)  # each part's lines end together: it starts where they end
+        floor = start_ms if floor_ms is None else floor_ms
+        starts = [max(floor, max(ends[ln] for ln in p) + 1) for p in parts]
+    todo = [k for k in range(len(parts)) if starts[k] < end_ms]
+    if not todo:
+        log.info("every part of the plant is stored up to the end asked for: nothing to do")
+        return 0
     with tempfile.TemporaryDirectory(prefix="shopfloor-sim-jobs-") as tmp:
         folder = Path(tmp)
         base = [sys.executable, "-m", "shopfloor.cli.main"]
         if getattr(args, "verbose", False):
             base.append("-v")
-        base += ["sim", "--config", args.config, "--fast", "--store", args.store]
-        base += ["--start", datetime.fromtimestamp(start_ms / 1000, UTC).isoformat()]
-        base += ["--duration", f"{duration_s:.3f}s", "--jobs", "1"]
+        base += ["sim", "--config", args.config, "--fast", "--store", args.store, "--jobs", "1"]
         if args.seed is not None:
             base += ["--seed", str(args.seed)]
         if resume:
@@ -108,55 +179,83 @@ def run_jobs(
             base += ["--resume", str(path)]
         log.info(
             "simulating in %d processes, %s",
-            len(parts),
-            "; ".join(f"{len(p)} line{'s' * (len(p) != 1)}" for p in parts),
+            len(todo),
+            "; ".join(f"{len(parts[k])} line{'s' * (len(parts[k]) != 1)}" for k in todo),
         )
         t0 = time.perf_counter()
-        procs: list[subprocess.Popen[bytes]] = []
+        procs: dict[int, subprocess.Popen[bytes]] = {}
         stopping = False
 
         def stop(signum: int, frame: FrameType | None) -> None:
             nonlocal stopping
             stopping = True
-            for p in procs:
+            for p in procs.values():
                 if p.poll() is None:
                     p.send_signal(signal.SIGTERM)
 
-        before = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        before = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # a background job's stays ignored
+                before[sig] = signal.signal(sig, stop)
         try:
-            for k, lines in enumerate(parts):
-                summary = folder / f"part-{k}.json"
-                argv = [*base, "--lines", ",".join(lines), "--shard-summary", str(summary)]
-                procs.append(_start_part(argv, os.getpid()))
+            for k in todo:
+                if stopping:
+                    break
+                when = datetime.fromtimestamp(starts[k] / 1000, UTC).isoformat()
+                argv = [*base, "--start", when, "--duration", f"{(end_ms - starts[k]) / 1000:.3f}s",
+                        "--lines", ",".join(parts[k]), "--shard-summary", str(folder / f"part-{k}.json")]  # fmt: skip
+                procs[k] = _start_part(argv, os.getpid())
+                if stopping:  # the stop came while it was being started
+                    procs[k].send_signal(signal.SIGTERM)
             failed: list[tuple[int, int]] = []
-            while any(p.poll() is None for p in procs):
-                for k, p in enumerate(procs):
+            while any(p.poll() is None for p in procs.values()):
+                for k, p in procs.items():
                     code = p.poll()
-                    if code not in (None, 0) and (k, code) not in failed:
+                    if code not in (None, 0) and not stopping:
                         failed.append((k, code))
                         stop(signal.SIGTERM, None)  # a part failed: the others end too
                 time.sleep(0.05)
-            failed += [
-                (k, p.returncode)
-                for k, p in enumerate(procs)
-                if p.returncode != 0 and (k, p.returncode) not in failed
-            ]
+            ok = _STOPPED if stopping else {0}
+            failed += [(k, p.returncode) for k, p in procs.items() if p.returncode not in ok]
         finally:
-            for s, h in before.items():
-                signal.signal(s, h)
+            for sig, h in before.items():
+                signal.signal(sig, h)
         wall_s = time.perf_counter() - t0
         if failed:
             k, code = failed[0]
+            why = f"exit {code}; its error is above" if code > 0 else f"killed by signal {-code}"
             raise UserError(
-                f"the part of the plant with lines {', '.join(parts[k])} stopped (exit "
-                f"{code}; its error is above); what the parts stored is a prefix of each "
-                "machine's messages, which a next run goes on from"
+                f"the part of the plant with lines {', '.join(parts[k])} stopped ({why}); "
+                "what each part stored is a prefix of its machines' messages: "
+                "`--continue-from` with this store goes on from where each part's lines end"
             )
-        summaries = [json.loads((folder / f"part-{k}.json").read_text()) for k in range(len(parts))]
-    _log_summary(cfg, summaries, wall_s, len(parts), args.store, stopping)
-    if args.report:
-        raise AssertionError("--report runs in one process (cmd_sim)")
+        summaries = [
+            json.loads(f.read_text()) for k in procs if (f := folder / f"part-{k}.json").exists()
+        ]
+    if summaries:
+        _log_summary(cfg, summaries, wall_s, len(procs), args.store, stopping)
+    if stopping:
+        _warn_uneven(args.store, cfg, parts)
     return 0
+
+
+def _warn_uneven(url: str, cfg: Any, parts: list[list[str]]) -> None:
+    """After a stop: the parts reached different times. Said, with how to go on."""
+    ends = _ends_ms(url, cfg, parts)
+    if max(ends) - min(ends) < UNEVEN_MS:
+        return
+    behind = [f"{', '.join(p)}: {_at(t)}" for p, t in zip(parts, ends, strict=True)]
+    log.warning(
+        "the stop left the parts at different times (%s): `shopfloor sim --fast --store %s "
+        "--continue-from %s` goes on from where each part's lines end",
+        "; ".join(behind),
+        url,
+        url,
+    )
+
+
+def _at(ms: int) -> str:
+    return "nothing stored" if not ms else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 def _log_summary(

@@ -109,6 +109,10 @@ def test_the_store_written_by_two_processes_reports_the_ground_truth(split):
           "--report", "r.json"), "--report needs the whole plant in one process"),
         (("--fast", "--duration", "1h", "--jobs", "2", "--store", "sqlite:///x.db",
           "--jsonl", "m.jsonl"), "--jsonl needs the whole plant in one process"),
+        (("--fast", "--duration", "1h", "--jobs", "2", "--store", "influxdb1://127.0.0.1:9/x"),
+         "--jobs splits a load into SQLite only"),
+        (("--fast", "--duration", "1h", "--jobs", "2", "--jsonl-dir", "out"),
+         "--jsonl-dir needs the whole plant in one process"),
     ],
 )  # fmt: skip
 def test_jobs_options_are_checked(tmp_path, args, says):
@@ -144,18 +148,30 @@ def both_writing(pid: int) -> list[int] | None:
     return parts if len(parts) == 2 and all(children(p) for p in parts) else None
 
 
+def machines_stored(db: Path) -> int:
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            return con.execute("SELECT count(DISTINCT machine) FROM samples").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
 def start_parts(db: Path) -> tuple[subprocess.Popen, list[int]]:
     """A week of the large plant (minutes of work) by two processes, once both parts have
-    started their writers and something is stored: the command and its parts' pids."""
+    started their writers and each has stored a first batch: the command and its parts'
+    pids. Its temporary files go under the test's folder."""
     proc = subprocess.Popen(
         cli("sim", "--config", str(LARGE), "--fast", "--start", "2026-11-23T00:00+07:00",
             "--duration", "7d", "--store", f"sqlite:///{db}", "--jobs", "2"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=pinned_env(WEEK_NOW, frozen=True),
+        env={**pinned_env(WEEK_NOW, frozen=True), "TMPDIR": str(db.parent)},
     )  # fmt: skip
     try:
         parts = wait_for(lambda: both_writing(proc.pid), 60, "two parts, each with its writer")
-        wait_for(lambda: stored(db) > 0, 120, "a first batch stored")
+        wait_for(lambda: machines_stored(db) == 225, 120, "a first batch of each part stored")
     except BaseException:
         proc.kill()
         proc.wait()
@@ -196,7 +212,7 @@ def test_a_part_that_dies_ends_the_run_with_exit_1_and_the_other_part(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 1, err
-    assert "the part of the plant with lines line-" in err and "exit -9" in err, err
+    assert "the part of the plant with lines line-" in err and "killed by signal 9" in err, err
     assert "Traceback" not in err, err
     wait_for(lambda: not any(alive(p) for p in everyone), 30, "every part and writer ended")
     # The other part stored a prefix of each of its machines' streams.
@@ -213,3 +229,63 @@ def test_a_run_killed_outright_leaves_no_part_behind(tmp_path):
     # Each part is told to stop by the kernel (its parent-death signal) and ends.
     wait_for(lambda: not any(alive(p) for p in everyone), 60, "every part and writer ended")
     assert stored(db) > 0
+
+
+def test_a_stop_while_the_parts_start_is_a_stop_not_a_failure(tmp_path):
+    """SIGTERM as soon as the parts exist (still importing, their writers not started): exit
+    0, no traceback, nothing left running."""
+    db = tmp_path / "bulk.db"
+    proc = subprocess.Popen(
+        cli("sim", "--config", str(LARGE), "--fast", "--start", "2026-11-23T00:00+07:00",
+            "--duration", "7d", "--store", f"sqlite:///{db}", "--jobs", "2"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**pinned_env(WEEK_NOW, frozen=True), "TMPDIR": str(tmp_path)},
+    )  # fmt: skip
+    try:
+        parts = wait_for(lambda: len(children(proc.pid)) == 2 and children(proc.pid), 60, "parts")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "error" not in err, err
+    wait_for(lambda: not any(alive(p) for p in parts), 30, "every part ended")
+    assert not list(tmp_path.glob("shopfloor-sim-jobs-*"))  # its temporary folder removed
+
+
+def test_continuing_an_uneven_store_starts_each_part_where_its_lines_end(tmp_path):
+    """A store whose lines end at different times (what a stopped split run leaves: here
+    made by running the lines apart): `--continue-from` with --jobs goes on from each line's
+    own end, so no line keeps a gap; one process says it would leave one."""
+    db = tmp_path / "u.db"
+    url = f"sqlite:///{db}"
+    ahead = bulk("--start", START, "--duration", "4h", "--store", url, "--lines", "machining-1")
+    behind = bulk("--start", START, "--duration", "2h", "--store", url,
+                  "--lines", "molding-1,assembly-1")  # fmt: skip
+    assert ahead.returncode == 0 and behind.returncode == 0, ahead.stderr + behind.stderr
+    one = bulk("--start", START, "--duration", "1h", "--continue-from", url, "--jobs", "1",
+               "--store", f"sqlite:///{tmp_path / 'other.db'}")  # fmt: skip
+    assert one.returncode == 0, one.stderr
+    assert "lines molding-1, assembly-1 are stored only up to earlier" in one.stderr, one.stderr
+    two = bulk("--start", START, "--duration", "1h", "--continue-from", url, "--jobs", "2",
+               "--store", url)  # fmt: skip
+    assert two.returncode == 0, two.stderr
+    con = sqlite3.connect(db)
+    try:
+        spans = con.execute(
+            "SELECT machine, min(ts), max(ts), count(*), max(gap) FROM ("
+            "SELECT machine, ts, ts - lag(ts) OVER (PARTITION BY machine ORDER BY ts) AS gap "
+            "FROM samples) GROUP BY machine"
+        ).fetchall()
+    finally:
+        con.close()
+    cfg = load_config(PLANT)
+    every = 1000 * cfg.telemetry.sample_interval_s
+    assert len(spans) == len(list(cfg.stations()))
+    for machine, lo, hi, _n, widest in spans:
+        # Every line from the start to the same end (the furthest line's end and an hour),
+        # with no sample missing in between (a restart may shift the grid by one interval).
+        assert lo == START_MS and hi >= START_MS + 5 * 3_600_000 - every, machine
+        assert widest <= 2 * every, (machine, widest)
+    holes = {m: (n, lo, hi) for m, n, lo, hi in seq_runs(db) if (lo, hi) != (1, n)}
+    assert not holes, holes
