@@ -338,7 +338,7 @@ class SqliteStore:
                 self.path, check_same_thread=False, isolation_level=None, timeout=30
             )
             # A new file's pages (an existing file keeps its own): fewer page splits per row
-            # inserted, 7-15% of a bulk load's writer CPU (issue 15, bench/README.md).
+            # inserted, 10-15% of a bulk load's writer CPU (issue 15, bench/README.md).
             self.db.execute(f"PRAGMA page_size = {PAGE_BYTES}")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -757,7 +757,7 @@ class SqliteStore:
         the newest pages of every machine in every table at once (a leaf per machine in each
         of four tables is about 4 MB for config/large.yaml's 225, twice SQLite's default
         cache, so each batch read its pages back), and the WAL checkpointed every
-        BULK_CHECKPOINT_PAGES instead of every 1,000 pages (4 MB: after every batch, each
+        BULK_CHECKPOINT_PAGES instead of every 1,000 pages (16 MB of 16 KiB: after every batch, each
         copying back the same hot leaves and syncing the file; about 15% of the writer
         process's CPU and much of its waiting). Both given back after, the WAL checkpointed
         and truncated. Neither weakens what a crash can do: a commit in the WAL is as safe as
