@@ -233,7 +233,8 @@ def run_jobs(
             json.loads(f.read_text()) for k in procs if (f := folder / f"part-{k}.json").exists()
         ]
     if summaries:
-        _log_summary(cfg, summaries, wall_s, len(procs), args.store, stopping)
+        whole = not (getattr(args, "lines", None) or getattr(args, "area", None))
+        _log_summary(cfg, summaries, wall_s, len(procs), args.store, stopping, whole)
     if stopping:
         _warn_uneven(args.store, cfg, parts)
     return 0
@@ -259,7 +260,13 @@ def _at(ms: int) -> str:
 
 
 def _log_summary(
-    cfg: Any, summaries: list[dict[str, Any]], wall_s: float, jobs: int, url: str, stopped: bool
+    cfg: Any,
+    summaries: list[dict[str, Any]],
+    wall_s: float,
+    jobs: int,
+    url: str,
+    stopped: bool,
+    whole: bool = True,
 ) -> None:
     count = sum(s["messages"] for s in summaries)
     stored = sum(s["stored"] for s in summaries)
@@ -274,11 +281,12 @@ def _log_summary(
         " (stopped early)" if stopped or any(s["interrupted"] for s in summaries) else "",
     )
     log.info(
-        "simulated %s in %.2f s: %d events, %d messages; plant OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
+        "simulated %s in %.2f s: %d events, %d messages; %s OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
         format_duration(max(s["sim_s"] for s in summaries)),
         wall_s,
         sum(s["events"] for s in summaries),
         count,
+        "plant" if whole else f"{len(cfg.lines)} lines'",
         plant["oee"] * 100,
         plant["availability"] * 100,
         plant["performance"] * 100,
