@@ -178,9 +178,10 @@ def run_jobs(
             path.write_text(json.dumps({m: r.model_dump() for m, r in resume.items()}))
             base += ["--resume", str(path)]
         log.info(
-            "simulating in %d processes, %s",
+            "simulating %d lines in %d processes (%s lines each)",
+            sum(len(parts[k]) for k in todo),
             len(todo),
-            "; ".join(f"{len(parts[k])} line{'s' * (len(parts[k]) != 1)}" for k in todo),
+            ", ".join(str(len(parts[k])) for k in todo),
         )
         t0 = time.perf_counter()
         procs: dict[int, subprocess.Popen[bytes]] = {}

@@ -53,7 +53,7 @@ def split(tmp_path_factory):
 
 def test_two_processes_say_so_and_sum_up_the_run(split):
     _, err = split
-    assert "simulating in 2 processes" in err, err
+    assert "simulating 3 lines in 2 processes (1, 2 lines each)" in err, err
     # The parts' own summaries, then the whole run's: every message of the plant.
     summary = [line for line in err.splitlines() if "by 2 processes" in line]
     assert len(summary) == 1, err
