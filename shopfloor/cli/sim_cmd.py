@@ -226,9 +226,13 @@ def _open_out(path: str | None, binary: bool) -> Iterator[IO[Any] | None]:
             yield f
 
 
+class _Stopped(BaseException):
+    """SIGTERM outside the run (the run's own handlers end it cleanly: simulator/run.py). Not
+    an Exception: no `except Exception` on the way may take it for an error."""
+
+
 def _stop(signum: int, frame: object) -> None:
-    # SIGTERM ends a run like Ctrl-C: books closed, final messages and report written.
-    raise KeyboardInterrupt
+    raise _Stopped
 
 
 def _mqtt_sink(args: argparse.Namespace, cfg: Any, block: bool, inbox: Any, wake: Any) -> Any:
@@ -504,11 +508,18 @@ def _jobs(args: argparse.Namespace, cfg: Any) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    if args.shard_summary:
-        # A part of a --jobs run (shopfloor/cli/sim_jobs.py) may be told to stop while it
-        # is still starting: that is a stop like any other (exit 0, nothing stored), not a
-        # traceback from whatever import it was in.
-        signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM is a stop from the first line on, not only once the run has begun: a stop while
+    # the command is still starting (a --jobs part told to stop while importing, a compose
+    # simulator stopped as it warns) ends it at once with exit 0, not killed by the signal.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        return _cmd_sim(args)
+    except _Stopped:
+        log.info("stopped")
+        return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
     from simulator.commands import CommandInbox
     from simulator.run import run
     from simulator.sinks import FanoutSink, JsonlSink, NullSink
@@ -577,7 +588,6 @@ def cmd_sim(args: argparse.Namespace) -> int:
         return run_jobs(args, cfg, start_ms, duration_s, resume, jobs, floor_ms=floor_ms)
     speed = None if args.fast else (args.speed or 1.0)
     live = speed is not None and not args.then_live
-    signal.signal(signal.SIGTERM, _stop)
     # Bounded: a flood of commands is dropped and counted, not held (simulator/commands.py).
     inbox = CommandInbox()
     wake = threading.Event()
