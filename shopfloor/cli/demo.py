@@ -115,16 +115,20 @@ def backfill_start_ms(cfg: PlantConfig, store: SqliteStore, now_ms: int) -> int:
 
 def plant_stored_until_ms(cfg: PlantConfig, store: Store) -> int:
     """The ts of the last message the store holds of this plant's machines (0: none)."""
-    ids = {st.id for _, st in cfg.stations()}
+    return max(stored_until_by_line(cfg, store).values(), default=0)
+
+
+def stored_until_by_line(cfg: PlantConfig, store: Store) -> dict[str, int]:
+    """Per line of the plant: the ts of the last message the store holds of its machines (0:
+    none), from one read of the store's machines."""
+    line_of = {st.id: line.id for line, st in cfg.stations()}
     p = cfg.plant
-    return max(
-        (
-            m.last_ts
-            for m in store.machines()
-            if m.machine in ids and (m.enterprise, m.site) == (p.enterprise, p.site)
-        ),
-        default=0,
-    )
+    out = dict.fromkeys((line.id for line in cfg.lines), 0)
+    for m in store.machines():
+        line = line_of.get(m.machine)
+        if line is not None and (m.enterprise, m.site) == (p.enterprise, p.site) and m.last_ts:
+            out[line] = max(out[line], m.last_ts)
+    return out
 
 
 def continue_args(

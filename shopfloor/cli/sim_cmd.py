@@ -414,11 +414,11 @@ def _continue_from(url: str, cfg: Any, start_ms: int) -> tuple[int, dict[str, An
 def _warn_uneven_lines(url: str, cfg: Any) -> None:
     """One process goes on from the plant's latest stored message: lines whose history ends
     earlier (a stopped --jobs run leaves such) would keep a gap. Said, with the fix."""
-    from shopfloor.cli.sim_jobs import UNEVEN_MS, _ends_ms
+    from shopfloor.cli.sim_jobs import UNEVEN_MS, line_ends_ms
 
-    ends = _ends_ms(url, cfg, [[ln.id] for ln in cfg.lines])
-    latest = max(ends)
-    behind = [ln.id for ln, t in zip(cfg.lines, ends, strict=True) if latest - t >= UNEVEN_MS]
+    ends = line_ends_ms(url, cfg)
+    latest = max(ends.values())
+    behind = [line for line, t in ends.items() if latest - t >= UNEVEN_MS]
     if behind:
         log.warning(
             "lines %s are stored only up to earlier than the rest: going on from the latest "
@@ -470,6 +470,29 @@ def _shard(args: argparse.Namespace, cfg: Any) -> Any:
 # --jobs by default: one process per core, at most this many (measured on 2 cores; the parts'
 # writers take SQLite's one write lock in turn, so more cores gain less and less).
 MAX_DEFAULT_JOBS = 4
+
+
+def oee_scope(lines: int) -> str:
+    """Whose OEE a shard's closing line gives."""
+    return "1 line's" if lines == 1 else f"{lines} lines'"
+
+
+def log_simulated(
+    sim_s: float, wall_s: float, events: int, count: int, scope: str, plant: dict[str, Any]
+) -> None:
+    """A run's closing line (one process, or a --jobs run's parts summed)."""
+    log.info(
+        "simulated %s in %.2f s: %d events, %d messages; %s OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
+        format_duration(sim_s),
+        wall_s,
+        events,
+        count,
+        scope,
+        plant["oee"] * 100,
+        plant["availability"] * 100,
+        plant["performance"] * 100,
+        plant["quality"] * 100,
+    )
 
 
 def _jobs(args: argparse.Namespace, cfg: Any) -> int:
@@ -637,20 +660,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     plant = result.report["plant"]
     count = sinks[0].count if sinks else sink.count
     # A shard (--lines, --area, a part of a --jobs run) knows its own lines only.
-    n = len(cfg.lines)
-    scope = "plant" if not (args.lines or args.area) else "1 line's" if n == 1 else f"{n} lines'"
-    log.info(
-        "simulated %s in %.2f s: %d events, %d messages; %s OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
-        format_duration(result.sim_s),
-        result.wall_s,
-        result.events,
-        count,
-        scope,
-        plant["oee"] * 100,
-        plant["availability"] * 100,
-        plant["performance"] * 100,
-        plant["quality"] * 100,
-    )
+    scope = "plant" if not (args.lines or args.area) else oee_scope(len(cfg.lines))
+    log_simulated(result.sim_s, result.wall_s, result.events, count, scope, plant)
     with _open_out(args.report, binary=False) as rf:
         if rf is not None:
             json.dump(result.report, rf, indent=2)

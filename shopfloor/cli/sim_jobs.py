@@ -42,7 +42,6 @@ from typing import Any
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.pdeath import die_with_parent
 from shopfloor.report import merge_reports
-from shopfloor.timeparse import format_duration
 
 log = logging.getLogger("shopfloor.sim")
 
@@ -104,10 +103,9 @@ def _by_end(ends: dict[str, int]) -> list[list[str]]:
     return [sorted(g, key=order.index) for g in groups]
 
 
-def _ends_ms(url: str, cfg: Any, parts: list[list[str]]) -> list[int]:
-    """Each part's last stored ts (its lines' machines), 0 where it has none."""
-    from shopfloor.cli.demo import plant_stored_until_ms
-    from shopfloor.shard import select
+def line_ends_ms(url: str, cfg: Any) -> dict[str, int]:
+    """Each line's last stored ts in the store at `url` (0 where it has none)."""
+    from shopfloor.cli.demo import stored_until_by_line
     from shopfloor.store import StoreError, open_store
 
     try:
@@ -115,14 +113,15 @@ def _ends_ms(url: str, cfg: Any, parts: list[list[str]]) -> list[int]:
     except (ValueError, StoreError) as exc:
         raise UserError(f"--continue-from: {exc}") from None
     try:
-        return [plant_stored_until_ms(select(cfg, lines, None), store) for lines in parts]
+        return stored_until_by_line(cfg, store)
     finally:
         store.close()
 
 
-# A part's exit after it was told to stop: done (0), or stopped before its run began (130 and
-# 143: its KeyboardInterrupt; -2 and -15: the signal itself, before Python handled it).
-_STOPPED = {0, 130, 143, -signal.SIGINT, -signal.SIGTERM}
+# A part's exit after it was told to stop: done (0; `shopfloor sim` ends so on SIGTERM from its
+# first line), or killed by the signal while the interpreter was still starting (-15). Parts
+# run in their own session: no SIGINT reaches them.
+_STOPPED = {0, -signal.SIGTERM}
 
 
 def run_jobs(
@@ -152,11 +151,7 @@ def run_jobs(
     end_ms = start_ms + round(duration_s * 1000)
     starts = [start_ms] * len(parts)
     if args.continue_from:
-        ends = dict(zip(
-            (ln.id for ln in cfg.lines),
-            _ends_ms(args.continue_from, cfg, [[ln.id] for ln in cfg.lines]),
-            strict=True,
-        ))  # fmt: skip
+        ends = line_ends_ms(args.continue_from, cfg)
         if max(ends.values()) - min(ends.values()) >= UNEVEN_MS:
             parts = _by_end(ends)  # each part's lines end together: it starts where they end
         floor = start_ms if floor_ms is None else floor_ms
@@ -243,7 +238,8 @@ def run_jobs(
 
 def _warn_uneven(url: str, cfg: Any, parts: list[list[str]]) -> None:
     """After a stop: the parts reached different times. Said, with how to go on."""
-    ends = _ends_ms(url, cfg, parts)
+    by_line = line_ends_ms(url, cfg)
+    ends = [max(by_line[ln] for ln in p) for p in parts]
     if max(ends) - min(ends) < UNEVEN_MS:
         return
     behind = [f"{', '.join(p)}: {_at(t)}" for p, t in zip(parts, ends, strict=True)]
@@ -269,6 +265,8 @@ def _log_summary(
     stopped: bool,
     whole: bool = True,
 ) -> None:
+    from shopfloor.cli.sim_cmd import log_simulated, oee_scope
+
     count = sum(s["messages"] for s in summaries)
     stored = sum(s["stored"] for s in summaries)
     report = merge_reports([s["report"] for s in summaries], [ln.id for ln in cfg.lines])
@@ -281,15 +279,11 @@ def _log_summary(
         jobs,
         " (stopped early)" if stopped or any(s["interrupted"] for s in summaries) else "",
     )
-    log.info(
-        "simulated %s in %.2f s: %d events, %d messages; %s OEE %.1f%% (A %.1f%% P %.1f%% Q %.1f%%)",
-        format_duration(max(s["sim_s"] for s in summaries)),
+    log_simulated(
+        max(s["sim_s"] for s in summaries),
         wall_s,
         sum(s["events"] for s in summaries),
         count,
-        "plant" if whole else f"{len(cfg.lines)} lines'",
-        plant["oee"] * 100,
-        plant["availability"] * 100,
-        plant["performance"] * 100,
-        plant["quality"] * 100,
+        "plant" if whole else oee_scope(len(cfg.lines)),
+        plant,
     )
