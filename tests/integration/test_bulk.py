@@ -318,10 +318,16 @@ def test_jsonl_dir_holds_the_records_by_day_and_channel(both, tmp_path):
     ],
 )  # fmt: skip
 def test_bulk_options_are_checked(tmp_path, args, says):
+    refused(tmp_path, args, says)
+    assert not (tmp_path / "x.db").exists() and not (tmp_path / "a.db").exists()
+
+
+def refused(tmp_path: Path, args: tuple[str, ...], says: str) -> None:
+    """`shopfloor sim` of the demo plant with `args`, run in `tmp_path`, ends with exit 1 and
+    an error saying `says`, no traceback."""
     got = subprocess.run(
         cli("sim", "--config", str(PLANT), *args),
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert got.returncode == 1, got.stderr
     assert says in got.stderr and "Traceback" not in got.stderr, got.stderr
-    assert not (tmp_path / "x.db").exists() and not (tmp_path / "a.db").exists()

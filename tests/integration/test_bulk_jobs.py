@@ -30,12 +30,11 @@ from tests.integration.test_bulk import (
     TABLES,
     bulk,
     flat,
+    refused,
     rows,
 )
-from tests.integration.test_bulk_writer import LARGE, alive, children, stored
-from tests.support import PLANT, cli, pinned_env, wait_for
-
-WEEK_NOW = "2026-12-30T00:00:00+07:00"
+from tests.integration.test_bulk_writer import alive, children, stored, week_into
+from tests.support import PLANT, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +115,7 @@ def test_the_store_written_by_two_processes_reports_the_ground_truth(split):
     ],
 )  # fmt: skip
 def test_jobs_options_are_checked(tmp_path, args, says):
-    got = subprocess.run(
-        cli("sim", "--config", str(PLANT), *args),
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )  # fmt: skip
-    assert got.returncode == 1, got.stderr
-    assert says in got.stderr and "Traceback" not in got.stderr, got.stderr
+    refused(tmp_path, args, says)
     assert not (tmp_path / "x.db").exists()
 
 
@@ -163,12 +157,7 @@ def start_parts(db: Path) -> tuple[subprocess.Popen, list[int]]:
     """A week of the large plant (minutes of work) by two processes, once both parts have
     started their writers and each has stored a first batch: the command and its parts'
     pids. Its temporary files go under the test's folder."""
-    proc = subprocess.Popen(
-        cli("sim", "--config", str(LARGE), "--fast", "--start", "2026-11-23T00:00+07:00",
-            "--duration", "7d", "--store", f"sqlite:///{db}", "--jobs", "2"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**pinned_env(WEEK_NOW, frozen=True), "TMPDIR": str(db.parent)},
-    )  # fmt: skip
+    proc = week_into(db, "--jobs", "2", env={"TMPDIR": str(db.parent)})
     try:
         parts = wait_for(lambda: both_writing(proc.pid), 60, "two parts, each with its writer")
         wait_for(lambda: machines_stored(db) == 225, 120, "a first batch of each part stored")
@@ -235,12 +224,7 @@ def test_a_stop_while_the_parts_start_is_a_stop_not_a_failure(tmp_path):
     """SIGTERM as soon as the parts exist (still importing, their writers not started): exit
     0, no traceback, nothing left running."""
     db = tmp_path / "bulk.db"
-    proc = subprocess.Popen(
-        cli("sim", "--config", str(LARGE), "--fast", "--start", "2026-11-23T00:00+07:00",
-            "--duration", "7d", "--store", f"sqlite:///{db}", "--jobs", "2"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**pinned_env(WEEK_NOW, frozen=True), "TMPDIR": str(tmp_path)},
-    )  # fmt: skip
+    proc = week_into(db, "--jobs", "2", env={"TMPDIR": str(tmp_path)})
     try:
         parts = wait_for(lambda: len(children(proc.pid)) == 2 and children(proc.pid), 60, "parts")
         proc.send_signal(signal.SIGTERM)

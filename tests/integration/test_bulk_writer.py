@@ -71,16 +71,22 @@ def stored(db: Path) -> int:
         return 0
 
 
+def week_into(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`shopfloor sim --fast --store` of a week of the large plant into `db` (minutes of
+    work), started with `args` and the clock pinned after it; its output piped."""
+    return subprocess.Popen(
+        cli("sim", "--config", str(LARGE), "--fast", "--start", START, "--duration", "7d",
+            "--store", f"sqlite:///{db}", *args),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**pinned_env(NOW, frozen=True), **(env or {})},
+    )  # fmt: skip
+
+
 def start_bulk(db: Path) -> tuple[subprocess.Popen, int]:
     """A week of the large plant into `db` (minutes of work) by one simulating process (its
     lines are not split: tests/integration/test_bulk_jobs.py splits them), once its writer
     process has stored a first batch: the command and its writer's pid."""
-    proc = subprocess.Popen(
-        cli("sim", "--config", str(LARGE), "--fast", "--start", START, "--duration", "7d",
-            "--store", f"sqlite:///{db}", "--jobs", "1"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=pinned_env(NOW, frozen=True),
-    )  # fmt: skip
+    proc = week_into(db, "--jobs", "1")
     try:
         (writer,) = wait_for(lambda: writers(proc.pid), 60, "the writer process started")
         assert children(proc.pid) == [writer]  # one process, one writer
