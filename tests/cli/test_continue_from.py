@@ -14,7 +14,16 @@ from shopfloor.store.base import Record
 from shopfloor.store.sqlite import SqliteStore
 from simulator.run import run
 from simulator.sinks import ListSink
-from tests.support import PLANT, cli, instant_s, pinned_env, read_jsonl, run_cli, wait_for
+from tests.support import (
+    PLANT,
+    cli,
+    complete_lines,
+    instant_s,
+    pinned_env,
+    read_jsonl,
+    run_cli,
+    wait_for,
+)
 
 STORED_FROM = "2026-11-23T08:00:00+07:00"  # two hours of shift A are stored
 NOW = "2026-11-23T11:00:00+07:00"
@@ -83,7 +92,7 @@ def test_backfill_on_a_pinned_clock_resumes_too(tmp_path):
     )  # fmt: skip
 
     def caught_up() -> bool:
-        lines = out.read_text().splitlines() if out.exists() else []
+        lines = complete_lines(out)
         return len(lines) > 100 and json.loads(lines[-1])["payload"]["ts"] > stored_end + 3600_000
 
     try:

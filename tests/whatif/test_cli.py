@@ -12,7 +12,7 @@ import pytest
 
 from shopfloor.cli import main as cli_main
 from simulator.whatif import engine, experiment
-from tests.support import ROOT, cli, wait_for
+from tests.support import ROOT, cli, complete_lines, wait_for
 
 PLANT = """\
 plant: {enterprise: e, site: s}
@@ -317,7 +317,7 @@ def test_ctrl_c_after_some_runs_says_how_many_finished(files, tmp_path):
     progress = tmp_path / "progress.jsonl"
 
     def done() -> int:
-        lines = progress.read_text().splitlines() if progress.exists() else []
+        lines = complete_lines(progress)
         return json.loads(lines[-1])["done"] if lines else 0
 
     proc = subprocess.Popen(
