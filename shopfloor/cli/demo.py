@@ -131,6 +131,22 @@ def stored_until_by_line(cfg: PlantConfig, store: Store) -> dict[str, int]:
     return out
 
 
+def continuing_line(cfg: PlantConfig, db: Path, stored_ms: int, start_ms: int) -> str:
+    """What a second run on a data folder says first: that it goes on from the stored plant,
+    and from when (a run stopped in an earlier shift leaves the time in between empty: the
+    history covers the current shift only)."""
+    tz = ZoneInfo(cfg.plant.timezone)
+    at = datetime.fromtimestamp(stored_ms / 1000, tz)
+    text = f"continuing: {db} holds this plant up to {at:%Y-%m-%d %H:%M:%S %Z}; "
+    if start_ms <= stored_ms + 1:
+        return text + "the simulator goes on from there (seq, counters and meters continued)"
+    restart = datetime.fromtimestamp(start_ms / 1000, tz)
+    return text + (
+        f"the history goes on from the current shift's start, {restart:%Y-%m-%d %H:%M %Z} "
+        "(seq, counters and meters continued; the time in between stays empty)"
+    )
+
+
 def continue_args(
     cfg: PlantConfig,
     store: Store,
@@ -189,6 +205,10 @@ class Stack:
     store: SqliteStore | None = None  # the supervisor's own reads
     broker: Broker | None = None
     password: str = ""  # the dashboard's, for DASH_USER (set by start)
+    # Set by start(): where an earlier run's data of this plant ends (0: a fresh folder), and
+    # where the live run starts (after the bulk history, if any).
+    stored_before_ms: int = 0
+    live_start_ms: int = 0
     killed: list[str] = field(default_factory=list)  # services stop() had to kill
     _defer: int = 0
     _pending: bool = False
@@ -255,12 +275,17 @@ class Stack:
         store = self.store = SqliteStore(self.db, read_only=True)
         now_ms = clock.now_ms()
         start_ms = backfill_start_ms(self.cfg, store, now_ms)
+        self.stored_before_ms = plant_stored_until_ms(self.cfg, store)
+        if 0 < self.stored_before_ms < now_ms:
+            print(continuing_line(self.cfg, self.db, self.stored_before_ms, start_ms), flush=True)
         if self.bulk_history and now_ms - start_ms > BULK_MIN_MS:
             # The history goes straight into the store (issue 15, shopfloor/cli/bulk.py);
             # the live run below goes on from where it ends, through the broker.
             self.bulk_backfill(start_ms, now_ms - BULK_LEAVE_MS)
         resume = from_store(store, {st.id for _, st in self.cfg.stations()}, self.cfg)
-        live_start_ms = max(start_ms, plant_stored_until_ms(self.cfg, store) + 1)
+        live_start_ms = self.live_start_ms = max(
+            start_ms, plant_stored_until_ms(self.cfg, store) + 1
+        )
         with self._deferred():
             self.broker = Broker(
                 self._free_port(),

@@ -156,8 +156,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             flush=True,
         )
         now_ms = clock.now_ms()
-        if start_ms < now_ms:
-            stack.backfill(start_ms)
+        if stack.live_start_ms < now_ms:
+            # What the live run catches up through the broker (the bulk history, if any, had
+            # its own bar): counted from where it starts, not from the backfill's start.
+            stack.backfill(stack.live_start_ms)
         else:
             tz = ZoneInfo(cfg.plant.timezone)
             print(f"warning: {ahead_warning(start_ms, now_ms, tz)}", flush=True)

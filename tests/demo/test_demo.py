@@ -10,16 +10,29 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from shopfloor.broker import free_port
 from shopfloor.config import load_config
+from shopfloor.store.sqlite import SqliteStore
 from tests.support import BROKER_KINDS, MONDAY_1100, PLANT, SENT_ENERGY, cli, pinned_env, wait_for
 
-MACHINES = {st.id for _, st in load_config(PLANT).stations()}
+PLANT_CFG = load_config(PLANT)
+MACHINES = {st.id for _, st in PLANT_CFG.stations()}
+
+
+def last_ts(db: Path) -> int:
+    """The ts of the newest message the store holds of any machine."""
+    store = SqliteStore(db, read_only=True)
+    try:
+        return max(m.last_ts for m in store.machines())
+    finally:
+        store.close()
 
 
 def seqs(db: Path) -> dict[str, list[int]]:
@@ -136,7 +149,13 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
     # rest through the broker; the seqs below show the handover left no hole and no repeat.
     assert "history" in out, out
     assert "records stored in sqlite:" in (tmp_path / "data" / "backfill.log").read_text()
+    # The "backfill" bar counts what the live run catches up after the history (about half a
+    # minute), not the shift's 5 h again; a fresh folder says nothing of continuing.
+    totals = [int(t) for t in re.findall(r"backfill: *\d+%\|[^|]*\| *\d+/(\d+)", out)]
+    assert totals and max(totals) <= 5, out
+    assert "continuing" not in out, out
     first = seqs(db)
+    first_end_ms = last_ts(db)
     for m, got in first.items():
         assert got == list(range(1, len(got) + 1)), f"{m}: the store has every seq, once"
 
@@ -148,6 +167,10 @@ def test_demo_runs_stops_cleanly_and_continues_on_restart(tmp_path, kind):
         wait_for(lambda: ready in printed(out_file), 120, "the second ready line")
         again = re.search(r"password (\S+);", printed(out_file))
         assert again and again.group(1) == password
+        # It says it goes on from the stored plant, from the minute the first run's data ends.
+        ended = datetime.fromtimestamp(first_end_ms / 1000, ZoneInfo(PLANT_CFG.plant.timezone))
+        said = f"continuing: {db} holds this plant up to {ended:%Y-%m-%d %H:%M:%S}"
+        assert said in printed(out_file) and "goes on from there" in printed(out_file)
         wait_for(
             lambda: all(len(seqs(db)[m]) > len(first[m]) for m in MACHINES) or None,
             60,
