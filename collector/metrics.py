@@ -233,7 +233,8 @@ class Metrics:
         return (
             f"received={self.value('shopfloor_collector_received_total'):.0f} "
             f"stored={self.value('shopfloor_collector_stored_total'):.0f} "
-            f"ignored={self.value('shopfloor_collector_ignored_total'):.0f} rejected={rejected:.0f} "
+            f"ignored={self.value('shopfloor_collector_ignored_total'):.0f} (commands, watermarks) "
+            f"rejected={rejected:.0f} "
             f"duplicates={dups:.0f} gaps={gaps:.0f} buffered={self.value('shopfloor_collector_buffered'):.0f} "
             f"write_errors={self.value('shopfloor_collector_write_errors_total'):.0f}"
         )

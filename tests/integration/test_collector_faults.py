@@ -453,7 +453,10 @@ def test_sigterm_stops_at_once_and_a_restart_stores_the_rest(tmp_path, store_up)
             assert "stopping without storing" not in err
             # Everything taken in was stored before the exit (no duplicates or rejects here;
             # the collector's own watermarks come back to it and are ignored).
-            got = re.search(r"collector stopped: received=(\d+) stored=(\d+) ignored=(\d+)", err)
+            got = re.search(
+                r"collector stopped: received=(\d+) stored=(\d+) ignored=(\d+) \(commands, watermarks\)",
+                err,
+            )
             assert got and int(got[1]) == int(got[2]) + int(got[3]) and int(got[2]) > 0, err
         else:
             assert "stopping without storing" in err, err
