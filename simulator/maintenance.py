@@ -357,9 +357,9 @@ class Wear:
 
 def attach(plant: Plant) -> None:
     """Give each station with `maintenance:` or `tool_wear:` its Wear and its own stream."""
-    for line_id, stations in plant.lines.items():
+    for stations in plant.lines.values():
         for st in stations:
             if st.spec.maintenance is None and st.spec.tool_wear is None:
                 continue
-            rng = random.Random(f"{plant.seed}/{line_id}/{st.id}/wear")
+            rng = random.Random(f"{st.stream}/wear")
             Wear(st, rng, plant.tz, plant.start_ms)

@@ -18,7 +18,8 @@ orders again). Each delivery is a message on the first station's `material` chan
 Randomness: one stream per line and material (`random.Random(f"{seed}/{line}/material/{id}")`),
 made only when the line uses materials, so a config without them draws exactly what it drew
 before (tests/simulator/test_golden.py) and editing one line's supply leaves the others' luck
-alone. Every draw of an order (lead time, outcome, delay) is made when it is placed.
+alone. Every draw of an order (lead time, outcome, delay) is made when it is placed. A
+restart draws from streams of its own (simulator.resume.restart_stream).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import simpy
 from shopfloor.config.schema import LeadTime, Line, Material, PlantConfig
 from shopfloor.config.schema import Supplier as SupplierSpec
 from shopfloor.contract import MATERIAL_CHANNEL
+from simulator.resume import restart_stream
 
 if TYPE_CHECKING:
     from simulator.station import Station
@@ -212,6 +214,7 @@ class LineSupply:
         station: Station,
         seed: int,
         levels: dict[str, int] | None = None,
+        resumed_seq: int = 0,
     ):
         self.line_id = line.id
         # A line's `materials:` is what each part uses; a product's own `materials:` replaces
@@ -231,7 +234,7 @@ class LineSupply:
                 spec,
                 suppliers[spec.supplier],
                 station,
-                random.Random(f"{seed}/{line.id}/material/{mid}"),
+                random.Random(restart_stream(f"{seed}/{line.id}/material/{mid}", resumed_seq)),
                 resumed=(levels or {}).get(mid),
             )
 
@@ -266,13 +269,15 @@ def line_supply(
     station: Station,
     seed: int,
     levels: dict[str, int] | None = None,
+    resumed_seq: int = 0,
 ) -> LineSupply | None:
     """The supply of a line whose parts use material, else None (nothing is built, drawn or
     sent: today's behaviour). `levels`: units on hand per material an earlier run left (a
-    restart, simulator.resume; open purchase orders are not carried over)."""
+    restart, simulator.resume; open purchase orders are not carried over); `resumed_seq`:
+    the first station's stored seq there, which names the restart's streams."""
     if not LineSupply._used(cfg, line):
         return None
-    return LineSupply(env, cfg, line, station, seed, levels)
+    return LineSupply(env, cfg, line, station, seed, levels, resumed_seq)
 
 
 def supply_facts(st: Station) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from simulator.maintenance import attach as attach_wear
 from simulator.materials import LineSupply, line_supply
 from simulator.meter import attach_meter, meter_birth
 from simulator.report import ground_truth
-from simulator.resume import Resume
+from simulator.resume import Resume, restart_stream
 from simulator.sinks import Sink
 from simulator.station import Station
 from simulator.truth import TruthLedger
@@ -61,6 +61,7 @@ class Plant:
                 emitter = MachineEmitter(env, sink, prefix, start_ms, start.seq)
                 # One stream per station (string seeds hash with SHA-512, stable across runs),
                 # so editing one station does not reshuffle every other station's luck.
+                stream = restart_stream(f"{self.seed}/{line.id}/{spec.id}", start.seq)
                 st = Station(
                     env,
                     spec,
@@ -68,24 +69,25 @@ class Plant:
                     area=line.area,
                     calendar=self.calendar,
                     emitter=emitter,
-                    rng=random.Random(f"{self.seed}/{line.id}/{spec.id}"),
-                    noise_rng=random.Random(f"{self.seed}/{line.id}/{spec.id}/noise"),
+                    rng=random.Random(stream),
+                    noise_rng=random.Random(f"{stream}/noise"),
                     inbox=inbox,
                     outbox=outbox,
                     upstream_id=built[-1].id if built else None,
                     batch_size=line.batch_size,
                     resume=start,
                 )
+                st.stream = stream
                 if spec.meter is not None:
-                    attach_meter(st, spec.meter, cfg, f"{self.seed}/{line.id}/{spec.id}/meter")
+                    attach_meter(st, spec.meter, cfg, f"{stream}/meter")
                 built.append(st)
                 self.stations.append(st)
                 inbox = outbox
             self.lines[line.id] = built
             # Raw material in front of the first station (issue 12, simulator/materials.py).
             # A restarted plant starts with the units on hand the store implies (resume).
-            levels = (resume or {}).get(built[0].id, Resume()).inventory
-            supply = line_supply(env, cfg, line, built[0], self.seed, levels)
+            levels = built[0].resume.inventory
+            supply = line_supply(env, cfg, line, built[0], self.seed, levels, built[0].resume.seq)
             if supply is not None:
                 built[0].supply = self.supplies[line.id] = supply
         if self.supplies:

@@ -18,6 +18,10 @@ highest number stored. A line with materials starts with the units on hand the s
 A station with `maintenance:` or `tool_wear:` goes on with its wear (`_wear`): the running
 time since its last renewal and since its last preventive maintenance, and the parts made
 since its last tool change, from its stored states and counts.
+A connected station's process values (temperature, vibration...) start where its last stored
+sample left them (`_values`), not cold, and a restart draws new luck (`restart_stream`): from
+the top, a station's streams would replay the first run's cycle times and failures at the same
+offsets from the new start.
 """
 
 from __future__ import annotations
@@ -92,9 +96,20 @@ class Resume(BaseModel):
     orders: OrderBook | None = None
     inventory: dict[str, NonNeg] | None = None
     wear: WearState | None = None  # a station with maintenance or tool wear
+    # A connected station's process values in its last stored sample, by name (with a cfg).
+    values: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = None
 
 
 RESUME = TypeAdapter(dict[str, Resume])
+VALUES_LOOKBACK_MS = 15 * 60_000  # how far back from a machine's last message a sample is sought
+
+
+def restart_stream(name: str, resumed_seq: int) -> str:
+    """The name of a random stream (a station's, a line's material's) in a run that goes on
+    after `resumed_seq` stored messages of its station: the first run's name (0: nothing
+    stored, so a config's stream stays what it always was), else one of its own, the same
+    for the same store."""
+    return f"{name}/after-{resumed_seq}" if resumed_seq else name
 
 
 def from_store(
@@ -132,7 +147,30 @@ def from_store(
         ends = {m: max(counts.get(m, (0, {}))[0], meters.get(m, (0, {}))[0]) for m in out}
         for machine, wear in _wear(store, cfg, out, ends).items():
             out[machine] = out[machine].model_copy(update={"wear": wear})
+        for machine, values in _values(store, cfg, out).items():
+            out[machine] = out[machine].model_copy(update={"values": values})
     return out
+
+
+def _values(store: Store, cfg: PlantConfig, out: dict[str, Resume]) -> dict[str, dict[str, float]]:
+    """Per connected station going on: each process value of its kind in the last sample
+    stored within VALUES_LOOKBACK_MS of its last message (none that old: it starts cold)."""
+    from simulator.kinds import KINDS
+
+    last_ts = {m.machine: m.last_ts for m in store.machines()}
+    got: dict[str, dict[str, float]] = {}
+    for _, st in cfg.stations():
+        end = last_ts.get(st.id, 0)
+        if st.id not in out or st.connectivity == "legacy" or not end:
+            continue
+        values = {}
+        for pv in KINDS[st.kind].values:
+            rows = store.process_values(st.id, pv.name, end - VALUES_LOOKBACK_MS, end + 1)
+            if rows:
+                values[pv.name] = float(max(rows)[1])
+        if values:
+            got[st.id] = values
+    return got
 
 
 def _folded(store: Store) -> dict[str, list[OrderFacts]]:

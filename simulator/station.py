@@ -149,7 +149,11 @@ class Station:
         self.proc_reason = ""
         self.state: str | None = None
         self.since = 0.0
-        self.values = [v.off for v in self.kind.values]
+        # Process values lag toward their state's target from where they are: cold, or where
+        # an earlier run's last sample left them (a restart, simulator.resume).
+        carried = self.resume.values or {}
+        self.values = [carried.get(v.name, v.off) for v in self.kind.values]
+        self.stream = ""  # the name of its random stream, set by the plant (maintenance's)
         self._injected = False
         self.process = env.process(self.work())
 
