@@ -55,7 +55,7 @@ from collector.legacy import PowerStates
 from collector.legacy import counted as counted_reading
 from collector.metrics import Metrics
 from collector.seqtrack import SeqTracker
-from collector.sparkplug_in import MAX_DEVICES, REBIRTHS_PER_MIN, SparkplugIntake
+from collector.sparkplug_in import MAX_DEVICES, MAX_NODES, REBIRTHS_PER_MIN, SparkplugIntake
 from collector.validate import Ignore, Reject, validate
 from shopfloor import alerts as alert_rules
 from shopfloor import batch as batch_form
@@ -125,6 +125,7 @@ class Collector:
         calendar: ShiftCalendar | None = None,
         sparkplug_filter: str | None = spb.ALL_GROUPS,
         spb_max_devices: int = MAX_DEVICES,
+        spb_max_nodes: int = MAX_NODES,
         spb_rebirths_per_min: int = REBIRTHS_PER_MIN,
     ):
         """`machines`: the plant config's (area, line, machine) triples; messages of any other
@@ -132,8 +133,8 @@ class Collector:
         thread dies; the default ends the process with exit code 70. `alerts`: a plant config
         whose alert rules are evaluated every `alerts_every_s` and published (collector/alerts.py).
         `calendar`: the plant's shifts, which tell a legacy machine's off and break time
-        (collector/legacy.py). `spb_max_devices`, `spb_rebirths_per_min`: the Sparkplug
-        intake's bounds (collector/sparkplug_in.py)."""
+        (collector/legacy.py). `spb_max_devices`, `spb_max_nodes`, `spb_rebirths_per_min`: the
+        Sparkplug intake's bounds (collector/sparkplug_in.py)."""
         self.url = url
         self.store = store
         self.topic = f"$share/{shared_group}/{topic_filter}" if shared_group else topic_filter
@@ -153,6 +154,7 @@ class Collector:
         self.sparkplug = SparkplugIntake(
             self._ask_rebirth,
             max_devices=spb_max_devices,
+            max_nodes=spb_max_nodes,
             rebirths_per_min=spb_rebirths_per_min,
             on_drop=lambda what: self.metrics.sparkplug_dropped.labels(what).inc(),
         )

@@ -78,9 +78,16 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--spb-max-devices",
         type=_count,
-        default=10_000,
         help="Sparkplug devices remembered (aliases, NDEATH members) over all edge nodes; "
-        "beyond it devices are stored but not remembered (default 10000)",
+        "beyond it devices are stored but not remembered (default 10000, or the --config "
+        "plant's machines if more)",
+    )
+    p.add_argument(
+        "--spb-max-nodes",
+        type=_count,
+        help="Sparkplug edge nodes (a node is a line) remembered, with their devices and "
+        "bdSeq; a device of a node beyond it is stored but not remembered (default 1000, or "
+        "the --config plant's lines if more)",
     )
     p.add_argument(
         "--spb-rebirths-per-min",
@@ -226,6 +233,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         topic = plant_filter(cfg.plant.enterprise, cfg.plant.site)
         spb_topic = spb.plant_filter(cfg.plant.enterprise, cfg.plant.site)
         machines = {(line.area, line.id, st.id) for line, st in cfg.stations()}
+    spb_max_devices, spb_max_nodes = spb_bounds(args.spb_max_devices, args.spb_max_nodes, cfg)
     dead_path = args.dead_letter or (
         str(Path(rest).with_name("dead-letter.jsonl"))
         if scheme == "sqlite"
@@ -257,7 +265,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
         max_future_ms=int(args.max_future * 1000),
         max_bytes=args.max_bytes,
         buffer_limit=args.buffer,
-        spb_max_devices=args.spb_max_devices,
+        spb_max_devices=spb_max_devices,
+        spb_max_nodes=spb_max_nodes,
         spb_rebirths_per_min=args.spb_rebirths_per_min,
         stall_after_s=args.stall_after,
         ca_file=args.ca_file,
@@ -301,3 +310,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
         store.close()
     metrics.close()
     return 0
+
+
+def spb_bounds(devices: int | None, nodes: int | None, cfg: Any) -> tuple[int, int]:
+    """The Sparkplug intake's memory bounds: as given, else the defaults or, with a plant
+    config, room for every machine and line of it (a node is a line), whichever is more."""
+    from collector.sparkplug_in import MAX_DEVICES, MAX_NODES
+
+    n_machines = 0 if cfg is None else sum(1 for _ in cfg.stations())
+    n_lines = 0 if cfg is None else len(cfg.lines)
+    return (
+        max(MAX_DEVICES, n_machines) if devices is None else devices,
+        max(MAX_NODES, n_lines) if nodes is None else nodes,
+    )

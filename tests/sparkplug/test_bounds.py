@@ -114,6 +114,61 @@ def test_invented_devices_and_nodes_are_bounded_and_rebirths_rate_limited(tmp_pa
     )
 
 
+def test_edge_nodes_beyond_spb_max_nodes_are_stored_not_remembered(tmp_path: Path):
+    """--spb-max-nodes 3: births from 5 invented edge nodes are all stored; 3 nodes are
+    remembered, so only their NDEATHs take devices offline; the 2 others are counted."""
+    db = tmp_path / "s.db"
+    now = clock.now_ms()
+    with running_broker("mosquitto") as broker:
+        col = start_collector(broker, db, spb_max_nodes=3)
+        pub = _Pub(broker.port)
+        try:
+            for n in range(5):
+                pub.publish(f"spBv1.0/{GROUP}/DBIRTH/a:l{n}/m{n}", birth(now))
+            wait_for(lambda: len(online(db)) == 5, 20, "5 births stored")
+            remembered = sorted(node for _, node in col.sparkplug.devices)
+            assert len(remembered) == 3, remembered
+            assert (
+                col.metrics.value("shopfloor_collector_sparkplug_dropped_total", what="node") == 2
+            )
+            for n in range(5):
+                pub.publish(f"spBv1.0/{GROUP}/NDEATH/a:l{n}", ndeath(now + 1))
+            wait_for(lambda: handled(col) >= 10, 20, "5 NDEATHs handled")
+            assert col.failure() is None
+        finally:
+            col.stop()
+            pub.close()
+    offline = sorted(m for m, v in online(db).items() if v == 0)
+    assert offline == sorted(f"m{node[1:]}" for node in (x.split(":")[1] for x in remembered))
+
+
+def test_spb_bounds_default_to_room_for_the_plant_config():
+    from shopfloor.cli.collect_cmd import spb_bounds
+    from shopfloor.config import load_config
+    from tests.support import PLANT
+
+    big = load_config(PLANT)
+    # A site of 1,200 lines of 10 machines: more than either default.
+    lines = [
+        big.lines[0].model_copy(
+            update={
+                "id": f"l{i}",
+                "stations": [
+                    st.model_copy(update={"id": f"l{i}-m{k}"})
+                    for k, st in enumerate(big.lines[0].stations * 3)
+                    if k < 10
+                ],
+            }
+        )
+        for i in range(1200)
+    ]
+    site = big.model_copy(update={"lines": lines})
+    assert spb_bounds(None, None, site) == (12_000, 1_200)
+    assert spb_bounds(None, None, big) == (10_000, 1_000)  # a small plant: the defaults
+    assert spb_bounds(None, None, None) == (10_000, 1_000)
+    assert spb_bounds(50, 7, site) == (50, 7)  # what is given, as given
+
+
 def test_the_buffer_bound_holds_for_an_ndeath_of_many_devices(tmp_path: Path):
     """Buffer bound 40, store locked: 20 births of one node's devices buffered, then the
     NDEATH of another node of 30 devices, 30 records from one message (the bound assumed at
