@@ -22,6 +22,20 @@ from tests.support import PLANT, cli, running_broker, wait_for
 CLIENT_ID = "will-drop-test"
 
 
+def takeover(port: int, client_id: str) -> tuple[mqtt.Client, threading.Event]:
+    """A client under `client_id`, so that the broker closes the connection that had it, and
+    an event set once it is connected. It never reconnects by itself: paho's would, a second
+    after the simulator's own reconnect took the id back, and drop that connection again (more
+    births, a new bdSeq) if this test were slow to disconnect it."""
+    connected = threading.Event()
+    thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    thief.on_connect = lambda *_: connected.set()
+    thief.reconnect_delay_set(3600, 3600)
+    thief.connect("127.0.0.1", port)
+    thief.loop_start()
+    return thief, connected
+
+
 @pytest.fixture(autouse=True)
 def _need_mosquitto() -> None:
     from shopfloor.broker import find_mosquitto
@@ -58,9 +72,7 @@ def test_a_dropped_will_connection_brings_the_nodes_births_again() -> None:
             )
             # Another client under the will connection's id: the broker closes the will
             # connection and publishes its will, as when that connection alone is lost.
-            thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{CLIENT_ID}-spb-will-0")
-            thief.connect("127.0.0.1", broker.port)
-            thief.loop_start()
+            thief, _ = takeover(broker.port, f"{CLIENT_ID}-spb-will-0")
             wait_for(
                 lambda: any(t.message_type == psp.MessageType.NDEATH for t, _ in mine()),
                 30,
@@ -127,10 +139,9 @@ def test_a_dropped_data_connection_brings_births_once_with_the_same_bdseq() -> N
             wait_for(lambda: any("wills armed" in x for x in log), 60, "the NDEATH wills armed")
             # Another client under the data connection's id: the broker closes the data
             # connection alone; the simulator's reconnect then takes the id back.
-            thief = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=CLIENT_ID)
-            thief.connect("127.0.0.1", broker.port)
-            thief.loop_start()
-            wait_for(thief.is_connected, 10, "the other client connected")
+            thief, connected = takeover(broker.port, CLIENT_ID)
+            # Connected once (the simulator's reconnect may already have taken the id back).
+            wait_for(connected.is_set, 10, "the other client connected")
             thief.disconnect()
             thief.loop_stop()
             wait_for(lambda: any("reconnected to" in x for x in log), 30, "the reconnect")
