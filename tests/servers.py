@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shopfloor.broker import free_port
+from tests.support import free_ports
 
 
 def _wait_http(url: str, timeout_s: float = 30.0) -> None:
@@ -37,8 +38,7 @@ class Influxd:
         """`extra`: more configuration, e.g. a [retention] section (issue 15)."""
         self.folder = folder
         self.extra = extra
-        self.port = free_port()
-        self.rpc = free_port()
+        self.port, self.rpc = free_ports(2)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Influxd:

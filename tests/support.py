@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -61,6 +62,20 @@ def running_broker(kind: str = "auto", data_dir: Path | None = None) -> Iterator
         yield broker
     finally:
         broker.close()
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports for servers that bind them later: each socket is held until all
+    are picked (two free_port() calls in a row hand out the same port about once in 10,000,
+    and the second server then cannot bind it)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:

@@ -40,7 +40,7 @@ from shopfloor.store.rollup import END_OF_TIME_MS
 from shopfloor.store.sqlite import SqliteStore
 from simulator.run import run
 from simulator.sinks import ListSink
-from tests.support import MONDAY_1100, ROOT, cli, instant_s, pinned_env, wait_for
+from tests.support import MONDAY_1100, ROOT, cli, free_ports, instant_s, pinned_env, wait_for
 
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -240,8 +240,7 @@ def test_the_collectors_healthcheck_is_its_health_endpoint(tmp_path):
         code = code_for(":9108/", f":{port}/")
         return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
-    metrics = free_port()
-    broker_port = free_port()
+    metrics, broker_port = free_ports(2)  # both bound later: never the same port
     proc = subprocess.Popen(
         cli("collect", "--broker", f"mqtt://127.0.0.1:{broker_port}", "--store",
             f"sqlite:///{tmp_path / 's.db'}", "--metrics-port", str(metrics), "--client-id", "hc"),

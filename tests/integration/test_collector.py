@@ -307,8 +307,8 @@ def test_store_outage_loses_nothing(tmp_path):
 def test_sigkill_and_restart_loses_nothing(tmp_path):
     db = tmp_path / "s.db"
     out = tmp_path / "run.jsonl"
-    metrics = free_port()
     with running_broker() as broker:
+        metrics = free_port()  # after the broker's: never the same port
         cmd = cli(
             "collect",
             "--broker",
@@ -361,8 +361,8 @@ def test_sigkill_and_restart_loses_nothing(tmp_path):
 
 
 def test_metrics_endpoint_speaks_prometheus(tmp_path):
-    port = free_port()
     with running_broker() as broker:
+        port = free_port()  # after the broker's: never the same port
         metrics = Metrics()
         metrics.serve(port)
         col = Collector(

@@ -322,8 +322,8 @@ def test_the_collect_command_exits_70_when_its_writer_dies(tmp_path):
         sys.exit(main(sys.argv[1:]))
         """
     )
-    metrics = free_port()
     with running_broker() as broker:
+        metrics = free_port()  # after the broker's: never the same port
         proc = subprocess.Popen(
             [sys.executable, "-c", script, "collect", "--broker", broker.url,
              "--store", f"sqlite:///{tmp_path / 's.db'}", "--metrics-port", str(metrics),
@@ -579,8 +579,8 @@ def test_the_collect_command_with_a_config_takes_only_its_machines(tmp_path):
     stranger = topic(cfg.plant.enterprise, cfg.plant.site, line.area, line.id, "ghost-01", "energy")
     db = tmp_path / "s.db"
     now = clock.now_ms()
-    metrics = free_port()
     with running_broker() as broker:
+        metrics = free_port()  # after the broker's: never the same port
         col = subprocess.Popen(
             _collect_cmd(broker, db, metrics, "--config", str(PLANT)),
             stderr=subprocess.PIPE,
@@ -617,8 +617,8 @@ def test_a_large_plant_at_full_speed_through_a_small_buffer_keeps_its_connection
 
     db = tmp_path / "s.db"
     out = tmp_path / "run.jsonl"
-    metrics = free_port()
     with running_broker() as broker:
+        metrics = free_port()  # after the broker's: never the same port
         col = subprocess.Popen(
             _collect_cmd(broker, db, metrics, "--buffer", "2000"), stderr=subprocess.PIPE, text=True
         )

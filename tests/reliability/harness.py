@@ -335,7 +335,7 @@ class Pipeline:
         self.broker_data = broker_data
         self.db = tmp / "s.db"
         self.dead_path = tmp / "dead-letter.jsonl"
-        self.metrics_port = free_port()
+        self.metrics_port = 0  # picked once the broker holds its port (__enter__)
         self.env = pinned_env(START)  # one ticking clock for every service started here
         self.collector: subprocess.Popen[bytes] | None = None
         self.influxd: Influxd | None = None
@@ -356,6 +356,8 @@ class Pipeline:
                 self._stack.callback(self.influxd.stop)
             data = self.tmp / "broker" if self.broker_data else None
             self.broker = self._stack.enter_context(running_broker(self.broker_kind, data))
+            # After the broker binds its port: free_port() can no longer hand that one out.
+            self.metrics_port = free_port()
             self.start_collector()
         except BaseException:
             self.__exit__(None, None, None)
