@@ -188,6 +188,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from shopfloor.store import StoreError, open_store, parse_store_url
     from shopfloor.store.retention import Pruner, Retention, days
 
+    # A stop from the first line on: SIGTERM while the collector is still starting (its
+    # retention, pruner or metrics threads up, the subscription not yet) ends it cleanly once
+    # started, exit 0, instead of killing it with the signal (-15).
+    done = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         url = parse_broker_url(args.broker)
     except ValueError as exc:
@@ -245,7 +255,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
             metrics.serve(args.metrics_port, args.metrics_host)
         except OSError as exc:
             raise UserError(f"--metrics-port {args.metrics_port}: {exc.strerror}") from None
-    done = threading.Event()
     died: list[str] = []
 
     def on_fatal(exc: BaseException) -> None:  # in the dying thread: the main loop exits 70
@@ -286,11 +295,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
             target=_influx_retention, args=(store, influx_keep, done), name="retention", daemon=True
         ).start()
 
-    def stop(signum: int, frame: object) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     while not done.wait(1.0):
         why = collector.failure()
         if why:
