@@ -101,8 +101,9 @@ def create_app(
                         ),
                     ],
                     fluid=True,
-                    # One line from 1200 px (dashboard/assets/style.css, header review fix).
-                    class_name="d-flex flex-wrap flex-xl-nowrap align-items-center gap-3 gap-xl-2",
+                    # One line where it fits, else the controls wrap to a second line
+                    # (dashboard/assets/style.css, header review fix).
+                    class_name="d-flex flex-wrap align-items-center gap-3 gap-xl-2",
                 ),
                 className="header app-header",
             ),
