@@ -68,7 +68,9 @@ def layout(**_: Any) -> html.Div:
                         options=[{"label": fmt.param(p, "en"), "value": p} for p in LIVE_PARAMS],
                         value="mttr_min",
                         clearable=False,
-                        style={"width": "16em", "display": "inline-block"},
+                        # Wide enough for the longest parameter in Vietnamese ("Thời gian
+                        # trung bình giữa hai lần hỏng (phút)"); style.css keeps it from shrinking.
+                        style={"width": "28em", "display": "inline-block"},
                     ),
                     dcc.Input(id=ids.SIM_VALUE, type="number", step="any"),
                     html.Button(t("sim.apply", "en"), id=ids.SIM_PARAM_GO),
