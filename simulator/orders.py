@@ -20,7 +20,10 @@ A line with products gets a LineOrders book (Plant builds it when the config has
   on now (the first station: the order it is drawing parts of); `LineOrders.product_of(part)`
   is the product id of a part token, `LineOrders.current` the order being started.
 - Telemetry: `order` messages on the first station's topic (shopfloor.contract.OrderPayload);
-  as a run ends, a `progress` one for each order in flight, with its parts so far.
+  a `progress` one for each order in flight with its parts so far, every PROGRESS_EVERY_S
+  (simulated) when they changed and as a run ends: a run that is killed (no end) leaves a
+  restart at most that much of an order's parts to make again, and the Orders page shows how
+  far an order in flight is.
 - A restarted plant (simulator.resume, OrderBook): the orders an earlier run left open are
   queued first (those in flight first, by their start), keeping their ids, release, due,
   start, good and scrap; one in flight starts what its remaining quantity needs again (its
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
     from simulator.station import Station
 
 NO_ORDER = "no order"
+PROGRESS_EVERY_S = 900.0  # an order in flight's parts so far, said this often when they changed
 
 
 @dataclass(slots=True)
@@ -68,6 +72,7 @@ class Order:
     good: int = 0
     scrap: int = 0
     announced: bool = False  # its `released` message is out
+    said: int = 0  # good + scrap in its last `progress` message
 
 
 class LineOrders:
@@ -121,6 +126,8 @@ class LineOrders:
             st.ideal_work_s = 0.0
         self.last = stations[-1]
         self._plan(cfg, line, resume)
+        self._first_open = 0  # orders before it are all finished
+        self.env.process(self.report_progress())
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -450,12 +457,27 @@ class LineOrders:
         body["scrap"] = o.scrap
         self.emitter.emit("order", body)
 
-    def progress(self) -> None:
-        """As the run ends: each order in flight's parts so far, for a restart to go on from
-        (simulator.resume)."""
-        for o in self.orders:
-            if o.start_s is not None and o.finish_s is None:
-                self._emit(o, "progress")
+    def report_progress(self) -> Generator[simpy.Event, Any, None]:
+        """Every PROGRESS_EVERY_S: the orders in flight whose parts changed since they were
+        last said."""
+        while True:
+            yield self.env.timeout(PROGRESS_EVERY_S)
+            self.progress(changed_only=True)
+
+    def progress(self, changed_only: bool = False) -> None:
+        """Each order in flight's parts so far, for a restart to go on from (simulator.resume)
+        and the Orders page; as the run ends, every one of them."""
+        orders = self.orders
+        while self._first_open < len(orders) and orders[self._first_open].finish_s is not None:
+            self._first_open += 1
+        for i in range(self._first_open, len(orders)):
+            o = orders[i]
+            if o.start_s is None or o.finish_s is not None:
+                continue
+            if changed_only and o.good + o.scrap == o.said:
+                continue
+            o.said = o.good + o.scrap
+            self._emit(o, "progress")
 
     def facts(self) -> list[OrderFacts]:
         return [

@@ -97,7 +97,8 @@ def order_table(orders: list[dict[str, Any]], now_ms: int, tz: tzinfo, lang: str
                 html.Td(o["line"]),
                 html.Td(o["product"]),
                 html.Td(fmt.integer(o["quantity"], lang)),
-                html.Td(fmt.integer(o["good"], lang) if o["finish_ms"] is not None else "–"),
+                # In flight: its good parts so far (its latest `progress`, every 15 minutes).
+                html.Td(fmt.integer(o["good"], lang) if o["start_ms"] is not None else "–"),
                 html.Td(when(o["release_ms"])),
                 html.Td(when(o["due_ms"])),
                 html.Td(when(o["start_ms"])),

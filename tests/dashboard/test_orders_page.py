@@ -132,12 +132,20 @@ def test_orders_page_shows_otif_and_attainment_in_both_languages(served, browser
         30,
         f"plant OTIF and attainment {want}",
     )
-    # Every order of the run is listed; a finished one with its good count.
-    listed = browser.execute_script(
-        "return [...document.querySelectorAll('.orders-table tr[data-order]')]"
-        ".map(e => e.getAttribute('data-order'))"
+    # Every order of the run is listed; a started one with its good count (one in flight:
+    # so far, from its latest progress), one not started yet with none.
+    listed = dict(
+        browser.execute_script(
+            "return [...document.querySelectorAll('.orders-table tr[data-order]')]"
+            ".map(e => [e.getAttribute('data-order'), e.cells[4].textContent])"
+        )
     )
     assert sorted(listed) == sorted(o["id"] for o in truth["orders"]["orders"])
+    in_flight = [o for o in truth["orders"]["orders"] if o["start_ms"] and not o["finish_ms"]]
+    assert in_flight, "three days end with an order in flight"
+    for o in truth["orders"]["orders"]:
+        want_good = fmt.integer(o["good"], "en") if o["start_ms"] is not None else "–"
+        assert listed[o["id"]] == want_good, o
     assert "Orders" in (text_of(browser, By.ID, "nav") or "")
     to_vietnamese(browser)
     vi = '.orders-kpis tr[data-scope="Nhà máy"] [data-kpi="otif"]'
