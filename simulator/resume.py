@@ -26,6 +26,7 @@ offsets from the new start.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,6 +40,7 @@ from shopfloor.store.rollup import END_OF_TIME_MS
 
 if TYPE_CHECKING:
     from shopfloor.config.schema import PlantConfig
+    from simulator.kinds import KindSpec
 
 NonNeg = Annotated[int, Field(ge=0)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -96,8 +98,10 @@ class Resume(BaseModel):
     orders: OrderBook | None = None
     inventory: dict[str, NonNeg] | None = None
     wear: WearState | None = None  # a station with maintenance or tool wear
-    # A connected station's process values in its last stored sample, by name (with a cfg).
+    # A connected station's process values in its last stored sample, by name, and that
+    # sample's ts (with a cfg): they lag toward their off values over the time since.
     values: dict[str, Annotated[float, Field(allow_inf_nan=False)]] | None = None
+    values_ts: int | None = None
 
 
 RESUME = TypeAdapter(dict[str, Resume])
@@ -147,30 +151,53 @@ def from_store(
         ends = {m: max(counts.get(m, (0, {}))[0], meters.get(m, (0, {}))[0]) for m in out}
         for machine, wear in _wear(store, cfg, out, ends).items():
             out[machine] = out[machine].model_copy(update={"wear": wear})
-        for machine, values in _values(store, cfg, out).items():
-            out[machine] = out[machine].model_copy(update={"values": values})
+        for machine, (values, ts) in _values(store, cfg, out).items():
+            out[machine] = out[machine].model_copy(update={"values": values, "values_ts": ts})
     return out
 
 
-def _values(store: Store, cfg: PlantConfig, out: dict[str, Resume]) -> dict[str, dict[str, float]]:
+def _values(
+    store: Store, cfg: PlantConfig, out: dict[str, Resume]
+) -> dict[str, tuple[dict[str, float], int]]:
     """Per connected station going on: each process value of its kind in the last sample
-    stored within VALUES_LOOKBACK_MS of its last message (none that old: it starts cold)."""
+    stored within VALUES_LOOKBACK_MS of its last message (none that old: it starts cold),
+    and the newest of their ts."""
     from simulator.kinds import KINDS
 
     last_ts = {m.machine: m.last_ts for m in store.machines()}
-    got: dict[str, dict[str, float]] = {}
+    got: dict[str, tuple[dict[str, float], int]] = {}
     for _, st in cfg.stations():
         end = last_ts.get(st.id, 0)
         if st.id not in out or st.connectivity == "legacy" or not end:
             continue
-        values = {}
+        values: dict[str, float] = {}
+        newest = 0
         for pv in KINDS[st.kind].values:
             rows = store.process_values(st.id, pv.name, end - VALUES_LOOKBACK_MS, end + 1)
             if rows:
-                values[pv.name] = float(max(rows)[1])
+                ts, v = max(rows)
+                values[pv.name] = float(v)
+                newest = max(newest, ts)
         if values:
-            got[st.id] = values
+            got[st.id] = (values, newest)
     return got
+
+
+def carried_values(resume: Resume, kind: KindSpec, start_ms: int) -> list[float]:
+    """A station's process values as a run that goes on starts: cold (each `off`) without
+    carried ones, else each carried value lagged toward `off` over the time the plant was
+    not simulated (a restart a day later starts cold, one a few seconds later where it was),
+    with the value's own time constant."""
+    carried = resume.values or {}
+    gap_s = max(0.0, (start_ms - (resume.values_ts or start_ms)) / 1000.0)
+    out = []
+    for pv in kind.values:
+        v = carried.get(pv.name)
+        if v is None or pv.tau_s == 0:
+            out.append(pv.off)
+        else:
+            out.append(pv.off + (v - pv.off) * math.exp(-gap_s / pv.tau_s))
+    return out
 
 
 def _folded(store: Store) -> dict[str, list[OrderFacts]]:

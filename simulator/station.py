@@ -25,7 +25,7 @@ from simulator.emitter import MachineEmitter
 from simulator.kinds import KINDS
 from simulator.materials import LineSupply
 from simulator.meter import StrokeMeter
-from simulator.resume import Resume
+from simulator.resume import Resume, carried_values
 
 if TYPE_CHECKING:
     from simulator.maintenance import Wear
@@ -150,9 +150,8 @@ class Station:
         self.state: str | None = None
         self.since = 0.0
         # Process values lag toward their state's target from where they are: cold, or where
-        # an earlier run's last sample left them (a restart, simulator.resume).
-        carried = self.resume.values or {}
-        self.values = [carried.get(v.name, v.off) for v in self.kind.values]
+        # an earlier run's last sample left them, cooled over the time since (a restart).
+        self.values = carried_values(self.resume, self.kind, emitter.start_ms)
         self.stream = ""  # the name of its random stream, set by the plant (maintenance's)
         self._injected = False
         self.process = env.process(self.work())

@@ -82,7 +82,7 @@ class ModbusTee:
             if st.id in self.units:
                 self._stations[st.id] = st
                 # Its own stream, made only when Modbus is on: the plant's draws never change.
-                self._rngs[st.id] = random.Random(f"{plant.seed}/{st.line_id}/{st.id}/modbus")
+                self._rngs[st.id] = random.Random(f"{st.stream}/modbus")
                 self._update(st.id, 0.0)
 
     def _volts(self, sid: str) -> tuple[float, float, float]:
