@@ -9,12 +9,15 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shopfloor.cli.broker_cmd import _port
 from shopfloor.cli.errors import UserError
 from shopfloor.cli.sim_cmd import _count, _duration
 from shopfloor.store.retention import RAW_DEFAULT, ROLLUP_DEFAULT
+
+if TYPE_CHECKING:
+    from shopfloor.config.schema import PlantConfig
 
 log = logging.getLogger("shopfloor.collect")
 
@@ -178,6 +181,16 @@ def _influx_retention(
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
+    # A stop from the first line on: SIGTERM while the collector is still starting (importing,
+    # its retention, pruner or metrics threads up, the subscription not yet) ends it cleanly
+    # once started, exit 0, instead of killing it with the signal (-15).
+    done = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     from collector.deadletter import DeadLetter
     from collector.metrics import Metrics
     from collector.service import ALL_PLANTS, FATAL_EXIT, Collector
@@ -188,16 +201,6 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from shopfloor.store import StoreError, open_store, parse_store_url
     from shopfloor.store.retention import Pruner, Retention, days
 
-    # A stop from the first line on: SIGTERM while the collector is still starting (its
-    # retention, pruner or metrics threads up, the subscription not yet) ends it cleanly once
-    # started, exit 0, instead of killing it with the signal (-15).
-    done = threading.Event()
-
-    def stop(signum: int, frame: object) -> None:
-        done.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
         url = parse_broker_url(args.broker)
     except ValueError as exc:
@@ -316,7 +319,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
-def spb_bounds(devices: int | None, nodes: int | None, cfg: Any) -> tuple[int, int]:
+def spb_bounds(devices: int | None, nodes: int | None, cfg: PlantConfig | None) -> tuple[int, int]:
     """The Sparkplug intake's memory bounds: as given, else the defaults or, with a plant
     config, room for every machine and line of it (a node is a line), whichever is more."""
     from collector.sparkplug_in import MAX_DEVICES, MAX_NODES
