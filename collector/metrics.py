@@ -44,8 +44,8 @@ class Metrics:
         )
         self.ignored = Counter(
             "shopfloor_collector_ignored",
-            "Messages that are not telemetry (commands, their replies, collectors' watermarks): "
-            "neither stored nor rejected",
+            "Messages that are not telemetry (commands, their replies, collectors' watermarks, "
+            "Sparkplug node messages): neither stored nor rejected",
             registry=r,
         )
         self.rejected = Counter(
@@ -233,7 +233,7 @@ class Metrics:
         return (
             f"received={self.value('shopfloor_collector_received_total'):.0f} "
             f"stored={self.value('shopfloor_collector_stored_total'):.0f} "
-            f"ignored={self.value('shopfloor_collector_ignored_total'):.0f} (commands, watermarks) "
+            f"ignored={self.value('shopfloor_collector_ignored_total'):.0f} (not telemetry: commands, watermarks, Sparkplug node messages) "
             f"rejected={rejected:.0f} "
             f"duplicates={dups:.0f} gaps={gaps:.0f} buffered={self.value('shopfloor_collector_buffered'):.0f} "
             f"write_errors={self.value('shopfloor_collector_write_errors_total'):.0f}"

@@ -142,6 +142,46 @@ def test_edge_nodes_beyond_spb_max_nodes_are_stored_not_remembered(tmp_path: Pat
     assert offline == sorted(f"m{node[1:]}" for node in (x.split(":")[1] for x in remembered))
 
 
+def test_the_spb_max_nodes_option_reaches_the_intake(tmp_path: Path):
+    """`shopfloor collect --spb-max-nodes 2` as a user runs it: births from 3 edge nodes, all
+    stored, one node counted as not remembered on /metrics."""
+    import signal
+    import subprocess
+
+    from shopfloor.broker import free_port
+    from tests.integration.test_collector_faults import scraped
+    from tests.support import cli
+
+    db, metrics = tmp_path / "s.db", free_port()
+    now = clock.now_ms()
+    with running_broker("mosquitto") as broker:
+        col = subprocess.Popen(
+            cli("collect", "--broker", broker.url, "--store", f"sqlite:///{db}",
+                "--metrics-port", str(metrics), "--spb-max-nodes", "2"),
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        pub = _Pub(broker.port)
+        try:
+
+            def subscribed() -> bool:
+                try:
+                    return scraped(metrics, "shopfloor_collector_subscribed") == 1
+                except OSError:  # not listening yet
+                    return False
+
+            wait_for(subscribed, 30, "the collector subscribed")
+            for n in range(3):
+                pub.publish(f"spBv1.0/{GROUP}/DBIRTH/a:l{n}/m{n}", birth(now))
+            wait_for(lambda: db.exists() and len(online(db)) == 3, 20, "3 births stored")
+            dropped = 'shopfloor_collector_sparkplug_dropped_total{what="node"}'
+            wait_for(lambda: scraped(metrics, dropped) == 1, 10, "one node not remembered")
+        finally:
+            pub.close()
+            col.send_signal(signal.SIGTERM)
+            _, err = col.communicate(timeout=30)
+    assert col.returncode == 0, err
+
+
 def test_spb_bounds_default_to_room_for_the_plant_config():
     from shopfloor.cli.collect_cmd import spb_bounds
     from shopfloor.config import load_config
