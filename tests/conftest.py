@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 import copy
+import signal
 from typing import Any
 
 import pytest
+
+# Tests stop the servers they start with SIGINT, as a user's Ctrl-C does. A suite started in
+# the background by a non-interactive shell (`pytest &` in a script) has SIGINT ignored, and
+# every process it starts inherits that: servers that never stop, teardowns that time out. A
+# Python handler here is reset to the default in each child (exec), so they stop as they do
+# from a terminal; pytest itself gets the KeyboardInterrupt it expects.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 BASE: dict[str, Any] = {
     "plant": {"enterprise": "acme", "site": "hcm", "timezone": "Asia/Ho_Chi_Minh"},
