@@ -36,15 +36,20 @@ def store_with(tmp_path, start_iso: str) -> tuple[SqliteStore, str]:
     return store, f"{last:%Y-%m-%d %H:%M:%S} +07"
 
 
-def test_a_run_stopped_in_this_shift_goes_on_from_its_last_message(tmp_path):
-    store, last = store_with(tmp_path, "2026-11-23T08:50:00+07:00")
+def said(tmp_path, start_iso: str) -> tuple[str, str]:
+    """What the demo says first over ten minutes stored from `start_iso`, on Monday at 11:00,
+    and when the stored plant ends."""
+    store, last = store_with(tmp_path, start_iso)
     try:
         stored = plant_stored_until_ms(CFG, store)
-        line = continuing_line(
-            CFG, tmp_path / "shopfloor.db", stored, backfill_start_ms(CFG, store, NOW_MS)
-        )
+        start_ms = backfill_start_ms(CFG, store, NOW_MS)
+        return continuing_line(CFG, tmp_path / "shopfloor.db", stored, start_ms), last
     finally:
         store.close()
+
+
+def test_a_run_stopped_in_this_shift_goes_on_from_its_last_message(tmp_path):
+    line, last = said(tmp_path, "2026-11-23T08:50:00+07:00")
     assert line.startswith(
         f"continuing: {tmp_path / 'shopfloor.db'} holds this plant up to {last};"
     )
@@ -52,14 +57,7 @@ def test_a_run_stopped_in_this_shift_goes_on_from_its_last_message(tmp_path):
 
 
 def test_a_run_stopped_days_ago_says_the_time_in_between_stays_empty(tmp_path):
-    store, last = store_with(tmp_path, "2026-11-21T16:50:00+07:00")  # Saturday, shift B
-    try:
-        stored = plant_stored_until_ms(CFG, store)
-        line = continuing_line(
-            CFG, tmp_path / "shopfloor.db", stored, backfill_start_ms(CFG, store, NOW_MS)
-        )
-    finally:
-        store.close()
+    line, last = said(tmp_path, "2026-11-21T16:50:00+07:00")  # Saturday, shift B
     assert f"holds this plant up to {last};" in line and last.startswith("2026-11-21 17:00")
     # Monday's shift A starts at 06:00 (config/plant.yaml): the backfill starts there.
     assert "the current shift's start, 2026-11-23 06:00 +07" in line

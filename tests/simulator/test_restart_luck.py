@@ -50,17 +50,22 @@ def count_offsets_s(messages: list[tuple[str, dict]], machine: str, start_ms: in
     ]
 
 
+def ran_and_stored(tmp_path: Path) -> tuple[list[tuple[str, dict]], dict[str, Resume]]:
+    """The first two hours, and what a restart reads of them from a real SQLite store."""
+    first = simulate(FIRST_MS, 2)
+    store = stored(tmp_path, first)
+    try:
+        return first, from_store(store, {st.id for _, st in CFG.stations()}, CFG)
+    finally:
+        store.close()
+
+
 def samples(messages: list[tuple[str, dict]], machine: str) -> list[dict]:
     return [p for t, p in messages if t.endswith(f"/{machine}/telemetry")]
 
 
 def test_a_restart_draws_new_luck_the_same_for_the_same_store(tmp_path):
-    first = simulate(FIRST_MS, 2)
-    store = stored(tmp_path, first)
-    try:
-        resume = from_store(store, {st.id for _, st in CFG.stations()}, CFG)
-    finally:
-        store.close()
+    first, resume = ran_and_stored(tmp_path)
     again = simulate(RESTART_MS, 1, resume)
     ran = count_offsets_s(first, CNC, FIRST_MS)[:20]
     goes_on = count_offsets_s(again, CNC, RESTART_MS)[:20]
@@ -73,12 +78,7 @@ def test_a_restart_draws_new_luck_the_same_for_the_same_store(tmp_path):
 
 
 def test_process_values_start_where_the_stored_run_left_them(tmp_path):
-    first = simulate(FIRST_MS, 2)
-    store = stored(tmp_path, first)
-    try:
-        resume = from_store(store, {st.id for _, st in CFG.stations()}, CFG)
-    finally:
-        store.close()
+    first, resume = ran_and_stored(tmp_path)
     left = samples(first, CNC)[-1]
     went_on = samples(simulate(RESTART_MS, 0.1, resume), CNC)[0]
     for pv in KINDS["cnc"].values:
@@ -92,12 +92,7 @@ def test_process_values_start_where_the_stored_run_left_them(tmp_path):
 def test_a_restart_hours_later_starts_cold(tmp_path):
     """The plant was not simulated in between: its values cooled toward `off` meanwhile, with
     their own time constants; six hours are 24 of the spindle's 15 minutes."""
-    first = simulate(FIRST_MS, 2)
-    store = stored(tmp_path, first)
-    try:
-        resume = from_store(store, {st.id for _, st in CFG.stations()}, CFG)
-    finally:
-        store.close()
+    _, resume = ran_and_stored(tmp_path)
     later_ms = RESTART_MS + 6 * 3_600_000
     went_on = samples(simulate(later_ms, 0.1, resume), CNC)[0]
     cold = samples(simulate(later_ms, 0.1), CNC)[0]  # the same hour, nothing carried
